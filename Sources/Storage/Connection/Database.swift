@@ -1,0 +1,66 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The application's handle on PostgreSQL: a connection pool plus the one way to touch tenant
+/// data, ``withTenant(_:_:)``, which sets the tenant for exactly one transaction.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Runs `body` in one transaction in which row-level security shows only `tenantID`'s rows.
+    /// The setting is transaction-local (`set_config(…, true)`), so a pooled connection never
+    /// carries one request's tenant into the next.
+    @discardableResult
+    public func withTenant<Result: Sendable>(
+        _ tenantID: UUID, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "SELECT set_config('app.tenant_id', \(tenantID.uuidString), true)", logger: logger)
+                return try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+
+    /// Runs `body` in a transaction with no tenant set: only tables without tenant rows are visible.
+    @discardableResult
+    public func withoutTenant<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws
+        -> Result
+    {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+
+    /// Checks that the database answers; used by `/health`.
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+}
+
+extension PSQLError {
+    /// The SQLSTATE code the server sent, such as `23505` for a unique violation.
+    public var sqlState: String? { serverInfo?[.sqlState] }
+}
+
+/// SQLSTATE codes Adal reacts to; errors are mapped by code, never by message text.
+public enum SQLState {
+    public static let uniqueViolation = "23505"
+    public static let foreignKeyViolation = "23503"
+    public static let checkViolation = "23514"
+    public static let insufficientPrivilege = "42501"
+}

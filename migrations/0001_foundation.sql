@@ -23,6 +23,10 @@ CREATE TABLE tenants (
 );
 GRANT SELECT ON tenants TO adal_app;
 
+-- The migrator's record (created by adal before the first migration): the server reads it to
+-- refuse to start on a schema older than its code.
+GRANT SELECT ON schema_migrations TO adal_app;
+
 -- Every table created from here on is readable and writable by the application role;
 -- row-level security decides which rows.
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO adal_app;

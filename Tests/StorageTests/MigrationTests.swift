@@ -1,14 +1,14 @@
 import Foundation
 import Logging
 import PostgresNIO
-import Testing
 import TestSupport
+import Testing
 
 @testable import Storage
 
 @Suite("Migrations")
 struct MigrationTests {
-    let logger = Logger(label: "test")
+    let logger = TestCluster.logger
 
     /// Runs `body` with a single owner connection to a new database that has no tables yet.
     func withEmptyDatabase(_ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async throws {
@@ -22,7 +22,9 @@ struct MigrationTests {
     func tableNames(_ connection: PostgresConnection) async throws -> Set<String> {
         var names: Set<String> = []
         let rows = try await connection.query(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", logger: logger)
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+            logger: logger
+        )
         for try await name in rows.decode(String.self) { names.insert(name) }
         return names
     }
@@ -35,8 +37,13 @@ struct MigrationTests {
             let applied = try await Migrator(migrations: migrations).migrate(connection: connection, logger: logger)
             #expect(applied.map(\.fileName) == migrations.map(\.fileName))
             let tables = try await tableNames(connection)
-            #expect(tables.isSuperset(of: ["tenants", "users", "user_roles", "sessions", "api_tokens", "schema_migrations"]))
-            let rows = try await connection.query("SELECT version, sha256 FROM schema_migrations ORDER BY version", logger: logger)
+            #expect(
+                tables.isSuperset(of: ["tenants", "users", "user_roles", "sessions", "api_tokens", "schema_migrations"])
+            )
+            let rows = try await connection.query(
+                "SELECT version, sha256 FROM schema_migrations ORDER BY version",
+                logger: logger
+            )
             var recorded: [(Int, String)] = []
             for try await row in rows.decode((Int, String).self) { recorded.append(row) }
             #expect(recorded.map(\.0) == migrations.map(\.version))
@@ -64,13 +71,19 @@ struct MigrationTests {
         let good = try Migration(fileName: "0001_good.sql", contents: Data("CREATE TABLE kept (id int);".utf8))
         let bad = try Migration(
             fileName: "0002_bad.sql",
-            contents: Data("CREATE TABLE half (id int);\n\nINSERT INTO half\n  VALUES (1);\nSELECT * FROM\n  missing_table;\n".utf8))
+            contents: Data(
+                "CREATE TABLE half (id int);\n\nINSERT INTO half\n  VALUES (1);\nSELECT * FROM\n  missing_table;\n".utf8
+            )
+        )
         try await withEmptyDatabase { connection in
             do {
                 try await Migrator(migrations: [good, bad]).migrate(connection: connection, logger: logger)
                 Issue.record("the bad migration was accepted")
             } catch let error as MigrationError {
-                #expect(error == .failed(file: "0002_bad.sql", line: 6, message: "relation \"missing_table\" does not exist"))
+                #expect(
+                    error
+                        == .failed(file: "0002_bad.sql", line: 6, message: "relation \"missing_table\" does not exist")
+                )
                 #expect(error.description.hasPrefix("0002_bad.sql:6:"))
             }
             let tables = try await tableNames(connection)

@@ -6,7 +6,9 @@ import Testing
 struct SQLScriptTests {
     @Test("statements are cut at semicolons and know the line they start on")
     func cutsAndNumbers() {
-        let script = SQLScript("CREATE TABLE a (x int);\n\n-- a comment; with a semicolon\nINSERT INTO a\nVALUES (1);\n")
+        let script = SQLScript(
+            "CREATE TABLE a (x int);\n\n-- a comment; with a semicolon\nINSERT INTO a\nVALUES (1);\n"
+        )
         #expect(script.statements.map(\.text) == ["CREATE TABLE a (x int)", "INSERT INTO a\nVALUES (1)"])
         #expect(script.statements.map(\.line) == [1, 4])
     }
@@ -28,7 +30,11 @@ struct SQLScriptTests {
     func positionToLine() {
         let script = SQLScript("SELECT 1;\n\nCREATE TABLE t (\n  a int,\n  b nonsense\n);")
         let statement = script.statements[1]
-        let position = statement.text.distance(from: statement.text.startIndex, to: statement.text.range(of: "nonsense")!.lowerBound) + 1
+        let position =
+            statement.text.distance(
+                from: statement.text.startIndex,
+                to: statement.text.range(of: "nonsense")!.lowerBound
+            ) + 1
         #expect(SQLScript.line(ofPosition: position, in: statement) == 5)
     }
 }

@@ -14,7 +14,7 @@ public actor TestCluster {
     public static let shared = TestCluster()
 
     static let templateName = "adal_template"
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "adal.test")
         logger.logLevel = .warning
         return logger
@@ -55,11 +55,20 @@ public actor TestCluster {
         let superuser = cluster.configuration(role: .superuser, database: "postgres")
         let connection = try await PostgresConnection.connect(
             configuration: .init(
-                host: "127.0.0.1", port: cluster.port, username: superuser.username, password: superuser.password,
-                database: "postgres", tls: .disable),
-            id: 1, logger: logger)
+                host: "127.0.0.1",
+                port: cluster.port,
+                username: superuser.username,
+                password: superuser.password,
+                database: "postgres",
+                tls: .disable
+            ),
+            id: 1,
+            logger: logger
+        )
         try await connection.query(
-            PostgresQuery(unsafeSQL: "CREATE DATABASE \(templateName) OWNER adal_owner"), logger: logger)
+            PostgresQuery(unsafeSQL: "CREATE DATABASE \(templateName) OWNER adal_owner"),
+            logger: logger
+        )
         let migrations = try Migration.load(directory: migrationsDirectory)
         try await PostgresClient.using(cluster.configuration(role: .owner, database: templateName), logger: logger) {
             client in
@@ -91,7 +100,8 @@ public actor TestCluster {
         let name = "test_\(getpid())_\(counter)"
         try await connection.query(
             PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(Self.templateName) OWNER adal_owner"),
-            logger: Self.logger)
+            logger: Self.logger
+        )
         return name
     }
 
@@ -101,7 +111,9 @@ public actor TestCluster {
         counter += 1
         let name = "empty_\(getpid())_\(counter)"
         try await connection.query(
-            PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER adal_owner"), logger: Self.logger)
+            PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) OWNER adal_owner"),
+            logger: Self.logger
+        )
         return name
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Logging
 import PostgresNIO
@@ -33,9 +34,53 @@ public struct TestDatabases: Sendable {
                 applicationClient in
                 try await body(
                     TestDatabases(
-                        name: name, cluster: cluster, owner: Database(client: ownerClient, logger: logger),
-                        application: Database(client: applicationClient, logger: logger)))
+                        name: name,
+                        cluster: cluster,
+                        owner: Database(client: ownerClient, logger: logger),
+                        application: Database(client: applicationClient, logger: logger)
+                    )
+                )
             }
         }
+    }
+}
+
+extension TestDatabases {
+    /// Creates Astana and Shymkent as the owner, each with an `admin` (akimat_admin, auditor)
+    /// and a `parent`, all with `password` hashed by `hasher`.
+    public func createCities(
+        hasher: any PasswordHasher,
+        password: String
+    ) async throws -> (astana: Tenant, shymkent: Tenant) {
+        let tenants = PostgresTenantStore(database: owner)
+        let astana = try await tenants.create(
+            slug: TenantSlug("astana"),
+            name: LocalizedText(kk: "Астана", ru: "Астана", en: "Astana"),
+            region: ""
+        )
+        let shymkent = try await tenants.create(
+            slug: TenantSlug("shymkent"),
+            name: LocalizedText(kk: "Шымкент", ru: "Шымкент", en: "Shymkent"),
+            region: ""
+        )
+        let accounts = AccountService(store: PostgresAccountStore(database: owner), hasher: hasher)
+        for tenant in [astana, shymkent] {
+            _ = try await accounts.createUser(
+                NewUser(
+                    login: "admin",
+                    displayName: "Admin \(tenant.slug)",
+                    iin: nil,
+                    roles: [.akimatAdmin, .auditor]
+                ),
+                password: password,
+                tenantID: tenant.id
+            )
+            _ = try await accounts.createUser(
+                NewUser(login: "parent", displayName: "Parent \(tenant.slug)", iin: nil, roles: [.parent]),
+                password: password,
+                tenantID: tenant.id
+            )
+        }
+        return (astana, shymkent)
     }
 }

@@ -12,7 +12,9 @@ public struct AccountService: Sendable {
     public let sessionLifetime: TimeInterval
 
     public init(
-        store: any AccountStore, hasher: any PasswordHasher, throttle: ThrottlePolicy = .init(),
+        store: any AccountStore,
+        hasher: any PasswordHasher,
+        throttle: ThrottlePolicy = .init(),
         sessionLifetime: TimeInterval = 12 * 3600
     ) {
         self.store = store
@@ -32,7 +34,8 @@ public struct AccountService: Sendable {
         guard User.passwordBytes.contains(password.utf8.count) else {
             throw AdalError.invalidField(
                 field: "password",
-                reason: "a password is \(User.passwordBytes.lowerBound) to \(User.passwordBytes.upperBound) bytes")
+                reason: "a password is \(User.passwordBytes.lowerBound) to \(User.passwordBytes.upperBound) bytes"
+            )
         }
         guard !user.roles.isEmpty else {
             throw AdalError.invalidField(field: "role", reason: "a user needs at least one role")
@@ -44,7 +47,11 @@ public struct AccountService: Sendable {
     /// Signs in with a login and password. A wrong login and a wrong password give the same
     /// error and take the same time; too many failures give `tooManyAttempts` before any check.
     public func signIn(
-        login rawLogin: String, password: String, address: String, tenantID: UUID, now: Date = Date()
+        login rawLogin: String,
+        password: String,
+        address: String,
+        tenantID: UUID,
+        now: Date = Date()
     ) async throws -> (token: SecretToken, principal: Principal) {
         let login = rawLogin.trimmingWhitespace().lowercased()
         let subjects: [ThrottleSubject] = [.account(login: login), .address(address)]
@@ -55,9 +62,12 @@ public struct AccountService: Sendable {
             let allowance =
                 if case .account = subject { throttle.accountAllowance } else { throttle.addressAllowance }
             if let seconds = throttle.retryAfter(
-                failures: count.count, allowance: allowance, lastFailure: count.last, windowStart: count.windowStart,
-                now: now)
-            {
+                failures: count.count,
+                allowance: allowance,
+                lastFailure: count.last,
+                windowStart: count.windowStart,
+                now: now
+            ) {
                 wait = max(wait, seconds)
             }
         }
@@ -72,8 +82,11 @@ public struct AccountService: Sendable {
         try await store.clearFailures(subject: .account(login: login), tenantID: tenantID)
         let token = SecretToken.generate()
         _ = try await store.createSession(
-            userID: stored.userID, tokenHash: token.hash, expiresAt: now.addingTimeInterval(sessionLifetime),
-            tenantID: tenantID)
+            userID: stored.userID,
+            tokenHash: token.hash,
+            expiresAt: now.addingTimeInterval(sessionLifetime),
+            tenantID: tenantID
+        )
         guard let principal = try await store.sessionPrincipal(tokenHash: token.hash, tenantID: tenantID, now: now)
         else { throw AdalError.invalidCredentials }
         return (token, principal)
@@ -102,7 +115,12 @@ public struct AccountService: Sendable {
 
     /// Issues an API token for a user, limited to `roles`, which must be a subset of the user's.
     /// The secret is returned once and never stored.
-    public func issueToken(login: String, name: String, roles: Set<Role>, tenantID: UUID) async throws -> (
+    public func issueToken(
+        login: String,
+        name: String,
+        roles: Set<Role>,
+        tenantID: UUID
+    ) async throws -> (
         secret: SecretToken, token: APIToken
     ) {
         let normalized = try User.normalizedLogin(login)
@@ -120,7 +138,12 @@ public struct AccountService: Sendable {
         }
         let secret = SecretToken.generate()
         let token = try await store.createToken(
-            userID: user.id, name: tokenName, roles: scope, tokenHash: secret.hash, tenantID: tenantID)
+            userID: user.id,
+            name: tokenName,
+            roles: scope,
+            tokenHash: secret.hash,
+            tenantID: tenantID
+        )
         return (secret, token)
     }
 

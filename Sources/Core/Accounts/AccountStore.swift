@@ -7,6 +7,8 @@ public protocol AccountStore: Sendable {
     func createUser(_ user: NewUser, passwordHash: String, tenantID: UUID) async throws -> User
     func user(login: String, tenantID: UUID) async throws -> User?
     func users(tenantID: UUID) async throws -> [User]
+    /// One user by id within the tenant; nil for an unknown id or another tenant's user.
+    func user(id: UUID, tenantID: UUID) async throws -> User?
     /// The stored password hash of an enabled user, or nil when there is no such enabled user.
     func passwordHash(login: String, tenantID: UUID) async throws -> (userID: UUID, hash: String)?
     /// Disables the user and, in the same transaction, ends their sessions and revokes their tokens.
@@ -18,7 +20,11 @@ public protocol AccountStore: Sendable {
     func deleteSession(tokenHash: [UInt8], tenantID: UUID) async throws
 
     func createToken(
-        userID: UUID, name: String, roles: Set<Role>, tokenHash: [UInt8], tenantID: UUID
+        userID: UUID,
+        name: String,
+        roles: Set<Role>,
+        tokenHash: [UInt8],
+        tenantID: UUID
     ) async throws -> APIToken
     /// The principal of an unrevoked token of an enabled user; records its use.
     func tokenPrincipal(tokenHash: [UInt8], tenantID: UUID, now: Date) async throws -> Principal?
@@ -26,7 +32,10 @@ public protocol AccountStore: Sendable {
     func tokens(userID: UUID, tenantID: UUID) async throws -> [APIToken]
 
     /// Failure counts for each subject: failures, window start, last failure.
-    func failures(subjects: [ThrottleSubject], tenantID: UUID) async throws
+    func failures(
+        subjects: [ThrottleSubject],
+        tenantID: UUID
+    ) async throws
         -> [ThrottleSubject: (count: Int, windowStart: Date, last: Date)]
     func recordFailure(subjects: [ThrottleSubject], window: Double, tenantID: UUID, now: Date) async throws
     func clearFailures(subject: ThrottleSubject, tenantID: UUID) async throws

@@ -17,8 +17,11 @@ public struct ThrottlePolicy: Sendable, Equatable {
     public var maximumDelay: TimeInterval
 
     public init(
-        accountAllowance: Int = 5, addressAllowance: Int = 20, window: TimeInterval = 15 * 60,
-        baseDelay: TimeInterval = 30, maximumDelay: TimeInterval = 15 * 60
+        accountAllowance: Int = 5,
+        addressAllowance: Int = 20,
+        window: TimeInterval = 15 * 60,
+        baseDelay: TimeInterval = 30,
+        maximumDelay: TimeInterval = 15 * 60
     ) {
         self.accountAllowance = accountAllowance
         self.addressAllowance = addressAllowance

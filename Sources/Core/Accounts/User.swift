@@ -12,7 +12,12 @@ public struct User: Hashable, Sendable, Identifiable {
     public var disabled: Bool
 
     public init(
-        id: UUID, tenantID: UUID, login: String, displayName: String, iin: NationalIdentifier?, roles: Set<Role>,
+        id: UUID,
+        tenantID: UUID,
+        login: String,
+        displayName: String,
+        iin: NationalIdentifier?,
+        roles: Set<Role>,
         disabled: Bool
     ) {
         self.id = id
@@ -39,7 +44,9 @@ public struct User: Hashable, Sendable, Identifiable {
         else {
             throw .invalidField(
                 field: field,
-                reason: "a login is 2 to \(maximumLoginLength) Latin letters, digits, '.', '_' or '-', starting with a letter or digit")
+                reason:
+                    "a login is 2 to \(maximumLoginLength) Latin letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         }
         return login
     }
@@ -61,7 +68,12 @@ public struct Principal: Hashable, Sendable {
     public var channel: Channel
 
     public init(
-        tenantID: UUID, userID: UUID, login: String, displayName: String, roles: Set<Role>, channel: Channel
+        tenantID: UUID,
+        userID: UUID,
+        login: String,
+        displayName: String,
+        roles: Set<Role>,
+        channel: Channel
     ) {
         self.tenantID = tenantID
         self.userID = userID
@@ -74,7 +86,9 @@ public struct Principal: Hashable, Sendable {
     /// Throws `forbidden` unless the principal holds at least one of `roles`.
     public func require(anyOf roles: Set<Role>) throws(AdalError) {
         guard !self.roles.isDisjoint(with: roles) else {
-            throw .forbidden(reason: "needs one of the roles: \(roles.sorted().map(\.rawValue).joined(separator: ", "))")
+            throw .forbidden(
+                reason: "needs one of the roles: \(roles.sorted().map(\.rawValue).joined(separator: ", "))"
+            )
         }
     }
 }

@@ -19,6 +19,8 @@ public struct Tenant: Hashable, Sendable, Identifiable {
 /// inner hyphens, so that it is safe in paths, cookies and log lines.
 public struct TenantSlug: Hashable, Sendable, CustomStringConvertible, Comparable {
     public static let maximumLength = 40
+    /// Names that are paths of Adal itself and so cannot be a city's.
+    public static let reserved: Set<String> = ["api", "health", "metrics", "static", "audit", "login", "logout"]
     public let value: String
 
     public init(_ text: String, field: String = "slug") throws(AdalError) {
@@ -28,8 +30,12 @@ public struct TenantSlug: Hashable, Sendable, CustomStringConvertible, Comparabl
         else {
             throw .invalidField(
                 field: field,
-                reason: "a city's short name is 2 to \(Self.maximumLength) lowercase Latin letters, digits or inner hyphens"
+                reason:
+                    "a city's short name is 2 to \(Self.maximumLength) lowercase Latin letters, digits or inner hyphens"
             )
+        }
+        guard !Self.reserved.contains(text) else {
+            throw .invalidField(field: field, reason: "'\(text)' is reserved for Adal's own pages")
         }
         self.value = text
     }

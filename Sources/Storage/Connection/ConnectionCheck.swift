@@ -11,7 +11,9 @@ public enum ConnectionCheck {
     /// Waits until `client` (already running) answers a query, or fails within ``startupTimeout``
     /// with ``DatabaseUnreachable``.
     public static func requireReachable(
-        _ client: PostgresClient, configuration: PostgresClient.Configuration, logger: Logger
+        _ client: PostgresClient,
+        configuration: PostgresClient.Configuration,
+        logger: Logger
     ) async throws {
         let target = configuration.host.map { "\($0):\(configuration.port ?? 5432)" } ?? "the configured server"
         let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -40,7 +42,9 @@ public enum ConnectionCheck {
             SELECT r.rolname, r.rolsuper, r.rolbypassrls,
                    (SELECT count(*) FROM pg_class c WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p'))
             FROM pg_roles r WHERE r.rolname = current_user
-            """, logger: logger)
+            """,
+            logger: logger
+        )
         for try await (name, superuser, bypass, owned) in rows.decode((String, Bool, Bool, Int).self) {
             if superuser || bypass || owned > 0 {
                 throw PrivilegedApplicationRole(role: name)
@@ -77,7 +81,8 @@ extension PostgresClient {
     /// Runs `body` while the client's background work runs, then shuts the client down.
     /// For commands (migrate, tenant create) that use a client briefly.
     public static func using<Result: Sendable>(
-        _ configuration: PostgresClient.Configuration, logger: Logger,
+        _ configuration: PostgresClient.Configuration,
+        logger: Logger,
         _ body: @escaping @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)

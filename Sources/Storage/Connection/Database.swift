@@ -19,12 +19,15 @@ public struct Database: Sendable {
     /// carries one request's tenant into the next.
     @discardableResult
     public func withTenant<Result: Sendable>(
-        _ tenantID: UUID, _ body: (PostgresConnection) async throws -> Result
+        _ tenantID: UUID,
+        _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(
-                    "SELECT set_config('app.tenant_id', \(tenantID.uuidString), true)", logger: logger)
+                    "SELECT set_config('app.tenant_id', \(tenantID.uuidString), true)",
+                    logger: logger
+                )
                 return try await body(connection)
             }
         } catch let error as PostgresTransactionError {
@@ -34,7 +37,9 @@ public struct Database: Sendable {
 
     /// Runs `body` in a transaction with no tenant set: only tables without tenant rows are visible.
     @discardableResult
-    public func withoutTenant<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws
+    public func withoutTenant<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws
         -> Result
     {
         do {

@@ -16,15 +16,33 @@ public struct DatabaseEndpoints: Sendable {
     /// The embedded cluster, when one was started or reused.
     public var cluster: RunningCluster?
 
-    public init(application: PostgresClient.Configuration, owner: PostgresClient.Configuration?, cluster: RunningCluster?) {
+    public init(
+        application: PostgresClient.Configuration,
+        owner: PostgresClient.Configuration?,
+        cluster: RunningCluster?
+    ) {
         self.application = application
         self.owner = owner
         self.cluster = cluster
     }
 
+    /// Runs `body` with a database handle on the owner role, for administration commands.
+    public func withOwner<Result: Sendable>(
+        logger: Logger,
+        _ body: @escaping @Sendable (Database) async throws -> Result
+    ) async throws -> Result {
+        guard let owner else { throw MissingOwnerRole() }
+        return try await PostgresClient.using(owner, logger: logger) { client in
+            try await body(Database(client: client, logger: logger))
+        }
+    }
+
     /// Resolves the endpoints from the configuration, starting the embedded cluster if needed.
     public static func resolve(
-        databaseURL: String?, migrationDatabaseURL: String?, dataDirectory: String, logger: Logger
+        databaseURL: String?,
+        migrationDatabaseURL: String?,
+        dataDirectory: String,
+        logger: Logger
     ) async throws -> DatabaseEndpoints {
         if let databaseURL, !databaseURL.isEmpty {
             let application = try DatabaseURL.parse(databaseURL, variable: "DATABASE_URL")
@@ -35,8 +53,10 @@ public struct DatabaseEndpoints: Sendable {
         }
         let cluster = try await EmbeddedPostgres(dataDirectory: dataDirectory).start(logger: logger)
         return DatabaseEndpoints(
-            application: cluster.configuration(role: .application), owner: cluster.configuration(role: .owner),
-            cluster: cluster)
+            application: cluster.configuration(role: .application),
+            owner: cluster.configuration(role: .owner),
+            cluster: cluster
+        )
     }
 }
 
@@ -49,7 +69,9 @@ public enum DatabaseURL {
             let user = components.user, !user.isEmpty
         else {
             throw DatabaseURLError(
-                variable: variable, reason: "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+                variable: variable,
+                reason: "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+            )
         }
         let database = String(components.path.drop(while: { $0 == "/" }))
         let sslMode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
@@ -61,9 +83,13 @@ public enum DatabaseURL {
         default: throw DatabaseURLError(variable: variable, reason: "unknown sslmode '\(sslMode)'")
         }
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
-            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database,
-            tls: tls)
+            host: host,
+            port: components.port ?? 5432,
+            username: user.removingPercentEncoding ?? user,
+            password: components.password?.removingPercentEncoding,
+            database: database.isEmpty ? nil : database,
+            tls: tls
+        )
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }
@@ -74,4 +100,11 @@ public struct DatabaseURLError: Error, CustomStringConvertible {
     public var variable: String
     public var reason: String
     public var description: String { "\(variable) is not a usable PostgreSQL URL: \(reason)" }
+}
+
+/// An administration command needs the owner role, which was not configured.
+public struct MissingOwnerRole: Error, CustomStringConvertible {
+    public var description: String {
+        "This command needs the database owner role: set MIGRATION_DATABASE_URL (or unset DATABASE_URL to use the embedded PostgreSQL)."
+    }
 }

@@ -48,8 +48,13 @@ public struct EmbeddedPostgres: Sendable {
         if let running = try runningPort(binaries: binaries, runner: runner) {
             logger.info("reusing the running embedded PostgreSQL", metadata: ["port": "\(running)"])
             let cluster = RunningCluster(
-                port: running, credentials: credentials, binaries: binaries, runner: runner,
-                clusterDirectory: clusterDirectory, startedHere: false)
+                port: running,
+                credentials: credentials,
+                binaries: binaries,
+                runner: runner,
+                clusterDirectory: clusterDirectory,
+                startedHere: false
+            )
             try await cluster.ensureRolesAndDatabase(logger: logger)
             return cluster
         }
@@ -64,16 +69,23 @@ public struct EmbeddedPostgres: Sendable {
             [
                 "start", "-D", clusterDirectory, "-w", "-t", "60", "-l", clusterDirectory + "/server.log",
                 "-o", options.joined(separator: " "),
-            ])
+            ]
+        )
         guard result.status == 0 else {
             let log = (try? String(contentsOfFile: clusterDirectory + "/server.log", encoding: .utf8)) ?? ""
             throw EmbeddedPostgresError.startFailed(
-                output: result.text + "\n" + String(log.suffix(2000)))
+                output: result.text + "\n" + String(log.suffix(2000))
+            )
         }
         logger.info("started embedded PostgreSQL", metadata: ["port": "\(port)", "data": "\(clusterDirectory)"])
         let cluster = RunningCluster(
-            port: port, credentials: credentials, binaries: binaries, runner: runner,
-            clusterDirectory: clusterDirectory, startedHere: true)
+            port: port,
+            credentials: credentials,
+            binaries: binaries,
+            runner: runner,
+            clusterDirectory: clusterDirectory,
+            startedHere: true
+        )
         try await cluster.ensureRolesAndDatabase(logger: logger)
         return cluster
     }
@@ -86,7 +98,9 @@ public struct EmbeddedPostgres: Sendable {
         guard FileManager.default.fileExists(atPath: embedded.clusterDirectory + "/postmaster.pid"),
             let binaries = try? PostgresBinaries.locate(),
             let result = try? CommandRunner(runAsUser: embedded.systemUser).run(
-                binaries.pgCtl, ["stop", "-D", embedded.clusterDirectory, "-m", "immediate", "-w", "-t", "20"])
+                binaries.pgCtl,
+                ["stop", "-D", embedded.clusterDirectory, "-m", "immediate", "-w", "-t", "20"]
+            )
         else { return false }
         return result.status == 0
     }
@@ -96,8 +110,10 @@ public struct EmbeddedPostgres: Sendable {
         try fileManager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         if !fileManager.fileExists(atPath: clusterDirectory) {
             try fileManager.createDirectory(
-                atPath: clusterDirectory, withIntermediateDirectories: false,
-                attributes: [.posixPermissions: 0o700])
+                atPath: clusterDirectory,
+                withIntermediateDirectories: false,
+                attributes: [.posixPermissions: 0o700]
+            )
         }
         if let user = systemUser {
             guard let account = getpwnam(user) else { throw EmbeddedPostgresError.noSystemUser(user) }
@@ -111,7 +127,8 @@ public struct EmbeddedPostgres: Sendable {
             guard probe.status == 0 else {
                 throw EmbeddedPostgresError.cannotPrepare(
                     path: clusterDirectory,
-                    reason: "the postgres system user cannot reach it; choose a data folder outside a private home")
+                    reason: "the postgres system user cannot reach it; choose a data folder outside a private home"
+                )
             }
         }
     }
@@ -122,13 +139,21 @@ public struct EmbeddedPostgres: Sendable {
         }
         let credentials = ClusterCredentials.generate()
         let data = try JSONEncoder().encode(credentials)
-        guard FileManager.default.createFile(atPath: credentialsPath, contents: data, attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: credentialsPath,
+                contents: data,
+                attributes: [.posixPermissions: 0o600]
+            )
         else { throw EmbeddedPostgresError.cannotPrepare(path: credentialsPath, reason: "cannot write") }
         return credentials
     }
 
     private func initialise(
-        binaries: PostgresBinaries, runner: CommandRunner, credentials: ClusterCredentials, logger: Logger
+        binaries: PostgresBinaries,
+        runner: CommandRunner,
+        credentials: ClusterCredentials,
+        logger: Logger
     ) throws {
         logger.info("creating embedded PostgreSQL cluster", metadata: ["data": "\(clusterDirectory)"])
         // initdb reads the superuser's password from a file the cluster's system user can read.
@@ -141,12 +166,18 @@ public struct EmbeddedPostgres: Sendable {
                 "-D", clusterDirectory, "-U", "postgres", "--pwfile", passwordFile,
                 "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
                 "--no-instructions",
-            ])
+            ]
+        )
         guard result.status == 0 else { throw EmbeddedPostgresError.initdbFailed(output: result.text) }
     }
 
     private func writeOwnedByClusterUser(_ path: String, contents: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: path,
+                contents: Data(contents.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
         else { throw EmbeddedPostgresError.cannotPrepare(path: path, reason: "cannot write") }
         if let user = systemUser, let account = getpwnam(user) {
             _ = chown(path, account.pointee.pw_uid, account.pointee.pw_gid)

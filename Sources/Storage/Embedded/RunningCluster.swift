@@ -13,7 +13,10 @@ public struct RunningCluster: Sendable {
     public let startedHere: Bool
 
     /// Connection settings for `role` on `database` over loopback.
-    public func configuration(role: DatabaseRole, database: String = EmbeddedPostgres.databaseName)
+    public func configuration(
+        role: DatabaseRole,
+        database: String = EmbeddedPostgres.databaseName
+    )
         -> PostgresClient.Configuration
     {
         let password =
@@ -23,36 +26,56 @@ public struct RunningCluster: Sendable {
             case .application: credentials.applicationPassword
             }
         return PostgresClient.Configuration(
-            host: "127.0.0.1", port: port, username: role.name, password: password, database: database, tls: .disable)
+            host: "127.0.0.1",
+            port: port,
+            username: role.name,
+            password: password,
+            database: database,
+            tls: .disable
+        )
     }
 
     /// Creates Adal's owner and application roles and its database, where they are missing.
     func ensureRolesAndDatabase(logger: Logger) async throws {
         try await withSuperuserConnection(database: "postgres", logger: logger) { connection in
             try await DatabaseRole.ensureRoles(
-                on: connection, ownerPassword: credentials.ownerPassword,
-                applicationPassword: credentials.applicationPassword, logger: logger)
+                on: connection,
+                ownerPassword: credentials.ownerPassword,
+                applicationPassword: credentials.applicationPassword,
+                logger: logger
+            )
             let exists = try await connection.query(
-                "SELECT 1 FROM pg_database WHERE datname = \(EmbeddedPostgres.databaseName)", logger: logger
+                "SELECT 1 FROM pg_database WHERE datname = \(EmbeddedPostgres.databaseName)",
+                logger: logger
             ).collect()
             if exists.isEmpty {
                 try await connection.query(
                     PostgresQuery(unsafeSQL: "CREATE DATABASE \(EmbeddedPostgres.databaseName) OWNER adal_owner"),
-                    logger: logger)
+                    logger: logger
+                )
             }
         }
     }
 
     /// Runs `body` on a single superuser connection to `database`, closing it afterwards.
     public func withSuperuserConnection<Result: Sendable>(
-        database: String, logger: Logger, _ body: (PostgresConnection) async throws -> Result
+        database: String,
+        logger: Logger,
+        _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let configuration = self.configuration(role: .superuser, database: database)
         let connection = try await PostgresConnection.connect(
             configuration: .init(
-                host: configuration.host!, port: configuration.port!, username: configuration.username,
-                password: configuration.password, database: configuration.database, tls: .disable),
-            id: 1, logger: logger)
+                host: configuration.host!,
+                port: configuration.port!,
+                username: configuration.username,
+                password: configuration.password,
+                database: configuration.database,
+                tls: .disable
+            ),
+            id: 1,
+            logger: logger
+        )
         do {
             let result = try await body(connection)
             try await connection.close()
@@ -67,7 +90,10 @@ public struct RunningCluster: Sendable {
     public func stop(logger: Logger) {
         guard startedHere else { return }
         do {
-            let result = try runner.run(binaries.pgCtl, ["stop", "-D", clusterDirectory, "-m", "fast", "-w", "-t", "30"])
+            let result = try runner.run(
+                binaries.pgCtl,
+                ["stop", "-D", clusterDirectory, "-m", "fast", "-w", "-t", "30"]
+            )
             if result.status == 0 {
                 logger.info("stopped embedded PostgreSQL")
             } else {
@@ -98,7 +124,10 @@ public enum DatabaseRole: Sendable {
     /// Creates the owner and application roles if missing and (re)sets their passwords.
     /// The passwords are hex strings generated here, so inlining them in DDL is safe.
     static func ensureRoles(
-        on connection: PostgresConnection, ownerPassword: String, applicationPassword: String, logger: Logger
+        on connection: PostgresConnection,
+        ownerPassword: String,
+        applicationPassword: String,
+        logger: Logger
     ) async throws {
         for (role, password) in [(DatabaseRole.owner, ownerPassword), (.application, applicationPassword)] {
             precondition(password.allSatisfy(\.isHexDigit), "generated passwords are hex")
@@ -109,7 +138,9 @@ public enum DatabaseRole: Sendable {
                 PostgresQuery(
                     unsafeSQL:
                         "\(verb) ROLE \(role.name) LOGIN PASSWORD '\(password)' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
-                ), logger: logger)
+                ),
+                logger: logger
+            )
         }
     }
 }

@@ -77,7 +77,8 @@ public enum MigrationError: Error, Equatable, CustomStringConvertible {
             "\(name) was changed after it was applied; applied migrations are never edited: add a new migration instead"
         case .unknownApplied(let version, let name):
             "the database has migration \(String(format: "%04d", version))_\(name) that this build does not have; run a newer adal"
-        case .failed(let file, let line, let message): "\(file):\(line): \(message); nothing of this migration was applied"
+        case .failed(let file, let line, let message):
+            "\(file):\(line): \(message); nothing of this migration was applied"
         }
     }
 }

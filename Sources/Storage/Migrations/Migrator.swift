@@ -37,9 +37,11 @@ public struct Migrator: Sendable {
 
     /// Like ``pending(connection:logger:)`` but only reads, so the application role may call it.
     public func unapplied(connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
-        let exists = try await connection.query(
-            "SELECT to_regclass('public.schema_migrations') IS NOT NULL", logger: logger
-        ).collect().first?.decode(Bool.self) ?? false
+        let exists =
+            try await connection.query(
+                "SELECT to_regclass('public.schema_migrations') IS NOT NULL",
+                logger: logger
+            ).collect().first?.decode(Bool.self) ?? false
         guard exists else { return migrations }
         return try check(recorded: try await appliedRecords(connection: connection, logger: logger))
     }
@@ -62,15 +64,22 @@ public struct Migrator: Sendable {
                 sha256 text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
-            """, logger: logger)
+            """,
+            logger: logger
+        )
     }
 
-    private func appliedRecords(connection: PostgresConnection, logger: Logger) async throws
+    private func appliedRecords(
+        connection: PostgresConnection,
+        logger: Logger
+    ) async throws
         -> [(version: Int, name: String, sha256: String)]
     {
         var records: [(version: Int, name: String, sha256: String)] = []
         let rows = try await connection.query(
-            "SELECT version, name, sha256 FROM schema_migrations ORDER BY version", logger: logger)
+            "SELECT version, name, sha256 FROM schema_migrations ORDER BY version",
+            logger: logger
+        )
         for try await (version, name, sha256) in rows.decode((Int, String, String).self) {
             records.append((version, name, sha256))
         }
@@ -104,7 +113,9 @@ public struct Migrator: Sendable {
                 """
                 INSERT INTO schema_migrations (version, name, sha256)
                 VALUES (\(migration.version), \(migration.name), \(migration.sha256))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             try await connection.query("COMMIT", logger: logger)
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)

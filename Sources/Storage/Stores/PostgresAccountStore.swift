@@ -21,20 +21,29 @@ public struct PostgresAccountStore: AccountStore {
                     INSERT INTO users (tenant_id, login, display_name, iin, password_hash)
                     VALUES (\(tenantID), \(user.login), \(user.displayName), \(user.iin?.digits), \(passwordHash))
                     RETURNING id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 var id: UUID? = nil
                 for try await value in rows.decode(UUID.self) { id = value }
                 guard let id else { throw AdalError.unavailable(reason: "user insert returned no id") }
                 for role in user.roles.sorted() {
                     try await connection.query(
                         "INSERT INTO user_roles (tenant_id, user_id, role) VALUES (\(tenantID), \(id), \(role.rawValue))",
-                        logger: logger)
+                        logger: logger
+                    )
                 }
                 return id
             }
             return User(
-                id: id, tenantID: tenantID, login: user.login, displayName: user.displayName, iin: user.iin,
-                roles: user.roles, disabled: false)
+                id: id,
+                tenantID: tenantID,
+                login: user.login,
+                displayName: user.displayName,
+                iin: user.iin,
+                roles: user.roles,
+                disabled: false
+            )
         } catch let error as PSQLError where error.sqlState == SQLState.uniqueViolation {
             throw AdalError.conflict(reason: "the login '\(user.login)' is taken in this city")
         }
@@ -48,7 +57,11 @@ public struct PostgresAccountStore: AccountStore {
         try await users(tenantID: tenantID, login: nil)
     }
 
-    private func users(tenantID: UUID, login: String?) async throws -> [User] {
+    public func user(id: UUID, tenantID: UUID) async throws -> User? {
+        try await users(tenantID: tenantID, login: nil, id: id).first
+    }
+
+    private func users(tenantID: UUID, login: String?, id: UUID? = nil) async throws -> [User] {
         try await database.withTenant(tenantID) { connection in
             let rows = try await connection.query(
                 """
@@ -57,18 +70,27 @@ public struct PostgresAccountStore: AccountStore {
                 FROM users u
                 LEFT JOIN user_roles r ON r.tenant_id = u.tenant_id AND r.user_id = u.id
                 WHERE u.tenant_id = \(tenantID) AND (\(login)::text IS NULL OR u.login = \(login))
+                  AND (\(id)::uuid IS NULL OR u.id = \(id))
                 GROUP BY u.tenant_id, u.id
                 ORDER BY u.login
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var users: [User] = []
             for try await (id, login, name, iin, disabled, roles) in rows.decode(
-                (UUID, String, String, String?, Bool, [String]).self)
-            {
+                (UUID, String, String, String?, Bool, [String]).self
+            ) {
                 users.append(
                     User(
-                        id: id, tenantID: tenantID, login: login, displayName: name,
-                        iin: try iin.map { try NationalIdentifier.iin($0) }, roles: Set(roles.compactMap(Role.init)),
-                        disabled: disabled))
+                        id: id,
+                        tenantID: tenantID,
+                        login: login,
+                        displayName: name,
+                        iin: try iin.map { try NationalIdentifier.iin($0) },
+                        roles: Set(roles.compactMap(Role.init)),
+                        disabled: disabled
+                    )
+                )
             }
             return users
         }
@@ -80,7 +102,9 @@ public struct PostgresAccountStore: AccountStore {
                 """
                 SELECT id, password_hash FROM users
                 WHERE tenant_id = \(tenantID) AND login = \(login) AND disabled_at IS NULL
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (id, hash) in rows.decode((UUID, String).self) { return (id, hash) }
             return nil
         }
@@ -92,17 +116,23 @@ public struct PostgresAccountStore: AccountStore {
                 """
                 UPDATE users SET disabled_at = coalesce(disabled_at, \(date))
                 WHERE tenant_id = \(tenantID) AND login = \(login) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var userID: UUID? = nil
             for try await id in rows.decode(UUID.self) { userID = id }
             guard let userID else { return false }
             try await connection.query(
-                "DELETE FROM sessions WHERE tenant_id = \(tenantID) AND user_id = \(userID)", logger: logger)
+                "DELETE FROM sessions WHERE tenant_id = \(tenantID) AND user_id = \(userID)",
+                logger: logger
+            )
             try await connection.query(
                 """
                 UPDATE api_tokens SET revoked_at = \(date)
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND revoked_at IS NULL
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             return true
         }
         return found ? try await user(login: login, tenantID: tenantID) : nil
@@ -114,7 +144,9 @@ public struct PostgresAccountStore: AccountStore {
                 """
                 INSERT INTO sessions (tenant_id, token_hash, user_id, expires_at)
                 VALUES (\(tenantID), \(Data(tokenHash)), \(userID), \(expiresAt)) RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await id in rows.decode(UUID.self) { return id }
             throw AdalError.unavailable(reason: "session insert returned no id")
         }
@@ -131,13 +163,20 @@ public struct PostgresAccountStore: AccountStore {
                 LEFT JOIN user_roles r ON r.tenant_id = u.tenant_id AND r.user_id = u.id
                 WHERE s.tenant_id = \(tenantID) AND s.token_hash = \(Data(tokenHash)) AND s.expires_at > \(now)
                 GROUP BY s.tenant_id, s.id, u.tenant_id, u.id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (sessionID, userID, login, name, roles) in rows.decode(
-                (UUID, UUID, String, String, [String]).self)
-            {
+                (UUID, UUID, String, String, [String]).self
+            ) {
                 return Principal(
-                    tenantID: tenantID, userID: userID, login: login, displayName: name,
-                    roles: Set(roles.compactMap(Role.init)), channel: .session(id: sessionID))
+                    tenantID: tenantID,
+                    userID: userID,
+                    login: login,
+                    displayName: name,
+                    roles: Set(roles.compactMap(Role.init)),
+                    channel: .session(id: sessionID)
+                )
             }
             return nil
         }
@@ -147,12 +186,17 @@ public struct PostgresAccountStore: AccountStore {
         try await database.withTenant(tenantID) { connection in
             try await connection.query(
                 "DELETE FROM sessions WHERE tenant_id = \(tenantID) AND token_hash = \(Data(tokenHash))",
-                logger: logger)
+                logger: logger
+            )
         }
     }
 
     public func createToken(
-        userID: UUID, name: String, roles: Set<Role>, tokenHash: [UInt8], tenantID: UUID
+        userID: UUID,
+        name: String,
+        roles: Set<Role>,
+        tokenHash: [UInt8],
+        tenantID: UUID
     ) async throws -> APIToken {
         let roleNames = roles.sorted().map(\.rawValue)
         return try await database.withTenant(tenantID) { connection in
@@ -161,7 +205,9 @@ public struct PostgresAccountStore: AccountStore {
                 INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, roles)
                 VALUES (\(tenantID), \(userID), \(name), \(Data(tokenHash)), \(roleNames))
                 RETURNING id, created_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (id, createdAt) in rows.decode((UUID, Date).self) {
                 return APIToken(id: id, userID: userID, name: name, roles: roles, createdAt: createdAt, revokedAt: nil)
             }
@@ -182,13 +228,20 @@ public struct PostgresAccountStore: AccountStore {
                     ARRAY(SELECT r.role FROM user_roles r
                           WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ANY (t.roles)
                           ORDER BY r.role)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (tokenID, userID, login, name, roles) in rows.decode(
-                (UUID, UUID, String, String, [String]).self)
-            {
+                (UUID, UUID, String, String, [String]).self
+            ) {
                 return Principal(
-                    tenantID: tenantID, userID: userID, login: login, displayName: name,
-                    roles: Set(roles.compactMap(Role.init)), channel: .token(id: tokenID))
+                    tenantID: tenantID,
+                    userID: userID,
+                    login: login,
+                    displayName: name,
+                    roles: Set(roles.compactMap(Role.init)),
+                    channel: .token(id: tokenID)
+                )
             }
             return nil
         }
@@ -200,7 +253,9 @@ public struct PostgresAccountStore: AccountStore {
                 """
                 UPDATE api_tokens SET revoked_at = \(date)
                 WHERE tenant_id = \(tenantID) AND id = \(id) AND revoked_at IS NULL RETURNING id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await _ in rows.decode(UUID.self) { return true }
             return false
         }
@@ -212,21 +267,32 @@ public struct PostgresAccountStore: AccountStore {
                 """
                 SELECT id, name, roles, created_at, revoked_at FROM api_tokens
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID) ORDER BY created_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var tokens: [APIToken] = []
             for try await (id, name, roles, createdAt, revokedAt) in rows.decode(
-                (UUID, String, [String], Date, Date?).self)
-            {
+                (UUID, String, [String], Date, Date?).self
+            ) {
                 tokens.append(
                     APIToken(
-                        id: id, userID: userID, name: name, roles: Set(roles.compactMap(Role.init)),
-                        createdAt: createdAt, revokedAt: revokedAt))
+                        id: id,
+                        userID: userID,
+                        name: name,
+                        roles: Set(roles.compactMap(Role.init)),
+                        createdAt: createdAt,
+                        revokedAt: revokedAt
+                    )
+                )
             }
             return tokens
         }
     }
 
-    public func failures(subjects: [ThrottleSubject], tenantID: UUID) async throws
+    public func failures(
+        subjects: [ThrottleSubject],
+        tenantID: UUID
+    ) async throws
         -> [ThrottleSubject: (count: Int, windowStart: Date, last: Date)]
     {
         let keys = subjects.map(\.key)
@@ -235,7 +301,9 @@ public struct PostgresAccountStore: AccountStore {
                 """
                 SELECT subject, failures, window_started_at, last_failure_at FROM login_throttle
                 WHERE tenant_id = \(tenantID) AND subject = ANY (\(keys))
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var result: [ThrottleSubject: (count: Int, windowStart: Date, last: Date)] = [:]
             for try await (key, count, start, last) in rows.decode((String, Int, Date, Date).self) {
                 if let subject = subjects.first(where: { $0.key == key }) {
@@ -261,7 +329,9 @@ public struct PostgresAccountStore: AccountStore {
                         window_started_at = CASE WHEN login_throttle.window_started_at < \(windowStartLimit)
                                                  THEN \(now) ELSE login_throttle.window_started_at END,
                         last_failure_at = \(now)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
     }
@@ -270,7 +340,8 @@ public struct PostgresAccountStore: AccountStore {
         try await database.withTenant(tenantID) { connection in
             try await connection.query(
                 "DELETE FROM login_throttle WHERE tenant_id = \(tenantID) AND subject = \(subject.key)",
-                logger: logger)
+                logger: logger
+            )
         }
     }
 }

@@ -14,7 +14,8 @@ public struct PostgresTenantStore: TenantStore {
         try await database.withoutTenant { connection in
             let rows = try await connection.query(
                 "SELECT id, slug, name_kk, name_ru, name_en, region FROM tenants ORDER BY slug",
-                logger: database.logger)
+                logger: database.logger
+            )
             return try await Self.decode(rows)
         }
     }
@@ -24,7 +25,8 @@ public struct PostgresTenantStore: TenantStore {
         return try await database.withoutTenant { connection in
             let rows = try await connection.query(
                 "SELECT id, slug, name_kk, name_ru, name_en, region FROM tenants WHERE slug = \(valid.value)",
-                logger: database.logger)
+                logger: database.logger
+            )
             return try await Self.decode(rows).first
         }
     }
@@ -42,7 +44,9 @@ public struct PostgresTenantStore: TenantStore {
                     INSERT INTO tenants (slug, name_kk, name_ru, name_en, region)
                     VALUES (\(slug.value), \(name.kk), \(name.ru), \(name.en), \(region))
                     RETURNING id, slug, name_kk, name_ru, name_en, region
-                    """, logger: database.logger)
+                    """,
+                    logger: database.logger
+                )
                 return try await Self.decode(rows)[0]
             }
         } catch let error as PSQLError where error.sqlState == SQLState.uniqueViolation {
@@ -54,7 +58,9 @@ public struct PostgresTenantStore: TenantStore {
         try await database.withTenant(tenantID) { connection in
             var keys: [ServiceKey] = []
             let rows = try await connection.query(
-                "SELECT service_key FROM tenant_services WHERE tenant_id = \(tenantID)", logger: database.logger)
+                "SELECT service_key FROM tenant_services WHERE tenant_id = \(tenantID)",
+                logger: database.logger
+            )
             for try await key in rows.decode(String.self) {
                 if let service = ServiceKey(rawValue: key) { keys.append(service) }
             }
@@ -68,15 +74,19 @@ public struct PostgresTenantStore: TenantStore {
                 """
                 INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(tenantID), \(service.rawValue))
                 ON CONFLICT DO NOTHING
-                """, logger: database.logger)
+                """,
+                logger: database.logger
+            )
         }
     }
 
     private static func decode(_ rows: PostgresRowSequence) async throws -> [Tenant] {
         var tenants: [Tenant] = []
-        for try await (id, slug, kk, ru, en, region) in rows.decode((UUID, String, String, String, String, String).self) {
+        for try await (id, slug, kk, ru, en, region) in rows.decode((UUID, String, String, String, String, String).self)
+        {
             tenants.append(
-                Tenant(id: id, slug: try TenantSlug(slug), name: LocalizedText(kk: kk, ru: ru, en: en), region: region))
+                Tenant(id: id, slug: try TenantSlug(slug), name: LocalizedText(kk: kk, ru: ru, en: en), region: region)
+            )
         }
         return tenants
     }

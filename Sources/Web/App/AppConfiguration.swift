@@ -1,0 +1,28 @@
+import Foundation
+
+/// Everything the server can be told, as one typed value filled by the CLI or by a test.
+public struct AppConfiguration: Sendable {
+    /// Address and port the HTTP server listens on.
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Adal's data folder; the embedded PostgreSQL lives under it when no database URL is set.
+    public var dataDirectory: String = ".adal"
+    /// The application role's connection (`DATABASE_URL`); nil starts the embedded cluster.
+    public var databaseURL: String?
+    /// The owner role's connection (`MIGRATION_DATABASE_URL`), used for migrations.
+    public var migrationDatabaseURL: String?
+    /// Folder of the numbered SQL migrations.
+    public var migrationsDirectory: String = "migrations"
+    /// Apply pending migrations at start when the owner role is available.
+    public var migrateOnStart: Bool = true
+    /// bcrypt cost; each step doubles the work. Production keeps at least 12.
+    public var bcryptCost: UInt8 = 12
+    /// Largest request body accepted; larger bodies get 413.
+    public var maximumBodyBytes: Int = 1 << 20
+    /// Mark cookies Secure (set when served over HTTPS behind a proxy).
+    public var secureCookies: Bool = false
+    /// How long a browser session lasts.
+    public var sessionLifetime: TimeInterval = 12 * 3600
+
+    public init() {}
+}

@@ -1,0 +1,33 @@
+import Core
+import Prometheus
+import Storage
+
+/// The services the routes use, built once in ``buildApplication(configuration:database:logger:)``
+/// (or by a test) and passed down.
+public struct AppDependencies: Sendable {
+    public var database: Database
+    public var tenants: any TenantStore
+    public var accounts: AccountService
+    public var pages: PageRenderer
+    public var metrics: PrometheusCollectorRegistry
+    public var maximumBodyBytes: Int
+    public var secureCookies: Bool
+
+    public init(
+        database: Database,
+        tenants: any TenantStore,
+        accounts: AccountService,
+        pages: PageRenderer,
+        metrics: PrometheusCollectorRegistry,
+        maximumBodyBytes: Int,
+        secureCookies: Bool
+    ) {
+        self.database = database
+        self.tenants = tenants
+        self.accounts = accounts
+        self.pages = pages
+        self.metrics = metrics
+        self.maximumBodyBytes = maximumBodyBytes
+        self.secureCookies = secureCookies
+    }
+}

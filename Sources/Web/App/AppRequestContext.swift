@@ -1,0 +1,38 @@
+import Core
+import Hummingbird
+import NIOCore
+
+/// What a request carries through the middleware to the routes.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The page language, from `?lang=`, the language cookie, or Kazakh.
+    public var language: Language = .default
+    /// The tenant named by the path, once resolved.
+    public var tenant: Tenant?
+    /// The signed-in user (session) or machine (token), if any.
+    public var principal: Principal?
+    /// The anti-forgery token that forms on this page must send back.
+    public var csrfToken: String = ""
+    /// The client's address, for throttling; not trusted for anything else.
+    public let remoteAddress: String
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// Hummingbird's own decoding limit; the configured limit is enforced by ``BodyLimitMiddleware``.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    /// The tenant, which routes under `/{tenant}` always have.
+    public func requireTenant() throws -> Tenant {
+        guard let tenant else { throw AdalError.notFound(what: "city") }
+        return tenant
+    }
+
+    /// The principal, or `unauthenticated`.
+    public func requirePrincipal() throws -> Principal {
+        guard let principal else { throw AdalError.unauthenticated }
+        return principal
+    }
+}

@@ -1,0 +1,117 @@
+import Core
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import Prometheus
+import Storage
+
+/// The routes and middleware, as a plain function so tests can call it with their own dependencies.
+public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLogMiddleware())
+    router.add(middleware: PrometheusMiddleware(registry: dependencies.metrics))
+    router.add(middleware: ErrorMiddleware(pages: dependencies.pages))
+    router.add(middleware: BodyLimitMiddleware(maximumBytes: dependencies.maximumBodyBytes))
+    router.add(middleware: LanguageMiddleware(secureCookies: dependencies.secureCookies))
+    router.add(
+        middleware: CSRFMiddleware(
+            maximumBodyBytes: dependencies.maximumBodyBytes,
+            secureCookies: dependencies.secureCookies
+        )
+    )
+    try PublicController(dependencies: dependencies).register(on: router)
+    APIController(dependencies: dependencies).register(on: router)
+    TenantPagesController(dependencies: dependencies).register(on: router)
+    return router
+}
+
+/// Builds the services of a running server on an application-role client.
+public func buildDependencies(
+    configuration: AppConfiguration,
+    client: PostgresClient,
+    metrics: PrometheusCollectorRegistry,
+    logger: Logger
+) async throws -> AppDependencies {
+    let database = Database(client: client, logger: logger)
+    let accounts = AccountService(
+        store: PostgresAccountStore(database: database),
+        hasher: BcryptHasher(cost: configuration.bcryptCost),
+        sessionLifetime: configuration.sessionLifetime
+    )
+    return AppDependencies(
+        database: database,
+        tenants: PostgresTenantStore(database: database),
+        accounts: accounts,
+        pages: try await PageRenderer.load(),
+        metrics: metrics,
+        maximumBodyBytes: configuration.maximumBodyBytes,
+        secureCookies: configuration.secureCookies
+    )
+}
+
+/// The HTTP application on an application-role client; the client runs as one of its services.
+public func buildApplication(
+    configuration: AppConfiguration,
+    database: DatabaseEndpoints,
+    metrics: PrometheusCollectorRegistry,
+    logger: Logger
+) async throws -> some ApplicationProtocol {
+    let client = PostgresClient(configuration: database.application, backgroundLogger: logger)
+    let dependencies = try await buildDependencies(
+        configuration: configuration,
+        client: client,
+        metrics: metrics,
+        logger: logger
+    )
+    return Application(
+        router: try buildRouter(dependencies),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
+        services: [client],
+        logger: logger
+    )
+}
+
+/// Resolves the database (starting the embedded cluster when none is configured), applies
+/// pending migrations as the owner, and checks the application role before anything is served:
+/// reachable within 10 s, unprivileged, schema up to date.
+public func prepareDatabase(configuration: AppConfiguration, logger: Logger) async throws -> DatabaseEndpoints {
+    let endpoints = try await DatabaseEndpoints.resolve(
+        databaseURL: configuration.databaseURL,
+        migrationDatabaseURL: configuration.migrationDatabaseURL,
+        dataDirectory: configuration.dataDirectory,
+        logger: logger
+    )
+    do {
+        let migrator = Migrator(migrations: try Migration.load(directory: configuration.migrationsDirectory))
+        if configuration.migrateOnStart, let owner = endpoints.owner {
+            try await PostgresClient.using(owner, logger: logger) { client in
+                try await client.withConnection { connection in
+                    try await migrator.migrate(connection: connection, logger: logger)
+                }
+            }
+        }
+        try await PostgresClient.using(endpoints.application, logger: logger) { client in
+            try await client.withConnection { connection in
+                try await ConnectionCheck.requireUnprivileged(connection, logger: logger)
+                let pending = try await migrator.unapplied(connection: connection, logger: logger)
+                if let first = pending.first {
+                    throw PendingMigrations(first: first.fileName, count: pending.count)
+                }
+            }
+        }
+        return endpoints
+    } catch {
+        endpoints.cluster?.stop(logger: logger)
+        throw error
+    }
+}
+
+/// The schema is behind the code and this process cannot migrate it.
+public struct PendingMigrations: Error, CustomStringConvertible {
+    public var first: String
+    public var count: Int
+    public var description: String {
+        "The database has \(count) migration(s) to apply, starting with \(first): run 'adal migrate' with MIGRATION_DATABASE_URL set."
+    }
+}

@@ -1,0 +1,228 @@
+import Core
+import Foundation
+import Hummingbird
+import Logging
+
+/// Maps every error to one answer at the edge: an RFC 9457 problem document under `/api/`, a
+/// localised HTML page elsewhere. Unexpected errors are logged with the request id and shown
+/// to the user only as that id, never with their text.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let pages: PageRenderer
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Problem(error)
+            if problem.status == .internalServerError {
+                context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                context.logger.debug("unexpected error detail", metadata: ["detail": "\(error)"])
+            }
+            var context = context
+            context.language = LanguageMiddleware.language(of: request)
+            var response =
+                request.uri.path.hasPrefix("/api/") || request.uri.path == "/health"
+                ? problem.json(instance: request.uri.path, requestID: context.id)
+                : problem.page(pages: pages, request: request, context: context)
+            if let seconds = problem.retryAfter {
+                response.headers[.retryAfter] = String(seconds)
+            }
+            if problem.status == .unauthorized && request.uri.path.hasPrefix("/api/") {
+                response.headers[.wwwAuthenticate] = "Bearer realm=\"adal\""
+            }
+            return response
+        }
+    }
+}
+
+/// One error as the edge shows it.
+struct Problem {
+    var status: HTTPResponse.Status
+    /// Short machine name, also the last part of the problem type.
+    var kind: String
+    /// Locale key of the people-facing message.
+    var messageKey: String
+    /// English detail for the API (field errors and limits only; never internal text).
+    var detail: String?
+    var field: String?
+    var retryAfter: Int?
+
+    init(_ error: any Error) {
+        switch error {
+        case let error as AdalError:
+            self.init(error)
+        case let error as HTTPError where error.status == .notFound:
+            self.init(AdalError.notFound(what: "page"))
+        case let error as HTTPError where error.status == .contentTooLarge:
+            self.init(AdalError.tooLarge(limit: "request body", maximumBytes: 0))
+        case let error as HTTPError where (400..<500).contains(error.status.code):
+            self.init(
+                status: error.status,
+                kind: "bad-request",
+                messageKey: "error_invalid_field",
+                detail: error.body,
+                field: nil,
+                retryAfter: nil
+            )
+        default:
+            self.init(
+                status: .internalServerError,
+                kind: "internal",
+                messageKey: "error_internal",
+                detail: nil,
+                field: nil,
+                retryAfter: nil
+            )
+        }
+    }
+
+    init(
+        status: HTTPResponse.Status,
+        kind: String,
+        messageKey: String,
+        detail: String?,
+        field: String?,
+        retryAfter: Int?
+    ) {
+        self.status = status
+        self.kind = kind
+        self.messageKey = messageKey
+        self.detail = detail
+        self.field = field
+        self.retryAfter = retryAfter
+    }
+
+    init(_ error: AdalError) {
+        switch error {
+        case .invalidField(let field, let reason):
+            self.init(
+                status: .unprocessableContent,
+                kind: "invalid-field",
+                messageKey: "error_invalid_field",
+                detail: "\(field): \(reason)",
+                field: field,
+                retryAfter: nil
+            )
+        case .notFound:
+            self.init(
+                status: .notFound,
+                kind: "not-found",
+                messageKey: "error_not_found",
+                detail: nil,
+                field: nil,
+                retryAfter: nil
+            )
+        case .invalidCredentials:
+            self.init(
+                status: .unauthorized,
+                kind: "invalid-credentials",
+                messageKey: "error_invalid_credentials",
+                detail: nil,
+                field: nil,
+                retryAfter: nil
+            )
+        case .unauthenticated:
+            self.init(
+                status: .unauthorized,
+                kind: "unauthenticated",
+                messageKey: "error_unauthenticated",
+                detail: nil,
+                field: nil,
+                retryAfter: nil
+            )
+        case .forbidden(let reason):
+            self.init(
+                status: .forbidden,
+                kind: "forbidden",
+                messageKey: "error_forbidden",
+                detail: reason,
+                field: nil,
+                retryAfter: nil
+            )
+        case .conflict(let reason):
+            self.init(
+                status: .conflict,
+                kind: "conflict",
+                messageKey: "error_conflict",
+                detail: reason,
+                field: nil,
+                retryAfter: nil
+            )
+        case .tooManyAttempts(let seconds):
+            self.init(
+                status: .tooManyRequests,
+                kind: "too-many-attempts",
+                messageKey: "error_too_many_attempts",
+                detail: "try again in \(seconds) seconds",
+                field: nil,
+                retryAfter: seconds
+            )
+        case .tooLarge(let limit, let maximumBytes):
+            self.init(
+                status: .contentTooLarge,
+                kind: "too-large",
+                messageKey: "error_too_large",
+                detail: maximumBytes > 0 ? "\(limit) is limited to \(maximumBytes) bytes" : nil,
+                field: nil,
+                retryAfter: nil
+            )
+        case .csrfRejected:
+            self.init(
+                status: .forbidden,
+                kind: "csrf",
+                messageKey: "error_csrf",
+                detail: nil,
+                field: nil,
+                retryAfter: nil
+            )
+        case .unavailable:
+            self.init(
+                status: .serviceUnavailable,
+                kind: "unavailable",
+                messageKey: "error_unavailable",
+                detail: nil,
+                field: nil,
+                retryAfter: nil
+            )
+        }
+    }
+
+    /// `application/problem+json` (RFC 9457).
+    func json(instance: String, requestID: String) -> Response {
+        var document: [String: Any] = [
+            "type": "/problems/\(kind)", "title": status.reasonPhrase, "status": Int(status.code),
+            "instance": instance, "request_id": requestID,
+        ]
+        if let detail { document["detail"] = detail }
+        if let field { document["field"] = field }
+        if let retryAfter { document["retry_after"] = retryAfter }
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The localised error page.
+    func page(pages: PageRenderer, request: Request, context: AppRequestContext) -> Response {
+        var values: [String: Any] = [
+            "message": pages.locales.text(messageKey, context.language), "requestID": context.id,
+        ]
+        if let retryAfter { values["detail"] = String(retryAfter) }
+        if kind == "invalid-field", let detail { values["detail"] = detail }
+        return pages.page(
+            "error",
+            titleKey: "error_title",
+            values: values,
+            request: request,
+            context: context,
+            status: status
+        )
+    }
+}

@@ -1,0 +1,62 @@
+import Core
+import Hummingbird
+
+/// Resolves `/{tenant}` to a tenant (404 when unknown) and the session cookie to a principal.
+struct TenantMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let dependencies: AppDependencies
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        var context = context
+        let tenant = try await dependencies.tenant(named: context)
+        context.tenant = tenant
+        if let cookie = request.cookies[AdalCookie.session]?.value {
+            context.principal = try await dependencies.accounts.principal(sessionToken: cookie, tenantID: tenant.id)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Resolves `/api/{tenant}` and requires a bearer API token of that tenant. Cookies are ignored
+/// here, so a browser session can never be used cross-site against the API.
+struct APITokenMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let dependencies: AppDependencies
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        var context = context
+        let tenant = try await dependencies.tenant(named: context)
+        context.tenant = tenant
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+            let principal = try await dependencies.accounts.principal(
+                apiToken: String(header.dropFirst("bearer ".count)).trimmingWhitespace(),
+                tenantID: tenant.id
+            )
+        else { throw AdalError.unauthenticated }
+        context.principal = principal
+        return try await next(request, context)
+    }
+}
+
+extension AppDependencies {
+    /// The tenant the path's `{tenant}` names, or 404.
+    func tenant(named context: AppRequestContext) async throws -> Tenant {
+        let slug = context.parameters.get("tenant") ?? ""
+        guard let tenant = try await tenants.tenant(slug: slug) else {
+            throw AdalError.notFound(what: "city '\(slug)'")
+        }
+        return tenant
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import Web
+
+/// Options every command shares: where the data and the database are.
+struct CommonOptions: ParsableArguments {
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Data folder; the embedded PostgreSQL lives under it. Env: ADAL_DATA_DIR."
+    )
+    var dataDirectory: String = ProcessInfo.processInfo.environment["ADAL_DATA_DIR"] ?? ".adal"
+
+    @Option(name: .customLong("migrations-dir"), help: "Folder of numbered SQL migrations. Env: ADAL_MIGRATIONS_DIR.")
+    var migrationsDirectory: String = ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
+
+    @Option(
+        name: .customLong("log-level"),
+        help: "trace, debug, info, notice, warning, error or critical. Env: ADAL_LOG_LEVEL."
+    )
+    var logLevel: String = ProcessInfo.processInfo.environment["ADAL_LOG_LEVEL"] ?? "info"
+
+    /// The configuration these options and the environment describe. Database URLs come from the
+    /// environment only, so that passwords never show in a process list.
+    func configuration() throws -> AppConfiguration {
+        var configuration = AppConfiguration()
+        let environment = ProcessInfo.processInfo.environment
+        configuration.dataDirectory = dataDirectory
+        configuration.migrationsDirectory = migrationsDirectory
+        configuration.databaseURL = environment["DATABASE_URL"]
+        configuration.migrationDatabaseURL = environment["MIGRATION_DATABASE_URL"]
+        if let cost = environment["ADAL_BCRYPT_COST"] {
+            guard let value = UInt8(cost), (4...31).contains(value) else {
+                throw ValidationError("ADAL_BCRYPT_COST must be a whole number from 4 to 31")
+            }
+            configuration.bcryptCost = value
+        }
+        if let limit = environment["ADAL_MAX_BODY_BYTES"] {
+            guard let value = Int(limit), value >= 1024 else {
+                throw ValidationError("ADAL_MAX_BODY_BYTES must be a whole number of at least 1024")
+            }
+            configuration.maximumBodyBytes = value
+        }
+        configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
+        return configuration
+    }
+
+    func logger() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown log level '\(logLevel)'")
+        }
+        var logger = Logger(label: "adal")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Runs `body` with the database resolved and migrated, then stops an embedded cluster this
+/// process started, whatever `body` did.
+func withPreparedDatabase<Result: Sendable>(
+    _ configuration: AppConfiguration,
+    logger: Logger,
+    _ body: (DatabaseEndpoints) async throws -> Result
+) async throws -> Result {
+    let endpoints: DatabaseEndpoints
+    do {
+        endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
+    } catch {
+        throw DatabaseFailure(error)
+    }
+    do {
+        let result = try await body(endpoints)
+        endpoints.cluster?.stop(logger: logger)
+        return result
+    } catch {
+        endpoints.cluster?.stop(logger: logger)
+        throw DatabaseFailure(error)
+    }
+}
+
+/// Shows a database server's own message (and SQLSTATE) instead of PostgresNIO's deliberately
+/// vague description; other errors pass through unchanged.
+struct DatabaseFailure: Error, CustomStringConvertible {
+    let underlying: any Error
+
+    init(_ error: any Error) {
+        self.underlying = (error as? DatabaseFailure)?.underlying ?? error
+    }
+
+    var description: String {
+        guard let error = underlying as? PSQLError else { return String(describing: underlying) }
+        if let message = error.serverInfo?[.message] {
+            return "the database refused: \(message) (SQLSTATE \(error.sqlState ?? "?"))"
+        }
+        return "database connection failed: \(error.code)"
+    }
+}

@@ -1,0 +1,117 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import TestSupport
+import Testing
+
+@testable import Storage
+
+/// Raw SQL as the application role: row-level security alone must keep tenants apart, whatever
+/// the code forgets.
+@Suite("Row-level security holds for raw SQL")
+struct RowLevelSecurityTests {
+    let logger = TestCluster.logger
+
+    /// Two tenants with users, created as the owner. Password hashes are not under test here.
+    func twoTenants(_ databases: TestDatabases) async throws -> (Tenant, Tenant) {
+        try await databases.createCities(hasher: PlainTextHasherForStorageTests(), password: "not checked here")
+    }
+
+    func count(_ connection: PostgresConnection, tenant: String?) async throws -> Int {
+        try await connection.query("BEGIN", logger: logger)
+        if let tenant {
+            try await connection.query("SELECT set_config('app.tenant_id', \(tenant), true)", logger: logger)
+        }
+        let rows = try await connection.query("SELECT count(*) FROM users", logger: logger).collect()
+        try await connection.query("COMMIT", logger: logger)
+        return try rows[0].decode(Int.self)
+    }
+
+    @Test("with no tenant set, no tenant's rows are visible")
+    func noTenantNoRows() async throws {
+        try await TestDatabases.with { databases in
+            _ = try await twoTenants(databases)
+            try await databases.application.client.withConnection { connection in
+                let visible1 = try await count(connection, tenant: nil)
+                #expect(visible1 == 0)
+                // An empty setting (what a finished transaction leaves behind) matches nothing either.
+                let visible2 = try await count(connection, tenant: "")
+                #expect(visible2 == 0)
+            }
+        }
+    }
+
+    @Test("with one tenant set, only its rows are visible and another's cannot be written")
+    func oneTenantItsRows() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, shymkent) = try await twoTenants(databases)
+            try await databases.application.client.withConnection { connection in
+                let visible3 = try await count(connection, tenant: astana.id.uuidString)
+                #expect(visible3 == 2)
+                let visible4 = try await count(connection, tenant: UUID().uuidString)
+                #expect(visible4 == 0)
+            }
+            // Writing a row for Shymkent while Astana is set is refused by the policy's check.
+            do {
+                try await databases.application.withTenant(astana.id) { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO users (tenant_id, login, display_name, password_hash)
+                        VALUES (\(shymkent.id), 'intruder', 'Intruder', 'x')
+                        """,
+                        logger: logger
+                    )
+                }
+                Issue.record("a row for another tenant was written")
+            } catch let error as PSQLError {
+                #expect(error.sqlState == SQLState.insufficientPrivilege)
+            }
+            // Updating or deleting another tenant's rows touches nothing.
+            let touched = try await databases.application.withTenant(astana.id) { connection in
+                try await connection.query(
+                    "DELETE FROM users WHERE tenant_id = \(shymkent.id) RETURNING id",
+                    logger: logger
+                ).collect().count
+            }
+            #expect(touched == 0)
+        }
+    }
+
+    @Test("the setting does not leak from one transaction into the next on a pooled connection")
+    func settingIsTransactionLocal() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await twoTenants(databases)
+            try await databases.application.client.withConnection { connection in
+                let visible5 = try await count(connection, tenant: astana.id.uuidString)
+                #expect(visible5 == 2)
+                let visible6 = try await count(connection, tenant: nil)
+                #expect(visible6 == 0)
+            }
+        }
+    }
+
+    @Test("the application role cannot create tenants")
+    func applicationCannotCreateTenants() async throws {
+        try await TestDatabases.with { databases in
+            let tenants = PostgresTenantStore(database: databases.application)
+            do {
+                _ = try await tenants.create(
+                    slug: TenantSlug("rogue"),
+                    name: LocalizedText(kk: "R", ru: "R", en: "R"),
+                    region: ""
+                )
+                Issue.record("the application role created a tenant")
+            } catch let error as PSQLError {
+                #expect(error.sqlState == SQLState.insufficientPrivilege)
+            }
+        }
+    }
+}
+
+/// Storage tests read and write rows, never check passwords; bcrypt is tested in WebTests.
+struct PlainTextHasherForStorageTests: PasswordHasher {
+    let decoyHash = "-"
+    func hash(_ password: String) async throws -> String { "stored:" + password }
+    func verify(_ password: String, against hash: String) async throws -> Bool { hash == "stored:" + password }
+}

@@ -1,0 +1,124 @@
+import Core
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import Web
+
+@Suite("API tokens")
+struct APITokenTests {
+    func get(_ client: any TestClientProtocol, _ uri: String, token: String?) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: .get, headers: headers, body: nil)
+    }
+
+    @Test("a token acts with the roles it was scoped to, not all its user's")
+    func scope() async throws {
+        try await WebFixture.with { fixture, client in
+            let (secret, _) = try await fixture.dependencies.accounts.issueToken(
+                login: "admin",
+                name: "reports",
+                roles: [.auditor],
+                tenantID: fixture.astana.id
+            )
+            let me = try await get(client, "/api/astana/me", token: secret.text)
+            #expect(me.status == .ok)
+            #expect(try me.json()["roles"] as? [String] == ["auditor"])
+        }
+    }
+
+    @Test("a token cannot be scoped beyond its user's roles")
+    func noEscalation() async throws {
+        try await WebFixture.with { fixture, client in
+            await #expect(throws: AdalError.self) {
+                try await fixture.dependencies.accounts.issueToken(
+                    login: "parent",
+                    name: "x",
+                    roles: [.akimatAdmin],
+                    tenantID: fixture.astana.id
+                )
+            }
+        }
+    }
+
+    @Test("a token scoped to a role without the right is refused with 403")
+    func forbiddenByScope() async throws {
+        try await WebFixture.with { fixture, client in
+            let (secret, _) = try await fixture.dependencies.accounts.issueToken(
+                login: "parent",
+                name: "app",
+                roles: [],
+                tenantID: fixture.astana.id
+            )
+            let admin = try await fixture.dependencies.accounts.store.user(login: "admin", tenantID: fixture.astana.id)
+            let response = try await get(client, "/api/astana/users/\(admin!.id)", token: secret.text)
+            #expect(response.status == .forbidden)
+            #expect(response.headers[.contentType] == "application/problem+json")
+            #expect(try response.json()["type"] as? String == "/problems/forbidden")
+        }
+    }
+
+    @Test("missing, unknown, revoked and other-city tokens get 401 with a Bearer challenge")
+    func unauthenticated() async throws {
+        try await WebFixture.with { fixture, client in
+            let accounts = fixture.dependencies.accounts
+            let (secret, token) = try await accounts.issueToken(
+                login: "admin",
+                name: "till",
+                roles: [],
+                tenantID: fixture.astana.id
+            )
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .ok)
+            // The same token presented to another city.
+            #expect(try await get(client, "/api/shymkent/me", token: secret.text).status == .unauthorized)
+            let missing = try await get(client, "/api/astana/me", token: nil)
+            #expect(missing.status == .unauthorized)
+            #expect(missing.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+            #expect(try await get(client, "/api/astana/me", token: SecretToken.generate().text).status == .unauthorized)
+            #expect(try await accounts.store.revokeToken(id: token.id, tenantID: fixture.astana.id, at: Date()))
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .unauthorized)
+        }
+    }
+
+    @Test("disabling a user stops their tokens at once")
+    func disableRevokesTokens() async throws {
+        try await WebFixture.with { fixture, client in
+            let accounts = fixture.dependencies.accounts
+            let (secret, _) = try await accounts.issueToken(
+                login: "parent",
+                name: "app",
+                roles: [],
+                tenantID: fixture.astana.id
+            )
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .ok)
+            _ = try await accounts.disableUser(login: "parent", tenantID: fixture.astana.id)
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .unauthorized)
+        }
+    }
+
+    @Test("another city's user asked for by id is 404, never its data")
+    func crossTenantIDIsNotFound() async throws {
+        try await WebFixture.with { fixture, client in
+            let accounts = fixture.dependencies.accounts
+            let (secret, _) = try await accounts.issueToken(
+                login: "admin",
+                name: "admin",
+                roles: [],
+                tenantID: fixture.astana.id
+            )
+            let own = try await accounts.store.user(login: "parent", tenantID: fixture.astana.id)!
+            let foreign = try await accounts.store.user(login: "parent", tenantID: fixture.shymkent.id)!
+            let ownResponse = try await get(client, "/api/astana/users/\(own.id)", token: secret.text)
+            #expect(ownResponse.status == .ok)
+            #expect(try ownResponse.json()["login"] as? String == "parent")
+            let foreignResponse = try await get(client, "/api/astana/users/\(foreign.id)", token: secret.text)
+            #expect(foreignResponse.status == .notFound)
+            #expect(!foreignResponse.text.contains("shymkent"))
+            #expect(try foreignResponse.json()["type"] as? String == "/problems/not-found")
+            // The store itself, asked with the wrong tenant, finds nothing.
+            #expect(try await accounts.store.user(id: foreign.id, tenantID: fixture.astana.id) == nil)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Core
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
+import Storage
+import TestSupport
+
+@testable import Web
+
+/// A city with users, built on a fresh database, and the application under test on the
+/// application role, exactly as the server builds it (bcrypt at a low cost for speed).
+struct WebFixture: Sendable {
+    static let password = "correct horse battery"
+
+    let databases: TestDatabases
+    let dependencies: AppDependencies
+    let astana: Tenant
+    let shymkent: Tenant
+
+    static func with(
+        maximumBodyBytes: Int = 64 * 1024,
+        _ body: @escaping @Sendable (WebFixture, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        try await TestDatabases.with { databases in
+            var configuration = AppConfiguration()
+            configuration.bcryptCost = 4
+            configuration.maximumBodyBytes = maximumBodyBytes
+            let dependencies = try await buildDependencies(
+                configuration: configuration,
+                client: databases.application.client,
+                metrics: PrometheusCollectorRegistry(),
+                logger: databases.application.logger
+            )
+            let (astana, shymkent) = try await databases.createCities(
+                hasher: BcryptHasher(cost: 4),
+                password: password
+            )
+            let owner = PostgresTenantStore(database: databases.owner)
+            try await owner.enable(.sickLeave, tenantID: astana.id)
+            try await owner.enable(.mealPayments, tenantID: astana.id)
+            let fixture = WebFixture(
+                databases: databases,
+                dependencies: dependencies,
+                astana: astana,
+                shymkent: shymkent
+            )
+            let app = Application(router: try buildRouter(dependencies))
+            try await app.test(.router) { client in
+                try await body(fixture, client)
+            }
+        }
+    }
+}
+
+/// A browser's cookie jar, enough for these tests: remembers each Set-Cookie by name.
+struct CookieJar {
+    private(set) var values: [String: String] = [:]
+
+    mutating func take(from response: TestResponse) {
+        for header in response.headers[values: .setCookie] {
+            let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+            let name = String(pair[0])
+            let value = pair.count > 1 ? String(pair[1]) : ""
+            if header.contains("Max-Age=0") { values[name] = nil } else { values[name] = value }
+        }
+    }
+
+    var header: HTTPFields {
+        var fields = HTTPFields()
+        if !values.isEmpty {
+            fields[.cookie] = values.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ")
+        }
+        return fields
+    }
+
+    subscript(name: String) -> String? {
+        get { values[name] }
+        set { values[name] = newValue }
+    }
+}
+
+/// A browser-like session against the test client: keeps cookies and posts forms with the
+/// anti-forgery token of the last page.
+struct Browser {
+    let client: any TestClientProtocol
+    var jar = CookieJar()
+
+    init(client: any TestClientProtocol) {
+        self.client = client
+    }
+
+    @discardableResult
+    mutating func get(_ uri: String) async throws -> TestResponse {
+        let response = try await client.execute(uri: uri, method: .get, headers: jar.header, body: nil)
+        jar.take(from: response)
+        return response
+    }
+
+    @discardableResult
+    mutating func post(_ uri: String, form: [String: String], csrf: Bool = true) async throws -> TestResponse {
+        var fields = form
+        if csrf, let token = jar["adal_csrf"] { fields["_csrf"] = token }
+        var headers = jar.header
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        let body = fields.map {
+            "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+        }
+        .joined(separator: "&")
+        let response = try await client.execute(
+            uri: uri,
+            method: .post,
+            headers: headers,
+            body: ByteBuffer(string: body)
+        )
+        jar.take(from: response)
+        return response
+    }
+
+    mutating func signIn(
+        _ tenant: String,
+        login: String,
+        password: String = WebFixture.password
+    ) async throws
+        -> TestResponse
+    {
+        try await get("/\(tenant)/login")
+        return try await post("/\(tenant)/login", form: ["login": login, "password": password])
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    /// The page's `<main>` element, where a page's own message stands.
+    var main: String {
+        guard let start = text.range(of: "<main"), let end = text.range(of: "</main>") else { return "" }
+        return String(text[start.lowerBound..<end.upperBound])
+    }
+
+    func json() throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
+    }
+}

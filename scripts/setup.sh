@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Adal needs when they are missing: the PostgreSQL server
+# programs (initdb, pg_ctl), libqrencode for QR codes, and pkg-config to find it.
+# As root it installs them with apt-get; otherwise it prints the exact command and stops.
+set -euo pipefail
+
+missing=()
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if ! dpkg-query -W -f='${Status}' libqrencode-dev 2>/dev/null | grep -q "install ok installed"; then
+    missing+=(libqrencode-dev)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    echo "Installing ${missing[*]} ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # Debian's package starts a cluster of its own; Adal runs a private one and needs none.
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters -h 2>/dev/null | while read -r version name _; do
+            pg_ctlcluster "$version" "$name" stop 2>/dev/null || true
+        done
+    fi
+else
+    echo "Adal needs these Debian packages: ${missing[*]}. Install them with:" >&2
+    echo "    sudo apt-get install ${missing[*]}" >&2
+    exit 1
+fi

@@ -64,18 +64,21 @@ public struct EmbeddedPostgres: Sendable {
         if unsafeFastMode {
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         }
-        let result = try runner.run(
-            binaries.pgCtl,
-            [
-                "start", "-D", clusterDirectory, "-w", "-t", "60", "-l", clusterDirectory + "/server.log",
-                "-o", options.joined(separator: " "),
-            ]
-        )
+        let arguments = [
+            "start", "-D", clusterDirectory, "-w", "-t", "60", "-l", clusterDirectory + "/server.log",
+            "-o", options.joined(separator: " "),
+        ]
+        var result = try runner.run(binaries.pgCtl, arguments)
+        // Right after a crash the dead server's helper processes may hold its shared memory for
+        // a moment, and PostgreSQL refuses to start; wait for them briefly instead of failing.
+        var attempts = 0
+        while result.status != 0 && attempts < 10 && serverLog().contains("pre-existing shared memory block") {
+            attempts += 1
+            try await Task.sleep(for: .milliseconds(500))
+            result = try runner.run(binaries.pgCtl, arguments)
+        }
         guard result.status == 0 else {
-            let log = (try? String(contentsOfFile: clusterDirectory + "/server.log", encoding: .utf8)) ?? ""
-            throw EmbeddedPostgresError.startFailed(
-                output: result.text + "\n" + String(log.suffix(2000))
-            )
+            throw EmbeddedPostgresError.startFailed(output: result.text + "\n" + String(serverLog().suffix(2000)))
         }
         logger.info("started embedded PostgreSQL", metadata: ["port": "\(port)", "data": "\(clusterDirectory)"])
         let cluster = RunningCluster(
@@ -103,6 +106,10 @@ public struct EmbeddedPostgres: Sendable {
             )
         else { return false }
         return result.status == 0
+    }
+
+    private func serverLog() -> String {
+        (try? String(contentsOfFile: clusterDirectory + "/server.log", encoding: .utf8)) ?? ""
     }
 
     private func prepareDirectory() throws {
@@ -250,7 +257,7 @@ enum FreePort {
 }
 
 /// What can go wrong while starting the embedded cluster, each with a sentence for the operator.
-public enum EmbeddedPostgresError: Error, CustomStringConvertible {
+public enum EmbeddedPostgresError: Error, Equatable, CustomStringConvertible {
     case notInstalled
     case noSystemUser(String)
     case cannotPrepare(path: String, reason: String)

@@ -15,9 +15,6 @@ struct Demo: AsyncParsableCommand {
             """
     )
 
-    /// The one password of every demo login.
-    static let password = "adal-demo-2026"
-
     @OptionGroup var common: CommonOptions
     @OptionGroup var server: ServerOptions
 
@@ -33,72 +30,5 @@ struct Demo: AsyncParsableCommand {
             // Written straight to the descriptor: print() may sit in a buffer while the server runs.
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n\n").utf8))
         }
-    }
-}
-
-/// The demo cities and their users.
-enum DemoData {
-    struct City {
-        var slug: String
-        var name: LocalizedText
-        var region: String
-    }
-
-    static let cities = [
-        City(
-            slug: "astana",
-            name: LocalizedText(kk: "Астана", ru: "Астана", en: "Astana"),
-            region: ""
-        ),
-        City(
-            slug: "shymkent",
-            name: LocalizedText(kk: "Шымкент", ru: "Шымкент", en: "Shymkent"),
-            region: ""
-        ),
-    ]
-
-    /// Creates what is missing and returns the lines to print: one login per role and city.
-    static func seed(database: Database, configuration: AppConfiguration) async throws -> [String] {
-        let tenants = PostgresTenantStore(database: database)
-        let accounts = accountService(database, configuration)
-        var lines = ["", "Demo logins (password for all: \(Demo.password)):"]
-        for (cityNumber, city) in cities.enumerated() {
-            let slug = try TenantSlug(city.slug)
-            let tenant: Tenant
-            if let existing = try await tenants.tenant(slug: city.slug) {
-                tenant = existing
-            } else {
-                tenant = try await tenants.create(slug: slug, name: city.name, region: city.region)
-            }
-            for service in ServiceKey.allCases { try await tenants.enable(service, tenantID: tenant.id) }
-            for (roleNumber, role) in Role.allCases.enumerated() {
-                let login = role.rawValue.replacingOccurrences(of: "_", with: "-")
-                if try await accounts.store.user(login: login, tenantID: tenant.id) == nil {
-                    let user = NewUser(
-                        login: login,
-                        displayName: "Demo \(role.rawValue.replacingOccurrences(of: "_", with: " "))",
-                        iin: demoIIN(seed: cityNumber * 100 + roleNumber),
-                        roles: [role]
-                    )
-                    _ = try await accounts.createUser(user, password: Demo.password, tenantID: tenant.id)
-                }
-                lines.append("  http://\(configuration.host):\(configuration.port)/\(city.slug)/login  \(login)")
-            }
-        }
-        return lines
-    }
-
-    /// A valid, generated IIN for a demo person born in 1980–1999; never a real person's on purpose.
-    static func demoIIN(seed: Int) -> NationalIdentifier? {
-        let year = 80 + seed % 20
-        let month = 1 + seed % 12
-        let day = 1 + seed % 28
-        let prefix = String(format: "%02d%02d%02d%d", year, month, day, 3 + seed % 2)
-        for serial in 0..<10_000 {
-            if let digits = NationalIdentifier.completing(prefix + String(format: "%04d", serial)) {
-                return try? NationalIdentifier.iin(digits)
-            }
-        }
-        return nil
     }
 }

@@ -139,3 +139,40 @@ extension TestResponse {
         return String(text[range.upperBound...].prefix { $0 != "\"" })
     }
 }
+
+@Suite("Passwords")
+struct PasswordTests {
+    @Test("a password longer than bcrypt reads is refused, even when its first 72 bytes match")
+    func overlongPassword() async throws {
+        try await WebFixture.with { fixture, client in
+            let accounts = fixture.dependencies.accounts
+            let long = String(repeating: "p", count: 72)
+            _ = try await accounts.createUser(
+                NewUser(login: "long", displayName: "Long", iin: nil, roles: [.parent]),
+                password: long,
+                tenantID: fixture.astana.id
+            )
+            _ = try await accounts.signIn(login: "long", password: long, address: "a", tenantID: fixture.astana.id)
+            await #expect(throws: AdalError.invalidCredentials) {
+                try await accounts.signIn(
+                    login: "long",
+                    password: long + "tail",
+                    address: "a",
+                    tenantID: fixture.astana.id
+                )
+            }
+        }
+    }
+
+    @Test("passwords are stored as bcrypt hashes of the configured cost, never in clear")
+    func storedHashed() async throws {
+        try await WebFixture.with { fixture, client in
+            let stored = try await fixture.dependencies.accounts.store.passwordHash(
+                login: "parent",
+                tenantID: fixture.astana.id
+            )
+            #expect(stored?.hash.hasPrefix("$2b$04$") == true)
+            #expect(stored?.hash.contains(WebFixture.password) == false)
+        }
+    }
+}

@@ -74,8 +74,14 @@ public struct AccountService: Sendable {
         if wait > 0 { throw AdalError.tooManyAttempts(retryAfterSeconds: wait) }
 
         let stored = try await store.passwordHash(login: login, tenantID: tenantID)
-        let matches = try await hasher.verify(password, against: stored?.hash ?? hasher.decoyHash)
-        guard let stored, matches, password.utf8.count <= User.passwordBytes.upperBound else {
+        // bcrypt reads only 72 bytes: a longer password could never have been set, so it is
+        // refused, after the same work as any other wrong password.
+        let fitsBcrypt = password.utf8.count <= User.passwordBytes.upperBound
+        let matches = try await hasher.verify(
+            fitsBcrypt ? password : "",
+            against: stored?.hash ?? hasher.decoyHash
+        )
+        guard let stored, matches, fitsBcrypt else {
             try await store.recordFailure(subjects: subjects, window: throttle.window, tenantID: tenantID, now: now)
             throw AdalError.invalidCredentials
         }

@@ -1,0 +1,51 @@
+import Core
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
+import Storage
+import TestSupport
+import Testing
+
+@testable import Web
+
+@Suite("Demo data")
+struct DemoDataTests {
+    @Test("every demo login of every city signs in with the printed password, and seeding twice changes nothing")
+    func everyRoleSignsIn() async throws {
+        try await TestDatabases.with { databases in
+            var configuration = AppConfiguration()
+            configuration.bcryptCost = 4
+            let lines = try await DemoData.seed(database: databases.owner, configuration: configuration)
+            let again = try await DemoData.seed(database: databases.owner, configuration: configuration)
+            #expect(lines == again)
+            #expect(lines.contains { $0.contains(DemoData.password) })
+            let dependencies = try await buildDependencies(
+                configuration: configuration,
+                client: databases.application.client,
+                metrics: PrometheusCollectorRegistry(),
+                logger: databases.application.logger
+            )
+            let app = Application(router: try buildRouter(dependencies))
+            try await app.test(.router) { client in
+                for city in DemoData.cities {
+                    for role in Role.allCases {
+                        let login = role.rawValue.replacingOccurrences(of: "_", with: "-")
+                        #expect(lines.contains { $0.hasSuffix("/\(city.slug)/login  \(login)") })
+                        var browser = Browser(client: client)
+                        let response = try await browser.signIn(city.slug, login: login, password: DemoData.password)
+                        #expect(response.status == .seeOther, "\(city.slug) \(login)")
+                        let account = try await browser.get("/\(city.slug)/account?lang=en")
+                        #expect(account.main.contains(dependencies.pages.locales.name(of: role, .en)))
+                    }
+                }
+            }
+            // Demo people carry valid generated IINs.
+            let users = try await PostgresAccountStore(database: databases.owner).users(
+                tenantID: try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: "astana")).id
+            )
+            #expect(users.count == Role.allCases.count)
+            #expect(users.allSatisfy { $0.iin != nil })
+        }
+    }
+}

@@ -203,7 +203,9 @@ struct Problem {
         if let detail { document["detail"] = detail }
         if let field { document["field"] = field }
         if let retryAfter { document["retry_after"] = retryAfter }
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))

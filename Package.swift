@@ -33,6 +33,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Audit",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Storage",
             dependencies: [
                 "Core",
@@ -74,6 +81,11 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["Core", "Storage"],
             path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditTests",
+            dependencies: ["Audit"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,85 @@
+import Crypto
+
+/// A SHA-256 value in the audit log's Merkle tree: a leaf hash, an interior node or a root.
+public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
+    /// The 32 bytes.
+    public let bytes: [UInt8]
+
+    /// Wraps 32 bytes; nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 32 else { return nil }
+        self.bytes = bytes
+    }
+
+    /// Parses 64 hexadecimal digits (either case); nil for anything else.
+    public init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for index in stride(from: 0, to: 64, by: 2) {
+            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        self.bytes = bytes
+    }
+
+    init(digest: SHA256.Digest) {
+        self.bytes = Array(digest)
+    }
+
+    /// Lower-case hexadecimal.
+    public var hex: String {
+        let alphabet = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in bytes {
+            text.append(alphabet[Int(byte >> 4)])
+            text.append(alphabet[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    public var description: String { hex }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case 0x30...0x39: digit - 0x30
+        case 0x61...0x66: digit - 0x61 + 10
+        case 0x41...0x46: digit - 0x41 + 10
+        default: nil
+        }
+    }
+}
+
+/// The hashing of RFC 6962 (and RFC 9162 §2.1): a domain-separation byte keeps leaves and
+/// interior nodes apart, so no leaf can be passed off as a subtree.
+public enum MerkleHashing {
+    /// The root of the empty tree: SHA-256 of no bytes.
+    public static let emptyRoot = TreeHash(digest: SHA256.hash(data: [UInt8]()))
+
+    /// SHA-256(0x00 ‖ entry).
+    public static func leafHash(_ entry: [UInt8]) -> TreeHash {
+        var hasher = SHA256()
+        hasher.update(data: [0x00])
+        hasher.update(data: entry)
+        return TreeHash(digest: hasher.finalize())
+    }
+
+    /// SHA-256(0x01 ‖ left ‖ right).
+    public static func nodeHash(_ left: TreeHash, _ right: TreeHash) -> TreeHash {
+        var hasher = SHA256()
+        hasher.update(data: [0x01])
+        hasher.update(data: left.bytes)
+        hasher.update(data: right.bytes)
+        return TreeHash(digest: hasher.finalize())
+    }
+
+    /// The largest power of two smaller than `n` (n ≥ 2): where RFC 6962 splits a tree of n leaves.
+    static func split(_ n: Int) -> Int {
+        precondition(n >= 2)
+        var k = 1
+        while k << 1 < n { k <<= 1 }
+        return k
+    }
+}

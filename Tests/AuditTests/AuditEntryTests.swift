@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+@testable import Audit
+
+@Suite("Audit leaf encoding")
+struct AuditEntryTests {
+    static let entry = AuditEntry(
+        tenantID: UUID(uuidString: "00000000-0000-0000-0000-000000000001")!,
+        service: "meal-payments",
+        instanceID: UUID(uuidString: "00000000-0000-0000-0000-0000000000aa")!,
+        sequence: 1,
+        event: "charge",
+        actorRole: "canteen_till",
+        time: Date(timeIntervalSince1970: 1_790_000_000),
+        amounts: [(label: "price", tiyn: 85_000)],
+        inputHash: Array(repeating: 0xab, count: 32),
+        subjects: [Array(repeating: 0x11, count: 32)],
+        previousLeafIndex: AuditEntry.noPreviousLeaf
+    )
+
+    @Test("an entry encodes canonically and decodes to itself")
+    func roundTrip() throws {
+        let bytes = try Self.entry.encoded()
+        #expect(bytes.first == 1)
+        #expect(bytes.count == 1 + 16 + 14 + 16 + 8 + 7 + 13 + 8 + 1 + 6 + 8 + 32 + 1 + 32 + 8)
+        let decoded = try AuditEntry(decoding: bytes)
+        #expect(decoded == Self.entry)
+        #expect(try decoded.leafHash() == MerkleHashing.leafHash(bytes))
+    }
+
+    @Test("fields that do not fit are refused by name")
+    func limits() {
+        var entry = Self.entry
+        entry.event = ""
+        #expect(throws: AuditEntryError.invalid(field: "event", reason: "1 to 64 bytes of UTF-8")) {
+            try entry.encoded()
+        }
+        entry = Self.entry
+        entry.inputHash = [1, 2, 3]
+        #expect(throws: AuditEntryError.self) { try entry.encoded() }
+        entry = Self.entry
+        entry.amounts = Array(repeating: (label: "x", tiyn: 1), count: 17)
+        #expect(throws: AuditEntryError.self) { try entry.encoded() }
+    }
+
+    @Test("truncated, extended or foreign bytes are refused")
+    func badBytes() throws {
+        let bytes = try Self.entry.encoded()
+        #expect(throws: AuditEntryError.truncated) { try AuditEntry(decoding: Array(bytes.dropLast())) }
+        #expect(throws: AuditEntryError.self) { try AuditEntry(decoding: bytes + [0]) }
+        #expect(throws: AuditEntryError.self) { try AuditEntry(decoding: [2] + bytes.dropFirst()) }
+    }
+}

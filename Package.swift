@@ -42,6 +42,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
+                "Audit",
                 "Core",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Core", "Storage", "TestSupport"],
+            dependencies: ["Audit", "Core", "Storage", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -29,10 +29,13 @@ public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Lower-case hexadecimal.
-    public var hex: String {
+    public var hex: String { Self.hex(bytes) }
+
+    /// Lower-case hexadecimal of any bytes.
+    public static func hex(_ bytes: [UInt8]) -> String {
         let alphabet = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
-        text.reserveCapacity(64)
+        text.reserveCapacity(bytes.count * 2)
         for byte in bytes {
             text.append(alphabet[Int(byte >> 4)])
             text.append(alphabet[Int(byte & 0x0f)])

@@ -15,7 +15,7 @@ struct RowLevelSecurityTests {
 
     /// Two tenants with users, created as the owner. Password hashes are not under test here.
     func twoTenants(_ databases: TestDatabases) async throws -> (Tenant, Tenant) {
-        try await databases.createCities(hasher: PlainTextHasherForStorageTests(), password: "not checked here")
+        try await databases.createCitiesForStorageTests()
     }
 
     func count(_ connection: PostgresConnection, tenant: String?) async throws -> Int {
@@ -114,4 +114,11 @@ struct PlainTextHasherForStorageTests: PasswordHasher {
     let decoyHash = "-"
     func hash(_ password: String) async throws -> String { "stored:" + password }
     func verify(_ password: String, against hash: String) async throws -> Bool { hash == "stored:" + password }
+}
+
+extension TestDatabases {
+    /// Astana and Shymkent with their users; passwords are not under test in storage tests.
+    func createCitiesForStorageTests() async throws -> (astana: Tenant, shymkent: Tenant) {
+        try await createCities(hasher: PlainTextHasherForStorageTests(), password: "not checked here")
+    }
 }

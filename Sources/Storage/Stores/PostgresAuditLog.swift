@@ -1,0 +1,209 @@
+import Audit
+import Foundation
+import PostgresNIO
+
+/// The per-tenant audit trees on PostgreSQL: queueing leaves, integrating them in batches, and
+/// reading tree heads and proofs from the stored subtrees.
+public struct PostgresAuditLog: Sendable {
+    /// Most leaves integrated in one batch (one transaction).
+    public static let maximumBatch = 5_000
+
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    private var logger: Logger { database.logger }
+
+    /// Queues an entry on `connection`, inside the caller's transaction (a workflow step's), so the
+    /// leaf exists exactly when the step does.
+    public static func queue(
+        _ entry: AuditEntry,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        let bytes = try entry.encoded()
+        try await connection.query(
+            "INSERT INTO audit_queue (tenant_id, entry) VALUES (\(tenantID), \(Data(bytes)))",
+            logger: logger
+        )
+    }
+
+    /// Moves up to `limit` queued leaves into the tree and returns how many. Returns 0 at once
+    /// when another process is integrating this tenant (one sequencer per tenant at a time).
+    @discardableResult
+    public func integrate(tenantID: UUID, limit: Int = maximumBatch) async throws -> Int {
+        try await database.withTenant(tenantID) { connection in
+            let locked =
+                try await connection.query(
+                    "SELECT pg_try_advisory_xact_lock(\(Self.lockClass), hashtext(\(tenantID.uuidString)))",
+                    logger: logger
+                ).collect().first?.decode(Bool.self) ?? false
+            guard locked else { return 0 }
+
+            var queued: [(id: Int64, entry: [UInt8])] = []
+            let rows = try await connection.query(
+                """
+                SELECT id, entry FROM audit_queue WHERE tenant_id = \(tenantID)
+                ORDER BY id LIMIT \(min(max(limit, 1), Self.maximumBatch))
+                """,
+                logger: logger
+            )
+            for try await (id, entry) in rows.decode((Int64, Data).self) { queued.append((id, Array(entry))) }
+            guard !queued.isEmpty else { return 0 }
+
+            let size = try await treeSize(connection, tenantID: tenantID)
+            var nodes = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
+            var leafIndexes: [Int64] = []
+            // bytea arrays travel as hex text: PostgresNIO binds no bytea[].
+            var leafEntries: [String] = []
+            var leafHashes: [String] = []
+            var nodeLevels: [Int16] = []
+            var nodeIndexes: [Int64] = []
+            var nodeHashes: [String] = []
+            for (offset, item) in queued.enumerated() {
+                let index = size + offset
+                var hash = MerkleHashing.leafHash(item.entry)
+                nodes[0, index] = hash
+                leafIndexes.append(Int64(index))
+                leafEntries.append(TreeHash.hex(item.entry))
+                leafHashes.append(hash.hex)
+                // Each leaf completes one subtree per trailing one-bit of its index.
+                var level = 0
+                var position = index
+                while position & 1 == 1 {
+                    hash = MerkleHashing.nodeHash(try nodes.subtree(level: level, index: position - 1), hash)
+                    level += 1
+                    position >>= 1
+                    nodes[level, position] = hash
+                    nodeLevels.append(Int16(level))
+                    nodeIndexes.append(Int64(position))
+                    nodeHashes.append(hash.hex)
+                }
+            }
+            let newSize = size + queued.count
+            let root = try MerkleAlgorithms(source: nodes, size: newSize).root(size: newSize)
+            try await connection.query(
+                """
+                INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash)
+                SELECT \(tenantID), i, decode(e, 'hex'), decode(h, 'hex')
+                FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::text[], \(leafHashes)::text[]) AS t (i, e, h)
+                """,
+                logger: logger
+            )
+            if !nodeLevels.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO audit_nodes (tenant_id, level, node_index, hash)
+                    SELECT \(tenantID), l, i, decode(h, 'hex')
+                    FROM unnest(\(nodeLevels)::smallint[], \(nodeIndexes)::bigint[], \(nodeHashes)::text[]) AS t (l, i, h)
+                    """,
+                    logger: logger
+                )
+            }
+            try await connection.query(
+                """
+                INSERT INTO audit_trees (tenant_id, size, root) VALUES (\(tenantID), \(Int64(newSize)), \(Data(root.bytes)))
+                ON CONFLICT (tenant_id) DO UPDATE SET size = EXCLUDED.size, root = EXCLUDED.root, updated_at = now()
+                """,
+                logger: logger
+            )
+            let lastID = queued[queued.count - 1].id
+            try await connection.query(
+                "DELETE FROM audit_queue WHERE tenant_id = \(tenantID) AND id <= \(lastID)",
+                logger: logger
+            )
+            return queued.count
+        }
+    }
+
+    /// The tree's size and root.
+    public func head(tenantID: UUID) async throws -> (size: Int, root: TreeHash) {
+        try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.query(
+                "SELECT size, root FROM audit_trees WHERE tenant_id = \(tenantID)",
+                logger: logger
+            )
+            for try await (size, root) in rows.decode((Int64, Data).self) {
+                guard let hash = TreeHash(bytes: Array(root)) else { break }
+                return (Int(size), hash)
+            }
+            return (0, MerkleHashing.emptyRoot)
+        }
+    }
+
+    /// The audit path of leaf `index` at tree size `size`.
+    public func inclusionProof(index: Int, size: Int, tenantID: UUID) async throws -> [TreeHash] {
+        try await withAlgorithms(tenantID: tenantID) { try $0.inclusionProof(index: index, size: size) }
+    }
+
+    /// The proof that tree size `oldSize` is a prefix of tree size `newSize`.
+    public func consistencyProof(oldSize: Int, newSize: Int, tenantID: UUID) async throws -> [TreeHash] {
+        try await withAlgorithms(tenantID: tenantID) { try $0.consistencyProof(oldSize: oldSize, newSize: newSize) }
+    }
+
+    /// The root at an earlier size, recomputed from stored subtrees.
+    public func root(size: Int, tenantID: UUID) async throws -> TreeHash {
+        try await withAlgorithms(tenantID: tenantID) { try $0.root(size: size) }
+    }
+
+    /// Runs `compute` twice: once to learn which subtrees it reads, then on those read in one query.
+    private func withAlgorithms<Result: Sendable>(
+        tenantID: UUID,
+        _ compute: @escaping @Sendable (MerkleAlgorithms<SubtreeTable>) throws -> Result
+    ) async throws -> Result {
+        let size = try await head(tenantID: tenantID).size
+        let recorder = SubtreeRecorder()
+        _ = try compute(MerkleAlgorithms(source: SubtreeTable(recordingInto: recorder), size: size))
+        let wanted = recorder.requested
+        return try await database.withTenant(tenantID) { connection in
+            let table = try await subtrees(connection, tenantID: tenantID, wanted: wanted)
+            return try compute(MerkleAlgorithms(source: table, size: size))
+        }
+    }
+
+    private func treeSize(_ connection: PostgresConnection, tenantID: UUID) async throws -> Int {
+        let rows = try await connection.query(
+            "SELECT size FROM audit_trees WHERE tenant_id = \(tenantID) FOR UPDATE",
+            logger: logger
+        )
+        for try await size in rows.decode(Int64.self) { return Int(size) }
+        return 0
+    }
+
+    /// The complete subtrees whose hashes cover leaves [0, size): one per set bit of size.
+    static func frontier(size: Int) -> [(level: Int, index: Int)] {
+        (0..<Int.bitWidth).filter { size >> $0 & 1 == 1 }.map { ($0, (size >> $0) - 1) }
+    }
+
+    private func subtrees(
+        _ connection: PostgresConnection,
+        tenantID: UUID,
+        wanted: [(level: Int, index: Int)]
+    ) async throws -> SubtreeTable {
+        var table = SubtreeTable()
+        let leafIndexes = wanted.filter { $0.level == 0 }.map { Int64($0.index) }
+        let inner = wanted.filter { $0.level > 0 }
+        let rows = try await connection.query(
+            """
+            SELECT 0::int, leaf_index, leaf_hash FROM audit_leaves
+            WHERE tenant_id = \(tenantID) AND leaf_index = ANY (\(leafIndexes)::bigint[])
+            UNION ALL
+            SELECT n.level::int, n.node_index, n.hash FROM audit_nodes n
+            JOIN unnest(\(inner.map { Int32($0.level) })::int[], \(inner.map { Int64($0.index) })::bigint[]) AS w (level, node_index)
+              ON n.level = w.level AND n.node_index = w.node_index
+            WHERE n.tenant_id = \(tenantID)
+            """,
+            logger: logger
+        )
+        for try await (level, index, hash) in rows.decode((Int32, Int64, Data).self) {
+            table[Int(level), Int(index)] = TreeHash(bytes: Array(hash))
+        }
+        return table
+    }
+
+    /// First key of the sequencer's advisory lock (the second is the tenant); `adal` in ASCII.
+    static let lockClass: Int32 = 0x6164_616c
+}

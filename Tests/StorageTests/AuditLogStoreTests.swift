@@ -1,0 +1,149 @@
+import Audit
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import TestSupport
+import Testing
+
+@testable import Storage
+
+@Suite("The stored audit tree")
+struct AuditLogStoreTests {
+    let logger = TestCluster.logger
+
+    static func entry(tenant: UUID, number: Int) -> AuditEntry {
+        AuditEntry(
+            tenantID: tenant,
+            service: "sick-leave",
+            instanceID: UUID(),
+            sequence: UInt64(number + 1),
+            event: "open",
+            actorRole: "clinic_doctor",
+            time: Date(timeIntervalSince1970: 1_790_000_000 + Double(number)),
+            amounts: [],
+            inputHash: Array(repeating: UInt8(number & 0xff), count: 32),
+            subjects: [],
+            previousLeafIndex: AuditEntry.noPreviousLeaf
+        )
+    }
+
+    /// Queues `count` entries for the tenant in one transaction, as a step would, and returns their leaf hashes.
+    func queue(_ count: Int, tenant: UUID, from start: Int, in databases: TestDatabases) async throws -> [TreeHash] {
+        let entries = (start..<(start + count)).map { Self.entry(tenant: tenant, number: $0) }
+        try await databases.application.withTenant(tenant) { connection in
+            for entry in entries {
+                try await PostgresAuditLog.queue(entry, tenantID: tenant, on: connection, logger: logger)
+            }
+        }
+        return try entries.map { try $0.leafHash() }
+    }
+
+    @Test("batches of any size build the tree RFC 6962 defines, and every stored proof verifies")
+    func matchesReference() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, shymkent) = try await databases.createCitiesForStorageTests()
+            let log = PostgresAuditLog(database: databases.application)
+            var reference = MerkleTree()
+            var sizes: [Int] = [0]
+            for (batch, limit) in [(1, 1), (2, 5), (5, 2), (13, 100), (0, 10), (11, 3)] {
+                for leaf in try await queue(batch, tenant: astana.id, from: reference.size, in: databases) {
+                    reference.append(leaf)
+                }
+                while try await log.integrate(tenantID: astana.id, limit: limit) > 0 {}
+                let head = try await log.head(tenantID: astana.id)
+                #expect(head.size == reference.size)
+                #expect(head.root == (try reference.root()))
+                sizes.append(head.size)
+            }
+            let size = reference.size
+            let root = try reference.root()
+            for index in 0..<size {
+                let proof = try await log.inclusionProof(index: index, size: size, tenantID: astana.id)
+                #expect(proof == (try reference.inclusionProof(index: index, size: size)))
+                #expect(
+                    ProofVerifier.verifyInclusion(
+                        index: index,
+                        size: size,
+                        leafHash: reference.leaves[index],
+                        proof: proof,
+                        root: root
+                    )
+                )
+            }
+            for oldSize in sizes {
+                let proof = try await log.consistencyProof(oldSize: oldSize, newSize: size, tenantID: astana.id)
+                #expect(
+                    ProofVerifier.verifyConsistency(
+                        oldSize: oldSize,
+                        newSize: size,
+                        oldRoot: try reference.root(size: oldSize),
+                        newRoot: root,
+                        proof: proof
+                    )
+                )
+                #expect(try await log.root(size: oldSize, tenantID: astana.id) == (try reference.root(size: oldSize)))
+            }
+            // Another city's tree is untouched.
+            #expect(try await log.head(tenantID: shymkent.id).size == 0)
+        }
+    }
+
+    @Test("several sequencers at once integrate every leaf once, with gapless indexes")
+    func concurrentSequencers() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let log = PostgresAuditLog(database: databases.application)
+            let leaves = try await queue(60, tenant: astana.id, from: 0, in: databases)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        for _ in 0..<30 { _ = try await log.integrate(tenantID: astana.id, limit: 7) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            while try await log.integrate(tenantID: astana.id, limit: 7) > 0 {}
+            let head = try await log.head(tenantID: astana.id)
+            #expect(head.size == 60)
+            #expect(head.root == (try MerkleTree(leaves: leaves).root()))
+        }
+    }
+
+    @Test("the server's role can add to the log but not change or remove what is in it")
+    func appendOnly() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await databases.createCitiesForStorageTests()
+            _ = try await queue(3, tenant: astana.id, from: 0, in: databases)
+            try await PostgresAuditLog(database: databases.application).integrate(tenantID: astana.id)
+            for statement in [
+                "UPDATE audit_leaves SET entry = '\\x00'", "DELETE FROM audit_leaves", "DELETE FROM audit_nodes",
+            ] {
+                do {
+                    try await databases.application.withTenant(astana.id) { connection in
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    Issue.record("\(statement) was allowed")
+                } catch let error as PSQLError {
+                    #expect(error.sqlState == SQLState.insufficientPrivilege)
+                }
+            }
+        }
+    }
+
+    @Test("proof requests outside the tree are refused with the reason")
+    func outOfRange() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await databases.createCitiesForStorageTests()
+            _ = try await queue(4, tenant: astana.id, from: 0, in: databases)
+            let log = PostgresAuditLog(database: databases.application)
+            try await log.integrate(tenantID: astana.id)
+            await #expect(throws: MerkleError.indexOutOfRange(index: 4, treeSize: 4)) {
+                try await log.inclusionProof(index: 4, size: 4, tenantID: astana.id)
+            }
+            await #expect(throws: MerkleError.sizeOutOfRange(size: 5, treeSize: 4)) {
+                try await log.consistencyProof(oldSize: 1, newSize: 5, tenantID: astana.id)
+            }
+        }
+    }
+}

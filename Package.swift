@@ -54,6 +54,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
+                "Audit",
                 "Core",
                 "Storage",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -102,8 +103,9 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Core", "Storage", "Web", "TestSupport",
+                "Audit", "Core", "Storage", "Web", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

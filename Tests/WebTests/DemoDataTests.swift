@@ -14,8 +14,8 @@ struct DemoDataTests {
     @Test("every demo login of every city signs in with the printed password, and seeding twice changes nothing")
     func everyRoleSignsIn() async throws {
         try await TestDatabases.with { databases in
-            var configuration = AppConfiguration()
-            configuration.bcryptCost = 4
+            let configuration = try AppConfiguration.forTests()
+            defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
             let lines = try await DemoData.seed(database: databases.owner, configuration: configuration)
             let again = try await DemoData.seed(database: databases.owner, configuration: configuration)
             #expect(lines == again)

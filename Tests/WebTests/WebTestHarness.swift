@@ -1,3 +1,4 @@
+import Audit
 import Core
 import Foundation
 import Hummingbird
@@ -23,8 +24,8 @@ struct WebFixture: Sendable {
         _ body: @escaping @Sendable (WebFixture, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.with { databases in
-            var configuration = AppConfiguration()
-            configuration.bcryptCost = 4
+            var configuration = try AppConfiguration.forTests()
+            defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
             configuration.maximumBodyBytes = maximumBodyBytes
             let dependencies = try await buildDependencies(
                 configuration: configuration,
@@ -140,5 +141,17 @@ extension TestResponse {
 
     func json() throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] ?? [:]
+    }
+}
+
+extension AppConfiguration {
+    /// Fast bcrypt, a fresh signing key, and a data folder of its own under /tmp.
+    static func forTests() throws -> AppConfiguration {
+        var configuration = AppConfiguration()
+        configuration.bcryptCost = 4
+        configuration.auditSignerKey = try NoteSigner.generate(name: "adal.test").signerKey
+        configuration.auditOriginHost = "adal.test"
+        configuration.dataDirectory = NSTemporaryDirectory() + "/adal-web-test-" + UUID().uuidString
+        return configuration
     }
 }

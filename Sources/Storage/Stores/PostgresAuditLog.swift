@@ -134,6 +134,24 @@ public struct PostgresAuditLog: Sendable {
         }
     }
 
+    /// An integrated leaf: its entry's bytes and its hash; nil past the tree's end.
+    public func leaf(index: Int, tenantID: UUID) async throws -> (entry: [UInt8], hash: TreeHash)? {
+        try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT entry, leaf_hash FROM audit_leaves
+                WHERE tenant_id = \(tenantID) AND leaf_index = \(Int64(index))
+                """,
+                logger: logger
+            )
+            for try await (entry, hash) in rows.decode((Data, Data).self) {
+                guard let leafHash = TreeHash(bytes: Array(hash)) else { break }
+                return (Array(entry), leafHash)
+            }
+            return nil
+        }
+    }
+
     /// The audit path of leaf `index` at tree size `size`.
     public func inclusionProof(index: Int, size: Int, tenantID: UUID) async throws -> [TreeHash] {
         try await withAlgorithms(tenantID: tenantID) { try $0.inclusionProof(index: index, size: size) }

@@ -24,5 +24,13 @@ public struct AppConfiguration: Sendable {
     /// How long a browser session lasts.
     public var sessionLifetime: TimeInterval = 12 * 3600
 
+    /// The audit log's signing key (`PRIVATE+KEY+…`); nil reads or creates `audit-signer.key`
+    /// in the data folder.
+    public var auditSignerKey: String?
+    /// The host part of each audit log's origin (`<host>/audit/<city>`); nil uses host:port.
+    public var auditOriginHost: String?
+    /// Longest wait before a queued audit leaf is integrated into its tree.
+    public var auditMergeDelay: Duration = .seconds(1)
+
     public init() {}
 }

@@ -7,6 +7,8 @@ import Storage
 public struct AppDependencies: Sendable {
     public var database: Database
     public var tenants: any TenantStore
+    public var auditLog: PostgresAuditLog
+    public var notary: AuditNotary
     public var accounts: AccountService
     public var pages: PageRenderer
     public var metrics: PrometheusCollectorRegistry
@@ -16,6 +18,8 @@ public struct AppDependencies: Sendable {
     public init(
         database: Database,
         tenants: any TenantStore,
+        auditLog: PostgresAuditLog,
+        notary: AuditNotary,
         accounts: AccountService,
         pages: PageRenderer,
         metrics: PrometheusCollectorRegistry,
@@ -24,6 +28,8 @@ public struct AppDependencies: Sendable {
     ) {
         self.database = database
         self.tenants = tenants
+        self.auditLog = auditLog
+        self.notary = notary
         self.accounts = accounts
         self.pages = pages
         self.metrics = metrics

@@ -1,3 +1,4 @@
+import Audit
 import Core
 import Foundation
 import Hummingbird
@@ -22,6 +23,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     )
     try PublicController(dependencies: dependencies).register(on: router)
     APIController(dependencies: dependencies).register(on: router)
+    AuditController(dependencies: dependencies).register(on: router)
     TenantPagesController(dependencies: dependencies).register(on: router)
     return router
 }
@@ -34,6 +36,13 @@ public func buildDependencies(
     logger: Logger
 ) async throws -> AppDependencies {
     let database = Database(client: client, logger: logger)
+    let auditLog = PostgresAuditLog(database: database)
+    let notary = AuditNotary(
+        log: auditLog,
+        signer: CheckpointSigner(signer: try AuditKeys.signer(configuration: configuration, logger: logger)),
+        stateDirectory: configuration.dataDirectory + "/audit-signed",
+        originHost: configuration.auditOriginHost ?? "\(configuration.host):\(configuration.port)"
+    )
     let accounts = AccountService(
         store: PostgresAccountStore(database: database),
         hasher: BcryptHasher(cost: configuration.bcryptCost),
@@ -42,6 +51,8 @@ public func buildDependencies(
     return AppDependencies(
         database: database,
         tenants: PostgresTenantStore(database: database),
+        auditLog: auditLog,
+        notary: notary,
         accounts: accounts,
         pages: try await PageRenderer.load(),
         metrics: metrics,
@@ -64,10 +75,16 @@ public func buildApplication(
         metrics: metrics,
         logger: logger
     )
+    let sequencer = AuditSequencer(
+        log: dependencies.auditLog,
+        tenants: dependencies.tenants,
+        mergeDelay: configuration.auditMergeDelay,
+        logger: logger
+    )
     return Application(
         router: try buildRouter(dependencies),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
-        services: [client],
+        services: [client, sequencer],
         logger: logger
     )
 }

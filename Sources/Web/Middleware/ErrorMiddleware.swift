@@ -28,7 +28,8 @@ struct ErrorMiddleware: RouterMiddleware {
             var context = context
             context.language = LanguageMiddleware.language(of: request)
             var response =
-                request.uri.path.hasPrefix("/api/") || request.uri.path == "/health"
+                request.uri.path.hasPrefix("/api/") || request.uri.path.hasPrefix("/audit/")
+                    || request.uri.path == "/health"
                 ? problem.json(instance: request.uri.path, requestID: context.id)
                 : problem.page(pages: pages, request: request, context: context)
             if let seconds = problem.retryAfter {

@@ -71,6 +71,7 @@ let package = Package(
         .executableTarget(
             name: "adal",
             dependencies: [
+                "Audit",
                 "Core",
                 "Storage",
                 "Web",

@@ -44,6 +44,8 @@ struct CommonOptions: ParsableArguments {
             configuration.maximumBodyBytes = value
         }
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
+        configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
+        configuration.auditOriginHost = environment["ADAL_AUDIT_ORIGIN_HOST"]
         return configuration
     }
 

@@ -52,3 +52,21 @@ struct AuditEntryTests {
         #expect(throws: AuditEntryError.self) { try AuditEntry(decoding: [2] + bytes.dropFirst()) }
     }
 }
+
+@Suite("The documented leaf vector")
+struct AuditEntryVectorTests {
+    /// The example of docs/audit-log.md: if this changes, the format changed and needs a new version.
+    @Test("the example entry encodes to the documented bytes and leaf hash")
+    func documentedVector() throws {
+        let expected =
+            "01000000000000000000000000000000010d6d65616c2d7061796d656e7473000000000000000000000000000000aa"
+            + "0000000000000001066368617267650c63616e7465656e5f74696c6c00065bfeda25e000010570726963650000"
+            + "000000014c08abababababababababababababababababababababababababababababababab011111111111111111"
+            + "111111111111111111111111111111111111111111111111ffffffffffffffff"
+        #expect(TreeHash.hex(try AuditEntryTests.entry.encoded()) == expected)
+        #expect(
+            try AuditEntryTests.entry.leafHash().hex
+                == "313f522ead51d3f39952efabfa4b5c59f5ab43da5be9bc760c9bdbc99107c7c7"
+        )
+    }
+}

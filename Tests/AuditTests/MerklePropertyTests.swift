@@ -128,3 +128,22 @@ struct MerklePropertyTests {
         }
     }
 }
+
+@Suite("The frontier of a growing tree")
+struct MerkleFrontierTests {
+    @Test("its root after each leaf is the tree head, and it reports exactly the completed subtrees")
+    func matchesTree() throws {
+        let tree = MerklePropertyTests.randomTree(size: 40, seed: 7)
+        var frontier = MerkleFrontier()
+        var completed = 0
+        for (index, leaf) in tree.leaves.enumerated() {
+            for node in frontier.append(leaf) {
+                #expect(node.hash == tree.subtree(level: node.level, index: node.index))
+                completed += 1
+            }
+            #expect(frontier.root == (try tree.root(size: index + 1)))
+        }
+        // A tree of n leaves has n − popcount(n) complete subtrees above the leaves.
+        #expect(completed == 40 - 40.nonzeroBitCount)
+    }
+}

@@ -5,8 +5,9 @@ import Logging
 /// Where the audit log's signing key comes from: configuration (`ADAL_AUDIT_SIGNER_KEY`), else
 /// the file `audit-signer.key` in the data folder, created on first start (mode 0600). Never
 /// the database, and never logged: only the public verifier key is.
-enum AuditKeys {
-    static func signer(configuration: AppConfiguration, logger: Logger) throws -> NoteSigner {
+public enum AuditKeys {
+    /// The signer the server uses, for commands that check what it signed.
+    public static func signer(configuration: AppConfiguration, logger: Logger) throws -> NoteSigner {
         if let text = configuration.auditSignerKey, !text.isEmpty {
             return try NoteSigner(signerKey: text)
         }

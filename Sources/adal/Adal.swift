@@ -10,7 +10,10 @@ struct Adal: AsyncParsableCommand {
             With no DATABASE_URL, adal runs its own PostgreSQL cluster under the data folder \
             (default ./.adal). Start with 'adal demo' to see two demo cities, or 'adal serve'.
             """,
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AuditCommand.self, Demo.self],
+        subcommands: [
+            Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AuditCommand.self, BenchCommand.self,
+            Demo.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }

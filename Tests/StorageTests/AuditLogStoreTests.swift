@@ -147,3 +147,41 @@ struct AuditLogStoreTests {
         }
     }
 }
+
+@Suite("The sequencer while steps are committing")
+struct AuditSequencerRaceTests {
+    @Test("no queued leaf is lost when steps commit while a batch is being integrated")
+    func noLeafLost() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let log = PostgresAuditLog(database: databases.application)
+            let writers = 8
+            let perWriter = 40
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for number in 0..<perWriter {
+                            try await databases.application.withTenant(astana.id) { connection in
+                                try await PostgresAuditLog.queue(
+                                    AuditLogStoreTests.entry(tenant: astana.id, number: writer * perWriter + number),
+                                    tenantID: astana.id,
+                                    on: connection,
+                                    logger: TestCluster.logger
+                                )
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    for _ in 0..<200 {
+                        _ = try await log.integrate(tenantID: astana.id, limit: 3)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            while try await log.integrate(tenantID: astana.id) > 0 {}
+            #expect(try await log.head(tenantID: astana.id).size == writers * perWriter)
+            _ = try await AuditVerifier(database: databases.application).verify(tenantID: astana.id)
+        }
+    }
+}

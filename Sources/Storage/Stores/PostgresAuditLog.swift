@@ -110,9 +110,10 @@ public struct PostgresAuditLog: Sendable {
                 """,
                 logger: logger
             )
-            let lastID = queued[queued.count - 1].id
+            // Exactly the rows read: a step with a smaller id may commit after the read, and a
+            // range delete would drop its leaf without integrating it.
             try await connection.query(
-                "DELETE FROM audit_queue WHERE tenant_id = \(tenantID) AND id <= \(lastID)",
+                "DELETE FROM audit_queue WHERE tenant_id = \(tenantID) AND id = ANY (\(queued.map(\.id))::bigint[])",
                 logger: logger
             )
             return queued.count

@@ -1,0 +1,214 @@
+import ArgumentParser
+import Audit
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import Web
+
+/// `adal bench`: measurements on a private PostgreSQL, never on a real data folder.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure Adal on a throw-away embedded PostgreSQL (build with -c release).",
+        subcommands: [Audit.self]
+    )
+
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Audit log: steps per second on one hot city and on several, verification time, proof latency.",
+            discussion: """
+                Each step is its own transaction that queues one leaf (as a workflow step will), from \
+                --writers concurrent writers, while a sequencer integrates; fsync stays on. Then --verify-leaves \
+                leaves are verified and --proofs inclusion proofs timed.
+                """
+        )
+
+        @Option(help: "Steps on the hot city.") var steps = 20_000
+        @Option(help: "Cities for the spread run.") var tenants = 8
+        @Option(help: "Concurrent writers.") var writers = 16
+        @Option(help: "Leaves in the tree that is verified.") var verifyLeaves = 200_000
+        @Option(help: "Inclusion proofs to time.") var proofs = 1_000
+
+        func run() async throws {
+            let logger = {
+                var logger = Logger(label: "adal.bench")
+                logger.logLevel = .warning
+                return logger
+            }()
+            let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
+            defer {
+                EmbeddedPostgres.stopImmediately(dataDirectory: directory)
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+            var configuration = AppConfiguration()
+            configuration.dataDirectory = directory
+            configuration.migrationsDirectory =
+                ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
+            let endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
+            let app = {
+                var app = endpoints.application
+                app.options.maximumConnections = self.writers + 4
+                return app
+            }()
+            let (steps, tenantCount, writers, verifyLeaves, proofs) = (steps, tenants, writers, verifyLeaves, proofs)
+            try await endpoints.withOwner(logger: logger) { owner in
+                let store = PostgresTenantStore(database: owner)
+                var created: [Tenant] = []
+                for number in 0..<max(tenantCount, 1) {
+                    created.append(
+                        try await store.create(
+                            slug: TenantSlug("bench-\(number)"),
+                            name: LocalizedText(kk: "B", ru: "B", en: "B"),
+                            region: ""
+                        )
+                    )
+                }
+                let cities = Array(created)
+                try await PostgresClient.using(app, logger: logger) { client in
+                    let database = Database(client: client, logger: logger)
+                    let hot = try await Self.appendRun(database, cities: [cities[0]], steps: steps, writers: writers)
+                    print(
+                        String(
+                            format: "one hot city: %d steps queued and integrated in %.2f s = %.0f steps/s",
+                            steps,
+                            hot,
+                            Double(steps) / hot
+                        )
+                    )
+                    let spread = try await Self.appendRun(database, cities: cities, steps: steps, writers: writers)
+                    print(
+                        String(
+                            format: "%d cities: %d steps in %.2f s = %.0f steps/s",
+                            cities.count,
+                            steps,
+                            spread,
+                            Double(steps) / spread
+                        )
+                    )
+                    let log = PostgresAuditLog(database: database)
+                    let target = cities[cities.count > 1 ? 1 : 0]
+                    let filled = try await Self.bulkFill(database, tenant: target, total: verifyLeaves)
+                    print(String(format: "bulk-integrated %d leaves in %.2f s", verifyLeaves, filled))
+                    let started = ContinuousClock.now
+                    let verified = try await AuditVerifier(database: database).verify(tenantID: target.id)
+                    print(
+                        String(
+                            format: "verified %d leaves in %.2f s",
+                            verified.size,
+                            Self.seconds(ContinuousClock.now - started)
+                        )
+                    )
+                    var generator = SystemRandomNumberGenerator()
+                    let proofStart = ContinuousClock.now
+                    for _ in 0..<proofs {
+                        _ = try await log.inclusionProof(
+                            index: Int.random(in: 0..<verified.size, using: &generator),
+                            size: verified.size,
+                            tenantID: target.id
+                        )
+                    }
+                    let perProof = Self.seconds(ContinuousClock.now - proofStart) / Double(proofs) * 1000
+                    print(
+                        String(
+                            format: "inclusion proof at size %d: %.3f ms each (mean of %d, from the database)",
+                            verified.size,
+                            perProof,
+                            proofs
+                        )
+                    )
+                }
+            }
+            endpoints.cluster?.stop(logger: logger)
+        }
+
+        static func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
+
+        static func entry(_ tenant: UUID, _ number: Int) -> AuditEntry {
+            AuditEntry(
+                tenantID: tenant,
+                service: "meal-payments",
+                instanceID: UUID(),
+                sequence: 1,
+                event: "charge",
+                actorRole: "canteen_till",
+                time: Date(),
+                amounts: [(label: "price", tiyn: 85_000)],
+                inputHash: Array(repeating: UInt8(number & 0xff), count: 32),
+                subjects: [],
+                previousLeafIndex: AuditEntry.noPreviousLeaf
+            )
+        }
+
+        /// `steps` one-leaf transactions spread over `cities` by `writers` tasks, with one sequencer per city running.
+        static func appendRun(_ database: Database, cities: [Tenant], steps: Int, writers: Int) async throws -> Double {
+            let log = PostgresAuditLog(database: database)
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        var number = writer
+                        while number < steps {
+                            let tenant = cities[number % cities.count].id
+                            try await database.withTenant(tenant) { connection in
+                                try await PostgresAuditLog.queue(
+                                    entry(tenant, number),
+                                    tenantID: tenant,
+                                    on: connection,
+                                    logger: database.logger
+                                )
+                            }
+                            number += writers
+                        }
+                    }
+                }
+                for (position, city) in cities.enumerated() {
+                    // Steps n with n % cities.count == position go to this city.
+                    let expected = steps / cities.count + (position < steps % cities.count ? 1 : 0)
+                    group.addTask {
+                        // This city's sequencer, until every one of its steps is in the tree.
+                        var integrated = 0
+                        while integrated < expected {
+                            let moved = try await log.integrate(tenantID: city.id)
+                            integrated += moved
+                            if moved == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            return seconds(ContinuousClock.now - started)
+        }
+
+        /// Queues `total` leaves in bulk and integrates them, for the verification measurement.
+        static func bulkFill(_ database: Database, tenant: Tenant, total: Int) async throws -> Double {
+            let log = PostgresAuditLog(database: database)
+            let already = try await log.head(tenantID: tenant.id).size
+            let started = ContinuousClock.now
+            var queued = 0
+            while queued < total {
+                let count = min(PostgresAuditLog.maximumBatch, total - queued)
+                let entries = try (0..<count).map { TreeHash.hex(try entry(tenant.id, queued + $0).encoded()) }
+                try await database.withTenant(tenant.id) { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO audit_queue (tenant_id, entry)
+                        SELECT \(tenant.id), decode(e, 'hex') FROM unnest(\(entries)::text[]) AS t (e)
+                        """,
+                        logger: database.logger
+                    )
+                }
+                queued += count
+                while try await log.integrate(tenantID: tenant.id) > 0 {}
+            }
+            let size = try await log.head(tenantID: tenant.id).size
+            guard size == already + total else {
+                throw ValidationError("bulk fill left \(size) leaves, expected \(already + total)")
+            }
+            return seconds(ContinuousClock.now - started)
+        }
+    }
+}

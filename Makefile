@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_FORMAT_PATHS = Sources Tests Package.swift
 
-.PHONY: setup build run test lint clean
+.PHONY: setup build run test lint bench clean
 
 ## Install the system packages Adal needs (PostgreSQL, libqrencode, pkg-config) when missing.
 setup:
@@ -20,6 +20,11 @@ run: build
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+
+## Benchmarks on a throw-away embedded PostgreSQL, release build.
+bench: setup
+	$(SWIFT) build -c release
+	.build/release/adal bench audit
 
 ## Check formatting with the toolchain's swift-format and the committed .swift-format.
 lint:

@@ -25,8 +25,8 @@ public struct MerkleAlgorithms<Source: SubtreeSource> {
 
     /// PATH(index, D[size]).
     public func inclusionProof(index: Int, size: Int) throws -> [TreeHash] {
-        guard (1...max(1, self.size)).contains(size), size <= self.size else {
-            throw MerkleError.sizeOutOfRange(size: size, treeSize: self.size)
+        guard size >= 1, size <= self.size else {
+            throw MerkleError.noSuchLeaves(size: size, treeSize: self.size)
         }
         guard (0..<size).contains(index) else { throw MerkleError.indexOutOfRange(index: index, treeSize: size) }
         var proof: [TreeHash] = []
@@ -171,12 +171,17 @@ public enum MerkleError: Error, Equatable, CustomStringConvertible {
     case sizeOutOfRange(size: Int, treeSize: Int)
     case indexOutOfRange(index: Int, treeSize: Int)
     case missingNode(level: Int, index: Int)
+    /// An inclusion proof asked at a size the log does not have (or of an empty log).
+    case noSuchLeaves(size: Int, treeSize: Int)
 
     public var description: String {
         switch self {
         case .sizeOutOfRange(let size, let treeSize): "tree size \(size) is outside 0…\(treeSize)"
         case .indexOutOfRange(let index, let treeSize): "leaf index \(index) is outside a tree of \(treeSize) leaves"
         case .missingNode(let level, let index): "the stored tree lacks the node at level \(level), index \(index)"
+        case .noSuchLeaves(_, let treeSize) where treeSize == 0: "the log is empty: there is no leaf to prove yet"
+        case .noSuchLeaves(let size, let treeSize):
+            "an inclusion proof needs a tree size from 1 to \(treeSize); \(size) was asked"
         }
     }
 }

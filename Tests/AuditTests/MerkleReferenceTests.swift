@@ -124,6 +124,16 @@ struct MerkleReferenceTests {
         #expect(throws: MerkleError.indexOutOfRange(index: 8, treeSize: 8)) {
             try Reference.tree.inclusionProof(index: 8, size: 8)
         }
+        #expect(throws: MerkleError.noSuchLeaves(size: 9, treeSize: 8)) {
+            try Reference.tree.inclusionProof(index: 0, size: 9)
+        }
+        #expect(throws: MerkleError.noSuchLeaves(size: 0, treeSize: 0)) {
+            try MerkleTree().inclusionProof(index: 0, size: 0)
+        }
+        #expect(
+            MerkleError.noSuchLeaves(size: 0, treeSize: 0).description
+                == "the log is empty: there is no leaf to prove yet"
+        )
         #expect(throws: MerkleError.sizeOutOfRange(size: 9, treeSize: 8)) {
             try Reference.tree.root(size: 9)
         }

@@ -54,7 +54,7 @@ public struct PostgresAuditLog: Sendable {
             for try await (id, entry) in rows.decode((Int64, Data).self) { queued.append((id, Array(entry))) }
             guard !queued.isEmpty else { return 0 }
 
-            let size = try await treeSize(connection, tenantID: tenantID)
+            let size = try await treeSize(connection, tenantID: tenantID, forUpdate: true)
             var nodes = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
             var leafIndexes: [Int64] = []
             // bytea arrays travel as hex text: PostgresNIO binds no bytea[].
@@ -168,24 +168,27 @@ public struct PostgresAuditLog: Sendable {
         try await withAlgorithms(tenantID: tenantID) { try $0.root(size: size) }
     }
 
-    /// Runs `compute` twice: once to learn which subtrees it reads, then on those read in one query.
+    /// Runs `compute` twice: once to learn which subtrees it reads, then on those read in one
+    /// query — all in one transaction, so the size and the subtrees belong to the same tree.
     private func withAlgorithms<Result: Sendable>(
         tenantID: UUID,
         _ compute: @escaping @Sendable (MerkleAlgorithms<SubtreeTable>) throws -> Result
     ) async throws -> Result {
-        let size = try await head(tenantID: tenantID).size
-        let recorder = SubtreeRecorder()
-        _ = try compute(MerkleAlgorithms(source: SubtreeTable(recordingInto: recorder), size: size))
-        let wanted = recorder.requested
-        return try await database.withTenant(tenantID) { connection in
-            let table = try await subtrees(connection, tenantID: tenantID, wanted: wanted)
+        try await database.withTenant(tenantID) { connection in
+            let size = try await treeSize(connection, tenantID: tenantID, forUpdate: false)
+            let recorder = SubtreeRecorder()
+            _ = try compute(MerkleAlgorithms(source: SubtreeTable(recordingInto: recorder), size: size))
+            let table = try await subtrees(connection, tenantID: tenantID, wanted: recorder.requested)
             return try compute(MerkleAlgorithms(source: table, size: size))
         }
     }
 
-    private func treeSize(_ connection: PostgresConnection, tenantID: UUID) async throws -> Int {
+    /// The tree's size; `forUpdate` locks the row for the sequencer's batch.
+    private func treeSize(_ connection: PostgresConnection, tenantID: UUID, forUpdate: Bool) async throws -> Int {
         let rows = try await connection.query(
-            "SELECT size FROM audit_trees WHERE tenant_id = \(tenantID) FOR UPDATE",
+            forUpdate
+                ? "SELECT size FROM audit_trees WHERE tenant_id = \(tenantID) FOR UPDATE"
+                : "SELECT size FROM audit_trees WHERE tenant_id = \(tenantID)",
             logger: logger
         )
         for try await size in rows.decode(Int64.self) { return Int(size) }

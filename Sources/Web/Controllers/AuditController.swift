@@ -97,7 +97,8 @@ struct AuditController {
             return try await body()
         } catch let error as MerkleError {
             switch error {
-            case .sizeOutOfRange, .indexOutOfRange: throw HTTPError(.badRequest, message: error.description)
+            case .sizeOutOfRange, .indexOutOfRange, .noSuchLeaves:
+                throw HTTPError(.badRequest, message: error.description)
             case .missingNode: throw error
             }
         }

@@ -42,7 +42,7 @@ struct AuditLogStoreTests {
     @Test("batches of any size build the tree RFC 6962 defines, and every stored proof verifies")
     func matchesReference() async throws {
         try await TestDatabases.with { databases in
-            let (astana, shymkent) = try await databases.createCitiesForStorageTests()
+            let (astana, shymkent) = try await databases.createCitiesWithoutPasswords()
             let log = PostgresAuditLog(database: databases.application)
             var reference = MerkleTree()
             var sizes: [Int] = [0]
@@ -92,7 +92,7 @@ struct AuditLogStoreTests {
     @Test("several sequencers at once integrate every leaf once, with gapless indexes")
     func concurrentSequencers() async throws {
         try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
             let log = PostgresAuditLog(database: databases.application)
             let leaves = try await queue(60, tenant: astana.id, from: 0, in: databases)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -113,7 +113,7 @@ struct AuditLogStoreTests {
     @Test("the server's role can add to the log but not change or remove what is in it")
     func appendOnly() async throws {
         try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
             _ = try await queue(3, tenant: astana.id, from: 0, in: databases)
             try await PostgresAuditLog(database: databases.application).integrate(tenantID: astana.id)
             for statement in [
@@ -134,7 +134,7 @@ struct AuditLogStoreTests {
     @Test("proof requests outside the tree are refused with the reason")
     func outOfRange() async throws {
         try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
             _ = try await queue(4, tenant: astana.id, from: 0, in: databases)
             let log = PostgresAuditLog(database: databases.application)
             try await log.integrate(tenantID: astana.id)
@@ -153,7 +153,7 @@ struct AuditSequencerRaceTests {
     @Test("no queued leaf is lost when steps commit while a batch is being integrated")
     func noLeafLost() async throws {
         try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
             let log = PostgresAuditLog(database: databases.application)
             let writers = 8
             let perWriter = 40

@@ -21,7 +21,7 @@ struct AuditTamperTests {
         _ tamper: @escaping @Sendable (PostgresConnection, UUID) async throws -> Void
     ) async throws -> AuditTamper? {
         try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCitiesForStorageTests()
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
             try await databases.application.withTenant(astana.id) { connection in
                 for number in 0..<size {
                     try await PostgresAuditLog.queue(

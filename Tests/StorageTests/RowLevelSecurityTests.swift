@@ -15,7 +15,7 @@ struct RowLevelSecurityTests {
 
     /// Two tenants with users, created as the owner. Password hashes are not under test here.
     func twoTenants(_ databases: TestDatabases) async throws -> (Tenant, Tenant) {
-        try await databases.createCitiesForStorageTests()
+        try await databases.createCitiesWithoutPasswords()
     }
 
     func count(_ connection: PostgresConnection, tenant: String?) async throws -> Int {
@@ -106,19 +106,5 @@ struct RowLevelSecurityTests {
                 #expect(error.sqlState == SQLState.insufficientPrivilege)
             }
         }
-    }
-}
-
-/// Storage tests read and write rows, never check passwords; bcrypt is tested in WebTests.
-struct PlainTextHasherForStorageTests: PasswordHasher {
-    let decoyHash = "-"
-    func hash(_ password: String) async throws -> String { "stored:" + password }
-    func verify(_ password: String, against hash: String) async throws -> Bool { hash == "stored:" + password }
-}
-
-extension TestDatabases {
-    /// Astana and Shymkent with their users; passwords are not under test in storage tests.
-    func createCitiesForStorageTests() async throws -> (astana: Tenant, shymkent: Tenant) {
-        try await createCities(hasher: PlainTextHasherForStorageTests(), password: "not checked here")
     }
 }

@@ -84,3 +84,21 @@ extension TestDatabases {
         return (astana, shymkent)
     }
 }
+
+/// Stores passwords as they are; for tests where passwords are not under test.
+public struct PlainTextPasswordHasher: PasswordHasher {
+    public let decoyHash = "-"
+
+    public init() {}
+
+    public func hash(_ password: String) async throws -> String { "stored:" + password }
+
+    public func verify(_ password: String, against hash: String) async throws -> Bool { hash == "stored:" + password }
+}
+
+extension TestDatabases {
+    /// Astana and Shymkent with their users, for tests where passwords are not under test.
+    public func createCitiesWithoutPasswords() async throws -> (astana: Tenant, shymkent: Tenant) {
+        try await createCities(hasher: PlainTextPasswordHasher(), password: "not checked here")
+    }
+}

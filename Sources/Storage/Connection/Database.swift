@@ -24,7 +24,7 @@ public struct Database: Sendable {
     ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
+                try await connection.run(
                     "SELECT set_config('app.tenant_id', \(tenantID.uuidString), true)",
                     logger: logger
                 )
@@ -68,4 +68,13 @@ public enum SQLState {
     public static let foreignKeyViolation = "23503"
     public static let checkViolation = "23514"
     public static let insufficientPrivilege = "42501"
+}
+
+extension PostgresConnection {
+    /// Runs a statement and reads its rows to the end. A statement that returns rows reports a
+    /// failure (a unique violation in a data-modifying `WITH`, say) only while its rows are
+    /// read; left unread, the error is lost, and the transaction's COMMIT quietly rolls back.
+    public func run(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws {
+        for try await _ in try await self.query(query, logger: logger, file: file, line: line) {}
+    }
 }

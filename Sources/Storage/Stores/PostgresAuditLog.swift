@@ -55,6 +55,7 @@ public struct PostgresAuditLog: Sendable {
             guard !queued.isEmpty else { return 0 }
 
             let size = try await treeSize(connection, tenantID: tenantID, forUpdate: true)
+            queued = try await chain(queued, from: size, tenantID: tenantID, on: connection)
             var nodes = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
             var leafIndexes: [Int64] = []
             // bytea arrays travel as hex text: PostgresNIO binds no bytea[].
@@ -118,6 +119,64 @@ public struct PostgresAuditLog: Sendable {
             )
             return queued.count
         }
+    }
+
+    /// Links each step's leaf to its instance's previous one: a queued entry cannot know the
+    /// index its predecessor will get, so the sequencer fills `previousLeafIndex` (and records
+    /// each instance's latest leaf in `audit_instance_heads`). An instance's steps are queued in
+    /// order (each step locks the instance), so the predecessor is always integrated first.
+    private func chain(
+        _ queued: [(id: Int64, entry: [UInt8])],
+        from size: Int,
+        tenantID: UUID,
+        on connection: PostgresConnection
+    ) async throws -> [(id: Int64, entry: [UInt8])] {
+        let decoded = queued.map { try? AuditEntry(decoding: $0.entry) }
+        let wanted = Set(decoded.compactMap { $0 }.filter { $0.sequence > 1 }.map(\.instanceID))
+        var heads: [UUID: (sequence: UInt64, leaf: Int64)] = [:]
+        if !wanted.isEmpty {
+            let rows = try await connection.query(
+                """
+                SELECT instance_id, sequence, leaf_index FROM audit_instance_heads
+                WHERE tenant_id = \(tenantID) AND instance_id = ANY (\(Array(wanted))::uuid[])
+                """,
+                logger: logger
+            )
+            for try await (instance, sequence, leaf) in rows.decode((UUID, Int64, Int64).self) {
+                heads[instance] = (UInt64(sequence), leaf)
+            }
+        }
+        var result = queued
+        for (offset, entry) in decoded.enumerated() {
+            guard var entry else { continue }
+            if entry.sequence > 1 {
+                if let head = heads[entry.instanceID], head.sequence == entry.sequence - 1 {
+                    entry.previousLeafIndex = UInt64(head.leaf)
+                    result[offset].entry = try entry.encoded()
+                } else {
+                    logger.warning(
+                        "audit leaf without its predecessor",
+                        metadata: ["instance": "\(entry.instanceID)", "sequence": "\(entry.sequence)"]
+                    )
+                }
+            }
+            heads[entry.instanceID] = (entry.sequence, Int64(size + offset))
+        }
+        let touched = Array(Set(decoded.compactMap { $0?.instanceID }))
+        if !touched.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO audit_instance_heads (tenant_id, instance_id, sequence, leaf_index)
+                SELECT \(tenantID), i, s, l
+                FROM unnest(\(touched)::uuid[], \(touched.map { Int64(heads[$0]!.sequence) })::bigint[],
+                            \(touched.map { heads[$0]!.leaf })::bigint[]) AS t (i, s, l)
+                ON CONFLICT (tenant_id, instance_id)
+                DO UPDATE SET sequence = EXCLUDED.sequence, leaf_index = EXCLUDED.leaf_index
+                """,
+                logger: logger
+            )
+        }
+        return result
     }
 
     /// The tree's size and root.

@@ -27,7 +27,9 @@ public enum DefinitionLoader {
         hooks: ServiceHooks
     ) throws(DefinitionError) -> WorkflowDefinition {
         let definition = try parse(bytes: bytes, file: file)
-        try DefinitionValidator.validate(definition, hooks: hooks, file: file)
+        let name = file.split(separator: "/").last.map(String.init) ?? file
+        let expectedKey = name.hasSuffix(".yaml") ? String(name.dropLast(5)) : nil
+        try DefinitionValidator.validate(definition, hooks: hooks, file: file, expectedKey: expectedKey)
         return definition
     }
 

@@ -17,10 +17,13 @@ public struct ServiceHooks: Sendable {
 /// guards and actions named anywhere exist, that every state can be reached and left, and that
 /// timers fire events the system may fire. Reports every problem, not only the first.
 public enum DefinitionValidator {
+    /// `expectedKey` is the file's name without `.yaml` for a current definition, whose key must
+    /// match it; nil for archived versions.
     public static func validate(
         _ definition: WorkflowDefinition,
         hooks: ServiceHooks,
-        file: String
+        file: String,
+        expectedKey: String?
     ) throws(DefinitionError) {
         var problems: [DefinitionError.Problem] = []
         func report(_ kind: DefinitionError.Kind, _ message: String, _ location: SourceLocation) {
@@ -28,9 +31,7 @@ public enum DefinitionValidator {
         }
         let top = SourceLocation(file: file, line: 1, column: 1)
         let stateNames = Set(definition.states.map(\.name))
-        if let expected = file.split(separator: "/").last?.split(separator: ".").first,
-            file.hasSuffix(".yaml"), String(expected) != definition.key
-        {
+        if let expected = expectedKey, expected != definition.key {
             report(.keyMismatch, "key '\(definition.key)' must match the file name '\(expected).yaml'", top)
         }
 

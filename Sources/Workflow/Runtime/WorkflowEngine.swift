@@ -1,0 +1,544 @@
+import Audit
+import Core
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// Runs service instances: starts them and fires their events. One step is one transaction —
+/// lock the instance, check event, role, input and guards, run the actions, write the step,
+/// move the instance, schedule and cancel timers, queue outbox messages and the audit leaf —
+/// so either all of it happens or none (docs/workflows.md).
+public struct WorkflowEngine: Sendable {
+    public let database: Database
+    public let registry: WorkflowRegistry
+    let subjectKeys: SubjectKeys
+    let clock: @Sendable () -> Date
+
+    /// The channel the job runner listens on; a step notifies it when it queues work due now.
+    public static let jobsChannel = "adal_jobs"
+
+    public init(database: Database, registry: WorkflowRegistry, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.registry = registry
+        self.subjectKeys = SubjectKeys()
+        self.clock = clock
+    }
+
+    private var logger: Logger { database.logger }
+
+    // MARK: Starting
+
+    /// Starts an instance of `service` in the city's pinned version with the city's parameters.
+    public func start(
+        tenantID: UUID,
+        service: String,
+        actor: StepActor,
+        input: [String: InputValue],
+        idempotencyKey: String? = nil
+    ) async throws -> StepResult {
+        try Self.checkKey(idempotencyKey)
+        let request = Self.requestHash(
+            instanceID: nil,
+            service: service,
+            event: EventDefinition.startName,
+            input: input
+        )
+        return try await withIdempotencyRace(tenantID: tenantID, key: idempotencyKey, request: request) {
+            try await database.withTenant(tenantID) { connection in
+                if let key = idempotencyKey,
+                    let earlier = try await storedResult(connection, tenantID: tenantID, key: key, request: request)
+                {
+                    return earlier
+                }
+                let (definition, parameters) = try await pinnedDefinition(
+                    connection,
+                    tenantID: tenantID,
+                    service: service
+                )
+                let instanceID = UUID()
+                let step = try await prepare(
+                    connection,
+                    tenantID: tenantID,
+                    instanceID: instanceID,
+                    definition: definition,
+                    event: definition.start,
+                    fromState: nil,
+                    actor: actor,
+                    input: input,
+                    parameters: parameters,
+                    sequence: 1
+                )
+                try await write(step, on: connection, start: true, key: idempotencyKey, request: request)
+                return step.result
+            }
+        }
+    }
+
+    // MARK: Firing
+
+    /// Fires `event` on an instance. `expectedStateSequence`, used by timers, turns the step
+    /// into a no-op (nil) when the instance has left the state the timer belonged to.
+    public func fire(
+        tenantID: UUID,
+        instanceID: UUID,
+        event: String,
+        actor: StepActor,
+        input: [String: InputValue],
+        idempotencyKey: String? = nil
+    ) async throws -> StepResult {
+        try Self.checkKey(idempotencyKey)
+        let request = Self.requestHash(instanceID: instanceID, service: nil, event: event, input: input)
+        return try await withIdempotencyRace(tenantID: tenantID, key: idempotencyKey, request: request) {
+            try await database.withTenant(tenantID) { connection in
+                try await fire(
+                    on: connection,
+                    tenantID: tenantID,
+                    instanceID: instanceID,
+                    event: event,
+                    actor: actor,
+                    input: input,
+                    idempotencyKey: idempotencyKey,
+                    request: request,
+                    expectedStateSequence: nil
+                )!
+            }
+        }
+    }
+
+    /// The step inside a caller's transaction (the job runner's, for timers).
+    func fire(
+        on connection: PostgresConnection,
+        tenantID: UUID,
+        instanceID: UUID,
+        event eventName: String,
+        actor: StepActor,
+        input: [String: InputValue],
+        idempotencyKey: String?,
+        request: [UInt8],
+        expectedStateSequence: Int64?
+    ) async throws -> StepResult? {
+        let rows = try await connection.query(
+            """
+            SELECT i.service_key, i.definition_version, i.definition_sha256, i.parameters::text, i.state,
+                   i.state_sequence, i.last_sequence,
+                   s.instance_id, s.sequence, s.event, s.from_state, s.to_state, s.at, s.request_sha256
+            FROM workflow_instances i
+            LEFT JOIN workflow_steps s ON s.tenant_id = i.tenant_id AND s.idempotency_key = \(idempotencyKey)
+            WHERE i.tenant_id = \(tenantID) AND i.id = \(instanceID)
+            FOR UPDATE OF i
+            """,
+            logger: logger
+        )
+        typealias Row = (
+            String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?, Date?, Data?
+        )
+        var found: Row? = nil
+        for try await row in rows.decode(Row.self) { found = row }
+        guard let row = found else { throw AdalError.notFound(what: "instance") }
+        if let earlierInstance = row.7, let sequence = row.8, let event = row.9, let to = row.11, let at = row.12 {
+            guard let stored = row.13, Array(stored) == request else {
+                throw AdalError.conflict(reason: "idempotency key already used with a different request")
+            }
+            return StepResult(
+                instanceID: earlierInstance,
+                sequence: sequence,
+                event: event,
+                fromState: row.10,
+                toState: to,
+                at: at,
+                replayed: true
+            )
+        }
+        if let expected = expectedStateSequence, expected != row.5 { return nil }
+        guard let definition = registry.definition(row.0, version: Int(row.1)) else {
+            throw AdalError.unavailable(reason: "definition \(row.0)@\(row.1) is not loaded")
+        }
+        guard definition.sha256 == row.2 else {
+            throw AdalError.unavailable(reason: "definition \(definition.reference) changed since the instance started")
+        }
+        guard let event = definition.event(eventName, from: row.4) else {
+            if definition.events.contains(where: { $0.name == eventName }) {
+                throw AdalError.conflict(reason: "event '\(eventName)' is not allowed in state '\(row.4)'")
+            }
+            throw AdalError.invalidField(field: "event", reason: "\(definition.key) has no event '\(eventName)'")
+        }
+        let stored = try JSONDecoder().decode([String: InputValue].self, from: Data(row.3.utf8))
+        let parameters = try ParameterSet(definition: definition, settings: stored)
+        let step = try await prepare(
+            connection,
+            tenantID: tenantID,
+            instanceID: instanceID,
+            definition: definition,
+            event: event,
+            fromState: row.4,
+            actor: actor,
+            input: input,
+            parameters: parameters,
+            sequence: row.6 + 1
+        )
+        try await write(step, on: connection, start: false, key: idempotencyKey, request: request)
+        return step.result
+    }
+
+    // MARK: The step
+
+    /// Everything one step writes, decided before anything is written.
+    struct PreparedStep {
+        let tenantID: UUID
+        let instanceID: UUID
+        let definition: WorkflowDefinition
+        let event: EventDefinition
+        let fromState: String?
+        let toState: StateDefinition
+        let actor: StepActor
+        let actingRole: Actor
+        let input: CheckedInput
+        let inputJSON: String
+        let parameters: ParameterSet
+        let effects: StepEffects
+        let sequence: Int64
+        let at: Date
+        let leaf: AuditEntry
+
+        var result: StepResult {
+            StepResult(
+                instanceID: instanceID,
+                sequence: sequence,
+                event: event.name,
+                fromState: fromState,
+                toState: toState.name,
+                at: at,
+                replayed: false
+            )
+        }
+    }
+
+    private func prepare(
+        _ connection: PostgresConnection,
+        tenantID: UUID,
+        instanceID: UUID,
+        definition: WorkflowDefinition,
+        event: EventDefinition,
+        fromState: String?,
+        actor: StepActor,
+        input: [String: InputValue],
+        parameters: ParameterSet,
+        sequence: Int64
+    ) async throws -> PreparedStep {
+        guard let actingRole = actor.acting(in: event) else {
+            let allowed = event.actors.map(\.description).joined(separator: ", ")
+            throw AdalError.forbidden(reason: "'\(event.name)' may be taken by: \(allowed)")
+        }
+        let checked = try InputChecker.check(input, against: event.input)
+        let now = clock()
+        let context = StepContext(
+            tenantID: tenantID,
+            instanceID: instanceID,
+            definition: definition,
+            event: event,
+            fromState: fromState,
+            actor: actor,
+            actingRole: actingRole,
+            input: checked,
+            parameters: parameters,
+            now: now,
+            connection: connection,
+            logger: logger
+        )
+        let implementation = registry.implementation(definition.key)
+        for name in event.guards {
+            guard let check = implementation.guards[name] else {
+                throw AdalError.unavailable(reason: "guard '\(name)' of \(definition.key) is not implemented")
+            }
+            if case .refuse(let reason) = try await check(context) { throw WorkflowError.refused(reason: reason) }
+        }
+        var effects = StepEffects.none
+        for name in event.actions {
+            guard let action = implementation.actions[name] else {
+                throw AdalError.unavailable(reason: "action '\(name)' of \(definition.key) is not implemented")
+            }
+            effects.merge(try await action(context))
+        }
+        guard let target = definition.state(event.to) else {
+            throw AdalError.unavailable(reason: "state '\(event.to)' is missing from \(definition.reference)")
+        }
+        let inputJSON = InputValue.object(checked.values).canonicalJSON
+        let key = try await subjectKeys.key(for: tenantID, on: connection, logger: logger)
+        var subjects: [[UInt8]] = []
+        for identifier in checked.identifiers + effects.identifiers {
+            let hash = Array(HMAC<SHA256>.authenticationCode(for: Array(identifier.utf8), using: key))
+            if !subjects.contains(hash) { subjects.append(hash) }
+        }
+        let amounts = checked.amounts + effects.amounts
+        guard amounts.count <= AuditEntry.maximumAmounts, subjects.count <= AuditEntry.maximumSubjects else {
+            throw AdalError.invalidField(field: "input", reason: "a step records at most 16 amounts and 16 identifiers")
+        }
+        let leaf = AuditEntry(
+            tenantID: tenantID,
+            service: definition.key,
+            instanceID: instanceID,
+            sequence: UInt64(sequence),
+            event: event.name,
+            actorRole: actingRole.description,
+            time: now,
+            amounts: amounts,
+            inputHash: Array(SHA256.hash(data: Array(inputJSON.utf8))),
+            subjects: subjects,
+            // The sequencer links the instance's previous leaf when it integrates this one.
+            previousLeafIndex: AuditEntry.noPreviousLeaf
+        )
+        return PreparedStep(
+            tenantID: tenantID,
+            instanceID: instanceID,
+            definition: definition,
+            event: event,
+            fromState: fromState,
+            toState: target,
+            actor: actor,
+            actingRole: actingRole,
+            input: checked,
+            inputJSON: inputJSON,
+            parameters: parameters,
+            effects: effects,
+            sequence: sequence,
+            at: now,
+            leaf: leaf
+        )
+    }
+
+    /// Writes the step in one statement: the step row, the instance, the jobs of the new state
+    /// (the old state's pending timers cancelled), outbox messages and the audit leaf.
+    private func write(
+        _ step: PreparedStep,
+        on connection: PostgresConnection,
+        start: Bool,
+        key: String?,
+        request: [UInt8]
+    ) async throws {
+        let jobs = StateJobs(step: step)
+        let target = step.toState
+        let taskRole = target.task?.role.rawValue
+        let taskDue = target.task.map { step.parameters.resolve($0.due).added(to: step.at) }
+        let closedAt: Date? = target.isTerminal ? step.at : nil
+        let entry = Data(try step.leaf.encoded())
+        let inputHash = Data(step.leaf.inputHash)
+        let actingRole = step.actingRole.description
+        let parametersJSON = step.parameters.json.canonicalJSON
+        let subject = step.effects.subject
+        let requestHash: Data? = key == nil ? nil : Data(request)
+        let leavingTimedState =
+            step.fromState.flatMap { step.definition.state($0) }.map { !$0.timers.isEmpty || $0.task != nil } ?? false
+        try await connection.run(
+            """
+            WITH created AS (
+                INSERT INTO workflow_instances (
+                    tenant_id, id, service_key, definition_version, definition_sha256, parameters, state,
+                    state_sequence, state_entered_at, last_sequence, subject, task_role, task_due_at,
+                    created_at, updated_at, closed_at)
+                SELECT \(step.tenantID), \(step.instanceID), \(step.definition.key), \(Int32(step.definition.version)),
+                       \(step.definition.sha256), \(parametersJSON)::jsonb, \(target.name), \(step.sequence), \(step.at),
+                       \(step.sequence), coalesce(\(subject), ''), \(taskRole), \(taskDue), \(step.at), \(step.at), \(closedAt)
+                WHERE \(start)
+            ), moved AS (
+                UPDATE workflow_instances SET state = \(target.name), state_sequence = \(step.sequence),
+                    state_entered_at = \(step.at), last_sequence = \(step.sequence),
+                    subject = coalesce(\(subject), subject), task_role = \(taskRole), task_due_at = \(taskDue),
+                    updated_at = \(step.at), closed_at = \(closedAt)
+                WHERE NOT \(start) AND tenant_id = \(step.tenantID) AND id = \(step.instanceID)
+            ), step AS (
+                INSERT INTO workflow_steps (
+                    tenant_id, instance_id, sequence, event, from_state, to_state, actor_id, actor_role, input,
+                    input_sha256, idempotency_key, request_sha256, at)
+                VALUES (\(step.tenantID), \(step.instanceID), \(step.sequence), \(step.event.name), \(step.fromState),
+                    \(target.name), \(step.actor.id), \(actingRole), \(step.inputJSON)::jsonb, \(inputHash), \(key),
+                    \(requestHash), \(step.at))
+            ), cancelled AS (
+                -- A timer the runner holds is skipped, not waited for (the runner waits for this
+                -- instance, so waiting here would deadlock); it finds the state left and does nothing.
+                UPDATE jobs SET status = 'cancelled', finished_at = \(step.at)
+                WHERE tenant_id = \(step.tenantID) AND id IN (
+                    SELECT id FROM jobs
+                    WHERE \(leavingTimedState) AND tenant_id = \(step.tenantID) AND instance_id = \(step.instanceID)
+                      AND status = 'pending' AND kind IN ('timer', 'escalation')
+                    FOR UPDATE SKIP LOCKED)
+            ), scheduled AS (
+                INSERT INTO jobs (tenant_id, kind, instance_id, state_sequence, event, topic, payload, run_at)
+                SELECT \(step.tenantID), k, CASE WHEN k = 'outbox' THEN NULL ELSE \(step.instanceID) END,
+                       CASE WHEN k = 'outbox' THEN NULL ELSE \(step.sequence) END, nullif(e, ''), nullif(t, ''),
+                       p::jsonb, r
+                FROM unnest(\(jobs.kinds)::text[], \(jobs.events)::text[], \(jobs.topics)::text[],
+                            \(jobs.payloads)::text[], \(jobs.runAt)::timestamptz[]) AS j (k, e, t, p, r)
+            ), leaf AS (
+                INSERT INTO audit_queue (tenant_id, entry) VALUES (\(step.tenantID), \(entry))
+            )
+            SELECT pg_notify(\(Self.jobsChannel), \(step.tenantID.uuidString)) WHERE \(jobs.dueNow)
+            """,
+            logger: logger
+        )
+    }
+
+    // MARK: Helpers
+
+    /// The city's pinned definition of `service` and its parameters; the latest loaded version
+    /// when the city has not pinned one.
+    private func pinnedDefinition(
+        _ connection: PostgresConnection,
+        tenantID: UUID,
+        service: String
+    ) async throws -> (WorkflowDefinition, ParameterSet) {
+        let rows = try await connection.query(
+            """
+            SELECT definition_version, parameters::text FROM tenant_services
+            WHERE tenant_id = \(tenantID) AND service_key = \(service)
+            """,
+            logger: logger
+        )
+        for try await (version, settingsJSON) in rows.decode((Int32?, String).self) {
+            let definition =
+                try version.map { pinned in
+                    guard let definition = registry.definition(service, version: Int(pinned)) else {
+                        throw AdalError.unavailable(reason: "\(service)@\(pinned) is pinned but not loaded")
+                    }
+                    return definition
+                } ?? registry.latest(service)
+            guard let definition else { throw AdalError.notFound(what: "service \(service)") }
+            let settings = try JSONDecoder().decode([String: InputValue].self, from: Data(settingsJSON.utf8))
+            return (definition, try ParameterSet(definition: definition, settings: settings))
+        }
+        throw AdalError.notFound(what: "service \(service) in this city")
+    }
+
+    /// The stored result of the step that used `key`, if any; a different request is refused.
+    private func storedResult(
+        _ connection: PostgresConnection,
+        tenantID: UUID,
+        key: String,
+        request: [UInt8]
+    ) async throws -> StepResult? {
+        let rows = try await connection.query(
+            """
+            SELECT instance_id, sequence, event, from_state, to_state, at, request_sha256 FROM workflow_steps
+            WHERE tenant_id = \(tenantID) AND idempotency_key = \(key)
+            """,
+            logger: logger
+        )
+        for try await (instance, sequence, event, from, to, at, stored) in rows.decode(
+            (UUID, Int64, String, String?, String, Date, Data?).self
+        ) {
+            guard let stored, Array(stored) == request else {
+                throw AdalError.conflict(reason: "idempotency key already used with a different request")
+            }
+            return StepResult(
+                instanceID: instance,
+                sequence: sequence,
+                event: event,
+                fromState: from,
+                toState: to,
+                at: at,
+                replayed: true
+            )
+        }
+        return nil
+    }
+
+    /// Two requests with one new key can race past the lookup; the unique index stops the
+    /// second, which then answers with the first one's result (or a conflict).
+    private func withIdempotencyRace(
+        tenantID: UUID,
+        key: String?,
+        request: [UInt8],
+        _ body: () async throws -> StepResult
+    ) async throws -> StepResult {
+        do {
+            return try await body()
+        } catch let error as PSQLError where error.sqlState == SQLState.uniqueViolation && key != nil {
+            let earlier = try await database.withTenant(tenantID) { connection in
+                try await storedResult(connection, tenantID: tenantID, key: key!, request: request)
+            }
+            guard let earlier else { throw error }
+            return earlier
+        }
+    }
+
+    static let maximumKeyLength = 200
+
+    private static func checkKey(_ key: String?) throws(AdalError) {
+        guard let key else { return }
+        guard (1...maximumKeyLength).contains(key.utf8.count), !key.contains(where: \.isNewline) else {
+            throw .invalidField(field: "idempotency_key", reason: "1 to \(maximumKeyLength) bytes on one line")
+        }
+    }
+
+    /// What identifies a request for idempotency: where it goes, which event, which input.
+    static func requestHash(instanceID: UUID?, service: String?, event: String, input: [String: InputValue]) -> [UInt8]
+    {
+        let document = InputValue.object([
+            "instance": instanceID.map { .string($0.uuidString.lowercased()) } ?? .null,
+            "service": service.map(InputValue.string) ?? .null,
+            "event": .string(event),
+            "input": .object(input),
+        ])
+        return Array(SHA256.hash(data: Array(document.canonicalJSON.utf8)))
+    }
+}
+
+/// Refusals that belong to the workflow itself.
+public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A guard said no; the reason is for the person who tried.
+    case refused(reason: String)
+
+    public var description: String {
+        switch self {
+        case .refused(let reason): "refused: \(reason)"
+        }
+    }
+}
+
+/// The jobs a step schedules, as parallel arrays for one `unnest`.
+struct StateJobs {
+    var kinds: [String] = []
+    var events: [String] = []
+    var topics: [String] = []
+    var payloads: [String] = []
+    var runAt: [Date] = []
+    /// Whether any job is due at once, so the runner should be woken.
+    var dueNow = false
+
+    init(step: WorkflowEngine.PreparedStep) {
+        for timer in step.toState.timers {
+            add("timer", event: timer.event, at: step.parameters.resolve(timer.after).added(to: step.at))
+        }
+        if let task = step.toState.task {
+            add("escalation", event: task.escalateEvent ?? "", at: step.parameters.resolve(task.due).added(to: step.at))
+        }
+        for message in step.effects.outbox {
+            kinds.append("outbox")
+            events.append("")
+            topics.append(message.topic)
+            payloads.append(message.payload.canonicalJSON)
+            runAt.append(step.at)
+            dueNow = true
+        }
+    }
+
+    private mutating func add(_ kind: String, event: String, at date: Date) {
+        kinds.append(kind)
+        events.append(event)
+        topics.append("")
+        payloads.append("{}")
+        runAt.append(date)
+    }
+}
+
+extension ParameterSet {
+    /// A fixed duration, or the value of the duration parameter it names (the validator has
+    /// checked that the parameter exists and is a duration).
+    func resolve(_ source: DurationSource) -> WorkflowDuration {
+        switch source {
+        case .fixed(let duration): duration
+        case .parameter(let name): duration(name) ?? .calendar(seconds: 86_400)
+        }
+    }
+}

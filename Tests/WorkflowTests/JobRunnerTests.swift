@@ -1,0 +1,189 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import TestSupport
+import Testing
+import Workflow
+
+@Suite("Timers, escalations and the outbox")
+struct JobRunnerTests {
+    static let quietHandlers: [String: JobRunner.Handler] = [
+        "request.submitted": { _, _ in },
+        "task.overdue": { _, _ in },
+    ]
+
+    func runner(_ fixture: EngineFixture, handlers: [String: JobRunner.Handler] = quietHandlers) -> JobRunner {
+        JobRunner(engine: fixture.engine, handlers: handlers, logger: TestCluster.logger)
+    }
+
+    @Test("an overdue task escalates by firing its event as the system")
+    func escalation() async throws {
+        try await EngineFixture.with { fixture in
+            let id = try await fixture.startRequest().instanceID
+            try await runner(fixture).runDueJobs()
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_instances WHERE state = 'submitted'") == 1)
+            try await fixture.execute("UPDATE jobs SET run_at = now() - interval '1 second' WHERE kind = 'escalation'")
+            try await runner(fixture).runDueJobs()
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM workflow_steps WHERE instance_id = \(id) AND event = 'escalate' AND actor_role = 'system' AND actor_id IS NULL"
+                ) == 1
+            )
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM workflow_instances WHERE state = 'escalated' AND task_role = 'akimat_admin'"
+                ) == 1
+            )
+            #expect(
+                try await fixture.count("SELECT count(*) FROM jobs WHERE kind = 'escalation' AND status = 'done'") == 1
+            )
+        }
+    }
+
+    @Test("a timer of a state already left does nothing")
+    func cancelledTimer() async throws {
+        try await EngineFixture.with { fixture in
+            let id = try await fixture.startRequest().instanceID
+            try await fixture.execute("UPDATE jobs SET run_at = now() - interval '1 second' WHERE kind = 'escalation'")
+            try await fixture.fire("approve", on: id, as: fixture.officer)
+            #expect(
+                try await fixture.count("SELECT count(*) FROM jobs WHERE kind = 'escalation' AND status = 'cancelled'")
+                    == 1
+            )
+            // As if a runner had held the escalation while the step ran, so the step skipped it.
+            try await fixture.execute(
+                "UPDATE jobs SET status = 'pending', finished_at = NULL WHERE kind = 'escalation'"
+            )
+            try await runner(fixture).runDueJobs()
+            #expect(
+                try await fixture.count("SELECT count(*) FROM jobs WHERE kind = 'escalation' AND status = 'cancelled'")
+                    == 1
+            )
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE event = 'escalate'") == 0)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_instances WHERE state = 'approved'") == 1)
+        }
+    }
+
+    @Test("two runners on separate connection pools fire each due timer exactly once")
+    func twoRunners() async throws {
+        try await EngineFixture.with { fixture in
+            for _ in 0..<30 { _ = try await fixture.startRequest() }
+            try await fixture.execute("UPDATE jobs SET run_at = now() - interval '1 second' WHERE kind = 'escalation'")
+            // A second server process: its own pool, registry and engine on the same database.
+            try await PostgresClient.using(fixture.databases.applicationConfiguration, logger: TestCluster.logger) {
+                client in
+                let secondEngine = WorkflowEngine(
+                    database: Database(client: client, logger: TestCluster.logger),
+                    registry: try EngineFixture.registry()
+                )
+                let second = JobRunner(engine: secondEngine, handlers: Self.quietHandlers, logger: TestCluster.logger)
+                let first = runner(fixture)
+                async let a = first.runDueJobs()
+                async let b = second.runDueJobs()
+                async let c = first.runDueJobs()
+                async let d = second.runDueJobs()
+                _ = try await (a, b, c, d)
+            }
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE event = 'escalate'") == 30)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_instances WHERE state = 'escalated'") == 30)
+            #expect(try await fixture.count("SELECT max(sequence) FROM workflow_steps") == 2)
+        }
+    }
+
+    @Test("timers that came due while no server ran fire on the first pass")
+    func dueWhileDown() async throws {
+        try await EngineFixture.with { fixture in
+            let id = try await fixture.startRequest().instanceID
+            try await fixture.fire("approve", on: id, as: fixture.officer)
+            try await fixture.execute("UPDATE jobs SET run_at = now() - interval '40 days' WHERE kind = 'timer'")
+            try await runner(fixture).runDueJobs()
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM workflow_instances WHERE state = 'expired' AND closed_at IS NOT NULL"
+                ) == 1
+            )
+        }
+    }
+
+    @Test("a failing outbox handler is retried with growing delays, then the message is dead")
+    func deadLetter() async throws {
+        try await EngineFixture.with { fixture in
+            _ = try await fixture.startRequest()
+            try await fixture.execute("UPDATE jobs SET max_attempts = 3 WHERE kind = 'outbox'")
+            let failing: [String: JobRunner.Handler] = [
+                "request.submitted": { _, _ in throw AdalError.unavailable(reason: "mail server down") }
+            ]
+            var delays: [Int] = []
+            for _ in 0..<3 {
+                try await runner(fixture, handlers: failing).runDueJobs()
+                delays.append(
+                    try await fixture.count(
+                        "SELECT extract(epoch FROM run_at - now())::bigint FROM jobs WHERE kind = 'outbox'"
+                    )
+                )
+                try await fixture.execute("UPDATE jobs SET run_at = now() - interval '1 second' WHERE kind = 'outbox'")
+            }
+            #expect(delays[0] >= 1 && delays[0] <= 2)
+            #expect(delays[1] >= 3 && delays[1] <= 4)
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'dead' AND attempts = 3 AND last_error LIKE '%mail server down%'"
+                ) == 1
+            )
+        }
+    }
+
+    @Test("a delivered outbox message reaches its handler once")
+    func delivered() async throws {
+        try await EngineFixture.with { fixture in
+            _ = try await fixture.startRequest()
+            let received = Received()
+            let handlers: [String: JobRunner.Handler] = [
+                "request.submitted": { message, tenant in await received.add(message, tenant) }
+            ]
+            try await runner(fixture, handlers: handlers).runDueJobs()
+            try await runner(fixture, handlers: handlers).runDueJobs()
+            let messages = await received.messages
+            #expect(messages.count == 1)
+            #expect(messages.first?.0.payload == .object(["item": .string("Oven")]))
+            #expect(messages.first?.1 == fixture.astana.id)
+        }
+    }
+
+    @Test("a step that queues work due now wakes a listening runner")
+    func notified() async throws {
+        try await EngineFixture.with { fixture in
+            let received = Received()
+            let handlers: [String: JobRunner.Handler] = [
+                "request.submitted": { message, tenant in await received.add(message, tenant) }
+            ]
+            // Polls only once an hour, so only the notification can wake it in time.
+            let runner = JobRunner(
+                engine: fixture.engine,
+                handlers: handlers,
+                pollInterval: .seconds(3_600),
+                logger: TestCluster.logger
+            )
+            let task = Task { try await runner.run() }
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await fixture.startRequest()
+            var waited = 0
+            while await received.messages.isEmpty, waited < 100 {
+                try await Task.sleep(for: .milliseconds(50))
+                waited += 1
+            }
+            task.cancel()
+            #expect(await received.messages.count == 1)
+        }
+    }
+}
+
+actor Received {
+    var messages: [(OutboxMessage, UUID)] = []
+
+    func add(_ message: OutboxMessage, _ tenant: UUID) {
+        messages.append((message, tenant))
+    }
+}

@@ -72,6 +72,7 @@ let package = Package(
                 "Audit",
                 "Core",
                 "Storage",
+                "Workflow",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -129,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "Storage", "Web", "TestSupport",
+                "Audit", "Core", "Storage", "Web", "Workflow", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -130,16 +130,17 @@ BEGIN
 END
 $$;
 
--- Each instance's latest integrated leaf, so the sequencer can chain an instance's leaves
--- (each leaf names the index of the instance's previous step).
-CREATE TABLE audit_instance_heads (
+-- The leaf of every integrated step, so that the sequencer can chain an instance's leaves (each
+-- leaf names the index of the instance's previous step) and pages can link a step to its leaf.
+CREATE TABLE audit_step_leaves (
     tenant_id uuid NOT NULL REFERENCES tenants (id),
     instance_id uuid NOT NULL,
     sequence bigint NOT NULL CHECK (sequence >= 1),
     leaf_index bigint NOT NULL CHECK (leaf_index >= 0),
-    PRIMARY KEY (tenant_id, instance_id)
+    PRIMARY KEY (tenant_id, instance_id, sequence)
 );
-SELECT adal_isolate_tenant_table('audit_instance_heads');
+SELECT adal_isolate_tenant_table('audit_step_leaves');
+REVOKE UPDATE, DELETE ON audit_step_leaves FROM adal_app;
 
 -- The per-tenant key of the keyed hashes (HMAC-SHA256) that stand for people and organisations
 -- in audit leaves. Never published: without it a 12-digit IIN cannot be found by trying all.

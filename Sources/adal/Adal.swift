@@ -11,7 +11,8 @@ struct Adal: AsyncParsableCommand {
             (default ./.adal). Start with 'adal demo' to see two demo cities, or 'adal serve'.
             """,
         subcommands: [
-            Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, AuditCommand.self, BenchCommand.self,
+            Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, WorkflowCommand.self, AuditCommand.self,
+            BenchCommand.self,
             Demo.self,
         ],
         defaultSubcommand: Serve.self

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Adal on a throw-away embedded PostgreSQL (build with -c release).",
-        subcommands: [Audit.self]
+        subcommands: [Audit.self, WorkflowBench.self]
     )
 
     struct Audit: AsyncParsableCommand {
@@ -32,99 +32,59 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Inclusion proofs to time.") var proofs = 1_000
 
         func run() async throws {
-            let logger = {
-                var logger = Logger(label: "adal.bench")
-                logger.logLevel = .warning
-                return logger
-            }()
-            let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
-            defer {
-                EmbeddedPostgres.stopImmediately(dataDirectory: directory)
-                try? FileManager.default.removeItem(atPath: directory)
-            }
-            var configuration = AppConfiguration()
-            configuration.dataDirectory = directory
-            configuration.migrationsDirectory =
-                ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
-            let endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
-            let app = {
-                var app = endpoints.application
-                app.options.maximumConnections = self.writers + 4
-                return app
-            }()
             let (steps, tenantCount, writers, verifyLeaves, proofs) = (steps, tenants, writers, verifyLeaves, proofs)
-            try await endpoints.withOwner(logger: logger) { owner in
-                let store = PostgresTenantStore(database: owner)
-                var created: [Tenant] = []
-                for number in 0..<max(tenantCount, 1) {
-                    created.append(
-                        try await store.create(
-                            slug: TenantSlug("bench-\(number)"),
-                            name: LocalizedText(kk: "B", ru: "B", en: "B"),
-                            region: ""
-                        )
+            try await BenchEnvironment.with(tenants: tenantCount, connections: writers + 4) { database, cities in
+                let hot = try await Self.appendRun(database, cities: [cities[0]], steps: steps, writers: writers)
+                print(
+                    String(
+                        format: "one hot city: %d steps queued and integrated in %.2f s = %.0f steps/s",
+                        steps,
+                        hot,
+                        Double(steps) / hot
+                    )
+                )
+                let spread = try await Self.appendRun(database, cities: cities, steps: steps, writers: writers)
+                print(
+                    String(
+                        format: "%d cities: %d steps in %.2f s = %.0f steps/s",
+                        cities.count,
+                        steps,
+                        spread,
+                        Double(steps) / spread
+                    )
+                )
+                let log = PostgresAuditLog(database: database)
+                let target = cities[cities.count > 1 ? 1 : 0]
+                let filled = try await Self.bulkFill(database, tenant: target, total: verifyLeaves)
+                print(String(format: "bulk-integrated %d leaves in %.2f s", verifyLeaves, filled))
+                let started = ContinuousClock.now
+                let verified = try await AuditVerifier(database: database).verify(tenantID: target.id)
+                print(
+                    String(
+                        format: "verified %d leaves in %.2f s",
+                        verified.size,
+                        BenchEnvironment.seconds(ContinuousClock.now - started)
+                    )
+                )
+                var generator = SystemRandomNumberGenerator()
+                let proofStart = ContinuousClock.now
+                for _ in 0..<proofs {
+                    _ = try await log.inclusionProof(
+                        index: Int.random(in: 0..<verified.size, using: &generator),
+                        size: verified.size,
+                        tenantID: target.id
                     )
                 }
-                let cities = Array(created)
-                try await PostgresClient.using(app, logger: logger) { client in
-                    let database = Database(client: client, logger: logger)
-                    let hot = try await Self.appendRun(database, cities: [cities[0]], steps: steps, writers: writers)
-                    print(
-                        String(
-                            format: "one hot city: %d steps queued and integrated in %.2f s = %.0f steps/s",
-                            steps,
-                            hot,
-                            Double(steps) / hot
-                        )
+                let perProof = BenchEnvironment.seconds(ContinuousClock.now - proofStart) / Double(proofs) * 1000
+                print(
+                    String(
+                        format: "inclusion proof at size %d: %.3f ms each (mean of %d, from the database)",
+                        verified.size,
+                        perProof,
+                        proofs
                     )
-                    let spread = try await Self.appendRun(database, cities: cities, steps: steps, writers: writers)
-                    print(
-                        String(
-                            format: "%d cities: %d steps in %.2f s = %.0f steps/s",
-                            cities.count,
-                            steps,
-                            spread,
-                            Double(steps) / spread
-                        )
-                    )
-                    let log = PostgresAuditLog(database: database)
-                    let target = cities[cities.count > 1 ? 1 : 0]
-                    let filled = try await Self.bulkFill(database, tenant: target, total: verifyLeaves)
-                    print(String(format: "bulk-integrated %d leaves in %.2f s", verifyLeaves, filled))
-                    let started = ContinuousClock.now
-                    let verified = try await AuditVerifier(database: database).verify(tenantID: target.id)
-                    print(
-                        String(
-                            format: "verified %d leaves in %.2f s",
-                            verified.size,
-                            Self.seconds(ContinuousClock.now - started)
-                        )
-                    )
-                    var generator = SystemRandomNumberGenerator()
-                    let proofStart = ContinuousClock.now
-                    for _ in 0..<proofs {
-                        _ = try await log.inclusionProof(
-                            index: Int.random(in: 0..<verified.size, using: &generator),
-                            size: verified.size,
-                            tenantID: target.id
-                        )
-                    }
-                    let perProof = Self.seconds(ContinuousClock.now - proofStart) / Double(proofs) * 1000
-                    print(
-                        String(
-                            format: "inclusion proof at size %d: %.3f ms each (mean of %d, from the database)",
-                            verified.size,
-                            perProof,
-                            proofs
-                        )
-                    )
-                }
+                )
             }
-            endpoints.cluster?.stop(logger: logger)
-        }
-
-        static func seconds(_ duration: Duration) -> Double {
-            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         }
 
         static func entry(_ tenant: UUID, _ number: Int) -> AuditEntry {
@@ -180,7 +140,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 try await group.waitForAll()
             }
-            return seconds(ContinuousClock.now - started)
+            return BenchEnvironment.seconds(ContinuousClock.now - started)
         }
 
         /// Queues `total` leaves in bulk and integrates them, for the verification measurement.
@@ -208,7 +168,61 @@ struct BenchCommand: AsyncParsableCommand {
             guard size == already + total else {
                 throw ValidationError("bulk fill left \(size) leaves, expected \(already + total)")
             }
-            return seconds(ContinuousClock.now - started)
+            return BenchEnvironment.seconds(ContinuousClock.now - started)
         }
+    }
+}
+
+/// A throw-away embedded cluster for one benchmark run: fsync and synchronous_commit stay on.
+enum BenchEnvironment {
+    static let logger = {
+        var logger = Logger(label: "adal.bench")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// Creates the cluster, migrates it, creates `tenants` cities (bench-0…), runs `body` with
+    /// the application role's database, and removes the cluster.
+    static func with(
+        tenants: Int,
+        connections: Int,
+        _ body: @escaping @Sendable (Database, [Tenant]) async throws -> Void
+    ) async throws {
+        let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
+        defer {
+            EmbeddedPostgres.stopImmediately(dataDirectory: directory)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        var configuration = AppConfiguration()
+        configuration.dataDirectory = directory
+        configuration.migrationsDirectory = ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
+        let endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
+        let application = {
+            var application = endpoints.application
+            application.options.maximumConnections = connections
+            return application
+        }()
+        try await endpoints.withOwner(logger: logger) { owner in
+            let store = PostgresTenantStore(database: owner)
+            var cities: [Tenant] = []
+            for number in 0..<max(tenants, 1) {
+                cities.append(
+                    try await store.create(
+                        slug: TenantSlug("bench-\(number)"),
+                        name: LocalizedText(kk: "B", ru: "B", en: "B"),
+                        region: ""
+                    )
+                )
+            }
+            let created = cities
+            try await PostgresClient.using(application, logger: logger) { client in
+                try await body(Database(client: client, logger: logger), created)
+            }
+        }
+        endpoints.cluster?.stop(logger: logger)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

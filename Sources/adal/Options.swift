@@ -16,6 +16,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("migrations-dir"), help: "Folder of numbered SQL migrations. Env: ADAL_MIGRATIONS_DIR.")
     var migrationsDirectory: String = ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
 
+    @Option(name: .customLong("workflows-dir"), help: "Folder of workflow definitions. Env: ADAL_WORKFLOWS_DIR.")
+    var workflowsDirectory: String = ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
+
     @Option(
         name: .customLong("log-level"),
         help: "trace, debug, info, notice, warning, error or critical. Env: ADAL_LOG_LEVEL."
@@ -29,6 +32,7 @@ struct CommonOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         configuration.dataDirectory = dataDirectory
         configuration.migrationsDirectory = migrationsDirectory
+        configuration.workflowsDirectory = workflowsDirectory
         configuration.databaseURL = environment["DATABASE_URL"]
         configuration.migrationDatabaseURL = environment["MIGRATION_DATABASE_URL"]
         if let cost = environment["ADAL_BCRYPT_COST"] {

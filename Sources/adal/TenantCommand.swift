@@ -2,13 +2,14 @@ import ArgumentParser
 import Core
 import Storage
 import Web
+import Workflow
 
 /// `adal tenant`: cities and regions.
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenant",
         abstract: "Create and list cities (tenants).",
-        subcommands: [Create.self, List.self]
+        subcommands: [Create.self, List.self, ServiceCommand.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -64,6 +65,65 @@ struct TenantCommand: AsyncParsableCommand {
                 for tenant in tenants {
                     print("\(tenant.slug)\t\(tenant.name.kk)\t\(tenant.name.ru)\t\(tenant.name.en)\t\(tenant.region)")
                 }
+            }
+        }
+    }
+}
+
+/// `adal tenant service set`: a city's pinned version and parameters of one service.
+struct ServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Configure a city's services.",
+        subcommands: [Set.self]
+    )
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn a service on for a city, pin its version and set parameters.",
+            discussion:
+                "Example: adal tenant service set astana equipment-request --version 1 --parameter review_time='3 working days'"
+        )
+
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The city's slug.") var city: String
+        @Argument(help: "Service key (see 'adal workflow show').") var service: String
+        @Option(help: "Definition version to pin; without it the city follows the latest loaded version.")
+        var version: Int?
+        @Option(name: .customLong("parameter"), help: "name=value; repeat for several.") var parameters: [String] = []
+
+        func run() async throws {
+            let configuration = try common.configuration()
+            let registry = try WorkflowCommand.registry(path: configuration.workflowsDirectory)
+            guard
+                let definition = version.flatMap({ registry.definition(service, version: $0) })
+                    ?? registry.latest(service)
+            else {
+                throw ValidationError("no definition '\(service)' in \(configuration.workflowsDirectory)")
+            }
+            var changes: [String: InputValue] = [:]
+            for assignment in parameters {
+                let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let parameter = definition.parameter(parts[0]) else {
+                    let known = definition.parameters.map(\.name).joined(separator: ", ")
+                    throw ValidationError("'\(assignment)' is not name=value with a parameter of \(service) (\(known))")
+                }
+                changes[parameter.name] = ParameterSet.setting(fromText: parts[1], for: parameter)
+            }
+            let (city, key, pinned, settings) = (city, service, version, changes)
+            let logger = try common.logger()
+            try await withPreparedDatabase(configuration, logger: logger) { endpoints in
+                let values = try await endpoints.withOwner(logger: logger) { database in
+                    let tenant = try await requireTenant(city, in: database)
+                    return try await ServiceSettingsStore(database: database, registry: registry).set(
+                        tenantID: tenant.id,
+                        service: key,
+                        version: pinned,
+                        changes: settings
+                    )
+                }
+                print("\(city): \(key) on, version \(pinned.map(String.init) ?? "latest")")
+                for (name, value) in values.values.sorted(by: { $0.key < $1.key }) { print("  \(name) = \(value)") }
             }
         }
     }

@@ -4,21 +4,27 @@ import Foundation
 import Glibc
 #endif
 
-/// Runs a program to completion and collects what it printed. Used only for PostgreSQL's own
-/// tools (initdb, pg_ctl), never with input from a request.
+/// Runs a program to completion and collects what it printed. Used only for local tools
+/// (PostgreSQL's initdb and pg_ctl, Graphviz's dot from the CLI), never with input from a request.
 ///
 /// Built on posix_spawn and waitpid rather than Foundation's Process: `pg_ctl start` leaves a
 /// server behind, and Process was seen never to notice that pg_ctl itself had exited.
-struct CommandRunner: Sendable {
+public struct CommandRunner: Sendable {
     /// When set, commands run as this system user through `runuser` (the process must be root).
     var runAsUser: String?
 
-    struct Output: Sendable {
-        var status: Int32
-        var text: String
+    public init() {}
+
+    init(runAsUser: String?) {
+        self.runAsUser = runAsUser
     }
 
-    func run(_ executable: String, _ arguments: [String]) throws -> Output {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var text: String
+    }
+
+    public func run(_ executable: String, _ arguments: [String]) throws -> Output {
         let argv: [String] =
             if let user = runAsUser {
                 ["/usr/sbin/runuser", "-u", user, "--", executable] + arguments

@@ -7,13 +7,11 @@ import ServiceLifecycle
 /// Any number of server processes may run one: the per-tenant advisory lock lets one work.
 public struct AuditSequencer: Service {
     let log: PostgresAuditLog
-    let tenants: any TenantStore
     let mergeDelay: Duration
     let logger: Logger
 
-    public init(log: PostgresAuditLog, tenants: any TenantStore, mergeDelay: Duration = .seconds(1), logger: Logger) {
+    public init(log: PostgresAuditLog, mergeDelay: Duration = .seconds(1), logger: Logger) {
         self.log = log
-        self.tenants = tenants
         self.mergeDelay = mergeDelay
         self.logger = logger
     }
@@ -29,10 +27,10 @@ public struct AuditSequencer: Service {
         }
     }
 
-    /// One pass over every tenant: integrates everything queued so far.
+    /// One pass over the tenants with queued leaves: integrates everything queued so far.
     public func integrateAll() async throws {
-        for tenant in try await tenants.tenants() {
-            while try await log.integrate(tenantID: tenant.id) > 0 {}
+        for tenant in try await log.tenantsWithQueuedLeaves() {
+            while try await log.integrate(tenantID: tenant) > 0 {}
         }
     }
 }

@@ -122,9 +122,9 @@ public struct PostgresAuditLog: Sendable {
     }
 
     /// Links each step's leaf to its instance's previous one: a queued entry cannot know the
-    /// index its predecessor will get, so the sequencer fills `previousLeafIndex` (and records
-    /// each instance's latest leaf in `audit_instance_heads`). An instance's steps are queued in
-    /// order (each step locks the instance), so the predecessor is always integrated first.
+    /// index its predecessor will get, so the sequencer fills `previousLeafIndex`, and records
+    /// every step's leaf in `audit_step_leaves`. An instance's steps are queued in order (each
+    /// step locks the instance), so the predecessor is always integrated first.
     private func chain(
         _ queued: [(id: Int64, entry: [UInt8])],
         from size: Int,
@@ -132,26 +132,32 @@ public struct PostgresAuditLog: Sendable {
         on connection: PostgresConnection
     ) async throws -> [(id: Int64, entry: [UInt8])] {
         let decoded = queued.map { try? AuditEntry(decoding: $0.entry) }
-        let wanted = Set(decoded.compactMap { $0 }.filter { $0.sequence > 1 }.map(\.instanceID))
-        var heads: [UUID: (sequence: UInt64, leaf: Int64)] = [:]
+        let wanted = decoded.compactMap { $0 }.filter { $0.sequence > 1 }
+        var leaves: [StepKey: Int64] = [:]
         if !wanted.isEmpty {
             let rows = try await connection.query(
                 """
-                SELECT instance_id, sequence, leaf_index FROM audit_instance_heads
-                WHERE tenant_id = \(tenantID) AND instance_id = ANY (\(Array(wanted))::uuid[])
+                SELECT l.instance_id, l.sequence, l.leaf_index FROM audit_step_leaves l
+                JOIN unnest(\(wanted.map(\.instanceID))::uuid[], \(wanted.map { Int64($0.sequence - 1) })::bigint[])
+                  AS w (instance_id, sequence) ON l.instance_id = w.instance_id AND l.sequence = w.sequence
+                WHERE l.tenant_id = \(tenantID)
                 """,
                 logger: logger
             )
             for try await (instance, sequence, leaf) in rows.decode((UUID, Int64, Int64).self) {
-                heads[instance] = (UInt64(sequence), leaf)
+                leaves[StepKey(instance: instance, sequence: sequence)] = leaf
             }
         }
         var result = queued
+        var instances: [UUID] = []
+        var sequences: [Int64] = []
+        var indexes: [Int64] = []
         for (offset, entry) in decoded.enumerated() {
             guard var entry else { continue }
+            let index = Int64(size + offset)
             if entry.sequence > 1 {
-                if let head = heads[entry.instanceID], head.sequence == entry.sequence - 1 {
-                    entry.previousLeafIndex = UInt64(head.leaf)
+                if let previous = leaves[StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence - 1))] {
+                    entry.previousLeafIndex = UInt64(previous)
                     result[offset].entry = try entry.encoded()
                 } else {
                     logger.warning(
@@ -160,23 +166,39 @@ public struct PostgresAuditLog: Sendable {
                     )
                 }
             }
-            heads[entry.instanceID] = (entry.sequence, Int64(size + offset))
+            leaves[StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence))] = index
+            instances.append(entry.instanceID)
+            sequences.append(Int64(entry.sequence))
+            indexes.append(index)
         }
-        let touched = Array(Set(decoded.compactMap { $0?.instanceID }))
-        if !touched.isEmpty {
+        if !instances.isEmpty {
             try await connection.query(
                 """
-                INSERT INTO audit_instance_heads (tenant_id, instance_id, sequence, leaf_index)
-                SELECT \(tenantID), i, s, l
-                FROM unnest(\(touched)::uuid[], \(touched.map { Int64(heads[$0]!.sequence) })::bigint[],
-                            \(touched.map { heads[$0]!.leaf })::bigint[]) AS t (i, s, l)
-                ON CONFLICT (tenant_id, instance_id)
-                DO UPDATE SET sequence = EXCLUDED.sequence, leaf_index = EXCLUDED.leaf_index
+                INSERT INTO audit_step_leaves (tenant_id, instance_id, sequence, leaf_index)
+                SELECT \(tenantID), i, s, l FROM unnest(\(instances)::uuid[], \(sequences)::bigint[], \(indexes)::bigint[])
+                  AS t (i, s, l)
+                ON CONFLICT DO NOTHING
                 """,
                 logger: logger
             )
         }
         return result
+    }
+
+    private struct StepKey: Hashable {
+        let instance: UUID
+        let sequence: Int64
+    }
+
+    /// The tenants with leaves waiting, found in one statement (row-level security stays on:
+    /// the function sets each tenant in turn).
+    public func tenantsWithQueuedLeaves() async throws -> [UUID] {
+        try await database.withoutTenant { connection in
+            var tenants: [UUID] = []
+            let rows = try await connection.query("SELECT adal_tenants_with_queued_leaves()", logger: logger)
+            for try await tenant in rows.decode(UUID.self) { tenants.append(tenant) }
+            return tenants
+        }
     }
 
     /// The tree's size and root.

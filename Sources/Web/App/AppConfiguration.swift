@@ -13,6 +13,11 @@ public struct AppConfiguration: Sendable {
     public var migrationDatabaseURL: String?
     /// Folder of the numbered SQL migrations.
     public var migrationsDirectory: String = "migrations"
+    /// Folder of the workflow definitions (`<service>.yaml`, earlier versions in `archive/`).
+    public var workflowsDirectory: String = "workflows"
+    /// How often the job runner looks for timers that came due (steps that queue work due at
+    /// once wake it sooner).
+    public var jobPollInterval: Duration = .seconds(1)
     /// Apply pending migrations at start when the owner role is available.
     public var migrateOnStart: Bool = true
     /// bcrypt cost; each step doubles the work. Production keeps at least 12.

@@ -1,6 +1,7 @@
 import Core
 import Prometheus
 import Storage
+import Workflow
 
 /// The services the routes use, built once in ``buildApplication(configuration:database:logger:)``
 /// (or by a test) and passed down.
@@ -10,6 +11,8 @@ public struct AppDependencies: Sendable {
     public var auditLog: PostgresAuditLog
     public var notary: AuditNotary
     public var accounts: AccountService
+    /// Starts instances and fires events for every service.
+    public var workflows: WorkflowEngine
     public var pages: PageRenderer
     public var metrics: PrometheusCollectorRegistry
     public var maximumBodyBytes: Int
@@ -21,6 +24,7 @@ public struct AppDependencies: Sendable {
         auditLog: PostgresAuditLog,
         notary: AuditNotary,
         accounts: AccountService,
+        workflows: WorkflowEngine,
         pages: PageRenderer,
         metrics: PrometheusCollectorRegistry,
         maximumBodyBytes: Int,
@@ -31,6 +35,7 @@ public struct AppDependencies: Sendable {
         self.auditLog = auditLog
         self.notary = notary
         self.accounts = accounts
+        self.workflows = workflows
         self.pages = pages
         self.metrics = metrics
         self.maximumBodyBytes = maximumBodyBytes

@@ -6,6 +6,7 @@ import Logging
 import PostgresNIO
 import Prometheus
 import Storage
+import Workflow
 
 /// The routes and middleware, as a plain function so tests can call it with their own dependencies.
 public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppRequestContext> {
@@ -48,12 +49,24 @@ public func buildDependencies(
         hasher: BcryptHasher(cost: configuration.bcryptCost),
         sessionLifetime: configuration.sessionLifetime
     )
+    let registry = try WorkflowRegistry.load(
+        directory: URL(fileURLWithPath: configuration.workflowsDirectory),
+        implementations: ServiceImplementations.all
+    )
+    logger.info(
+        "workflow definitions loaded",
+        metadata: [
+            "definitions":
+                "\(registry.keys.map { "\($0)@\(registry.versions($0).map(String.init).joined(separator: ","))" })"
+        ]
+    )
     return AppDependencies(
         database: database,
         tenants: PostgresTenantStore(database: database),
         auditLog: auditLog,
         notary: notary,
         accounts: accounts,
+        workflows: WorkflowEngine(database: database, registry: registry),
         pages: try await PageRenderer.load(),
         metrics: metrics,
         maximumBodyBytes: configuration.maximumBodyBytes,
@@ -77,14 +90,19 @@ public func buildApplication(
     )
     let sequencer = AuditSequencer(
         log: dependencies.auditLog,
-        tenants: dependencies.tenants,
         mergeDelay: configuration.auditMergeDelay,
+        logger: logger
+    )
+    let jobs = JobRunner(
+        engine: dependencies.workflows,
+        handlers: ServiceImplementations.outboxHandlers(logger: logger),
+        pollInterval: configuration.jobPollInterval,
         logger: logger
     )
     return Application(
         router: try buildRouter(dependencies),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
-        services: [client, sequencer],
+        services: [client, sequencer, jobs],
         logger: logger
     )
 }

@@ -120,15 +120,7 @@ public struct WorkflowEngine: Sendable {
         expectedStateSequence: Int64?
     ) async throws -> StepResult? {
         let rows = try await connection.query(
-            """
-            SELECT i.service_key, i.definition_version, i.definition_sha256, i.parameters::text, i.state,
-                   i.state_sequence, i.last_sequence,
-                   s.instance_id, s.sequence, s.event, s.from_state, s.to_state, s.at, s.request_sha256
-            FROM workflow_instances i
-            LEFT JOIN workflow_steps s ON s.tenant_id = i.tenant_id AND s.idempotency_key = \(idempotencyKey)
-            WHERE i.tenant_id = \(tenantID) AND i.id = \(instanceID)
-            FOR UPDATE OF i
-            """,
+            WorkflowSQL.lockInstance(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey),
             logger: logger
         )
         typealias Row = (
@@ -319,64 +311,37 @@ public struct WorkflowEngine: Sendable {
     ) async throws {
         let jobs = StateJobs(step: step)
         let target = step.toState
-        let taskRole = target.task?.role.rawValue
-        let taskDue = target.task.map { step.parameters.resolve($0.due).added(to: step.at) }
-        let closedAt: Date? = target.isTerminal ? step.at : nil
-        let entry = Data(try step.leaf.encoded())
-        let inputHash = Data(step.leaf.inputHash)
-        let actingRole = step.actingRole.description
-        let parametersJSON = step.parameters.json.canonicalJSON
-        let subject = step.effects.subject
-        let requestHash: Data? = key == nil ? nil : Data(request)
-        let leavingTimedState =
-            step.fromState.flatMap { step.definition.state($0) }.map { !$0.timers.isEmpty || $0.task != nil } ?? false
-        try await connection.run(
-            """
-            WITH created AS (
-                INSERT INTO workflow_instances (
-                    tenant_id, id, service_key, definition_version, definition_sha256, parameters, state,
-                    state_sequence, state_entered_at, last_sequence, subject, task_role, task_due_at,
-                    created_at, updated_at, closed_at)
-                SELECT \(step.tenantID), \(step.instanceID), \(step.definition.key), \(Int32(step.definition.version)),
-                       \(step.definition.sha256), \(parametersJSON)::jsonb, \(target.name), \(step.sequence), \(step.at),
-                       \(step.sequence), coalesce(\(subject), ''), \(taskRole), \(taskDue), \(step.at), \(step.at), \(closedAt)
-                WHERE \(start)
-            ), moved AS (
-                UPDATE workflow_instances SET state = \(target.name), state_sequence = \(step.sequence),
-                    state_entered_at = \(step.at), last_sequence = \(step.sequence),
-                    subject = coalesce(\(subject), subject), task_role = \(taskRole), task_due_at = \(taskDue),
-                    updated_at = \(step.at), closed_at = \(closedAt)
-                WHERE NOT \(start) AND tenant_id = \(step.tenantID) AND id = \(step.instanceID)
-            ), step AS (
-                INSERT INTO workflow_steps (
-                    tenant_id, instance_id, sequence, event, from_state, to_state, actor_id, actor_role, input,
-                    input_sha256, idempotency_key, request_sha256, at)
-                VALUES (\(step.tenantID), \(step.instanceID), \(step.sequence), \(step.event.name), \(step.fromState),
-                    \(target.name), \(step.actor.id), \(actingRole), \(step.inputJSON)::jsonb, \(inputHash), \(key),
-                    \(requestHash), \(step.at))
-            ), cancelled AS (
-                -- A timer the runner holds is skipped, not waited for (the runner waits for this
-                -- instance, so waiting here would deadlock); it finds the state left and does nothing.
-                UPDATE jobs SET status = 'cancelled', finished_at = \(step.at)
-                WHERE tenant_id = \(step.tenantID) AND id IN (
-                    SELECT id FROM jobs
-                    WHERE \(leavingTimedState) AND tenant_id = \(step.tenantID) AND instance_id = \(step.instanceID)
-                      AND status = 'pending' AND kind IN ('timer', 'escalation')
-                    FOR UPDATE SKIP LOCKED)
-            ), scheduled AS (
-                INSERT INTO jobs (tenant_id, kind, instance_id, state_sequence, event, topic, payload, run_at)
-                SELECT \(step.tenantID), k, CASE WHEN k = 'outbox' THEN NULL ELSE \(step.instanceID) END,
-                       CASE WHEN k = 'outbox' THEN NULL ELSE \(step.sequence) END, nullif(e, ''), nullif(t, ''),
-                       p::jsonb, r
-                FROM unnest(\(jobs.kinds)::text[], \(jobs.events)::text[], \(jobs.topics)::text[],
-                            \(jobs.payloads)::text[], \(jobs.runAt)::timestamptz[]) AS j (k, e, t, p, r)
-            ), leaf AS (
-                INSERT INTO audit_queue (tenant_id, entry) VALUES (\(step.tenantID), \(entry))
-            )
-            SELECT pg_notify(\(Self.jobsChannel), \(step.tenantID.uuidString)) WHERE \(jobs.dueNow)
-            """,
-            logger: logger
+        let write = StepWrite(
+            start: start,
+            tenantID: step.tenantID,
+            instanceID: step.instanceID,
+            service: step.definition.key,
+            definitionVersion: step.definition.version,
+            definitionSHA256: step.definition.sha256,
+            parametersJSON: step.parameters.json.canonicalJSON,
+            sequence: step.sequence,
+            event: step.event.name,
+            fromState: step.fromState,
+            toState: target.name,
+            actorID: step.actor.id,
+            actorRole: step.actingRole.description,
+            inputJSON: step.inputJSON,
+            inputSHA256: step.leaf.inputHash,
+            idempotencyKey: key,
+            requestSHA256: key == nil ? nil : request,
+            at: step.at,
+            subject: step.effects.subject,
+            taskRole: target.task?.role.rawValue,
+            taskDueAt: target.task.map { step.parameters.resolve($0.due).added(to: step.at) },
+            closes: target.isTerminal,
+            cancelsTimers: step.fromState.flatMap { step.definition.state($0) }.map {
+                !$0.timers.isEmpty || $0.task != nil
+            }
+                ?? false,
+            jobs: jobs,
+            auditEntry: try step.leaf.encoded()
         )
+        try await connection.run(try write.query(), logger: logger)
     }
 
     // MARK: Helpers
@@ -493,42 +458,6 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .refused(let reason): "refused: \(reason)"
         }
-    }
-}
-
-/// The jobs a step schedules, as parallel arrays for one `unnest`.
-struct StateJobs {
-    var kinds: [String] = []
-    var events: [String] = []
-    var topics: [String] = []
-    var payloads: [String] = []
-    var runAt: [Date] = []
-    /// Whether any job is due at once, so the runner should be woken.
-    var dueNow = false
-
-    init(step: WorkflowEngine.PreparedStep) {
-        for timer in step.toState.timers {
-            add("timer", event: timer.event, at: step.parameters.resolve(timer.after).added(to: step.at))
-        }
-        if let task = step.toState.task {
-            add("escalation", event: task.escalateEvent ?? "", at: step.parameters.resolve(task.due).added(to: step.at))
-        }
-        for message in step.effects.outbox {
-            kinds.append("outbox")
-            events.append("")
-            topics.append(message.topic)
-            payloads.append(message.payload.canonicalJSON)
-            runAt.append(step.at)
-            dueNow = true
-        }
-    }
-
-    private mutating func add(_ kind: String, event: String, at date: Date) {
-        kinds.append(kind)
-        events.append(event)
-        topics.append("")
-        payloads.append("{}")
-        runAt.append(date)
     }
 }
 

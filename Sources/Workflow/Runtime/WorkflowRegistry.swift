@@ -25,7 +25,7 @@ public struct WorkflowRegistry: Sendable {
                 let url = folder.appendingPathComponent(name)
                 let bytes = Array(try Data(contentsOf: url))
                 let current = folder == directory
-                let label = current ? "workflows/\(name)" : "workflows/archive/\(name)"
+                let label = folder.appendingPathComponent(name).relativePath
                 let parsed = try DefinitionLoader.parse(bytes: bytes, file: label)
                 try DefinitionValidator.validate(
                     parsed,

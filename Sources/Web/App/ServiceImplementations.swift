@@ -1,0 +1,23 @@
+import Foundation
+import Logging
+import Workflow
+
+/// The Swift halves of the services (their guards and actions) and the handlers of outbox
+/// topics: the one list the composition root hands to the workflow registry and the job runner.
+/// Each service module adds its implementation here when it lands.
+public enum ServiceImplementations {
+    public static let all: [ServiceImplementation] = []
+
+    /// Handlers for the outbox topics the engine itself sends. An overdue task with no
+    /// escalation event is reported in the log, where operators' alerting picks it up.
+    public static func outboxHandlers(logger: Logger) -> [String: JobRunner.Handler] {
+        [
+            "task.overdue": { message, tenantID in
+                logger.notice(
+                    "human task overdue",
+                    metadata: ["tenant": "\(tenantID)", "payload": "\(message.payload.canonicalJSON)"]
+                )
+            }
+        ]
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import PostgresNIO
+
+/// The statements of a step, in one place, so that the engine and the benchmark's raw mode
+/// (`adal bench workflow`, which runs the same statements without the engine) cannot drift.
+public enum WorkflowSQL {
+    /// Locks an instance and reads what a step needs, with the step stored under
+    /// `idempotencyKey`, if any.
+    public static func lockInstance(tenantID: UUID, instanceID: UUID, idempotencyKey: String?) -> PostgresQuery {
+        """
+        SELECT i.service_key, i.definition_version, i.definition_sha256, i.parameters::text, i.state,
+               i.state_sequence, i.last_sequence,
+               s.instance_id, s.sequence, s.event, s.from_state, s.to_state, s.at, s.request_sha256
+        FROM workflow_instances i
+        LEFT JOIN workflow_steps s ON s.tenant_id = i.tenant_id AND s.idempotency_key = \(idempotencyKey)
+        WHERE i.tenant_id = \(tenantID) AND i.id = \(instanceID)
+        FOR UPDATE OF i
+        """
+    }
+}
+
+/// Everything one step writes, as one statement: the instance (created or moved), the step
+/// row, the old state's timers cancelled, the new state's jobs and the outbox, the audit leaf,
+/// and a notification when work is due at once.
+public struct StepWrite: Sendable {
+    public var start: Bool
+    public var tenantID: UUID
+    public var instanceID: UUID
+    public var service: String
+    public var definitionVersion: Int
+    public var definitionSHA256: String
+    public var parametersJSON: String
+    public var sequence: Int64
+    public var event: String
+    public var fromState: String?
+    public var toState: String
+    public var actorID: UUID?
+    public var actorRole: String
+    public var inputJSON: String
+    public var inputSHA256: [UInt8]
+    public var idempotencyKey: String?
+    public var requestSHA256: [UInt8]?
+    public var at: Date
+    public var subject: String?
+    public var taskRole: String?
+    public var taskDueAt: Date?
+    public var closes: Bool
+    public var cancelsTimers: Bool
+    public var jobs: StateJobs
+    public var auditEntry: [UInt8]
+
+    public init(
+        start: Bool,
+        tenantID: UUID,
+        instanceID: UUID,
+        service: String,
+        definitionVersion: Int,
+        definitionSHA256: String,
+        parametersJSON: String,
+        sequence: Int64,
+        event: String,
+        fromState: String?,
+        toState: String,
+        actorID: UUID?,
+        actorRole: String,
+        inputJSON: String,
+        inputSHA256: [UInt8],
+        idempotencyKey: String?,
+        requestSHA256: [UInt8]?,
+        at: Date,
+        subject: String?,
+        taskRole: String?,
+        taskDueAt: Date?,
+        closes: Bool,
+        cancelsTimers: Bool,
+        jobs: StateJobs,
+        auditEntry: [UInt8]
+    ) {
+        self.start = start
+        self.tenantID = tenantID
+        self.instanceID = instanceID
+        self.service = service
+        self.definitionVersion = definitionVersion
+        self.definitionSHA256 = definitionSHA256
+        self.parametersJSON = parametersJSON
+        self.sequence = sequence
+        self.event = event
+        self.fromState = fromState
+        self.toState = toState
+        self.actorID = actorID
+        self.actorRole = actorRole
+        self.inputJSON = inputJSON
+        self.inputSHA256 = inputSHA256
+        self.idempotencyKey = idempotencyKey
+        self.requestSHA256 = requestSHA256
+        self.at = at
+        self.subject = subject
+        self.taskRole = taskRole
+        self.taskDueAt = taskDueAt
+        self.closes = closes
+        self.cancelsTimers = cancelsTimers
+        self.jobs = jobs
+        self.auditEntry = auditEntry
+    }
+
+    public func query() throws -> PostgresQuery {
+        let closedAt: Date? = closes ? at : nil
+        let version = Int32(definitionVersion)
+        let inputHash = Data(inputSHA256)
+        let requestHash = requestSHA256.map { Data($0) }
+        let entry = Data(auditEntry)
+        return try """
+        WITH created AS (
+            INSERT INTO workflow_instances (
+                tenant_id, id, service_key, definition_version, definition_sha256, parameters, state,
+                state_sequence, state_entered_at, last_sequence, subject, task_role, task_due_at,
+                created_at, updated_at, closed_at)
+            SELECT \(tenantID), \(instanceID), \(service), \(version), \(definitionSHA256), \(parametersJSON)::jsonb,
+                   \(toState), \(sequence), \(at), \(sequence), coalesce(\(subject), ''), \(taskRole), \(taskDueAt),
+                   \(at), \(at), \(closedAt)
+            WHERE \(start)
+        ), moved AS (
+            UPDATE workflow_instances SET state = \(toState), state_sequence = \(sequence),
+                state_entered_at = \(at), last_sequence = \(sequence),
+                subject = coalesce(\(subject), subject), task_role = \(taskRole), task_due_at = \(taskDueAt),
+                updated_at = \(at), closed_at = \(closedAt)
+            WHERE NOT \(start) AND tenant_id = \(tenantID) AND id = \(instanceID)
+        ), step AS (
+            INSERT INTO workflow_steps (
+                tenant_id, instance_id, sequence, event, from_state, to_state, actor_id, actor_role, input,
+                input_sha256, idempotency_key, request_sha256, at)
+            VALUES (\(tenantID), \(instanceID), \(sequence), \(event), \(fromState), \(toState), \(actorID),
+                \(actorRole), \(inputJSON)::jsonb, \(inputHash), \(idempotencyKey), \(requestHash), \(at))
+        ), cancelled AS (
+            -- A timer the runner holds is skipped, not waited for (the runner waits for this
+            -- instance, so waiting here would deadlock); it finds the state left and does nothing.
+            UPDATE jobs SET status = 'cancelled', finished_at = \(at)
+            WHERE tenant_id = \(tenantID) AND id IN (
+                SELECT id FROM jobs
+                WHERE \(cancelsTimers) AND tenant_id = \(tenantID) AND instance_id = \(instanceID)
+                  AND status = 'pending' AND kind IN ('timer', 'escalation')
+                FOR UPDATE SKIP LOCKED)
+        ), scheduled AS (
+            INSERT INTO jobs (tenant_id, kind, instance_id, state_sequence, event, topic, payload, run_at)
+            SELECT \(tenantID), k, CASE WHEN k = 'outbox' THEN NULL ELSE \(instanceID) END,
+                   CASE WHEN k = 'outbox' THEN NULL ELSE \(sequence) END, nullif(e, ''), nullif(t, ''),
+                   p::jsonb, r
+            FROM unnest(\(jobs.kinds)::text[], \(jobs.events)::text[], \(jobs.topics)::text[],
+                        \(jobs.payloads)::text[], \(jobs.runAt)::timestamptz[]) AS j (k, e, t, p, r)
+        ), leaf AS (
+            INSERT INTO audit_queue (tenant_id, entry) VALUES (\(tenantID), \(entry))
+        )
+        SELECT pg_notify(\(WorkflowEngine.jobsChannel), \(tenantID.uuidString)) WHERE \(jobs.dueNow)
+        """
+    }
+}
+
+/// The jobs a step schedules, as parallel arrays for one `unnest`.
+public struct StateJobs: Sendable {
+    var kinds: [String] = []
+    var events: [String] = []
+    var topics: [String] = []
+    var payloads: [String] = []
+    var runAt: [Date] = []
+    /// Whether any job is due at once, so the runner should be woken.
+    var dueNow = false
+
+    /// No jobs: a step into a state without timers or task, queueing no messages.
+    public static let none = StateJobs()
+
+    private init() {}
+
+    /// Timers or escalations for a new state, given directly (the benchmark's raw mode).
+    public init(scheduling jobs: [(kind: String, event: String, at: Date)]) {
+        for job in jobs { add(job.kind, event: job.event, at: job.at) }
+    }
+
+    init(step: WorkflowEngine.PreparedStep) {
+        for timer in step.toState.timers {
+            add("timer", event: timer.event, at: step.parameters.resolve(timer.after).added(to: step.at))
+        }
+        if let task = step.toState.task {
+            add("escalation", event: task.escalateEvent ?? "", at: step.parameters.resolve(task.due).added(to: step.at))
+        }
+        for message in step.effects.outbox {
+            kinds.append("outbox")
+            events.append("")
+            topics.append(message.topic)
+            payloads.append(message.payload.canonicalJSON)
+            runAt.append(step.at)
+            dueNow = true
+        }
+    }
+
+    private mutating func add(_ kind: String, event: String, at date: Date) {
+        kinds.append(kind)
+        events.append(event)
+        topics.append("")
+        payloads.append("{}")
+        runAt.append(date)
+    }
+}

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PostgresNIO
 import Prometheus
 import Storage
 import TestSupport
@@ -13,6 +14,44 @@ import TestSupport
 /// application role, exactly as the server builds it (bcrypt at a low cost for speed).
 struct WebFixture: Sendable {
     static let password = "correct horse battery"
+
+    /// A small service the web tests run: a parent reports a broken thing at a school, the akimat
+    /// takes it on and closes it.
+    static let repairReport = """
+        key: repair-report
+        version: 1
+        title: {kk: Жөндеу туралы хабар, ru: Сообщение о ремонте, en: Repair report}
+        roles: [parent, akimat_admin]
+        states:
+          reported:
+            initial: true
+            title: {kk: Хабарланды, ru: Сообщено, en: Reported}
+            task: {role: akimat_admin, due: P3D}
+          in_work:
+            title: {kk: Жұмыста, ru: В работе, en: In work}
+          closed:
+            terminal: true
+            title: {kk: Жабылды, ru: Закрыто, en: Closed}
+        start:
+          title: {kk: Хабарлау, ru: Сообщить, en: Report}
+          roles: [parent]
+          input:
+            school_bin: {type: bin}
+            what: {type: string, max_length: 300}
+        events:
+          - name: accept
+            title: {kk: Қабылдау, ru: Принять, en: Accept}
+            from: reported
+            to: in_work
+            roles: [akimat_admin]
+          - name: close
+            title: {kk: Жабу, ru: Закрыть, en: Close}
+            from: [reported, in_work]
+            to: closed
+            roles: [akimat_admin]
+            input:
+              outcome: {type: enum, values: [repaired, not_needed]}
+        """
 
     let databases: TestDatabases
     let dependencies: AppDependencies
@@ -27,6 +66,14 @@ struct WebFixture: Sendable {
             var configuration = try AppConfiguration.forTests()
             defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
             configuration.maximumBodyBytes = maximumBodyBytes
+            configuration.workflowsDirectory = configuration.dataDirectory + "/workflows"
+            try FileManager.default.createDirectory(
+                atPath: configuration.workflowsDirectory,
+                withIntermediateDirectories: true
+            )
+            try Data(Self.repairReport.utf8).write(
+                to: URL(fileURLWithPath: configuration.workflowsDirectory + "/repair-report.yaml")
+            )
             let dependencies = try await buildDependencies(
                 configuration: configuration,
                 client: databases.application.client,
@@ -40,6 +87,14 @@ struct WebFixture: Sendable {
             let owner = PostgresTenantStore(database: databases.owner)
             try await owner.enable(.sickLeave, tenantID: astana.id)
             try await owner.enable(.mealPayments, tenantID: astana.id)
+            for tenant in [astana, shymkent] {
+                try await databases.owner.withTenant(tenant.id) { connection in
+                    try await connection.query(
+                        "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(tenant.id), 'repair-report')",
+                        logger: databases.owner.logger
+                    )
+                }
+            }
             let fixture = WebFixture(
                 databases: databases,
                 dependencies: dependencies,

@@ -24,6 +24,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     )
     try PublicController(dependencies: dependencies).register(on: router)
     APIController(dependencies: dependencies).register(on: router)
+    WorkflowAPIController(dependencies: dependencies).register(on: router)
     AuditController(dependencies: dependencies).register(on: router)
     TenantPagesController(dependencies: dependencies).register(on: router)
     return router

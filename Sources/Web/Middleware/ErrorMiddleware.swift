@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Hummingbird
 import Logging
+import Workflow
 
 /// Maps every error to one answer at the edge: an RFC 9457 problem document under `/api/`, a
 /// localised HTML page elsewhere. Unexpected errors are logged with the request id and shown
@@ -59,6 +60,15 @@ struct Problem {
         switch error {
         case let error as AdalError:
             self.init(error)
+        case WorkflowError.refused(let reason):
+            self.init(
+                status: .unprocessableContent,
+                kind: "refused",
+                messageKey: "error_refused",
+                detail: reason,
+                field: nil,
+                retryAfter: nil
+            )
         case let error as HTTPError where error.status == .notFound:
             self.init(AdalError.notFound(what: "page"))
         case let error as HTTPError where error.status == .contentTooLarge:

@@ -27,6 +27,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     WorkflowAPIController(dependencies: dependencies).register(on: router)
     AuditController(dependencies: dependencies).register(on: router)
     TenantPagesController(dependencies: dependencies).register(on: router)
+    WorkflowPagesController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -10,7 +10,7 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Validate, show and draw workflow definitions (workflows/<service>.yaml).",
-        subcommands: [Validate.self, Show.self, Graph.self]
+        subcommands: [Validate.self, Show.self, Graph.self, Migrate.self]
     )
 
     struct Directory: ParsableArguments {
@@ -148,6 +148,55 @@ struct WorkflowCommand: AsyncParsableCommand {
             let output = try CommandRunner().run(executable, ["-Tsvg", "-o", svg, source])
             guard output.status == 0 else { throw ValidationError("dot failed: \(output.text)") }
             print("wrote \(svg)")
+        }
+    }
+}
+
+extension WorkflowCommand {
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a city's running instances of a service to another version.",
+            discussion: """
+                Each --map old=new renames a state; states not named keep their name. Nothing moves if any \
+                running instance would be left in a state the new version lacks. Each move is recorded as a \
+                'migrate' step in the instance's history and the city's audit log.
+                """
+        )
+
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The city's slug.") var city: String
+        @Argument(help: "Service key.") var service: String
+        @Option(help: "The version the instances are on.") var from: Int
+        @Option(help: "The version to move them to.") var to: Int
+        @Option(name: .customLong("map"), help: "old=new state names; repeat for several.") var mappings: [String] = []
+
+        func run() async throws {
+            var stateMap: [String: String] = [:]
+            for mapping in mappings {
+                let parts = mapping.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw ValidationError("'\(mapping)' is not old=new")
+                }
+                stateMap[parts[0]] = parts[1]
+            }
+            let configuration = try common.configuration()
+            let registry = try WorkflowCommand.registry(path: configuration.workflowsDirectory)
+            let (city, service, from, to, map) = (city, service, from, to, stateMap)
+            let logger = try common.logger()
+            try await withPreparedDatabase(configuration, logger: logger) { endpoints in
+                let moved = try await endpoints.withOwner(logger: logger) { database in
+                    let tenant = try await requireTenant(city, in: database)
+                    return try await WorkflowEngine(database: database, registry: registry).migrate(
+                        tenantID: tenant.id,
+                        service: service,
+                        from: from,
+                        to: to,
+                        stateMap: map,
+                        actor: .system
+                    )
+                }
+                print("\(city): moved \(moved) instance(s) of \(service) from version \(from) to \(to)")
+            }
         }
     }
 }

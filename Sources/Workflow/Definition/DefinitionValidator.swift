@@ -62,10 +62,11 @@ public enum DefinitionValidator {
             if event.actors.isEmpty { report(.unknownRole, "event '\(event.name)' lists no roles", event.location) }
         }
 
-        if let clash = definition.events.first(where: { $0.name == EventDefinition.startName }) {
+        let reserved = [EventDefinition.startName, EventDefinition.migrateName]
+        for clash in definition.events where reserved.contains(clash.name) {
             report(
                 .duplicateEvent,
-                "'start' names the block that creates an instance; choose another event name",
+                "'\(clash.name)' is the engine's own step; choose another event name",
                 clash.location
             )
         }

@@ -141,6 +141,8 @@ public enum DurationSource: Sendable, Equatable {
 public struct EventDefinition: Sendable {
     /// The name of every instance's first step.
     public static let startName = "start"
+    /// The name of the step that moves an instance to another version.
+    public static let migrateName = "migrate"
 
     public let name: String
     public let title: LocalizedText

@@ -207,7 +207,7 @@ public struct WorkflowEngine: Sendable {
         }
     }
 
-    private func prepare(
+    func prepare(
         _ connection: PostgresConnection,
         tenantID: UUID,
         instanceID: UUID,
@@ -302,12 +302,13 @@ public struct WorkflowEngine: Sendable {
 
     /// Writes the step in one statement: the step row, the instance, the jobs of the new state
     /// (the old state's pending timers cancelled), outbox messages and the audit leaf.
-    private func write(
+    func write(
         _ step: PreparedStep,
         on connection: PostgresConnection,
         start: Bool,
         key: String?,
-        request: [UInt8]
+        request: [UInt8],
+        cancelAllTimers: Bool = false
     ) async throws {
         let jobs = StateJobs(step: step)
         let target = step.toState
@@ -334,10 +335,9 @@ public struct WorkflowEngine: Sendable {
             taskRole: target.task?.role.rawValue,
             taskDueAt: target.task.map { step.parameters.resolve($0.due).added(to: step.at) },
             closes: target.isTerminal,
-            cancelsTimers: step.fromState.flatMap { step.definition.state($0) }.map {
-                !$0.timers.isEmpty || $0.task != nil
-            }
-                ?? false,
+            cancelsTimers: cancelAllTimers
+                || (step.fromState.flatMap { step.definition.state($0) }.map { !$0.timers.isEmpty || $0.task != nil }
+                    ?? false),
             jobs: jobs,
             auditEntry: try step.leaf.encoded()
         )

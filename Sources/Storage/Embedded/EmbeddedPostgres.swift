@@ -232,8 +232,8 @@ struct ClusterCredentials: Codable, Sendable {
 }
 
 /// Finds a free TCP port on the loopback interface by letting the kernel choose one.
-enum FreePort {
-    static func find() throws -> Int {
+public enum FreePort {
+    public static func find() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw EmbeddedPostgresError.noFreePort }
         defer { close(descriptor) }

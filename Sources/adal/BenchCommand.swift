@@ -33,7 +33,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (steps, tenantCount, writers, verifyLeaves, proofs) = (steps, tenants, writers, verifyLeaves, proofs)
-            try await BenchEnvironment.with(tenants: tenantCount, connections: writers + 4) { database, cities in
+            try await BenchEnvironment.with(tenants: tenantCount, connections: writers + 4) { database, _, cities in
                 let hot = try await Self.appendRun(database, cities: [cities[0]], steps: steps, writers: writers)
                 print(
                     String(
@@ -182,11 +182,11 @@ enum BenchEnvironment {
     }()
 
     /// Creates the cluster, migrates it, creates `tenants` cities (bench-0…), runs `body` with
-    /// the application role's database, and removes the cluster.
+    /// the application role's and the owner's databases, and removes the cluster.
     static func with(
         tenants: Int,
         connections: Int,
-        _ body: @escaping @Sendable (Database, [Tenant]) async throws -> Void
+        _ body: @escaping @Sendable (_ application: Database, _ owner: Database, [Tenant]) async throws -> Void
     ) async throws {
         let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
         defer {
@@ -216,7 +216,7 @@ enum BenchEnvironment {
             }
             let created = cities
             try await PostgresClient.using(application, logger: logger) { client in
-                try await body(Database(client: client, logger: logger), created)
+                try await body(Database(client: client, logger: logger), owner, created)
             }
         }
         endpoints.cluster?.stop(logger: logger)

@@ -24,10 +24,7 @@ public struct Database: Sendable {
     ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await connection.run(
-                    "SELECT set_config('app.tenant_id', \(tenantID.uuidString), true)",
-                    logger: logger
-                )
+                for try await _ in try await connection.execute(SetTenant(tenantID: tenantID), logger: logger) {}
                 return try await body(connection)
             }
         } catch let error as PostgresTransactionError {
@@ -68,6 +65,27 @@ public enum SQLState {
     public static let foreignKeyViolation = "23503"
     public static let checkViolation = "23514"
     public static let insufficientPrivilege = "42501"
+}
+
+/// `set_config('app.tenant_id', …, true)`, prepared once per connection: every tenant
+/// transaction starts with it.
+struct SetTenant: PostgresPreparedStatement {
+    typealias Row = String
+    static let name = "adal_set_tenant"
+    static let sql = "SELECT set_config('app.tenant_id', $1::text, true)"
+    static let bindingDataTypes: [PostgresDataType] = [.text]
+
+    let tenantID: UUID
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(tenantID.uuidString)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> String {
+        try row.decode(String.self)
+    }
 }
 
 extension PostgresConnection {

@@ -119,15 +119,12 @@ public struct WorkflowEngine: Sendable {
         request: [UInt8],
         expectedStateSequence: Int64?
     ) async throws -> StepResult? {
-        let rows = try await connection.query(
-            WorkflowSQL.lockInstance(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey),
+        let rows = try await connection.execute(
+            PreparedInstanceLock(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey),
             logger: logger
         )
-        typealias Row = (
-            String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?, Date?, Data?
-        )
-        var found: Row? = nil
-        for try await row in rows.decode(Row.self) { found = row }
+        var found: PreparedInstanceLock.Row? = nil
+        for try await row in rows { found = row }
         guard let row = found else { throw AdalError.notFound(what: "instance") }
         if let earlierInstance = row.7, let sequence = row.8, let event = row.9, let to = row.11, let at = row.12 {
             guard let stored = row.13, Array(stored) == request else {
@@ -341,7 +338,8 @@ public struct WorkflowEngine: Sendable {
             jobs: jobs,
             auditEntry: try step.leaf.encoded()
         )
-        try await connection.run(try write.query(), logger: logger)
+        // Read to the end: a failure of a statement that returns rows arrives with its rows.
+        for try await _ in try await connection.execute(try write.prepared, logger: logger) {}
     }
 
     // MARK: Helpers

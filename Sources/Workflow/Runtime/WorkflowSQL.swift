@@ -12,11 +12,60 @@ public enum WorkflowSQL {
                i.state_sequence, i.last_sequence,
                s.instance_id, s.sequence, s.event, s.from_state, s.to_state, s.at, s.request_sha256
         FROM workflow_instances i
-        LEFT JOIN workflow_steps s ON s.tenant_id = i.tenant_id AND s.idempotency_key = \(idempotencyKey)
-        WHERE i.tenant_id = \(tenantID) AND i.id = \(instanceID)
+        LEFT JOIN workflow_steps s ON s.tenant_id = i.tenant_id AND s.idempotency_key = \(idempotencyKey)::text
+        WHERE i.tenant_id = \(tenantID)::uuid AND i.id = \(instanceID)::uuid
         FOR UPDATE OF i
         """
     }
+}
+
+/// ``StepWrite/query()`` as a named prepared statement. The SQL has the same text for every step
+/// (only the bound values differ), which ``WorkflowSQLTests`` checks.
+public struct PreparedStepWrite: PostgresPreparedStatement {
+    public typealias Row = ()
+    public static let name = "adal_step_write"
+    public static let sql: String = (try? StepWrite.sample.query().sql) ?? ""
+
+    let query: PostgresQuery
+
+    public func makeBindings() throws -> PostgresBindings {
+        guard query.sql == Self.sql else { throw StatementShapeChanged(name: Self.name) }
+        return query.binds
+    }
+
+    public func decodeRow(_ row: PostgresRow) throws {}
+}
+
+/// The lock query as a named prepared statement.
+public struct PreparedInstanceLock: PostgresPreparedStatement {
+    public typealias Row = (
+        String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?, Date?, Data?
+    )
+    public static let name = "adal_instance_lock"
+    public static let sql: String = WorkflowSQL.lockInstance(tenantID: UUID(), instanceID: UUID(), idempotencyKey: nil)
+        .sql
+
+    let query: PostgresQuery
+
+    public init(tenantID: UUID, instanceID: UUID, idempotencyKey: String?) {
+        query = WorkflowSQL.lockInstance(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey)
+    }
+
+    public func makeBindings() throws -> PostgresBindings {
+        guard query.sql == Self.sql else { throw StatementShapeChanged(name: Self.name) }
+        return query.binds
+    }
+
+    public func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
+}
+
+/// A prepared statement's SQL came out different from the text it was prepared with: a
+/// programming error (a query whose text depends on its values), caught before it runs.
+public struct StatementShapeChanged: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String { "the SQL of prepared statement \(name) depends on its values" }
 }
 
 /// Everything one step writes, as one statement: the instance (created or moved), the step
@@ -109,50 +158,92 @@ public struct StepWrite: Sendable {
         let inputHash = Data(inputSHA256)
         let requestHash = requestSHA256.map { Data($0) }
         let entry = Data(auditEntry)
+        // Every parameter is cast, so that the statement prepares the same way whatever the values:
+        // its types never depend on inference from context.
         return try """
         WITH created AS (
             INSERT INTO workflow_instances (
                 tenant_id, id, service_key, definition_version, definition_sha256, parameters, state,
                 state_sequence, state_entered_at, last_sequence, subject, task_role, task_due_at,
                 created_at, updated_at, closed_at)
-            SELECT \(tenantID), \(instanceID), \(service), \(version), \(definitionSHA256), \(parametersJSON)::jsonb,
-                   \(toState), \(sequence), \(at), \(sequence), coalesce(\(subject), ''), \(taskRole), \(taskDueAt),
-                   \(at), \(at), \(closedAt)
-            WHERE \(start)
+            SELECT \(tenantID)::uuid, \(instanceID)::uuid, \(service)::text, \(version)::integer,
+                   \(definitionSHA256)::text, \(parametersJSON)::text::jsonb, \(toState)::text, \(sequence)::bigint,
+                   \(at)::timestamptz, \(sequence)::bigint, coalesce(\(subject)::text, ''), \(taskRole)::text,
+                   \(taskDueAt)::timestamptz, \(at)::timestamptz, \(at)::timestamptz, \(closedAt)::timestamptz
+            WHERE \(start)::boolean
         ), moved AS (
-            UPDATE workflow_instances SET state = \(toState), state_sequence = \(sequence),
-                state_entered_at = \(at), last_sequence = \(sequence),
-                subject = coalesce(\(subject), subject), task_role = \(taskRole), task_due_at = \(taskDueAt),
-                updated_at = \(at), closed_at = \(closedAt)
-            WHERE NOT \(start) AND tenant_id = \(tenantID) AND id = \(instanceID)
+            UPDATE workflow_instances SET state = \(toState)::text, state_sequence = \(sequence)::bigint,
+                state_entered_at = \(at)::timestamptz, last_sequence = \(sequence)::bigint,
+                subject = coalesce(\(subject)::text, subject), task_role = \(taskRole)::text,
+                task_due_at = \(taskDueAt)::timestamptz, updated_at = \(at)::timestamptz,
+                closed_at = \(closedAt)::timestamptz
+            WHERE NOT \(start)::boolean AND tenant_id = \(tenantID)::uuid AND id = \(instanceID)::uuid
         ), step AS (
             INSERT INTO workflow_steps (
                 tenant_id, instance_id, sequence, event, from_state, to_state, actor_id, actor_role, input,
                 input_sha256, idempotency_key, request_sha256, at)
-            VALUES (\(tenantID), \(instanceID), \(sequence), \(event), \(fromState), \(toState), \(actorID),
-                \(actorRole), \(inputJSON)::jsonb, \(inputHash), \(idempotencyKey), \(requestHash), \(at))
+            VALUES (\(tenantID)::uuid, \(instanceID)::uuid, \(sequence)::bigint, \(event)::text, \(fromState)::text,
+                \(toState)::text, \(actorID)::uuid, \(actorRole)::text, \(inputJSON)::text::jsonb, \(inputHash)::bytea,
+                \(idempotencyKey)::text, \(requestHash)::bytea, \(at)::timestamptz)
         ), cancelled AS (
             -- A timer the runner holds is skipped, not waited for (the runner waits for this
             -- instance, so waiting here would deadlock); it finds the state left and does nothing.
-            UPDATE jobs SET status = 'cancelled', finished_at = \(at)
-            WHERE tenant_id = \(tenantID) AND id IN (
+            UPDATE jobs SET status = 'cancelled', finished_at = \(at)::timestamptz
+            WHERE tenant_id = \(tenantID)::uuid AND id IN (
                 SELECT id FROM jobs
-                WHERE \(cancelsTimers) AND tenant_id = \(tenantID) AND instance_id = \(instanceID)
+                WHERE \(cancelsTimers)::boolean AND tenant_id = \(tenantID)::uuid AND instance_id = \(instanceID)::uuid
                   AND status = 'pending' AND kind IN ('timer', 'escalation')
                 FOR UPDATE SKIP LOCKED)
         ), scheduled AS (
             INSERT INTO jobs (tenant_id, kind, instance_id, state_sequence, event, topic, payload, run_at)
-            SELECT \(tenantID), k, CASE WHEN k = 'outbox' THEN NULL ELSE \(instanceID) END,
-                   CASE WHEN k = 'outbox' THEN NULL ELSE \(sequence) END, nullif(e, ''), nullif(t, ''),
+            SELECT \(tenantID)::uuid, k, CASE WHEN k = 'outbox' THEN NULL ELSE \(instanceID)::uuid END,
+                   CASE WHEN k = 'outbox' THEN NULL ELSE \(sequence)::bigint END, nullif(e, ''), nullif(t, ''),
                    p::jsonb, r
             FROM unnest(\(jobs.kinds)::text[], \(jobs.events)::text[], \(jobs.topics)::text[],
                         \(jobs.payloads)::text[], \(jobs.runAt)::timestamptz[]) AS j (k, e, t, p, r)
         ), leaf AS (
-            INSERT INTO audit_queue (tenant_id, entry) VALUES (\(tenantID), \(entry))
+            INSERT INTO audit_queue (tenant_id, entry) VALUES (\(tenantID)::uuid, \(entry)::bytea)
         )
-        SELECT pg_notify(\(WorkflowEngine.jobsChannel), \(tenantID.uuidString)) WHERE \(jobs.dueNow)
+        SELECT pg_notify(\(WorkflowEngine.jobsChannel)::text, \(tenantID.uuidString)::text) WHERE \(jobs.dueNow)::boolean
         """
     }
+
+    /// The statement prepared once per connection and then only bound and executed: after a few
+    /// runs PostgreSQL keeps a generic plan, so a step no longer pays for parsing and planning.
+    public var prepared: PreparedStepWrite {
+        get throws { PreparedStepWrite(query: try query()) }
+    }
+}
+
+extension StepWrite {
+    /// Any step: only the statement's text is taken from it.
+    static let sample = StepWrite(
+        start: true,
+        tenantID: UUID(),
+        instanceID: UUID(),
+        service: "sample",
+        definitionVersion: 1,
+        definitionSHA256: "",
+        parametersJSON: "{}",
+        sequence: 1,
+        event: "start",
+        fromState: nil,
+        toState: "sample",
+        actorID: nil,
+        actorRole: "system",
+        inputJSON: "{}",
+        inputSHA256: [],
+        idempotencyKey: nil,
+        requestSHA256: nil,
+        at: Date(timeIntervalSince1970: 0),
+        subject: nil,
+        taskRole: nil,
+        taskDueAt: nil,
+        closes: false,
+        cancelsTimers: false,
+        jobs: .none,
+        auditEntry: []
+    )
 }
 
 /// The jobs a step schedules, as parallel arrays for one `unnest`.

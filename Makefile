@@ -25,6 +25,7 @@ test: setup
 bench: setup
 	$(SWIFT) build -c release
 	.build/release/adal bench audit
+	.build/release/adal bench workflow
 
 ## Check formatting with the toolchain's swift-format and the committed .swift-format.
 lint:

@@ -58,6 +58,7 @@ struct WorkflowPageTests {
             #expect(html.contains("Принять"))
             #expect(html.contains("/audit/astana/leaves/0"))
             #expect(html.contains("/audit/astana/leaves/1"))
+            #expect(html.contains("/audit/astana/proof/inclusion?index=1&amp;size=2"))
         }
     }
 

@@ -57,6 +57,33 @@ struct EngineAuditTests {
         }
     }
 
+    @Test("the verifier accepts the engine's chained leaves and finds a leaf that names the wrong predecessor")
+    func chainVerified() async throws {
+        try await EngineFixture.with { fixture in
+            let log = PostgresAuditLog(database: fixture.databases.application)
+            let first = try await fixture.startRequest().instanceID
+            let second = try await fixture.startRequest().instanceID
+            try await fixture.fire("approve", on: first, as: fixture.officer)
+            try await fixture.fire("withdraw", on: second, as: fixture.schoolAdmin)
+            while try await log.integrate(tenantID: fixture.astana.id) > 0 {}
+            let verifier = AuditVerifier(database: fixture.databases.application)
+            #expect(try await verifier.verify(tenantID: fixture.astana.id).size == 4)
+            // Leaf 3 (second's withdraw) should name leaf 1; make it name leaf 0, hash and all.
+            try await fixture.execute(
+                """
+                UPDATE audit_leaves SET entry = set_byte(entry, length(entry) - 1, 0),
+                    leaf_hash = sha256('\\x00'::bytea || set_byte(entry, length(entry) - 1, 0))
+                WHERE leaf_index = 3
+                """
+            )
+            await #expect {
+                try await verifier.verify(tenantID: fixture.astana.id)
+            } throws: { error in
+                (error as? AuditTamper)?.index == 3 && (error as? AuditTamper)?.reason.contains("previous step") == true
+            }
+        }
+    }
+
     @Test("one identifier hashes differently in two cities")
     func perTenantKeys() async throws {
         try await EngineFixture.with { fixture in

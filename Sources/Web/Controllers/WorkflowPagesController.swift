@@ -95,6 +95,7 @@ struct WorkflowPagesController {
         )
         let language = context.language
         let definition = view.definition
+        let treeSize = try await dependencies.auditLog.head(tenantID: tenant.id).size
         let steps = view.steps.map { step -> [String: Any] in
             let event =
                 step.event == EventDefinition.startName
@@ -105,6 +106,9 @@ struct WorkflowPagesController {
                 "event": event ?? step.event, "at": Self.format(step.at), "atISO": Self.iso(step.at),
                 "role": role ?? dependencies.pages.locales.text("system_actor", language),
                 "leaf": step.leafIndex.map(String.init) as Any, "slug": tenant.slug.value,
+                "proof": step.leafIndex.flatMap { leaf in
+                    leaf < treeSize ? "/audit/\(tenant.slug)/proof/inclusion?index=\(leaf)&size=\(treeSize)" : nil
+                } as Any,
             ]
         }
         let summary = view.summary

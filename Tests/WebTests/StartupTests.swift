@@ -33,7 +33,8 @@ struct StartupTests {
             #expect(error.description.hasPrefix("Cannot reach the database at 127.0.0.1:\(port)"))
             #expect(!error.description.contains("secret"))
         }
-        #expect(ContinuousClock.now - started < ConnectionCheck.startupTimeout + .seconds(3))
+        // A hang detector, not a speed goal: generous, so a loaded machine does not fail it.
+        #expect(ContinuousClock.now - started < ConnectionCheck.startupTimeout + .seconds(20))
     }
 
     @Test("a malformed DATABASE_URL is named without repeating its password")

@@ -22,11 +22,18 @@ struct WebFixture: Sendable {
         version: 1
         title: {kk: Жөндеу туралы хабар, ru: Сообщение о ремонте, en: Repair report}
         roles: [parent, akimat_admin]
+        parameters:
+          response_time:
+            type: duration
+            title: {kk: Жауап мерзімі, ru: Срок ответа, en: Response time}
+            default: P3D
+            min: P1D
+            max: P10D
         states:
           reported:
             initial: true
             title: {kk: Хабарланды, ru: Сообщено, en: Reported}
-            task: {role: akimat_admin, due: P3D}
+            task: {role: akimat_admin, due: {parameter: response_time}}
           in_work:
             title: {kk: Жұмыста, ru: В работе, en: In work}
           closed:

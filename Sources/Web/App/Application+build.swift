@@ -28,6 +28,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     AuditController(dependencies: dependencies).register(on: router)
     TenantPagesController(dependencies: dependencies).register(on: router)
     WorkflowPagesController(dependencies: dependencies).register(on: router)
+    ServiceAdminController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -1,0 +1,128 @@
+import Core
+import Foundation
+import Hummingbird
+import Workflow
+
+/// The akimat administrators' page for services: which loaded services the city runs, the
+/// pinned version and the parameters of each, and the jobs that failed for good.
+struct ServiceAdminController {
+    let dependencies: AppDependencies
+
+    func register(on router: Router<AppRequestContext>) {
+        let group = router.group(":tenant/admin/services").add(middleware: TenantMiddleware(dependencies: dependencies))
+        group.get(use: show)
+        group.post(":service", use: save)
+    }
+
+    private var registry: WorkflowRegistry { dependencies.workflows.registry }
+
+    private var store: ServiceSettingsStore {
+        ServiceSettingsStore(database: dependencies.database, registry: registry)
+    }
+
+    @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard let principal = context.principal else {
+            return Response.redirect(to: "/\(tenant.slug)/login", type: .normal)
+        }
+        try principal.require(anyOf: [.akimatAdmin])
+        return try await page(tenant: tenant, request: request, context: context, message: nil, status: .ok)
+    }
+
+    /// Saves one service's version and parameters; a bad value re-shows the page with the reason.
+    @Sendable func save(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let principal = try context.requirePrincipal()
+        try principal.require(anyOf: [.akimatAdmin])
+        let service = try context.parameters.require("service")
+        guard let latest = registry.latest(service) else { throw AdalError.notFound(what: "service") }
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        var version: Int? = nil
+        if let text = form["version"], !text.isEmpty {
+            guard let number = Int(text) else {
+                throw AdalError.invalidField(field: "version", reason: "a version number")
+            }
+            version = number
+        }
+        let definition = version.flatMap { registry.definition(service, version: $0) } ?? latest
+        var changes: [String: InputValue] = [:]
+        for parameter in definition.parameters {
+            guard let text = form["p_\(parameter.name)"]?.trimmingWhitespace(), !text.isEmpty else { continue }
+            changes[parameter.name] = ParameterSet.setting(fromText: text, for: parameter)
+        }
+        do {
+            try await store.set(tenantID: tenant.id, service: service, version: version, changes: changes)
+        } catch let error as AdalError {
+            guard case .invalidField(let field, let reason) = error else { throw error }
+            return try await page(
+                tenant: tenant,
+                request: request,
+                context: context,
+                message: "\(service): \(field): \(reason)",
+                status: .unprocessableContent
+            )
+        }
+        return Response.redirect(to: "/\(tenant.slug)/admin/services", type: .normal)
+    }
+
+    private func page(
+        tenant: Tenant,
+        request: Request,
+        context: AppRequestContext,
+        message: String?,
+        status: HTTPResponse.Status
+    ) async throws -> Response {
+        let language = context.language
+        let settings = try await store.settings(tenantID: tenant.id)
+        let services = registry.keys.compactMap { key -> [String: Any]? in
+            guard let latest = registry.latest(key) else { return nil }
+            let current = settings.first { $0.service == key }
+            let definition = current?.version.flatMap { registry.definition(key, version: $0) } ?? latest
+            let values =
+                (try? ParameterSet(definition: definition, settings: current?.parameters ?? [:]))?.values ?? [:]
+            return [
+                "key": key, "title": latest.title[language], "enabled": current != nil,
+                "pinned": current?.version.map(String.init) ?? "",
+                "versions": registry.versions(key).map { version in
+                    ["number": String(version), "selected": current?.version == version]
+                },
+                "parameters": definition.parameters.map { parameter in
+                    [
+                        "name": parameter.name, "title": parameter.title[language], "type": parameter.type.name,
+                        "value": values[parameter.name].map { Self.text($0, parameter.type) } ?? "",
+                    ]
+                },
+                "slug": tenant.slug.value,
+            ]
+        }
+        let dead = try await WorkflowQueries(database: dependencies.database).deadJobs(tenantID: tenant.id).map { job in
+            [
+                "id": String(job.id), "kind": job.kind, "what": job.topic ?? job.event ?? "",
+                "attempts": String(job.attempts), "error": job.lastError ?? "",
+                "at": job.finishedAt.map { WorkflowPagesController.format($0) } ?? "",
+            ]
+        }
+        return dependencies.pages.page(
+            "services_admin",
+            titleKey: "services_admin_title",
+            values: [
+                "services": services, "hasServices": !services.isEmpty, "dead": dead, "hasDead": !dead.isEmpty,
+                "message": message as Any,
+            ],
+            request: request,
+            context: context,
+            status: status
+        )
+    }
+
+    /// A parameter's value as the form shows it: percentages with their decimals.
+    static func text(_ value: ParameterValue, _ type: ParameterType) -> String {
+        if case .basisPoints = type, case .int(let hundredths) = value {
+            let sign = hundredths < 0 ? "-" : ""
+            let magnitude = abs(hundredths)
+            return magnitude % 100 == 0
+                ? "\(sign)\(magnitude / 100)" : String(format: "%@%d.%02d", sign, magnitude / 100, magnitude % 100)
+        }
+        return value.description
+    }
+}

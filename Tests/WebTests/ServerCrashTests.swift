@@ -9,6 +9,7 @@ import PostgresNIO
 import Storage
 import TestSupport
 import Testing
+import Workflow
 
 @testable import Web
 
@@ -105,49 +106,145 @@ struct ServerCrashTests {
         throw ServerDidNotStart(log: "no answer after many retries")
     }
 
-    @Test("kill -9 during concurrent steps with retries by key: no acknowledged step lost, none applied twice")
-    func killDuringSteps() async throws {
-        try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCities(hasher: BcryptHasher(cost: 4), password: "irrelevant")
-            try await databases.owner.withTenant(astana.id) { connection in
-                try await connection.query(
-                    "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(astana.id), 'repair-report')",
-                    logger: databases.owner.logger
-                )
-            }
-            let accounts = AccountService(
-                store: PostgresAccountStore(database: databases.owner),
-                hasher: BcryptHasher(cost: 4)
-            )
-            let parent = try await accounts.issueToken(
-                login: "parent",
-                name: "crash",
-                roles: [.parent],
-                tenantID: astana.id
-            ).0.text
-            let admin = try await accounts.issueToken(
-                login: "admin",
-                name: "crash",
-                roles: [.akimatAdmin],
-                tenantID: astana.id
-            ).0.text
+    /// A test database with Astana running repair-report, tokens for its parent and administrator,
+    /// and a way to start `adal serve` processes on it.
+    struct Setup: Sendable {
+        let databases: TestDatabases
+        let astana: Tenant
+        let parentToken: String
+        let adminToken: String
+        let directory: String
+        let signerKey: String
 
-            let directory = NSTemporaryDirectory() + "/adal-crash-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            try Data(WebFixture.repairReport.utf8).write(
-                to: URL(fileURLWithPath: directory + "/workflows/repair-report.yaml")
-            )
-            let server = ServerProcess(
+        func server(name: String) throws -> ServerProcess {
+            ServerProcess(
                 port: try FreePort.find(),
                 environment: [
-                    "DATABASE_URL": Self.url(databases.applicationConfiguration),
-                    "ADAL_DATA_DIR": directory, "ADAL_WORKFLOWS_DIR": directory + "/workflows",
+                    "DATABASE_URL": ServerCrashTests.url(databases.applicationConfiguration),
+                    "ADAL_DATA_DIR": directory + "/" + name, "ADAL_WORKFLOWS_DIR": directory + "/workflows",
                     "ADAL_MIGRATIONS_DIR": "migrations", "ADAL_LOG_LEVEL": "warning",
-                    "ADAL_AUDIT_SIGNER_KEY": try NoteSigner.generate(name: "adal.test").signerKey,
+                    "ADAL_AUDIT_SIGNER_KEY": signerKey,
                 ],
-                logPath: directory + "/server.log"
+                logPath: directory + "/\(name).log"
             )
+        }
+
+        func count(_ query: PostgresQuery) async throws -> Int64 {
+            try await databases.owner.withTenant(astana.id) { connection in
+                var value: Int64 = 0
+                for try await number in try await connection.query(query, logger: databases.owner.logger).decode(
+                    Int64.self
+                ) {
+                    value = number
+                }
+                return value
+            }
+        }
+
+        static func with(_ body: @escaping @Sendable (Setup) async throws -> Void) async throws {
+            try await TestDatabases.with { databases in
+                let (astana, _) = try await databases.createCities(
+                    hasher: BcryptHasher(cost: 4),
+                    password: "irrelevant"
+                )
+                try await databases.owner.withTenant(astana.id) { connection in
+                    try await connection.query(
+                        "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(astana.id), 'repair-report')",
+                        logger: databases.owner.logger
+                    )
+                }
+                let accounts = AccountService(
+                    store: PostgresAccountStore(database: databases.owner),
+                    hasher: BcryptHasher(cost: 4)
+                )
+                let parent = try await accounts.issueToken(
+                    login: "parent",
+                    name: "t",
+                    roles: [.parent],
+                    tenantID: astana.id
+                )
+                let admin = try await accounts.issueToken(
+                    login: "admin",
+                    name: "t",
+                    roles: [.akimatAdmin],
+                    tenantID: astana.id
+                )
+                let directory = NSTemporaryDirectory() + "/adal-process-\(UUID().uuidString)"
+                try FileManager.default.createDirectory(
+                    atPath: directory + "/workflows",
+                    withIntermediateDirectories: true
+                )
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                try Data(WebFixture.repairReport.utf8).write(
+                    to: URL(fileURLWithPath: directory + "/workflows/repair-report.yaml")
+                )
+                try await body(
+                    Setup(
+                        databases: databases,
+                        astana: astana,
+                        parentToken: parent.0.text,
+                        adminToken: admin.0.text,
+                        directory: directory,
+                        signerKey: try NoteSigner.generate(name: "adal.test").signerKey
+                    )
+                )
+            }
+        }
+    }
+
+    @Test("two server processes on one database fire each due timer exactly once")
+    func twoProcessesShareTimers() async throws {
+        try await Setup.with { setup in
+            let engine = WorkflowEngine(
+                database: setup.databases.application,
+                registry: try WorkflowRegistry.load(
+                    directory: URL(fileURLWithPath: setup.directory + "/workflows"),
+                    implementations: []
+                )
+            )
+            let reports = 40
+            for number in 0..<reports {
+                _ = try await engine.start(
+                    tenantID: setup.astana.id,
+                    service: "repair-report",
+                    actor: StepActor(id: UUID(), roles: [.parent]),
+                    input: ["school_bin": .string("940140000385"), "what": .string("Report \(number)")]
+                )
+            }
+            // Every task overdue at once; the definition has no escalation event, so each overdue
+            // task becomes exactly one 'task.overdue' message.
+            try await setup.databases.owner.withTenant(setup.astana.id) { connection in
+                try await connection.query(
+                    "UPDATE jobs SET run_at = now() - interval '1 second' WHERE kind = 'escalation'",
+                    logger: setup.databases.owner.logger
+                )
+            }
+            let first = try setup.server(name: "first")
+            let second = try setup.server(name: "second")
+            async let a: Void = first.start()
+            async let b: Void = second.start()
+            _ = try await (a, b)
+            defer {
+                first.stop()
+                second.stop()
+            }
+            var done: Int64 = 0
+            for _ in 0..<200 {
+                done = try await setup.count("SELECT count(*) FROM jobs WHERE kind = 'escalation' AND status = 'done'")
+                if done == reports { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(done == Int64(reports))
+            #expect(try await setup.count("SELECT count(*) FROM jobs WHERE topic = 'task.overdue'") == Int64(reports))
+            #expect(try await setup.count("SELECT max(attempts) FROM jobs WHERE kind = 'escalation'") == 1)
+        }
+    }
+
+    @Test("kill -9 during concurrent steps with retries by key: no acknowledged step lost, none applied twice")
+    func killDuringSteps() async throws {
+        try await Setup.with { setup in
+            let (parent, admin, astana) = (setup.parentToken, setup.adminToken, setup.astana)
+            let server = try setup.server(name: "crash")
             try await server.start()
             defer { server.stop() }
 
@@ -213,30 +310,23 @@ struct ServerCrashTests {
             #expect(outcomes.count == reports)
             #expect(await retries.count > 0, "the kills must have interrupted some requests")
             #expect(outcomes.allSatisfy { $0.2 == 200 }, "every accept acknowledged with 200")
-            let counts = try await databases.owner.withTenant(astana.id) { connection in
-                var values: [Int64] = []
-                for query: PostgresQuery in [
-                    "SELECT count(*) FROM workflow_instances",
-                    "SELECT count(*) FROM workflow_instances WHERE state = 'in_work' AND last_sequence = 2",
-                    "SELECT count(*) FROM workflow_steps",
-                    "SELECT count(DISTINCT idempotency_key) FROM workflow_steps",
-                ] {
-                    for try await value in try await connection.query(query, logger: databases.owner.logger).decode(
-                        Int64.self
-                    ) {
-                        values.append(value)
-                    }
-                }
-                return values
+            var counts: [Int64] = []
+            for query: PostgresQuery in [
+                "SELECT count(*) FROM workflow_instances",
+                "SELECT count(*) FROM workflow_instances WHERE state = 'in_work' AND last_sequence = 2",
+                "SELECT count(*) FROM workflow_steps",
+                "SELECT count(DISTINCT idempotency_key) FROM workflow_steps",
+            ] {
+                counts.append(try await setup.count(query))
             }
             #expect(counts == [Int64(reports), Int64(reports), Int64(2 * reports), Int64(2 * reports)])
             // Each acknowledged instance is the one stored under its key.
             for (key, instance, _) in outcomes {
-                let stored = try await databases.owner.withTenant(astana.id) { connection in
+                let stored = try await setup.databases.owner.withTenant(astana.id) { connection in
                     var id = ""
                     for try await value in try await connection.query(
                         "SELECT instance_id::text FROM workflow_steps WHERE idempotency_key = \(key)",
-                        logger: databases.owner.logger
+                        logger: setup.databases.owner.logger
                     ).decode(String.self) { id = value }
                     return id
                 }

@@ -8,8 +8,8 @@ import Web
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Manage the audit log's signing key.",
-        subcommands: [Keygen.self, Verify.self]
+        abstract: "The audit log: its signing key, verification, export and proofs.",
+        subcommands: [Keygen.self, Verify.self, Export.self, Check.self, Prove.self]
     )
 
     struct Keygen: AsyncParsableCommand {
@@ -91,6 +91,112 @@ struct AuditCommand: AsyncParsableCommand {
             print(
                 "The audit log of \(slug) verifies: \(verified.0.size) leaves, root \(verified.0.root.hex), \(verified.1) checkpoint(s) matched."
             )
+        }
+    }
+}
+
+extension AuditCommand {
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a city's log as files anyone can check offline (checkpoint, key, leaves).",
+            discussion:
+                "Signs the current tree first. Check the result with 'adal audit check DIR' or your own verifier."
+        )
+
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The city's short name.") var tenant: String
+        @Option(help: "Folder to write into.") var out: String
+
+        func run() async throws {
+            let configuration = try common.configuration()
+            let logger = try common.logger()
+            let (slug, out) = (tenant, out)
+            let size = try await withPreparedDatabase(configuration, logger: logger) { endpoints in
+                try await endpoints.withOwner(logger: logger) { database in
+                    let tenant = try await requireTenant(slug, in: database)
+                    let log = PostgresAuditLog(database: database)
+                    let notary = try AuditKeys.notary(log: log, configuration: configuration, logger: logger)
+                    return try await AuditExport(log: log, notary: notary).write(
+                        tenant: tenant,
+                        to: URL(fileURLWithPath: out)
+                    )
+                }
+            }
+            print("\(slug): \(size) leaves and their signed checkpoint written to \(out)")
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check an exported log offline: signature, every entry, the chain of each instance, the root.",
+            discussion:
+                "Needs no database. Pass the key published by the city with --key; without it the bundle's own key is used."
+        )
+
+        @Argument(help: "A folder written by 'adal audit export'.") var directory: String
+        @Option(help: "The verifier key the city publishes.") var key: String?
+
+        func run() async throws {
+            do {
+                let checkpoint = try AuditBundle.verify(directory: URL(fileURLWithPath: directory), verifierKey: key)
+                print(
+                    "\(checkpoint.origin): \(checkpoint.size) leaves verified against the signed root \(checkpoint.root.hex)"
+                )
+            } catch let error as AuditBundleError {
+                throw CommandFailure(error.description)
+            }
+        }
+    }
+
+    struct Prove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a leaf, a freshly signed checkpoint and the inclusion proof that ties them, checked first."
+        )
+
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The city's short name.") var tenant: String
+        @Option(help: "The leaf index.") var index: Int
+
+        func run() async throws {
+            let configuration = try common.configuration()
+            let logger = try common.logger()
+            let (slug, index) = (tenant, index)
+            let lines = try await withPreparedDatabase(configuration, logger: logger) { endpoints in
+                try await endpoints.withOwner(logger: logger) { database in
+                    let tenant = try await requireTenant(slug, in: database)
+                    let log = PostgresAuditLog(database: database)
+                    let notary = try AuditKeys.notary(log: log, configuration: configuration, logger: logger)
+                    let note = try await notary.latestCheckpoint(of: tenant)
+                    let checkpoint = try Checkpoint(
+                        text: try NoteVerifier(verifierKey: notary.verifierKey).verify(note)
+                    )
+                    guard index >= 0, index < checkpoint.size,
+                        let leaf = try await log.leaf(index: index, tenantID: tenant.id)
+                    else {
+                        throw CommandFailure("leaf \(index) is not in the log of \(checkpoint.size) leaves")
+                    }
+                    let proof = try await log.inclusionProof(index: index, size: checkpoint.size, tenantID: tenant.id)
+                    guard
+                        ProofVerifier.verifyInclusion(
+                            index: index,
+                            size: checkpoint.size,
+                            leafHash: leaf.hash,
+                            proof: proof,
+                            root: checkpoint.root
+                        )
+                    else {
+                        throw CommandFailure(
+                            "the proof does not verify: the stored tree is damaged; run 'adal audit verify'"
+                        )
+                    }
+                    return [
+                        "leaf \(index) of \(checkpoint.size)",
+                        "entry \(Data(leaf.entry).base64EncodedString())",
+                        "leaf hash \(leaf.hash.hex)",
+                    ] + proof.map { "proof \($0.hex)" } + ["", note]
+                }
+            }
+            print(lines.joined(separator: "\n"), terminator: "")
         }
     }
 }

@@ -185,3 +185,22 @@ struct AuditSequencerRaceTests {
         }
     }
 }
+
+extension TestDatabases {
+    /// Queues `count` entries for `tenant` in one transaction and integrates them all.
+    func fillAuditLog(tenant: UUID, count: Int) async throws -> PostgresAuditLog {
+        try await application.withTenant(tenant) { connection in
+            for number in 0..<count {
+                try await PostgresAuditLog.queue(
+                    AuditLogStoreTests.entry(tenant: tenant, number: number),
+                    tenantID: tenant,
+                    on: connection,
+                    logger: application.logger
+                )
+            }
+        }
+        let log = PostgresAuditLog(database: application)
+        while try await log.integrate(tenantID: tenant) > 0 {}
+        return log
+    }
+}

@@ -22,18 +22,7 @@ struct AuditTamperTests {
     ) async throws -> AuditTamper? {
         try await TestDatabases.with { databases in
             let (astana, _) = try await databases.createCitiesWithoutPasswords()
-            try await databases.application.withTenant(astana.id) { connection in
-                for number in 0..<size {
-                    try await PostgresAuditLog.queue(
-                        AuditLogStoreTests.entry(tenant: astana.id, number: number),
-                        tenantID: astana.id,
-                        on: connection,
-                        logger: logger
-                    )
-                }
-            }
-            let log = PostgresAuditLog(database: databases.application)
-            while try await log.integrate(tenantID: astana.id) > 0 {}
+            let log = try await databases.fillAuditLog(tenant: astana.id, count: size)
             let head = try await log.head(tenantID: astana.id)
             let signed = Checkpoint(
                 origin: "adal.test/audit/astana",

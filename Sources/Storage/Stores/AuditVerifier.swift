@@ -33,8 +33,7 @@ public struct AuditVerifier: Sendable {
             }
 
             var frontier = MerkleFrontier()
-            // Each instance's latest leaf so far, to check that a leaf names its true predecessor.
-            var latest: [UUID: (sequence: UInt64, index: Int)] = [:]
+            var chain = LeafChain()
             let rows = try await connection.query(
                 "SELECT leaf_index, entry, leaf_hash FROM audit_leaves WHERE tenant_id = \(tenantID) ORDER BY leaf_index",
                 logger: logger
@@ -54,18 +53,9 @@ public struct AuditVerifier: Sendable {
                 guard decoded.tenantID == tenantID else {
                     throw AuditTamper(index: expected, reason: "the entry belongs to another tenant")
                 }
-                if decoded.previousLeafIndex != AuditEntry.noPreviousLeaf {
-                    guard let previous = latest[decoded.instanceID], previous.sequence + 1 == decoded.sequence,
-                        UInt64(previous.index) == decoded.previousLeafIndex
-                    else {
-                        throw AuditTamper(
-                            index: expected,
-                            reason:
-                                "the entry names leaf \(decoded.previousLeafIndex) as its instance's previous step, which it is not"
-                        )
-                    }
+                if let broken = chain.add(decoded, at: expected) {
+                    throw AuditTamper(index: expected, reason: broken)
                 }
-                latest[decoded.instanceID] = (decoded.sequence, expected)
                 let leafHash = MerkleHashing.leafHash(bytes)
                 guard leafHash.bytes == Array(storedHash) else {
                     throw AuditTamper(index: expected, reason: "the stored leaf hash does not match the entry")

@@ -41,12 +41,7 @@ public func buildDependencies(
 ) async throws -> AppDependencies {
     let database = Database(client: client, logger: logger)
     let auditLog = PostgresAuditLog(database: database)
-    let notary = AuditNotary(
-        log: auditLog,
-        signer: CheckpointSigner(signer: try AuditKeys.signer(configuration: configuration, logger: logger)),
-        stateDirectory: configuration.dataDirectory + "/audit-signed",
-        originHost: configuration.auditOriginHost ?? "\(configuration.host):\(configuration.port)"
-    )
+    let notary = try AuditKeys.notary(log: auditLog, configuration: configuration, logger: logger)
     let accounts = AccountService(
         store: PostgresAccountStore(database: database),
         hasher: BcryptHasher(cost: configuration.bcryptCost),

@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import Logging
+import Storage
 
 /// Where the audit log's signing key comes from: configuration (`ADAL_AUDIT_SIGNER_KEY`), else
 /// the file `audit-signer.key` in the data folder, created on first start (mode 0600). Never
@@ -30,6 +31,23 @@ public enum AuditKeys {
             metadata: ["file": "\(path)", "verifier_key": "\(signer.verifierKey)"]
         )
         return signer
+    }
+}
+
+extension AuditKeys {
+    /// The notary of this installation: its signer, the folder where it keeps the last
+    /// checkpoint it signed per city, and the origin host of every city's log.
+    public static func notary(
+        log: PostgresAuditLog,
+        configuration: AppConfiguration,
+        logger: Logger
+    ) throws -> AuditNotary {
+        AuditNotary(
+            log: log,
+            signer: CheckpointSigner(signer: try signer(configuration: configuration, logger: logger)),
+            stateDirectory: configuration.dataDirectory + "/audit-signed",
+            originHost: configuration.auditOriginHost ?? "\(configuration.host):\(configuration.port)"
+        )
     }
 }
 

@@ -62,7 +62,11 @@ public struct EmbeddedPostgres: Sendable {
         let port = try FreePort.find()
         var options = ["-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''"]
         if unsafeFastMode {
-            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            // Tests run side by side, each with its own pools and sometimes server processes:
+            // more connections than a server's default 100.
+            options += [
+                "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=500",
+            ]
         }
         let arguments = [
             "start", "-D", clusterDirectory, "-w", "-t", "60", "-l", clusterDirectory + "/server.log",

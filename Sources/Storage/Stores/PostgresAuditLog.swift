@@ -289,22 +289,39 @@ public struct PostgresAuditLog: Sendable {
         var table = SubtreeTable()
         let leafIndexes = wanted.filter { $0.level == 0 }.map { Int64($0.index) }
         let inner = wanted.filter { $0.level > 0 }
-        let rows = try await connection.query(
-            """
-            SELECT 0::int, leaf_index, leaf_hash FROM audit_leaves
-            WHERE tenant_id = \(tenantID) AND leaf_index = ANY (\(leafIndexes)::bigint[])
-            UNION ALL
-            SELECT n.level::int, n.node_index, n.hash FROM audit_nodes n
-            JOIN unnest(\(inner.map { Int32($0.level) })::int[], \(inner.map { Int64($0.index) })::bigint[]) AS w (level, node_index)
-              ON n.level = w.level AND n.node_index = w.node_index
-            WHERE n.tenant_id = \(tenantID)
-            """,
+        let rows = try await connection.execute(
+            SubtreeQuery(tenantID: tenantID, leaves: leafIndexes, inner: inner),
             logger: logger
         )
-        for try await (level, index, hash) in rows.decode((Int32, Int64, Data).self) {
+        for try await (level, index, hash) in rows {
             table[Int(level), Int(index)] = TreeHash(bytes: Array(hash))
         }
         return table
+    }
+
+    /// The stored leaf hashes and subtrees a proof needs, in one prepared statement.
+    struct SubtreeQuery: PreparedSQL {
+        typealias Row = (Int32, Int64, Data)
+        static let name = "adal_audit_subtrees"
+        static let sql = SubtreeQuery(tenantID: UUID(), leaves: [], inner: []).query.sql
+
+        let query: PostgresQuery
+
+        init(tenantID: UUID, leaves: [Int64], inner: [(level: Int, index: Int)]) {
+            query = """
+                SELECT 0::int, leaf_index, leaf_hash FROM audit_leaves
+                WHERE tenant_id = \(tenantID)::uuid AND leaf_index = ANY (\(leaves)::bigint[])
+                UNION ALL
+                SELECT n.level::int, n.node_index, n.hash FROM audit_nodes n
+                JOIN unnest(\(inner.map { Int32($0.level) })::int[], \(inner.map { Int64($0.index) })::bigint[])
+                  AS w (level, node_index) ON n.level = w.level AND n.node_index = w.node_index
+                WHERE n.tenant_id = \(tenantID)::uuid
+                """
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
+        }
     }
 
     /// First key of the sequencer's advisory lock (the second is the tenant); `adal` in ASCII.

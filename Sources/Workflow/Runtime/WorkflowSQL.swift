@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Storage
 
 /// The statements of a step, in one place, so that the engine and the benchmark's raw mode
 /// (`adal bench workflow`, which runs the same statements without the engine) cannot drift.
@@ -21,23 +22,18 @@ public enum WorkflowSQL {
 
 /// ``StepWrite/query()`` as a named prepared statement. The SQL has the same text for every step
 /// (only the bound values differ), which ``WorkflowSQLTests`` checks.
-public struct PreparedStepWrite: PostgresPreparedStatement {
+public struct PreparedStepWrite: PreparedSQL {
     public typealias Row = ()
     public static let name = "adal_step_write"
     public static let sql: String = (try? StepWrite.sample.query().sql) ?? ""
 
-    let query: PostgresQuery
-
-    public func makeBindings() throws -> PostgresBindings {
-        guard query.sql == Self.sql else { throw StatementShapeChanged(name: Self.name) }
-        return query.binds
-    }
+    public let query: PostgresQuery
 
     public func decodeRow(_ row: PostgresRow) throws {}
 }
 
 /// The lock query as a named prepared statement.
-public struct PreparedInstanceLock: PostgresPreparedStatement {
+public struct PreparedInstanceLock: PreparedSQL {
     public typealias Row = (
         String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?, Date?, Data?
     )
@@ -45,27 +41,15 @@ public struct PreparedInstanceLock: PostgresPreparedStatement {
     public static let sql: String = WorkflowSQL.lockInstance(tenantID: UUID(), instanceID: UUID(), idempotencyKey: nil)
         .sql
 
-    let query: PostgresQuery
+    public let query: PostgresQuery
 
     public init(tenantID: UUID, instanceID: UUID, idempotencyKey: String?) {
         query = WorkflowSQL.lockInstance(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey)
     }
 
-    public func makeBindings() throws -> PostgresBindings {
-        guard query.sql == Self.sql else { throw StatementShapeChanged(name: Self.name) }
-        return query.binds
-    }
-
     public func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
     }
-}
-
-/// A prepared statement's SQL came out different from the text it was prepared with: a
-/// programming error (a query whose text depends on its values), caught before it runs.
-public struct StatementShapeChanged: Error, CustomStringConvertible {
-    public let name: String
-    public var description: String { "the SQL of prepared statement \(name) depends on its values" }
 }
 
 /// Everything one step writes, as one statement: the instance (created or moved), the step

@@ -7,6 +7,7 @@ import PostgresNIO
 import Prometheus
 import Storage
 import TestSupport
+import Workflow
 
 @testable import Web
 
@@ -215,5 +216,28 @@ extension AppConfiguration {
         configuration.auditOriginHost = "adal.test"
         configuration.dataDirectory = NSTemporaryDirectory() + "/adal-web-test-" + UUID().uuidString
         return configuration
+    }
+}
+
+extension WebFixture {
+    /// A parent's repair report in Astana, through the engine.
+    func reportRepair(_ what: String = "Broken window") async throws -> UUID {
+        try await dependencies.workflows.start(
+            tenantID: astana.id,
+            service: "repair-report",
+            actor: StepActor(id: UUID(), roles: [.parent]),
+            input: ["school_bin": .string("940140000385"), "what": .string(what)]
+        ).instanceID
+    }
+
+    /// The akimat takes a report on.
+    func acceptRepair(_ id: UUID) async throws {
+        _ = try await dependencies.workflows.fire(
+            tenantID: astana.id,
+            instanceID: id,
+            event: "accept",
+            actor: StepActor(id: UUID(), roles: [.akimatAdmin]),
+            input: [:]
+        )
     }
 }

@@ -234,6 +234,49 @@ public struct PostgresAuditLog: Sendable {
         }
     }
 
+    /// Most leaves one browsing page reads.
+    public static let maximumPage = 200
+
+    /// The latest leaves, newest first, starting below `before` (all when nil).
+    public func recentLeaves(tenantID: UUID, before: Int?, limit: Int) async throws -> [(index: Int, entry: [UInt8])] {
+        let bound = Int64(before ?? Int(Int64.max))
+        return try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT leaf_index, entry FROM audit_leaves
+                WHERE tenant_id = \(tenantID) AND leaf_index < \(bound)
+                ORDER BY leaf_index DESC LIMIT \(Int64(min(max(limit, 1), Self.maximumPage)))
+                """,
+                logger: logger
+            )
+            var leaves: [(index: Int, entry: [UInt8])] = []
+            for try await (index, entry) in rows.decode((Int64, Data).self) {
+                leaves.append((Int(index), Array(entry)))
+            }
+            return leaves
+        }
+    }
+
+    /// Every integrated leaf of one instance, in step order.
+    public func leaves(ofInstance instanceID: UUID, tenantID: UUID) async throws -> [(index: Int, entry: [UInt8])] {
+        try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT l.leaf_index, l.entry FROM audit_step_leaves s
+                JOIN audit_leaves l ON l.tenant_id = s.tenant_id AND l.leaf_index = s.leaf_index
+                WHERE s.tenant_id = \(tenantID) AND s.instance_id = \(instanceID)
+                ORDER BY s.sequence LIMIT \(Int64(Self.maximumPage))
+                """,
+                logger: logger
+            )
+            var leaves: [(index: Int, entry: [UInt8])] = []
+            for try await (index, entry) in rows.decode((Int64, Data).self) {
+                leaves.append((Int(index), Array(entry)))
+            }
+            return leaves
+        }
+    }
+
     /// The audit path of leaf `index` at tree size `size`.
     public func inclusionProof(index: Int, size: Int, tenantID: UUID) async throws -> [TreeHash] {
         try await withAlgorithms(tenantID: tenantID) { try $0.inclusionProof(index: index, size: size) }

@@ -29,6 +29,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     TenantPagesController(dependencies: dependencies).register(on: router)
     WorkflowPagesController(dependencies: dependencies).register(on: router)
     ServiceAdminController(dependencies: dependencies).register(on: router)
+    AuditPagesController(dependencies: dependencies).register(on: router)
     return router
 }
 

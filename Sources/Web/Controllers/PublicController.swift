@@ -6,20 +6,27 @@ import Prometheus
 /// Pages and endpoints that need no city: the list of cities, the stylesheet, health, metrics.
 struct PublicController {
     let dependencies: AppDependencies
-    let stylesheet: ByteBuffer
+    /// The files under /static, read once at start: name → (content type, bytes).
+    let assets: [String: (type: String, body: ByteBuffer)]
+
+    static let assetTypes = ["adal.css": "text/css; charset=utf-8", "verify-leaf.js": "text/javascript; charset=utf-8"]
 
     init(dependencies: AppDependencies) throws {
         self.dependencies = dependencies
-        let path = dependencies.pages.staticDirectory + "/adal.css"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw AdalError.unavailable(reason: "stylesheet \(path) is missing")
+        var assets: [String: (type: String, body: ByteBuffer)] = [:]
+        for (name, type) in Self.assetTypes {
+            let path = dependencies.pages.staticDirectory + "/" + name
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw AdalError.unavailable(reason: "static file \(path) is missing")
+            }
+            assets[name] = (type, ByteBuffer(bytes: data))
         }
-        self.stylesheet = ByteBuffer(bytes: data)
+        self.assets = assets
     }
 
     func register(on router: Router<AppRequestContext>) {
         router.get("/", use: home)
-        router.get("/static/adal.css", use: css)
+        router.get("/static/:file", use: asset)
         router.get("/health", use: health)
         router.get("/metrics", use: metrics)
     }
@@ -38,11 +45,14 @@ struct PublicController {
         )
     }
 
-    @Sendable func css(request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func asset(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let name = context.parameters.get("file"), let asset = assets[name] else {
+            throw AdalError.notFound(what: "file")
+        }
         var headers = HTTPFields()
-        headers[.contentType] = "text/css; charset=utf-8"
+        headers[.contentType] = asset.type
         headers[.cacheControl] = "public, max-age=3600"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: stylesheet))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
     }
 
     /// 200 when the database answers, 503 (problem JSON) when it does not.

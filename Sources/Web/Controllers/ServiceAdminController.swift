@@ -107,7 +107,7 @@ struct ServiceAdminController {
             titleKey: "services_admin_title",
             values: [
                 "services": services, "hasServices": !services.isEmpty, "dead": dead, "hasDead": !dead.isEmpty,
-                "message": message as Any,
+                "message": PageRenderer.optional(message),
             ],
             request: request,
             context: context,

@@ -73,7 +73,7 @@ struct WorkflowPagesController {
             "instances",
             titleKey: "instances_title",
             values: [
-                "instances": rows, "hasInstances": !rows.isEmpty, "filter": echoed, "next": next as Any,
+                "instances": rows, "hasInstances": !rows.isEmpty, "filter": echoed, "next": PageRenderer.optional(next),
                 "slug": tenant.slug.value,
             ],
             request: request,
@@ -105,10 +105,12 @@ struct WorkflowPagesController {
             return [
                 "event": event ?? step.event, "at": Self.format(step.at), "atISO": Self.iso(step.at),
                 "role": role ?? dependencies.pages.locales.text("system_actor", language),
-                "leaf": step.leafIndex.map(String.init) as Any, "slug": tenant.slug.value,
-                "proof": step.leafIndex.flatMap { leaf in
-                    leaf < treeSize ? "/audit/\(tenant.slug)/proof/inclusion?index=\(leaf)&size=\(treeSize)" : nil
-                } as Any,
+                "leaf": PageRenderer.optional(step.leafIndex.map(String.init)), "slug": tenant.slug.value,
+                "proof": PageRenderer.optional(
+                    step.leafIndex.flatMap { leaf in
+                        leaf < treeSize ? "/audit/\(tenant.slug)/proof/inclusion?index=\(leaf)&size=\(treeSize)" : nil
+                    }
+                ),
             ]
         }
         let summary = view.summary
@@ -127,7 +129,8 @@ struct WorkflowPagesController {
             values: [
                 "serviceTitle": title(summary, language), "subject": Self.subject(summary),
                 "stateTitle": stateTitle(summary, language), "overdue": summary.isOverdue(at: Date()),
-                "due": summary.taskDueAt.map { Self.format($0) } as Any, "created": Self.format(summary.createdAt),
+                "due": PageRenderer.optional(summary.taskDueAt.map { Self.format($0) }),
+                "created": Self.format(summary.createdAt),
                 "updated": Self.format(summary.updatedAt), "diagram": diagram, "steps": steps,
             ],
             request: request,

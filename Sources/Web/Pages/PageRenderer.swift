@@ -24,6 +24,12 @@ public struct PageRenderer: Sendable {
         self.staticDirectory = resourceDirectory + "/static"
     }
 
+    /// A template value that may be absent: Mustache sections treat `false` as absent, while a
+    /// boxed nil would render as the text "nil".
+    public static func optional(_ value: String?) -> Any {
+        value ?? false
+    }
+
     /// A full HTML page. `values` are the template's own data; the frame adds language links,
     /// tenant navigation and the anti-forgery token.
     public func page(

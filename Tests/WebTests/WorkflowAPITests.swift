@@ -37,6 +37,20 @@ struct WorkflowAPITests {
         )
     }
 
+    /// Tokens for Astana's parent and administrator, and a report the parent has just made.
+    func reported(_ fixture: WebFixture, _ client: any TestClientProtocol) async throws -> (String, String, String) {
+        let parent = try await token(fixture, login: "parent", roles: [.parent])
+        let admin = try await token(fixture, login: "admin", roles: [.akimatAdmin])
+        let started = try await call(
+            client,
+            .post,
+            "/api/astana/services/repair-report/instances",
+            token: parent,
+            json: Self.report
+        )
+        return (parent, admin, try #require(try started.json()["instance"] as? String))
+    }
+
     static let report = #"{"input": {"school_bin": "940140000385", "what": "Broken window in room 12"}}"#
 
     @Test("a parent reports, the akimat accepts and closes; the instance shows every step")
@@ -93,18 +107,7 @@ struct WorkflowAPITests {
     )
     func refusals(path: String, json: String, status: Int, mention: String) async throws {
         try await WebFixture.with { fixture, client in
-            let parent = try await token(fixture, login: "parent", roles: [.parent])
-            let admin = try await token(fixture, login: "admin", roles: [.akimatAdmin])
-            let id = try #require(
-                try await call(
-                    client,
-                    .post,
-                    "/api/astana/services/repair-report/instances",
-                    token: parent,
-                    json: Self.report
-                )
-                .json()["instance"] as? String
-            )
+            let (_, admin, id) = try await reported(fixture, client)
             let response = try await call(client, .post, "/api/astana/instances/\(id)\(path)", token: admin, json: json)
             #expect(response.status.code == status)
             #expect(response.headers[.contentType] == "application/problem+json")
@@ -115,18 +118,7 @@ struct WorkflowAPITests {
     @Test("the wrong role gets 403, a state that does not allow the event 409")
     func roleAndState() async throws {
         try await WebFixture.with { fixture, client in
-            let parent = try await token(fixture, login: "parent", roles: [.parent])
-            let admin = try await token(fixture, login: "admin", roles: [.akimatAdmin])
-            let id = try #require(
-                try await call(
-                    client,
-                    .post,
-                    "/api/astana/services/repair-report/instances",
-                    token: parent,
-                    json: Self.report
-                )
-                .json()["instance"] as? String
-            )
+            let (parent, admin, id) = try await reported(fixture, client)
             #expect(
                 try await call(client, .post, "/api/astana/instances/\(id)/events/accept", token: parent, json: "{}")
                     .status == .forbidden
@@ -165,17 +157,7 @@ struct WorkflowAPITests {
     @Test("another city's instance is not found; the city's auditor sees it")
     func isolation() async throws {
         try await WebFixture.with { fixture, client in
-            let parent = try await token(fixture, login: "parent", roles: [.parent])
-            let id = try #require(
-                try await call(
-                    client,
-                    .post,
-                    "/api/astana/services/repair-report/instances",
-                    token: parent,
-                    json: Self.report
-                )
-                .json()["instance"] as? String
-            )
+            let (_, _, id) = try await reported(fixture, client)
             let shymkentAdmin = try await token(fixture, login: "admin", roles: [.akimatAdmin], city: fixture.shymkent)
             #expect(
                 try await call(client, .get, "/api/shymkent/instances/\(id)", token: shymkentAdmin).status == .notFound

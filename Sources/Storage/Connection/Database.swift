@@ -14,16 +14,21 @@ public struct Database: Sendable {
         self.logger = logger
     }
 
-    /// Runs `body` in one transaction in which row-level security shows only `tenantID`'s rows.
+    /// Runs `body` in one transaction in which row-level security shows only `tenantID`'s rows;
+    /// `repeatableRead` gives every statement of it the same snapshot.
     /// The setting is transaction-local (`set_config(…, true)`), so a pooled connection never
     /// carries one request's tenant into the next.
     @discardableResult
     public func withTenant<Result: Sendable>(
         _ tenantID: UUID,
+        repeatableRead: Bool = false,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
+                if repeatableRead {
+                    try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
+                }
                 for try await _ in try await connection.execute(SetTenant(tenantID: tenantID), logger: logger) {}
                 return try await body(connection)
             }

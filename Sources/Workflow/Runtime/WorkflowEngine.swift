@@ -78,8 +78,8 @@ public struct WorkflowEngine: Sendable {
 
     // MARK: Firing
 
-    /// Fires `event` on an instance. `expectedStateSequence`, used by timers, turns the step
-    /// into a no-op (nil) when the instance has left the state the timer belonged to.
+    /// Fires `event` on an instance as `actor`, with `input`; a retry with the same
+    /// `idempotencyKey` and request returns the first result.
     public func fire(
         tenantID: UUID,
         instanceID: UUID,
@@ -108,6 +108,8 @@ public struct WorkflowEngine: Sendable {
     }
 
     /// The step inside a caller's transaction (the job runner's, for timers).
+    /// `expectedStateSequence` turns it into a no-op (nil) when the instance has left the state
+    /// the timer belonged to.
     func fire(
         on connection: PostgresConnection,
         tenantID: UUID,

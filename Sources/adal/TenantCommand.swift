@@ -95,11 +95,11 @@ struct ServiceCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try common.configuration()
             let registry = try WorkflowCommand.registry(path: configuration.workflowsDirectory)
-            guard
-                let definition = version.flatMap({ registry.definition(service, version: $0) })
-                    ?? registry.latest(service)
-            else {
-                throw ValidationError("no definition '\(service)' in \(configuration.workflowsDirectory)")
+            let definition: WorkflowDefinition
+            do {
+                definition = try registry.resolve(service, pinned: version)
+            } catch {
+                throw CommandFailure("\(error) in \(configuration.workflowsDirectory)")
             }
             var changes: [String: InputValue] = [:]
             for assignment in parameters {

@@ -106,3 +106,20 @@ struct EngineMigrationTests {
         }
     }
 }
+
+@Suite("Which version a city runs")
+struct RegistryResolveTests {
+    @Test("the pinned version, the latest when none is pinned, and a named refusal for a version not loaded")
+    func resolve() throws {
+        var registry = try EngineFixture.registry()
+        try registry.add(try EngineMigrationTests.versionTwo())
+        #expect(try registry.resolve("equipment-request", pinned: nil).version == 2)
+        #expect(try registry.resolve("equipment-request", pinned: 1).version == 1)
+        #expect(
+            throws: AdalError.invalidField(field: "version", reason: "equipment-request@7 is not loaded (loaded: 1, 2)")
+        ) {
+            try registry.resolve("equipment-request", pinned: 7)
+        }
+        #expect(throws: AdalError.notFound(what: "service nothing")) { try registry.resolve("nothing", pinned: nil) }
+    }
+}

@@ -35,7 +35,6 @@ struct ServiceAdminController {
         let principal = try context.requirePrincipal()
         try principal.require(anyOf: [.akimatAdmin])
         let service = try context.parameters.require("service")
-        guard let latest = registry.latest(service) else { throw AdalError.notFound(what: "service") }
         let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
         var version: Int? = nil
         if let text = form["version"], !text.isEmpty {
@@ -44,7 +43,7 @@ struct ServiceAdminController {
             }
             version = number
         }
-        let definition = version.flatMap { registry.definition(service, version: $0) } ?? latest
+        let definition = try registry.resolve(service, pinned: version)
         var changes: [String: InputValue] = [:]
         for parameter in definition.parameters {
             guard let text = form["p_\(parameter.name)"]?.trimmingWhitespace(), !text.isEmpty else { continue }

@@ -116,7 +116,7 @@ struct WorkflowAPIController {
         let instances = try await WorkflowQueries(database: dependencies.database).search(filter, tenantID: tenant.id)
         let next =
             instances.count == filter.limit
-            ? instances.last.map { "\(Int64(($0.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))_\($0.id)" }
+            ? instances.last?.cursor
             : nil
         return ListResponse(instances: instances, next: next)
     }

@@ -59,7 +59,7 @@ struct WorkflowPagesController {
         if found.count == filter.limit, let last = found.last {
             var components = URLComponents()
             components.path = "/\(tenant.slug)/instances"
-            let cursor = "\(Int64((last.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))_\(last.id)"
+            let cursor = last.cursor
             components.queryItems =
                 ["service", "state", "subject", "from", "to"].compactMap { name in
                     query[Substring(name)].map { URLQueryItem(name: name, value: String($0)) }

@@ -55,20 +55,7 @@ public struct ServiceSettingsStore: Sendable {
         version: Int?,
         changes: [String: InputValue]
     ) async throws -> ParameterSet {
-        let definition =
-            try version.map { pinned throws(AdalError) in
-                guard let definition = registry.definition(service, version: pinned) else {
-                    let loaded = registry.versions(service).map(String.init).joined(separator: ", ")
-                    throw .invalidField(
-                        field: "version",
-                        reason: "\(service)@\(pinned) is not loaded (loaded: \(loaded))"
-                    )
-                }
-                return definition
-            } ?? registry.latest(service)
-        guard let definition else {
-            throw AdalError.invalidField(field: "service", reason: "no definition '\(service)' is loaded")
-        }
+        let definition = try registry.resolve(service, pinned: version)
         let current = try await settings(tenantID: tenantID).first { $0.service == service }?.parameters ?? [:]
         let merged = current.merging(changes) { $1 }
         let parameters = try ParameterSet(definition: definition, settings: merged)

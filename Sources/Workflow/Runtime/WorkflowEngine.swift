@@ -361,14 +361,14 @@ public struct WorkflowEngine: Sendable {
             logger: logger
         )
         for try await (version, settingsJSON) in rows.decode((Int32?, String).self) {
-            let definition =
-                try version.map { pinned in
-                    guard let definition = registry.definition(service, version: Int(pinned)) else {
-                        throw AdalError.unavailable(reason: "\(service)@\(pinned) is pinned but not loaded")
-                    }
-                    return definition
-                } ?? registry.latest(service)
-            guard let definition else { throw AdalError.notFound(what: "service \(service)") }
+            let definition: WorkflowDefinition
+            do {
+                definition = try registry.resolve(service, pinned: version.map(Int.init))
+            } catch {
+                guard case .invalidField(_, let reason) = error else { throw error }
+                // The city pinned a version this server does not have: an operator's problem.
+                throw AdalError.unavailable(reason: reason)
+            }
             let settings = try JSONDecoder().decode([String: InputValue].self, from: Data(settingsJSON.utf8))
             return (definition, try ParameterSet(definition: definition, settings: settings))
         }

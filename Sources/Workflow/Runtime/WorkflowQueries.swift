@@ -16,6 +16,12 @@ public struct InstanceSummary: Sendable, Codable, Equatable {
     public let updatedAt: Date
     public let closedAt: Date?
 
+    /// Where the next page of a newest-first list starts: this instance's start time in
+    /// microseconds and its id (`InstanceFilter.before`).
+    public var cursor: String {
+        "\(Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded()))_\(id)"
+    }
+
     /// A task past its due date that nobody has acted on.
     public func isOverdue(at now: Date) -> Bool {
         guard let due = taskDueAt else { return false }

@@ -59,6 +59,20 @@ public struct WorkflowRegistry: Sendable {
         definitions[key]?.max { $0.key < $1.key }?.value
     }
 
+    /// The definition a city runs: its pinned version, or the latest loaded one when it pinned
+    /// none. A pinned version that is not loaded names the versions that are.
+    public func resolve(_ key: String, pinned: Int?) throws(AdalError) -> WorkflowDefinition {
+        guard let pinned else {
+            guard let latest = latest(key) else { throw .notFound(what: "service \(key)") }
+            return latest
+        }
+        guard let definition = definition(key, version: pinned) else {
+            let loaded = versions(key).map(String.init).joined(separator: ", ")
+            throw .invalidField(field: "version", reason: "\(key)@\(pinned) is not loaded (loaded: \(loaded))")
+        }
+        return definition
+    }
+
     public func versions(_ key: String) -> [Int] {
         (definitions[key]?.keys).map { $0.sorted() } ?? []
     }

@@ -30,24 +30,19 @@ public enum AuditBundle {
         } catch {
             throw AuditBundleError(file: checkpointFile, line: nil, reason: "not signed by the key: \(error)")
         }
-        var frontier = MerkleFrontier()
-        var chain = LeafChain()
+        var replay = LogReplay()
         let lines = try read(leavesFile).split(separator: "\n", omittingEmptySubsequences: false)
         for (index, line) in lines.enumerated() where !(index == lines.count - 1 && line.isEmpty) {
             guard let bytes = Data(base64Encoded: String(line)) else {
                 throw AuditBundleError(file: leavesFile, line: index + 1, reason: "not base64")
             }
-            let entry: AuditEntry
             do {
-                entry = try AuditEntry(decoding: Array(bytes))
+                replay.append(try replay.check(Array(bytes)))
             } catch {
                 throw AuditBundleError(file: leavesFile, line: index + 1, reason: "leaf \(index): \(error)")
             }
-            if let broken = chain.add(entry, at: index) {
-                throw AuditBundleError(file: leavesFile, line: index + 1, reason: "leaf \(index): \(broken)")
-            }
-            frontier.append(MerkleHashing.leafHash(Array(bytes)))
         }
+        let frontier = replay.frontier
         guard frontier.size == checkpoint.size else {
             throw AuditBundleError(
                 file: leavesFile,

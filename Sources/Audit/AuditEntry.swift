@@ -106,31 +106,41 @@ public struct AuditEntry: Hashable, Sendable {
         return out
     }
 
-    /// Decodes canonical bytes; anything else (another version, a short or long buffer) is refused.
+    /// Decodes canonical bytes; anything else (another version, a short or long buffer, a field
+    /// outside the limits `encoded()` enforces) is refused, so the bytes of a decoded entry are
+    /// exactly what it encodes to: no step has a second spelling.
     public init(decoding bytes: [UInt8]) throws(AuditEntryError) {
         var reader = ByteReader(bytes)
         guard try reader.byte() == Self.version else { throw .invalid(field: "version", reason: "unknown version") }
         tenantID = try reader.uuid()
-        service = try reader.text(field: "service")
+        service = try reader.text(field: "service", range: 1...64)
         instanceID = try reader.uuid()
         sequence = try reader.integer()
-        event = try reader.text(field: "event")
-        actorRole = try reader.text(field: "actor_role")
+        event = try reader.text(field: "event", range: 1...64)
+        actorRole = try reader.text(field: "actor_role", range: 1...32)
         timeMicroseconds = Int64(bitPattern: try reader.integer())
+        let amountCount = Int(try reader.byte())
+        guard amountCount <= Self.maximumAmounts else {
+            throw .invalid(field: "amounts", reason: "at most \(Self.maximumAmounts)")
+        }
         var amounts: [(label: String, tiyn: Int64)] = []
-        for _ in 0..<(try reader.byte()) {
-            let label = try reader.text(field: "amounts.label")
+        amounts.reserveCapacity(amountCount)
+        for _ in 0..<amountCount {
+            let label = try reader.text(field: "amounts.label", range: 1...32)
             amounts.append((label, Int64(bitPattern: try reader.integer())))
         }
         self.amounts = amounts
         inputHash = try reader.bytes(32)
+        let subjectCount = Int(try reader.byte())
+        guard subjectCount <= Self.maximumSubjects else {
+            throw .invalid(field: "subjects", reason: "at most \(Self.maximumSubjects) hashes of 32 bytes")
+        }
         var subjects: [[UInt8]] = []
-        for _ in 0..<(try reader.byte()) { subjects.append(try reader.bytes(32)) }
+        subjects.reserveCapacity(subjectCount)
+        for _ in 0..<subjectCount { subjects.append(try reader.bytes(32)) }
         self.subjects = subjects
         previousLeafIndex = try reader.integer()
         guard reader.isAtEnd else { throw .invalid(field: "entry", reason: "bytes after the last field") }
-        // A decoded entry must re-encode to the same bytes: no second spelling of one step.
-        guard try encoded() == bytes else { throw .invalid(field: "entry", reason: "not in canonical form") }
     }
 
     /// The entry's leaf hash in the tenant's tree.
@@ -177,7 +187,7 @@ extension [UInt8] {
     }
 }
 
-/// Reads the fields of an encoded entry in order.
+/// Reads the fields of an encoded entry in order, copying only what it returns.
 private struct ByteReader {
     let buffer: [UInt8]
     var position = 0
@@ -188,30 +198,42 @@ private struct ByteReader {
 
     var isAtEnd: Bool { position == buffer.count }
 
-    mutating func bytes(_ count: Int) throws(AuditEntryError) -> [UInt8] {
-        guard position + count <= buffer.count else { throw .truncated }
+    private mutating func take(_ count: Int) throws(AuditEntryError) -> ArraySlice<UInt8> {
+        guard count <= buffer.count - position else { throw .truncated }
         defer { position += count }
-        return Array(buffer[position..<(position + count)])
+        return buffer[position..<(position + count)]
+    }
+
+    mutating func bytes(_ count: Int) throws(AuditEntryError) -> [UInt8] {
+        Array(try take(count))
     }
 
     mutating func byte() throws(AuditEntryError) -> UInt8 {
-        try bytes(1)[0]
+        try take(1).first ?? 0
     }
 
     mutating func integer() throws(AuditEntryError) -> UInt64 {
-        try bytes(8).reduce(0) { $0 << 8 | UInt64($1) }
+        try take(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     mutating func uuid() throws(AuditEntryError) -> UUID {
-        let b = try bytes(16)
+        let b = try take(16)
+        let s = b.startIndex
         return UUID(
-            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+            uuid: (
+                b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9],
+                b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15]
+            )
         )
     }
 
-    mutating func text(field: String) throws(AuditEntryError) -> String {
+    /// A length-prefixed UTF-8 field whose byte length must lie in `range`, as `encoded()` demands.
+    mutating func text(field: String, range: ClosedRange<Int>) throws(AuditEntryError) -> String {
         let count = Int(try byte())
-        guard let text = String(validating: try bytes(count), as: UTF8.self) else {
+        guard range.contains(count) else {
+            throw .invalid(field: field, reason: "\(range.lowerBound) to \(range.upperBound) bytes of UTF-8")
+        }
+        guard let text = String(validating: try take(count), as: UTF8.self) else {
             throw .invalid(field: field, reason: "not UTF-8")
         }
         return text

@@ -8,10 +8,12 @@ public struct MerkleFrontier: Sendable {
 
     public init() {}
 
-    /// Adds a leaf and returns the subtrees it completed above level 0: (level, index, hash).
-    @discardableResult
-    public mutating func append(_ leaf: TreeHash) -> [(level: Int, index: Int, hash: TreeHash)] {
-        var completed: [(level: Int, index: Int, hash: TreeHash)] = []
+    /// Adds a leaf, calling `completed` with each subtree it completes above level 0, lowest
+    /// first: (level, index within the level, hash).
+    public mutating func append(
+        _ leaf: TreeHash,
+        completed: (_ level: Int, _ index: Int, _ hash: TreeHash) throws -> Void
+    ) rethrows {
         var hash = leaf
         var level = 0
         var position = size
@@ -20,11 +22,15 @@ public struct MerkleFrontier: Sendable {
             hash = MerkleHashing.nodeHash(last.hash, hash)
             level += 1
             position >>= 1
-            completed.append((level, position, hash))
+            try completed(level, position, hash)
         }
         subtrees.append((level, hash))
         size += 1
-        return completed
+    }
+
+    /// Adds a leaf.
+    public mutating func append(_ leaf: TreeHash) {
+        append(leaf) { _, _, _ in }
     }
 
     /// The root of the leaves appended so far.

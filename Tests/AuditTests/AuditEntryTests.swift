@@ -51,6 +51,29 @@ struct AuditEntryTests {
         #expect(throws: AuditEntryError.self) { try AuditEntry(decoding: bytes + [0]) }
         #expect(throws: AuditEntryError.self) { try AuditEntry(decoding: [2] + bytes.dropFirst()) }
     }
+
+    @Test("every mutant that decodes re-encodes to exactly its own bytes (no second spelling of a step)")
+    func canonicalUnderMutation() throws {
+        let original = try Self.entry.encoded()
+        var generator = SplitMix64(state: 0x6164_616c)
+        var decodedMutants = 0
+        for _ in 0..<20_000 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let position = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes[position] = UInt8.random(in: 0...255, using: &generator)
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(UInt8.random(in: 0...255, using: &generator), at: position)
+                }
+            }
+            guard let decoded = try? AuditEntry(decoding: bytes) else { continue }
+            decodedMutants += 1
+            #expect(try decoded.encoded() == bytes)
+        }
+        // Most single-byte changes inside fixed-width fields decode: the test must exercise them.
+        #expect(decodedMutants > 1_000)
+    }
 }
 
 @Suite("The documented leaf vector")

@@ -137,8 +137,8 @@ struct MerkleFrontierTests {
         var frontier = MerkleFrontier()
         var completed = 0
         for (index, leaf) in tree.leaves.enumerated() {
-            for node in frontier.append(leaf) {
-                #expect(node.hash == tree.subtree(level: node.level, index: node.index))
+            frontier.append(leaf) { level, index, hash in
+                #expect(hash == tree.subtree(level: level, index: index))
                 completed += 1
             }
             #expect(frontier.root == (try tree.root(size: index + 1)))

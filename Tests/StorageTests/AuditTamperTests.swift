@@ -153,6 +153,31 @@ struct AuditTamperTests {
         #expect(found?.index == 4)
     }
 
+    @Test("a deleted subtree is found at the first leaf it covers")
+    func nodeDeletion() async throws {
+        let found = try await tampered { connection, tenant in
+            try await connection.query(
+                "DELETE FROM audit_nodes WHERE tenant_id = \(tenant) AND level = 1 AND node_index = 3",
+                logger: logger
+            )
+        }
+        #expect(found?.index == 6)
+    }
+
+    @Test("a subtree stored beyond the tree's end is found there")
+    func nodeInsertion() async throws {
+        let found = try await tampered { connection, tenant in
+            try await connection.query(
+                """
+                INSERT INTO audit_nodes (tenant_id, level, node_index, hash)
+                SELECT tenant_id, 2, 3, hash FROM audit_nodes WHERE tenant_id = \(tenant) AND level = 2 AND node_index = 0
+                """,
+                logger: logger
+            )
+        }
+        #expect(found?.index == 12)
+    }
+
     @Test("an untouched log verifies")
     func untouched() async throws {
         let found = try await tampered(signedAt: 5) { _, _ in }

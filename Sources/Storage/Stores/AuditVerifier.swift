@@ -30,14 +30,18 @@ public struct AuditVerifier: Sendable {
         // One snapshot for every read, so a batch integrated meanwhile is not taken for tampering.
         try await database.withTenant(tenantID, repeatableRead: true) { connection in
             let recorded = try await recordedHead(connection, tenantID: tenantID)
-            let storedNodes = try await nodes(connection, tenantID: tenantID)
+            let storedNodes = try await StoredNodes.read(
+                connection,
+                tenantID: tenantID,
+                treeSize: recorded.size,
+                logger
+            )
             let roots = Dictionary(checkpoints.map { ($0.size, $0.root) }, uniquingKeysWith: { first, _ in first })
             if let zero = roots[0], zero != MerkleHashing.emptyRoot {
                 throw AuditTamper(index: 0, reason: "a signed checkpoint of the empty tree has another root")
             }
 
-            var frontier = MerkleFrontier()
-            var chain = LeafChain()
+            var replay = LogReplay(tenantID: tenantID)
             // In batches by index: each is an index range scan, whatever the planner thinks of
             // sorting the whole table (with statistics it chose a sort, three times slower).
             var next: Int64 = 0
@@ -51,56 +55,34 @@ public struct AuditVerifier: Sendable {
                     logger: logger
                 )
                 var read = 0
-                for try await (index, entry, storedHash) in rows.decode((Int64, Data, Data).self) {
+                for try await (index, entry, storedHash) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
                     read += 1
                     next = index + 1
-                    let expected = frontier.size
+                    let expected = replay.size
                     guard Int(index) == expected else {
                         throw AuditTamper(index: expected, reason: "leaf \(expected) is missing")
                     }
-                    let bytes = Array(entry)
-                    let decoded: AuditEntry
+                    let leafHash: TreeHash
                     do {
-                        decoded = try AuditEntry(decoding: bytes)
+                        leafHash = try replay.check(Array(entry.readableBytesView))
                     } catch {
-                        throw AuditTamper(index: expected, reason: "the entry is not a valid leaf: \(error)")
+                        throw AuditTamper(index: expected, reason: "\(error)")
                     }
-                    guard decoded.tenantID == tenantID else {
-                        throw AuditTamper(index: expected, reason: "the entry belongs to another tenant")
-                    }
-                    if let broken = chain.add(decoded, at: expected) {
-                        throw AuditTamper(index: expected, reason: broken)
-                    }
-                    let leafHash = MerkleHashing.leafHash(bytes)
-                    guard leafHash.bytes == Array(storedHash) else {
+                    guard storedHash.withUnsafeReadableBytes({ leafHash.matches($0) }) else {
                         throw AuditTamper(index: expected, reason: "the stored leaf hash does not match the entry")
                     }
-                    for node in frontier.append(leafHash) {
-                        guard let stored = storedNodes[node.level]?[node.index] else {
-                            throw AuditTamper(
-                                index: node.index << node.level,
-                                reason: "the subtree at level \(node.level) is missing"
-                            )
-                        }
-                        guard stored == node.hash else {
-                            let first = node.index << node.level
-                            let last = first + (1 << node.level) - 1
-                            throw AuditTamper(
-                                index: first,
-                                reason: "leaves \(first)–\(last) do not match the stored subtree over them"
-                            )
-                        }
-                    }
-                    if let signed = roots[frontier.size], signed != frontier.root {
+                    try replay.append(leafHash) { level, index, hash in try storedNodes.check(level, index, hash) }
+                    if let signed = roots[replay.size], signed != replay.frontier.root {
                         throw AuditTamper(
                             index: 0,
                             reason:
-                                "the first \(frontier.size) leaves do not have the root of the checkpoint signed at that size"
+                                "the first \(replay.size) leaves do not have the root of the checkpoint signed at that size"
                         )
                     }
                 }
                 batchFull = read == Self.batch
             }
+            let frontier = replay.frontier
             guard frontier.size == recorded.size else {
                 throw AuditTamper(
                     index: min(frontier.size, recorded.size),
@@ -133,17 +115,56 @@ public struct AuditVerifier: Sendable {
         }
         return (0, MerkleHashing.emptyRoot)
     }
+}
 
-    private func nodes(_ connection: PostgresConnection, tenantID: UUID) async throws -> [Int: [Int: TreeHash]] {
-        var nodes: [Int: [Int: TreeHash]] = [:]
+/// The stored subtrees of a tree of `treeSize` leaves, level by level: level L holds
+/// ⌊treeSize / 2^L⌋ complete subtrees, so each level is a dense array.
+private struct StoredNodes {
+    private var levels: [[TreeHash?]]
+
+    static func read(
+        _ connection: PostgresConnection,
+        tenantID: UUID,
+        treeSize: Int,
+        _ logger: Logger
+    ) async throws -> StoredNodes {
+        var levels: [[TreeHash?]] = [[]]
+        var level = 1
+        while treeSize >> level > 0 {
+            levels.append(Array(repeating: nil, count: treeSize >> level))
+            level += 1
+        }
         let rows = try await connection.query(
             "SELECT level, node_index, hash FROM audit_nodes WHERE tenant_id = \(tenantID)",
             logger: logger
         )
-        for try await (level, index, hash) in rows.decode((Int16, Int64, Data).self) {
-            if let value = TreeHash(bytes: Array(hash)) { nodes[Int(level), default: [:]][Int(index)] = value }
+        for try await (level, index, hash) in rows.decode((Int16, Int64, ByteBuffer).self) {
+            let (level, index) = (Int(level), Int(index))
+            // Only integration writes subtrees, in the transaction that records the size: one
+            // past the tree's end was put there by hand.
+            guard level < levels.count, index < levels[level].count else {
+                throw AuditTamper(
+                    index: treeSize,
+                    reason: "a subtree (level \(level), index \(index)) is stored beyond the tree's \(treeSize) leaves"
+                )
+            }
+            levels[level][index] = hash.withUnsafeReadableBytes { TreeHash(raw: $0) }
         }
-        return nodes
+        return StoredNodes(levels: levels)
+    }
+
+    /// Throws unless the stored subtree (level, index) exists and is `hash`.
+    func check(_ level: Int, _ index: Int, _ hash: TreeHash) throws {
+        let first = index << level
+        guard level < levels.count, index < levels[level].count, let stored = levels[level][index] else {
+            throw AuditTamper(index: first, reason: "the subtree at level \(level) is missing")
+        }
+        guard stored == hash else {
+            throw AuditTamper(
+                index: first,
+                reason: "leaves \(first)–\(first + (1 << level) - 1) do not match the stored subtree over them"
+            )
+        }
     }
 }
 

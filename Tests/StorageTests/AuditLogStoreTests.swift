@@ -70,6 +70,21 @@ struct AuditLogStoreTests {
                         root: root
                     )
                 )
+                let byHash = try await log.inclusionProof(
+                    leafHash: reference.leaves[index],
+                    size: size,
+                    tenantID: astana.id
+                )
+                #expect(byHash?.index == index)
+                #expect(byHash?.proof == proof)
+            }
+            // A leaf hash is found only among the first `size` leaves, and only in its own city.
+            #expect(
+                try await log.inclusionProof(leafHash: reference.leaves[size - 1], size: size - 1, tenantID: astana.id)
+                    == nil
+            )
+            await #expect(throws: MerkleError.noSuchLeaves(size: size, treeSize: 0)) {
+                try await log.inclusionProof(leafHash: reference.leaves[0], size: size, tenantID: shymkent.id)
             }
             for oldSize in sizes {
                 let proof = try await log.consistencyProof(oldSize: oldSize, newSize: size, tenantID: astana.id)
@@ -134,7 +149,7 @@ struct AuditLogStoreTests {
     @Test("proof requests outside the tree are refused with the reason")
     func outOfRange() async throws {
         try await TestDatabases.with { databases in
-            let (astana, _) = try await databases.createCitiesWithoutPasswords()
+            let (astana, shymkent) = try await databases.createCitiesWithoutPasswords()
             _ = try await queue(4, tenant: astana.id, from: 0, in: databases)
             let log = PostgresAuditLog(database: databases.application)
             try await log.integrate(tenantID: astana.id)
@@ -143,6 +158,21 @@ struct AuditLogStoreTests {
             }
             await #expect(throws: MerkleError.sizeOutOfRange(size: 5, treeSize: 4)) {
                 try await log.consistencyProof(oldSize: 1, newSize: 5, tenantID: astana.id)
+            }
+            // Sizes past the log's end are answered against its real size, which is named.
+            await #expect(throws: MerkleError.noSuchLeaves(size: 6, treeSize: 4)) {
+                try await log.inclusionProof(index: 1, size: 6, tenantID: astana.id)
+            }
+            await #expect(throws: MerkleError.sizeOutOfRange(size: 9, treeSize: 4)) {
+                try await log.root(size: 9, tenantID: astana.id)
+            }
+            await #expect(throws: MerkleError.noSuchLeaves(size: 5, treeSize: 4)) {
+                try await log.inclusionProof(leafHash: MerkleHashing.emptyRoot, size: 5, tenantID: astana.id)
+            }
+            // Another city's proof reads nothing of this one.
+            #expect(try await log.head(tenantID: shymkent.id).size == 0)
+            await #expect(throws: MerkleError.noSuchLeaves(size: 1, treeSize: 0)) {
+                try await log.inclusionProof(index: 0, size: 1, tenantID: shymkent.id)
             }
         }
     }

@@ -83,6 +83,15 @@ struct AuditHTTPTests {
                         root: first.root
                     )
                 )
+                // The same proof asked by leaf hash names the index it found.
+                let byHash = try await client.execute(
+                    uri: "/audit/astana/proof/inclusion?hash=\(leafHash.hex.uppercased())&size=5",
+                    method: .get,
+                    headers: [:],
+                    body: nil
+                ).json()
+                #expect(byHash["index"] as? Int == index)
+                #expect(Self.hashes(byHash) == Self.hashes(proof))
             }
             try await Self.append(6, from: 5, fixture: fixture)
             let second = try await Self.checkpoint(client)
@@ -113,6 +122,9 @@ struct AuditHTTPTests {
                 "/audit/astana/proof/inclusion?index=3&size=3", "/audit/astana/proof/inclusion?index=0&size=9",
                 "/audit/astana/proof/inclusion?index=-1&size=3", "/audit/astana/proof/inclusion?index=x",
                 "/audit/astana/proof/consistency?from=4&to=3",
+                "/audit/astana/proof/inclusion?hash=abc&size=3",
+                "/audit/astana/proof/inclusion?hash=\(String(repeating: "0", count: 64))&size=4",
+                "/audit/astana/proof/inclusion?hash=\(String(repeating: "0", count: 64))&index=0&size=3",
                 "/audit/astana/proof/consistency?from=1&to=99999999999999999999",
             ] {
                 let response = try await client.execute(uri: uri, method: .get, headers: [:], body: nil)
@@ -122,6 +134,13 @@ struct AuditHTTPTests {
             }
             let missing = try await client.execute(uri: "/audit/astana/leaves/3", method: .get, headers: [:], body: nil)
             #expect(missing.status == .notFound)
+            let unknownHash = try await client.execute(
+                uri: "/audit/astana/proof/inclusion?hash=\(String(repeating: "ab", count: 32))&size=3",
+                method: .get,
+                headers: [:],
+                body: nil
+            )
+            #expect(unknownHash.status == .notFound)
             let unknownCity = try await client.execute(
                 uri: "/audit/atlantis/checkpoint",
                 method: .get,

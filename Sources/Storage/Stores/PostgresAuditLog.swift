@@ -279,31 +279,71 @@ public struct PostgresAuditLog: Sendable {
 
     /// The audit path of leaf `index` at tree size `size`.
     public func inclusionProof(index: Int, size: Int, tenantID: UUID) async throws -> [TreeHash] {
-        try await withAlgorithms(tenantID: tenantID) { try $0.inclusionProof(index: index, size: size) }
+        try await withAlgorithms(tenantID: tenantID, size: size) { try $0.inclusionProof(index: index, size: size) }
+    }
+
+    /// The index of the first leaf with hash `leafHash` among the first `size` leaves and its
+    /// audit path at `size` (RFC 6962 get-proof-by-hash); nil when no such leaf is there.
+    public func inclusionProof(
+        leafHash: TreeHash,
+        size: Int,
+        tenantID: UUID
+    ) async throws -> (index: Int, proof: [TreeHash])? {
+        let rows = try await database.client.query(
+            """
+            SELECT leaf_index FROM adal_audit_leaf_by_hash(\(tenantID)::uuid, \(Data(leafHash.bytes))::bytea, \(Int64(size))::bigint)
+            """,
+            logger: logger
+        )
+        var found: Int?
+        for try await index in rows.decode(Int64?.self) { found = index.map(Int.init) }
+        guard let index = found else {
+            // A size past the log's end is its own answer, whether or not the leaf is there.
+            _ = try await inclusionProof(index: 0, size: size, tenantID: tenantID)
+            return nil
+        }
+        return (index, try await inclusionProof(index: index, size: size, tenantID: tenantID))
     }
 
     /// The proof that tree size `oldSize` is a prefix of tree size `newSize`.
     public func consistencyProof(oldSize: Int, newSize: Int, tenantID: UUID) async throws -> [TreeHash] {
-        try await withAlgorithms(tenantID: tenantID) { try $0.consistencyProof(oldSize: oldSize, newSize: newSize) }
+        try await withAlgorithms(tenantID: tenantID, size: newSize) {
+            try $0.consistencyProof(oldSize: oldSize, newSize: newSize)
+        }
     }
 
     /// The root at an earlier size, recomputed from stored subtrees.
     public func root(size: Int, tenantID: UUID) async throws -> TreeHash {
-        try await withAlgorithms(tenantID: tenantID) { try $0.root(size: size) }
+        try await withAlgorithms(tenantID: tenantID, size: size) { try $0.root(size: size) }
     }
 
-    /// Runs `compute` twice: once to learn which subtrees it reads, then on those read in one
-    /// query — all in one transaction, so the size and the subtrees belong to the same tree.
+    /// Runs `compute` on a tree of `size` leaves twice: once to learn which subtrees it reads,
+    /// then on those, read in one statement (one round trip). The tree's size is not read first:
+    /// leaf `size − 1` and every subtree a computation at `size` needs are stored exactly when the
+    /// log has at least `size` leaves (they are written with the size they complete), so only a
+    /// missing one sends us to read the real size and answer the request against it.
     private func withAlgorithms<Result: Sendable>(
         tenantID: UUID,
+        size: Int,
         _ compute: @escaping @Sendable (MerkleAlgorithms<SubtreeTable>) throws -> Result
     ) async throws -> Result {
-        try await database.withTenant(tenantID) { connection in
-            let size = try await treeSize(connection, tenantID: tenantID, forUpdate: false)
+        do {
             let recorder = SubtreeRecorder()
             _ = try compute(MerkleAlgorithms(source: SubtreeTable(recordingInto: recorder), size: size))
-            let table = try await subtrees(connection, tenantID: tenantID, wanted: recorder.requested)
+            // The last leaf at `size` is read too: it exists exactly when the log is that long,
+            // even for a computation that needs no stored subtree (a one-leaf tree's proof).
+            let last = (level: 0, index: size - 1)
+            let table = try await subtrees(tenantID: tenantID, wanted: recorder.requested + (size > 0 ? [last] : []))
+            guard size == 0 || table[last.level, last.index] != nil else {
+                throw MerkleError.missingNode(level: last.level, index: last.index)
+            }
             return try compute(MerkleAlgorithms(source: table, size: size))
+        } catch let error as MerkleError {
+            let actual = try await head(tenantID: tenantID).size
+            guard actual < size else { throw error }
+            // Out of range for the real tree: this throws the error that names its size.
+            _ = try compute(MerkleAlgorithms(source: SubtreeTable(recordingInto: SubtreeRecorder()), size: actual))
+            throw error
         }
     }
 
@@ -324,41 +364,48 @@ public struct PostgresAuditLog: Sendable {
         (0..<Int.bitWidth).filter { size >> $0 & 1 == 1 }.map { ($0, (size >> $0) - 1) }
     }
 
+    /// Stored subtrees inside the sequencer's transaction.
     private func subtrees(
         _ connection: PostgresConnection,
         tenantID: UUID,
         wanted: [(level: Int, index: Int)]
     ) async throws -> SubtreeTable {
-        var table = SubtreeTable()
-        let leafIndexes = wanted.filter { $0.level == 0 }.map { Int64($0.index) }
-        let inner = wanted.filter { $0.level > 0 }
-        let rows = try await connection.execute(
-            SubtreeQuery(tenantID: tenantID, leaves: leafIndexes, inner: inner),
-            logger: logger
+        try await Self.table(
+            try await connection.execute(SubtreeQuery(tenantID: tenantID, wanted: wanted), logger: logger)
         )
+    }
+
+    /// Stored subtrees for a proof: one statement on any pooled connection, no transaction.
+    private func subtrees(tenantID: UUID, wanted: [(level: Int, index: Int)]) async throws -> SubtreeTable {
+        try await Self.table(
+            try await database.client.execute(SubtreeQuery(tenantID: tenantID, wanted: wanted), logger: logger)
+        )
+    }
+
+    private static func table(_ rows: some AsyncSequence<SubtreeQuery.Row, any Error>) async throws -> SubtreeTable {
+        var table = SubtreeTable()
         for try await (level, index, hash) in rows {
-            table[Int(level), Int(index)] = TreeHash(bytes: Array(hash))
+            table[Int(level), Int(index)] = hash.withUnsafeReadableBytes { TreeHash(raw: $0) }
         }
         return table
     }
 
-    /// The stored leaf hashes and subtrees a proof needs, in one prepared statement.
+    /// The stored leaf hashes and subtrees a computation needs (`adal_audit_subtrees`, which
+    /// sets the tenant for its own reads), as one prepared statement.
     struct SubtreeQuery: PreparedSQL {
-        typealias Row = (Int32, Int64, Data)
+        typealias Row = (Int32, Int64, ByteBuffer)
         static let name = "adal_audit_subtrees"
-        static let sql = SubtreeQuery(tenantID: UUID(), leaves: [], inner: []).query.sql
+        static let sql = SubtreeQuery(tenantID: UUID(), wanted: []).query.sql
 
         let query: PostgresQuery
 
-        init(tenantID: UUID, leaves: [Int64], inner: [(level: Int, index: Int)]) {
+        init(tenantID: UUID, wanted: [(level: Int, index: Int)]) {
+            let leaves = wanted.filter { $0.level == 0 }.map { Int64($0.index) }
+            let inner = wanted.filter { $0.level > 0 }
             query = """
-                SELECT 0::int, leaf_index, leaf_hash FROM audit_leaves
-                WHERE tenant_id = \(tenantID)::uuid AND leaf_index = ANY (\(leaves)::bigint[])
-                UNION ALL
-                SELECT n.level::int, n.node_index, n.hash FROM audit_nodes n
-                JOIN unnest(\(inner.map { Int32($0.level) })::int[], \(inner.map { Int64($0.index) })::bigint[])
-                  AS w (level, node_index) ON n.level = w.level AND n.node_index = w.node_index
-                WHERE n.tenant_id = \(tenantID)::uuid
+                SELECT level, node_index, hash FROM adal_audit_subtrees(
+                    \(tenantID)::uuid, \(leaves)::bigint[], \(inner.map { Int32($0.level) })::int[],
+                    \(inner.map { Int64($0.index) })::bigint[])
                 """
         }
 

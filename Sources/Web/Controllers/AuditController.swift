@@ -60,15 +60,34 @@ struct AuditController {
         return LeafResponse(index: index, entry: Data(leaf.entry).base64EncodedString(), leafHash: leaf.hash.hex)
     }
 
-    /// `?index=&size=`: the audit path of a leaf at a tree size.
+    /// `?index=&size=` or `?hash=&size=`: the audit path of a leaf, named by its index or by its
+    /// leaf hash (hex), at a tree size.
     @Sendable func inclusion(request: Request, context: AppRequestContext) async throws -> ProofResponse {
         let tenant = try await dependencies.tenant(named: context)
-        let index = try Self.integer(request.uri.queryParameters["index"].map(String.init), name: "index")
-        let size = try Self.integer(request.uri.queryParameters["size"].map(String.init), name: "size")
-        let proof = try await Self.answering {
-            try await dependencies.auditLog.inclusionProof(index: index, size: size, tenantID: tenant.id)
+        let parameters = request.uri.queryParameters
+        let size = try Self.integer(parameters["size"].map(String.init), name: "size")
+        let log = dependencies.auditLog
+        if let hashText = parameters["hash"].map(String.init) {
+            guard parameters["index"] == nil else {
+                throw HTTPError(.badRequest, message: "give the leaf's index or its hash, not both")
+            }
+            guard let hash = TreeHash(hex: hashText) else {
+                throw HTTPError(.badRequest, message: "hash must be a leaf hash: 64 hexadecimal digits")
+            }
+            guard
+                let found = try await Self.answering({
+                    try await log.inclusionProof(leafHash: hash, size: size, tenantID: tenant.id)
+                })
+            else {
+                throw AdalError.notFound(what: "a leaf with hash \(hash.hex) among the first \(size) leaves")
+            }
+            return ProofResponse(index: found.index, size: size, leafHash: hash.hex, proof: found.proof.map(\.hex))
         }
-        let leaf = try await dependencies.auditLog.leaf(index: index, tenantID: tenant.id)
+        let index = try Self.integer(parameters["index"].map(String.init), name: "index")
+        let proof = try await Self.answering {
+            try await log.inclusionProof(index: index, size: size, tenantID: tenant.id)
+        }
+        let leaf = try await log.leaf(index: index, tenantID: tenant.id)
         return ProofResponse(index: index, size: size, leafHash: leaf?.hash.hex, proof: proof.map(\.hex))
     }
 
@@ -92,7 +111,7 @@ struct AuditController {
     }
 
     /// Runs a proof request; sizes or indexes outside the tree are 400 with the reason.
-    static func answering(_ body: () async throws -> [TreeHash]) async throws -> [TreeHash] {
+    static func answering<Answer>(_ body: () async throws -> Answer) async throws -> Answer {
         do {
             return try await body()
         } catch let error as MerkleError {

@@ -133,9 +133,10 @@ struct BenchCommand: AsyncParsableCommand {
                         var number = writer
                         while number < steps {
                             let tenant = cities[number % cities.count].id
+                            let entry = entry(tenant, number)
                             try await database.withTenant(tenant) { connection in
                                 try await PostgresAuditLog.queue(
-                                    entry(tenant, number),
+                                    entry,
                                     tenantID: tenant,
                                     on: connection,
                                     logger: database.logger

@@ -8,10 +8,13 @@ import PostgresNIO
 public struct Database: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// How long a caller waits for a pooled connection before the database counts as unavailable.
+    public let leaseTimeout: Duration
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, leaseTimeout: Duration = .seconds(5)) {
         self.client = client
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     /// Runs `body` in one transaction in which row-level security shows only `tenantID`'s rows;
@@ -22,40 +25,58 @@ public struct Database: Sendable {
     public func withTenant<Result: Sendable>(
         _ tenantID: UUID,
         repeatableRead: Bool = false,
-        _ body: (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                if repeatableRead {
-                    try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
-                }
-                for try await _ in try await connection.execute(SetTenant(tenantID: tenantID), logger: logger) {}
-                return try await body(connection)
+        let logger = logger
+        return try await withTransaction { connection in
+            if repeatableRead {
+                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             }
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            for try await _ in try await connection.execute(SetTenant(tenantID: tenantID), logger: logger) {}
+            return try await body(connection)
         }
     }
 
     /// Runs `body` in a transaction with no tenant set: only tables without tenant rows are visible.
     @discardableResult
     public func withoutTenant<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
-    ) async throws
-        -> Result
-    {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection)
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withTransaction(body)
+    }
+
+    /// BEGIN, `body`, COMMIT — or ROLLBACK when `body` throws — on a connection leased within
+    /// ``leaseTimeout``.
+    ///
+    /// No statement is sent on a connection already closed: PostgresNIO 1.33 never answers a
+    /// query written to a closed channel, so a ROLLBACK after the server died would wait forever.
+    /// When the connection is lost the server has discarded the transaction anyway.
+    private func withTransaction<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let logger = logger
+        return try await withConnection { connection in
+            try Self.requireOpen(connection)
+            try await connection.query("BEGIN", logger: logger)
+            let result: Result
+            do {
+                result = try await body(connection)
+            } catch {
+                let lost = (error as? PSQLError).map(Self.isOutage) ?? false
+                if !lost && !connection.isClosed {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                }
+                throw error
             }
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+            try Self.requireOpen(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return result
         }
     }
 
     /// Checks that the database answers; used by `/health`.
     public func ping() async throws {
-        try await client.query("SELECT 1", logger: logger)
+        try await withConnection { try await $0.run("SELECT 1", logger: logger) }
     }
 }
 

@@ -21,9 +21,13 @@ public struct EmbeddedPostgres: Sendable {
     /// Trades durability for speed (no fsync); for test clusters only.
     public let unsafeFastMode: Bool
 
-    public init(dataDirectory: String, unsafeFastMode: Bool = false) {
+    /// The port to listen on; a free one is chosen when nil.
+    public let port: Int?
+
+    public init(dataDirectory: String, unsafeFastMode: Bool = false, port: Int? = nil) {
         self.dataDirectory = (dataDirectory as NSString).standardizingPath.absolutePath
         self.unsafeFastMode = unsafeFastMode
+        self.port = port
     }
 
     var clusterDirectory: String { dataDirectory + "/pgdata" }
@@ -59,7 +63,7 @@ public struct EmbeddedPostgres: Sendable {
             return cluster
         }
 
-        let port = try FreePort.find()
+        let port = try self.port ?? FreePort.find()
         var options = ["-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''"]
         if unsafeFastMode {
             // Tests run side by side, each with its own pools and sometimes server processes:

@@ -289,14 +289,18 @@ public struct PostgresAuditLog: Sendable {
         size: Int,
         tenantID: UUID
     ) async throws -> (index: Int, proof: [TreeHash])? {
-        let rows = try await database.client.query(
-            """
-            SELECT leaf_index FROM adal_audit_leaf_by_hash(\(tenantID)::uuid, \(Data(leafHash.bytes))::bytea, \(Int64(size))::bigint)
-            """,
-            logger: logger
-        )
-        var found: Int?
-        for try await index in rows.decode(Int64?.self) { found = index.map(Int.init) }
+        let logger = logger
+        let found = try await database.withConnection { connection in
+            var found: Int?
+            let rows = try await connection.query(
+                """
+                SELECT leaf_index FROM adal_audit_leaf_by_hash(\(tenantID)::uuid, \(Data(leafHash.bytes))::bytea, \(Int64(size))::bigint)
+                """,
+                logger: logger
+            )
+            for try await index in rows.decode(Int64?.self) { found = index.map(Int.init) }
+            return found
+        }
         guard let index = found else {
             // A size past the log's end is its own answer, whether or not the leaf is there.
             _ = try await inclusionProof(index: 0, size: size, tenantID: tenantID)
@@ -377,9 +381,13 @@ public struct PostgresAuditLog: Sendable {
 
     /// Stored subtrees for a proof: one statement on any pooled connection, no transaction.
     private func subtrees(tenantID: UUID, wanted: [(level: Int, index: Int)]) async throws -> SubtreeTable {
-        try await Self.table(
-            try await database.client.execute(SubtreeQuery(tenantID: tenantID, wanted: wanted), logger: logger)
-        )
+        let (logger, query) = (logger, SubtreeQuery(tenantID: tenantID, wanted: wanted))
+        let hashes = try await database.withConnection { connection in
+            try await Self.table(try await connection.execute(query, logger: logger)).hashes
+        }
+        var table = SubtreeTable()
+        table.hashes = hashes
+        return table
     }
 
     private static func table(_ rows: some AsyncSequence<SubtreeQuery.Row, any Error>) async throws -> SubtreeTable {

@@ -119,7 +119,8 @@ public struct JobRunner: Service {
 
     /// Claims and runs one due job of `tenantID`; false when none is left.
     func runOne(tenantID: UUID) async throws -> Bool {
-        var claimed: ClaimedJob? = nil
+        // The job claimed, if any: a failure after the claim is recorded against it.
+        let claimed = Locked<ClaimedJob?>(nil)
         do {
             return try await database.withTenant(tenantID) { connection in
                 let rows = try await connection.query(
@@ -147,7 +148,7 @@ public struct JobRunner: Service {
                     )
                 }
                 guard let job else { return false }
-                claimed = job
+                claimed.withLock { $0 = job }
                 let outcome = try await perform(job, tenantID: tenantID, on: connection)
                 try await connection.query(
                     """
@@ -159,7 +160,7 @@ public struct JobRunner: Service {
                 return true
             }
         } catch {
-            guard let job = claimed else { throw error }
+            guard let job = claimed.current else { throw error }
             try await recordFailure(job, tenantID: tenantID, error: error)
             return true
         }

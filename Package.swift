@@ -66,6 +66,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CQRencode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"])]
+        ),
+        .target(
+            name: "SickLeave",
+            dependencies: [
+                "CQRencode",
+                "Core",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Web",
             dependencies: [
@@ -105,12 +119,20 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditTests",
-            dependencies: ["Audit"],
+            dependencies: ["Audit", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CoreTests",
             dependencies: ["Core"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SickLeaveTests",
+            dependencies: [
+                "SickLeave", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

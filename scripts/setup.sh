@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Adal needs when they are missing: the PostgreSQL server
-# programs (initdb, pg_ctl), libqrencode for QR codes, and pkg-config to find it.
+# programs (initdb, pg_ctl), libqrencode for QR codes, pkg-config to find it, and zbar-tools,
+# whose reader the tests use to check the QR codes.
 # As root it installs them with apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
 
@@ -12,6 +13,9 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ! dpkg-query -W -f='${Status}' libqrencode-dev 2>/dev/null | grep -q "install ok installed"; then
     missing+=(libqrencode-dev)
 fi
+
+# zbarimg reads QR codes back in the tests, independently of the code that draws them.
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

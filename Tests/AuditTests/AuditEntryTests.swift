@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Audit
@@ -55,7 +56,7 @@ struct AuditEntryTests {
     @Test("every mutant that decodes re-encodes to exactly its own bytes (no second spelling of a step)")
     func canonicalUnderMutation() throws {
         let original = try Self.entry.encoded()
-        var generator = SplitMix64(state: 0x6164_616c)
+        var generator = SplitMix64(seed: 0x6164_616c)
         var decodedMutants = 0
         for _ in 0..<20_000 {
             var bytes = original

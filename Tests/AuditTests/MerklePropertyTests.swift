@@ -1,23 +1,12 @@
+import TestSupport
 import Testing
 
 @testable import Audit
 
-/// A small deterministic generator, so a failing case can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Merkle proofs on random trees")
 struct MerklePropertyTests {
     static func randomTree(size: Int, seed: UInt64) -> MerkleTree {
-        var generator = SplitMix64(state: seed)
+        var generator = SplitMix64(seed: seed)
         // Each entry starts with its index, so no two leaves are equal by chance.
         let leaves = (0..<size).map { index in
             let noise = (0..<Int.random(in: 0...24, using: &generator)).map { _ in

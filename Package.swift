@@ -76,7 +76,11 @@ let package = Package(
             dependencies: [
                 "CQRencode",
                 "Core",
+                "Storage",
+                "Workflow",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -85,6 +89,7 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
+                "SickLeave",
                 "Storage",
                 "Workflow",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -152,7 +157,8 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "Storage", "Web", "Workflow", "TestSupport",
+                "Audit", "Core", "SickLeave", "Storage", "Web", "Workflow", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

@@ -49,6 +49,7 @@ struct CommonOptions: ParsableArguments {
         }
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
+        configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]
         configuration.auditOriginHost = environment["ADAL_AUDIT_ORIGIN_HOST"]
         return configuration
     }

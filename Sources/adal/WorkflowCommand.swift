@@ -32,7 +32,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         do {
             return try WorkflowRegistry.load(
                 directory: URL(fileURLWithPath: path),
-                implementations: ServiceImplementations.all
+                implementations: ServiceImplementations.forValidation
             )
         } catch let error as DefinitionError {
             throw CommandFailure(error.description)
@@ -52,7 +52,7 @@ struct WorkflowCommand: AsyncParsableCommand {
                 do {
                     let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
                     let key = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-                    let hooks = ServiceImplementations.all.first { $0.key == key }?.hooks ?? .none
+                    let hooks = ServiceImplementations.forValidation.first { $0.key == key }?.hooks ?? .none
                     let definition = try DefinitionLoader.load(bytes: bytes, file: file, hooks: hooks)
                     print("\(file): \(definition.reference) is valid (sha256 \(definition.sha256))")
                 } catch let error as DefinitionError {

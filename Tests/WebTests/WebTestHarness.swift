@@ -82,6 +82,14 @@ struct WebFixture: Sendable {
             try Data(Self.repairReport.utf8).write(
                 to: URL(fileURLWithPath: configuration.workflowsDirectory + "/repair-report.yaml")
             )
+            // The services' real definitions, as the server loads them.
+            for name in try FileManager.default.contentsOfDirectory(atPath: TestCluster.repositoryRoot + "/workflows")
+            where name.hasSuffix(".yaml") {
+                try FileManager.default.copyItem(
+                    atPath: TestCluster.repositoryRoot + "/workflows/" + name,
+                    toPath: configuration.workflowsDirectory + "/" + name
+                )
+            }
             let dependencies = try await buildDependencies(
                 configuration: configuration,
                 client: databases.application.client,

@@ -36,6 +36,9 @@ public struct AppConfiguration: Sendable {
     public var auditOriginHost: String?
     /// Longest wait before a queued audit leaf is integrated into its tree.
     public var auditMergeDelay: Duration = .seconds(1)
+    /// The secret (base64, 32 bytes) that seals clinics' signing keys in the database; nil reads
+    /// or creates `key-sealing.secret` in the data folder.
+    public var keySealingSecret: String?
 
     public init() {}
 }

@@ -30,6 +30,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     WorkflowPagesController(dependencies: dependencies).register(on: router)
     ServiceAdminController(dependencies: dependencies).register(on: router)
     AuditPagesController(dependencies: dependencies).register(on: router)
+    SickLeaveController(dependencies: dependencies).register(on: router)
     return router
 }
 
@@ -50,7 +51,9 @@ public func buildDependencies(
     )
     let registry = try WorkflowRegistry.load(
         directory: URL(fileURLWithPath: configuration.workflowsDirectory),
-        implementations: ServiceImplementations.all
+        implementations: ServiceImplementations.all(
+            sealer: try AuditKeys.keySealer(configuration: configuration, logger: logger)
+        )
     )
     logger.info(
         "workflow definitions loaded",

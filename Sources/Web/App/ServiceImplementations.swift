@@ -1,12 +1,20 @@
 import Foundation
 import Logging
+import SickLeave
 import Workflow
 
 /// The Swift halves of the services (their guards and actions) and the handlers of outbox
 /// topics: the one list the composition root hands to the workflow registry and the job runner.
 /// Each service module adds its implementation here when it lands.
 public enum ServiceImplementations {
-    public static let all: [ServiceImplementation] = []
+    public static func all(sealer: KeySealer) -> [ServiceImplementation] {
+        [SickLeaveService(sealer: sealer).implementation]
+    }
+
+    /// The services' hooks for checking definitions offline; no key is ever sealed with this one.
+    public static var forValidation: [ServiceImplementation] {
+        all(sealer: KeySealer.ephemeral())
+    }
 
     /// Handlers for the outbox topics the engine itself sends. An overdue task with no
     /// escalation event is reported in the log, where operators' alerting picks it up.

@@ -1,6 +1,8 @@
 import Audit
+import Core
 import Foundation
 import Logging
+import SickLeave
 import Storage
 
 /// Where the audit log's signing key comes from: configuration (`ADAL_AUDIT_SIGNER_KEY`), else
@@ -54,4 +56,37 @@ extension AuditKeys {
 struct AuditKeyError: Error, CustomStringConvertible {
     var path: String
     var description: String { "cannot write the audit signing key to \(path)" }
+}
+
+extension AuditKeys {
+    /// The sealer of clinics' signing keys: `ADAL_KEY_SEALING_SECRET`, else the file
+    /// `key-sealing.secret` in the data folder, created on first start (mode 0600). A database
+    /// copied without this secret holds no usable signing key.
+    public static func keySealer(configuration: AppConfiguration, logger: Logger) throws -> KeySealer {
+        if let text = configuration.keySealingSecret, !text.isEmpty {
+            guard let secret = Data(base64Encoded: text) else {
+                throw AdalError.invalidField(field: "ADAL_KEY_SEALING_SECRET", reason: "must be base64")
+            }
+            return try KeySealer(secret: Array(secret))
+        }
+        let path = configuration.dataDirectory + "/key-sealing.secret"
+        if let data = FileManager.default.contents(atPath: path),
+            let secret = Data(
+                base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        {
+            return try KeySealer(secret: Array(secret))
+        }
+        let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        guard
+            FileManager.default.createFile(
+                atPath: path,
+                contents: Data((Data(secret).base64EncodedString() + "\n").utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        else { throw AuditKeyError(path: path) }
+        logger.notice("created the key-sealing secret", metadata: ["file": "\(path)"])
+        return try KeySealer(secret: secret)
+    }
 }

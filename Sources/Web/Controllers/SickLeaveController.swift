@@ -1,0 +1,96 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SickLeave
+import Storage
+
+/// Sick-leave certificates over HTTP: public verification for employers, and the clinic's view
+/// of a certificate's signed versions with their QR codes.
+struct SickLeaveController {
+    let dependencies: AppDependencies
+
+    /// Largest verification request body: a token and the JSON around it.
+    static let maximumVerifyBody = 4_096
+
+    func register(on router: Router<AppRequestContext>) {
+        router.post("api/:tenant/sick-leave/verify", use: verify)
+        let group = router.group("api/:tenant/sick-leave")
+            .add(middleware: APITokenMiddleware(dependencies: dependencies))
+        group.get("certificates/:instance", use: certificate)
+        group.get("certificates/:instance/versions/:version/qr.svg", use: qrSVG)
+        group.get("certificates/:instance/versions/:version/qr.png", use: qrPNG)
+    }
+
+    struct VerifyBody: Decodable {
+        var token: String
+    }
+
+    /// `{"token": "SL1:…"}` → the verdict. Open to everyone: an employer's HR system needs no account.
+    @Sendable func verify(request: Request, context: AppRequestContext) async throws -> VerificationAnswer {
+        let tenant = try await dependencies.tenant(named: context)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Self.maximumVerifyBody)
+        } catch {
+            throw AdalError.tooLarge(limit: "a verification request", maximumBytes: Self.maximumVerifyBody)
+        }
+        guard let body = try? JSONDecoder().decode(VerifyBody.self, from: Data(buffer.readableBytesView)) else {
+            throw AdalError.invalidField(field: "token", reason: "send {\"token\": \"SL1:…\"}")
+        }
+        return try await CertificateVerifier(database: dependencies.database).verify(body.token, tenantID: tenant.id)
+    }
+
+    struct CertificateResponse: ResponseEncodable {
+        var certificate: CertificateView
+    }
+
+    @Sendable func certificate(request: Request, context: AppRequestContext) async throws -> CertificateResponse {
+        CertificateResponse(certificate: try await load(context))
+    }
+
+    @Sendable func qrSVG(request: Request, context: AppRequestContext) async throws -> Response {
+        let (token, version) = try await versionToken(context)
+        let svg = try QRCode(token, correction: .medium).svg(title: "Certificate version \(version)")
+        return Self.respond(Array(svg.utf8), type: "image/svg+xml")
+    }
+
+    @Sendable func qrPNG(request: Request, context: AppRequestContext) async throws -> Response {
+        let (token, _) = try await versionToken(context)
+        return Self.respond(try QRCode(token, correction: .quartile).png(scale: 8), type: "image/png")
+    }
+
+    /// The certificate of the instance, for the clinic's doctors and the city's administrators;
+    /// anyone else, and any other city's id, gets 404.
+    private func load(_ context: AppRequestContext) async throws -> CertificateView {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        guard let instance = context.parameters.get("instance").flatMap(UUID.init(uuidString:)) else {
+            throw AdalError.notFound(what: "certificate")
+        }
+        guard !principal.roles.isDisjoint(with: [.clinicDoctor, .akimatAdmin]),
+            let view = try await CertificateView.load(
+                instance: instance,
+                tenantID: tenant.id,
+                database: dependencies.database
+            )
+        else { throw AdalError.notFound(what: "certificate") }
+        return view
+    }
+
+    private func versionToken(_ context: AppRequestContext) async throws -> (String, Int) {
+        let view = try await load(context)
+        guard let number = context.parameters.get("version").flatMap(Int.init),
+            let version = view.versions.first(where: { $0.version == number })
+        else { throw AdalError.notFound(what: "certificate version") }
+        return (version.token, number)
+    }
+
+    static func respond(_ bytes: [UInt8], type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "private, no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+extension VerificationAnswer: ResponseEncodable {}

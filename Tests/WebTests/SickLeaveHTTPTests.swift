@@ -1,0 +1,222 @@
+import Core
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SickLeave
+import Storage
+import TestSupport
+import Testing
+
+@testable import Web
+
+/// A doctor opens, extends and closes a certificate through the API; an employer verifies every
+/// version and gets the verdict that version deserves.
+@Suite("Sick-leave certificates over HTTP")
+struct SickLeaveHTTPTests {
+    static let clinicBIN = "940140000385"
+
+    /// A registered clinic in Astana and an API token for one of its doctors.
+    func doctor(_ fixture: WebFixture) async throws -> String {
+        let accounts = AccountService(
+            store: PostgresAccountStore(database: fixture.databases.owner),
+            hasher: PlainTextPasswordHasher()
+        )
+        _ = try await accounts.createUser(
+            NewUser(login: "doctor", displayName: "Doctor", iin: nil, roles: [.clinicDoctor]),
+            password: "not used in this test",
+            tenantID: fixture.astana.id
+        )
+        let logger = fixture.databases.owner.logger
+        let astana = fixture.astana.id
+        _ = try await fixture.databases.owner.withTenant(astana) { connection in
+            try await Clinic.register(
+                bin: Self.clinicBIN,
+                name: "Қалалық емхана №4",
+                tenantID: astana,
+                on: connection,
+                logger: logger
+            )
+        }
+        return try await fixture.dependencies.accounts.issueToken(
+            login: "doctor",
+            name: "clinic system",
+            roles: [.clinicDoctor],
+            tenantID: astana
+        ).0.text
+    }
+
+    func call(
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        token: String? = nil,
+        json: String? = nil
+    ) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(
+            uri: uri,
+            method: method,
+            headers: headers,
+            body: json.map { ByteBuffer(string: $0) }
+        )
+    }
+
+    func verify(
+        _ client: any TestClientProtocol,
+        _ token: String,
+        city: String = "astana"
+    ) async throws -> [String: Any] {
+        let body = String(decoding: try JSONEncoder().encode(["token": token]), as: UTF8.self)
+        let response = try await call(client, .post, "/api/\(city)/sick-leave/verify", json: body)
+        #expect(response.status == .ok)
+        return try response.json()
+    }
+
+    func versions(_ client: any TestClientProtocol, _ instance: String, doctor: String) async throws -> [String] {
+        let response = try await call(client, .get, "/api/astana/sick-leave/certificates/\(instance)", token: doctor)
+        #expect(response.status == .ok)
+        let certificate = try response.json()["certificate"] as? [String: Any] ?? [:]
+        return (certificate["versions"] as? [[String: Any]] ?? []).compactMap { $0["token"] as? String }
+    }
+
+    static let opening = """
+        {"input": {"clinic_bin": "940140000385", "patient_iin": "791028302728", "patient_name": "Әлия Нұрланова",
+          "date_of_birth": "1979-10-28", "employer_bin": "070941024691", "start_date": "2026-11-16",
+          "expected_end": "2026-11-20"}}
+        """
+
+    @Test("open, extend, close: each version gets the right verdict; revoked, forged and foreign tokens fail")
+    func lifecycle() async throws {
+        try await WebFixture.with { fixture, client in
+            let doctor = try await doctor(fixture)
+            let opened = try await call(
+                client,
+                .post,
+                "/api/astana/services/sick-leave/instances",
+                token: doctor,
+                json: Self.opening
+            )
+            #expect(opened.status == .created, "\(opened.text)")
+            let instance = try #require(try opened.json()["instance"] as? String)
+
+            var tokens = try await versions(client, instance, doctor: doctor)
+            #expect(tokens.count == 1)
+            var answer = try await verify(client, tokens[0])
+            #expect(answer["verdict"] as? String == "in_force")
+            #expect(answer["genuine"] as? Bool == true)
+            #expect(answer["name"] as? String == "Әлия Нұрланова")
+            #expect(answer["periodEnd"] as? String == "2026-11-20")
+            // Nothing beyond what the employer needs: no IIN, no employer, no reason.
+            #expect(
+                Set(answer.keys).isSubset(of: [
+                    "verdict", "genuine", "reason", "name", "dateOfBirth", "periodStart", "periodEnd", "clinic",
+                    "version", "currentVersion",
+                ])
+            )
+
+            let extended = try await call(
+                client,
+                .post,
+                "/api/astana/instances/\(instance)/events/extend",
+                token: doctor,
+                json: #"{"input": {"new_end": "2026-11-27"}}"#
+            )
+            #expect(extended.status == .ok, "\(extended.text)")
+            let shortened = try await call(
+                client,
+                .post,
+                "/api/astana/instances/\(instance)/events/extend",
+                token: doctor,
+                json: #"{"input": {"new_end": "2026-11-19"}}"#
+            )
+            #expect(shortened.status == .unprocessableContent)
+            let closed = try await call(
+                client,
+                .post,
+                "/api/astana/instances/\(instance)/events/close",
+                token: doctor,
+                json: #"{"input": {"actual_end": "2026-11-25"}}"#
+            )
+            #expect(closed.status == .ok, "\(closed.text)")
+
+            tokens = try await versions(client, instance, doctor: doctor)
+            #expect(tokens.count == 3)
+            answer = try await verify(client, tokens[0])
+            #expect(answer["verdict"] as? String == "superseded")
+            #expect(answer["currentVersion"] as? Int == 3)
+            answer = try await verify(client, tokens[1])
+            #expect(answer["verdict"] as? String == "superseded")
+            #expect(answer["periodEnd"] as? String == "2026-11-27")
+            answer = try await verify(client, tokens[2])
+            #expect(answer["verdict"] as? String == "closed")
+            #expect(answer["periodEnd"] as? String == "2026-11-25")
+
+            // The QR codes of a version: SVG for the page, PNG for print.
+            let svg = try await call(
+                client,
+                .get,
+                "/api/astana/sick-leave/certificates/\(instance)/versions/3/qr.svg",
+                token: doctor
+            )
+            #expect(svg.status == .ok && svg.headers[.contentType] == "image/svg+xml")
+            let png = try await call(
+                client,
+                .get,
+                "/api/astana/sick-leave/certificates/\(instance)/versions/3/qr.png",
+                token: doctor
+            )
+            #expect(png.status == .ok && Array(png.body.readableBytesView.prefix(4)) == [0x89, 0x50, 0x4e, 0x47])
+
+            // Revoked: the last version no longer counts.
+            let revoked = try await call(
+                client,
+                .post,
+                "/api/astana/instances/\(instance)/events/revoke",
+                token: doctor,
+                json: #"{"input": {"reason": "issued_in_error"}}"#
+            )
+            #expect(revoked.status == .ok, "\(revoked.text)")
+            answer = try await verify(client, tokens[2])
+            #expect(answer["verdict"] as? String == "revoked")
+
+            // A forgery: the same content signed by a key the city never trusted, under the clinic's key id.
+            let parsed = try SickLeaveToken.parse(tokens[0])
+            let forged = try parsed.token.signed(
+                keyID: try #require(parsed.message.keyID),
+                key: .p256(P256.Signing.PrivateKey())
+            )
+            answer = try await verify(client, forged)
+            #expect(answer["verdict"] as? String == "forged")
+            #expect(answer["genuine"] as? Bool == false)
+            #expect(answer["name"] == nil)
+
+            // Another city does not trust Astana's clinic keys; damaged text is unreadable.
+            answer = try await verify(client, tokens[0], city: "shymkent")
+            #expect(answer["verdict"] as? String == "unknown_key")
+            answer = try await verify(client, "SL1:" + String(tokens[0].dropFirst(4).prefix(30)))
+            #expect(answer["verdict"] as? String == "unreadable")
+
+            // The clinic's view is not for parents, and not by another city's path.
+            let parent = try await fixture.dependencies.accounts.issueToken(
+                login: "parent",
+                name: "t",
+                roles: [.parent],
+                tenantID: fixture.astana.id
+            ).0.text
+            let hidden = try await call(client, .get, "/api/astana/sick-leave/certificates/\(instance)", token: parent)
+            #expect(hidden.status == .notFound)
+        }
+    }
+
+    @Test("a request body larger than a token is refused before parsing")
+    func oversized() async throws {
+        try await WebFixture.with { _, client in
+            let body = #"{"token": "SL1:\#(String(repeating: "A", count: 10_000))"}"#
+            let response = try await call(client, .post, "/api/astana/sick-leave/verify", json: body)
+            #expect(response.status == .contentTooLarge)
+        }
+    }
+}

@@ -53,15 +53,7 @@ struct SickLeaveHTTPTests {
         token: String? = nil,
         json: String? = nil
     ) async throws -> TestResponse {
-        var headers = HTTPFields()
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        if json != nil { headers[.contentType] = "application/json" }
-        return try await client.execute(
-            uri: uri,
-            method: method,
-            headers: headers,
-            body: json.map { ByteBuffer(string: $0) }
-        )
+        try await client.api(method, uri, token: token, json: json)
     }
 
     func verify(

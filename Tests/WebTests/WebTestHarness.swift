@@ -249,3 +249,20 @@ extension WebFixture {
         )
     }
 }
+
+extension TestClientProtocol {
+    /// A JSON API request, with a bearer token and an idempotency key when given.
+    func api(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        token: String? = nil,
+        json: String? = nil,
+        key: String? = nil
+    ) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        if let key { headers[WorkflowAPIController.idempotencyKey] = key }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+}

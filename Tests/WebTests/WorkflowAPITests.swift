@@ -25,16 +25,7 @@ struct WorkflowAPITests {
         json: String? = nil,
         key: String? = nil
     ) async throws -> TestResponse {
-        var headers = HTTPFields()
-        headers[.authorization] = "Bearer \(token)"
-        if json != nil { headers[.contentType] = "application/json" }
-        if let key { headers[WorkflowAPIController.idempotencyKey] = key }
-        return try await client.execute(
-            uri: uri,
-            method: method,
-            headers: headers,
-            body: json.map { ByteBuffer(string: $0) }
-        )
+        try await client.api(method, uri, token: token, json: json, key: key)
     }
 
     /// Tokens for Astana's parent and administrator, and a report the parent has just made.

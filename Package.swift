@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
+                "SickLeave",
                 "Storage",
                 "Web",
                 "Workflow",

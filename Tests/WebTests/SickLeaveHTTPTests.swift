@@ -80,19 +80,24 @@ struct SickLeaveHTTPTests {
           "expected_end": "2026-11-20"}}
         """
 
+    /// A doctor opens a certificate; its instance id.
+    func openCertificate(_ client: any TestClientProtocol, doctor: String) async throws -> String {
+        let opened = try await call(
+            client,
+            .post,
+            "/api/astana/services/sick-leave/instances",
+            token: doctor,
+            json: Self.opening
+        )
+        #expect(opened.status == .created, "\(opened.text)")
+        return try #require(try opened.json()["instance"] as? String)
+    }
+
     @Test("open, extend, close: each version gets the right verdict; revoked, forged and foreign tokens fail")
     func lifecycle() async throws {
         try await WebFixture.with { fixture, client in
             let doctor = try await doctor(fixture)
-            let opened = try await call(
-                client,
-                .post,
-                "/api/astana/services/sick-leave/instances",
-                token: doctor,
-                json: Self.opening
-            )
-            #expect(opened.status == .created, "\(opened.text)")
-            let instance = try #require(try opened.json()["instance"] as? String)
+            let instance = try await openCertificate(client, doctor: doctor)
 
             var tokens = try await versions(client, instance, doctor: doctor)
             #expect(tokens.count == 1)
@@ -200,6 +205,105 @@ struct SickLeaveHTTPTests {
             ).0.text
             let hidden = try await call(client, .get, "/api/astana/sick-leave/certificates/\(instance)", token: parent)
             #expect(hidden.status == .notFound)
+        }
+    }
+
+    @Test("offline: the signed trust and status lists give each version its standing; a removed key stops verifying")
+    func offline() async throws {
+        try await WebFixture.with { fixture, client in
+            let doctor = try await doctor(fixture)
+            let instance = try await openCertificate(client, doctor: doctor)
+            _ = try await call(
+                client,
+                .post,
+                "/api/astana/instances/\(instance)/events/extend",
+                token: doctor,
+                json: #"{"input": {"new_end": "2026-11-27"}}"#
+            )
+            let tokens = try await versions(client, instance, doctor: doctor)
+            let rootText = try await call(client, .get, "/api/astana/sick-leave/root-key").text
+            let root = Array(
+                try #require(Data(base64Encoded: rootText.trimmingCharacters(in: .whitespacesAndNewlines)))
+            )
+
+            func offlineVerifier() async throws -> OfflineVerifier {
+                let now = Int64(Date().timeIntervalSince1970)
+                let trust = try await call(client, .get, "/api/astana/sick-leave/trust-list")
+                #expect(trust.headers[.contentType] == "application/cose")
+                let status = try await call(client, .get, "/api/astana/sick-leave/status-list")
+                return OfflineVerifier(
+                    trust: try TrustList(
+                        verifying: Array(trust.body.readableBytesView),
+                        rootKey: root,
+                        now: now,
+                        maximumAge: CityLists.maximumAge
+                    ),
+                    status: try StatusList(
+                        verifying: Array(status.body.readableBytesView),
+                        rootKey: root,
+                        now: now,
+                        maximumAge: CityLists.maximumAge
+                    )
+                )
+            }
+            var verifier = try await offlineVerifier()
+            #expect(verifier.verify(tokens[0]).standing == .superseded)
+            #expect(verifier.verify(tokens[1]).standing == .inForce)
+
+            // The same with `adal cert verify`, from downloaded files.
+            let folder = NSTemporaryDirectory() + "adal-cert-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            for name in ["trust-list", "status-list"] {
+                let body = try await call(client, .get, "/api/astana/sick-leave/\(name)").body
+                try Data(body.readableBytesView).write(to: URL(fileURLWithPath: folder + "/" + name))
+            }
+            func command(_ token: String) throws -> (status: Int32, output: String) {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
+                process.arguments = [
+                    "cert", "verify", token, "--trust-list", folder + "/trust-list", "--status-list",
+                    folder + "/status-list", "--root-key", Data(root).base64EncodedString(),
+                ]
+                let output = Pipe()
+                process.standardOutput = output
+                try process.run()
+                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                return (process.terminationStatus, text)
+            }
+            let current = try command(tokens[1])
+            #expect(current.status == 0 && current.output.contains("in force"), "\(current.output)")
+            let old = try command(tokens[0])
+            #expect(old.status == 2 && old.output.contains("superseded"), "\(old.output)")
+            let junk = try command("SL1:XYZ")
+            #expect(junk.status == 1 && junk.output.hasPrefix("unreadable"), "\(junk.output)")
+
+            // Revoked, and the clinic's key removed: the next fetch of the lists says so.
+            _ = try await call(
+                client,
+                .post,
+                "/api/astana/instances/\(instance)/events/revoke",
+                token: doctor,
+                json: #"{"input": {"reason": "duplicate"}}"#
+            )
+            await fixture.dependencies.sickLeaveLists.invalidate(tenantID: fixture.astana.id)
+            verifier = try await offlineVerifier()
+            #expect(verifier.verify(tokens[1]).standing == .revoked)
+
+            let keyID = try #require(try SickLeaveToken.parse(tokens[1]).message.keyID)
+            #expect(
+                try await ClinicKeys.remove(
+                    keyID: keyID,
+                    tenantID: fixture.astana.id,
+                    database: fixture.dependencies.database
+                )
+            )
+            let online = try await verify(client, tokens[1])
+            #expect(online["verdict"] as? String == "unknown_key")
+            await fixture.dependencies.sickLeaveLists.invalidate(tenantID: fixture.astana.id)
+            verifier = try await offlineVerifier()
+            #expect(verifier.verify(tokens[1]).verdict == .unknownKey)
         }
     }
 

@@ -44,7 +44,7 @@ public struct KeySealer: Sendable {
 
 /// A clinic's signing keys: the current one is used; when none is valid a new one is made, so
 /// keys rotate every ``SickLeaveService/keyLifetime``.
-enum ClinicKeys {
+public enum ClinicKeys {
     struct Signing {
         let keyID: [UInt8]
         let privateKey: COSEPrivateKey

@@ -269,7 +269,7 @@ struct CertificateRecord {
 /// what order certificates were issued.
 enum StatusIndex {
     /// Size of the status list; positions are drawn from it without repetition.
-    static let listSize: Int32 = 1 << 24
+    static let listSize: Int32 = 1 << 20
 
     static func allocate(tenantID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Int {
         for _ in 0..<16 {

@@ -1,5 +1,6 @@
 import Core
 import Prometheus
+import SickLeave
 import Storage
 import Workflow
 
@@ -17,6 +18,8 @@ public struct AppDependencies: Sendable {
     public var metrics: PrometheusCollectorRegistry
     public var maximumBodyBytes: Int
     public var secureCookies: Bool
+    /// Each city's signed sick-leave trust and status lists.
+    public var sickLeaveLists: CityLists
 
     public init(
         database: Database,
@@ -28,7 +31,8 @@ public struct AppDependencies: Sendable {
         pages: PageRenderer,
         metrics: PrometheusCollectorRegistry,
         maximumBodyBytes: Int,
-        secureCookies: Bool
+        secureCookies: Bool,
+        sickLeaveLists: CityLists
     ) {
         self.database = database
         self.tenants = tenants
@@ -40,5 +44,6 @@ public struct AppDependencies: Sendable {
         self.metrics = metrics
         self.maximumBodyBytes = maximumBodyBytes
         self.secureCookies = secureCookies
+        self.sickLeaveLists = sickLeaveLists
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import Prometheus
+import SickLeave
 import Storage
 import Workflow
 
@@ -49,10 +50,11 @@ public func buildDependencies(
         hasher: BcryptHasher(cost: configuration.bcryptCost),
         sessionLifetime: configuration.sessionLifetime
     )
+    let sealer = try AuditKeys.keySealer(configuration: configuration, logger: logger)
     let registry = try WorkflowRegistry.load(
         directory: URL(fileURLWithPath: configuration.workflowsDirectory),
         implementations: ServiceImplementations.all(
-            sealer: try AuditKeys.keySealer(configuration: configuration, logger: logger)
+            sealer: sealer
         )
     )
     logger.info(
@@ -72,7 +74,8 @@ public func buildDependencies(
         pages: try await PageRenderer.load(),
         metrics: metrics,
         maximumBodyBytes: configuration.maximumBodyBytes,
-        secureCookies: configuration.secureCookies
+        secureCookies: configuration.secureCookies,
+        sickLeaveLists: CityLists(database: database, sealer: sealer)
     )
 }
 

@@ -15,6 +15,9 @@ struct SickLeaveController {
 
     func register(on router: Router<AppRequestContext>) {
         router.post("api/:tenant/sick-leave/verify", use: verify)
+        router.get("api/:tenant/sick-leave/trust-list", use: trustList)
+        router.get("api/:tenant/sick-leave/status-list", use: statusList)
+        router.get("api/:tenant/sick-leave/root-key", use: rootKey)
         let group = router.group("api/:tenant/sick-leave")
             .add(middleware: APITokenMiddleware(dependencies: dependencies))
         group.get("certificates/:instance", use: certificate)
@@ -39,6 +42,27 @@ struct SickLeaveController {
             throw AdalError.invalidField(field: "token", reason: "send {\"token\": \"SL1:…\"}")
         }
         return try await CertificateVerifier(database: dependencies.database).verify(body.token, tenantID: tenant.id)
+    }
+
+    /// The signed list of clinic keys the city trusts (COSE_Sign1, docs/sick-leave.md).
+    @Sendable func trustList(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try await dependencies.tenant(named: context)
+        let lists = try await dependencies.sickLeaveLists.lists(tenantID: tenant.id, city: tenant.slug.value)
+        return Self.respond(lists.trust, type: "application/cose", maxAge: Int(CityLists.refreshInterval))
+    }
+
+    /// The signed status list: two bits per certificate version.
+    @Sendable func statusList(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try await dependencies.tenant(named: context)
+        let lists = try await dependencies.sickLeaveLists.lists(tenantID: tenant.id, city: tenant.slug.value)
+        return Self.respond(lists.status, type: "application/cose", maxAge: Int(CityLists.refreshInterval))
+    }
+
+    /// The city's root public key (base64), which offline verifiers pin.
+    @Sendable func rootKey(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try await dependencies.tenant(named: context)
+        let key = try await dependencies.sickLeaveLists.rootPublicKey(tenantID: tenant.id)
+        return Self.respond(Array((Data(key).base64EncodedString() + "\n").utf8), type: "text/plain; charset=utf-8")
     }
 
     struct CertificateResponse: ResponseEncodable {
@@ -85,10 +109,10 @@ struct SickLeaveController {
         return (version.token, number)
     }
 
-    static func respond(_ bytes: [UInt8], type: String) -> Response {
+    static func respond(_ bytes: [UInt8], type: String, maxAge: Int? = nil) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = type
-        headers[.cacheControl] = "private, no-store"
+        headers[.cacheControl] = maxAge.map { "public, max-age=\($0)" } ?? "private, no-store"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

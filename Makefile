@@ -26,6 +26,7 @@ bench: setup
 	$(SWIFT) build -c release
 	.build/release/adal bench audit
 	.build/release/adal bench workflow
+	.build/release/adal bench verify
 
 ## Check formatting with the toolchain's swift-format and the committed .swift-format.
 lint:

@@ -30,36 +30,66 @@ public struct CertificateVerifier: Sendable {
         self.database = database
     }
 
+    /// One statement on the database: the key the token names (if trusted) and the standing of
+    /// the version it claims; the signature is checked here, with that key.
     public func verify(_ text: String, tenantID: UUID) async throws -> VerificationAnswer {
-        let logger = database.logger
-        // Refused before anything is parsed or read.
-        guard text.utf8.count <= SickLeaveToken.maximumLength else {
-            return Self.failure("unreadable", TokenError.tooLong.description)
+        let parsed: (message: COSESign1, token: SickLeaveToken)
+        do {
+            parsed = try SickLeaveToken.parse(text)
+        } catch {
+            return Self.failure("unreadable", error.description)
         }
-        return try await database.withTenant(tenantID) { connection in
-            let trusted = try await ClinicKeys.trusted(tenantID: tenantID, on: connection, logger: logger)
-            switch TokenVerifier(trusted: trusted).verify(text) {
-            case .unreadable(let error): return Self.failure("unreadable", error.description)
-            case .unknownKey:
-                return Self.failure("unknown_key", "signed with a key this city does not trust (unknown or removed)")
-            case .keyNotValid(let reason): return Self.failure("key_not_valid", reason)
-            case .forged: return Self.failure("forged", "the signature does not match the certificate's content")
-            case .genuine(let token):
-                return try await Self.standing(of: token, tenantID: tenantID, on: connection, logger: logger)
-            }
+        let (message, token) = parsed
+        guard message.keyIDIsProtected, let keyID = message.keyID, keyID.count <= 64 else {
+            return Self.unknownKey
+        }
+        let check = StandingCheck(
+            tenantID: tenantID,
+            keyID: keyID,
+            certificateID: token.certificateID,
+            version: token.version,
+            statusIndex: token.statusIndex
+        )
+        let logger = database.logger
+        let row = try await database.withConnection { connection in
+            var found: StandingCheck.Row?
+            for try await row in try await connection.execute(check, logger: logger) { found = row }
+            return found
+        }
+        guard let row, let algorithm = COSEAlgorithm(rawValue: Int64(row.1)) else { return Self.unknownKey }
+        let trusted = TrustedKey(
+            keyID: keyID,
+            publicKey: Array(row.0),
+            algorithm: algorithm,
+            clinicBIN: row.2,
+            validFrom: Int64(row.3.timeIntervalSince1970.rounded(.down)),
+            validUntil: Int64(row.4.timeIntervalSince1970.rounded(.up))
+        )
+        switch TokenVerifier(trusted: [trusted]).judge(message, token) {
+        case .unreadable(let error): return Self.failure("unreadable", error.description)
+        case .unknownKey: return Self.unknownKey
+        case .keyNotValid(let reason): return Self.failure("key_not_valid", reason)
+        case .forged: return Self.failure("forged", "the signature does not match the certificate's content")
+        case .genuine(let token): return Self.standing(of: token, status: row.5, current: row.6, currentEnd: row.7)
         }
     }
+
+    static let unknownKey = failure("unknown_key", "signed with a key this city does not trust (unknown or removed)")
 
     static func failure(_ verdict: String, _ reason: String) -> VerificationAnswer {
         VerificationAnswer(verdict: verdict, genuine: false, reason: reason)
     }
 
+    /// A genuine token's answer, from the certificate's status and current version (nil when the
+    /// city has no record of this version).
     static func standing(
         of token: SickLeaveToken,
-        tenantID: UUID,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> VerificationAnswer {
+        status: String?,
+        current: Int32?,
+        currentEnd: String?
+    )
+        -> VerificationAnswer
+    {
         var answer = VerificationAnswer(
             verdict: "in_force",
             genuine: true,
@@ -70,18 +100,7 @@ public struct CertificateVerifier: Sendable {
             clinic: token.clinicName,
             version: token.version
         )
-        let rows = try await connection.query(
-            """
-            SELECT c.status, c.current_version, c.period_end::text FROM certificates c
-            JOIN certificate_versions v ON v.tenant_id = c.tenant_id AND v.certificate_id = c.id
-            WHERE c.tenant_id = \(tenantID) AND c.id = \(Data(token.certificateID))
-              AND v.version = \(Int32(token.version)) AND v.status_index = \(Int32(token.statusIndex))
-            """,
-            logger: logger
-        )
-        var found: (String, Int32, String)?
-        for try await row in rows.decode((String, Int32, String).self) { found = row }
-        guard let (status, current, currentEnd) = found else {
+        guard let status, let current else {
             // Genuinely signed, but this city has no record of it: never trust it as in force.
             answer.verdict = "not_issued_here"
             answer.reason = "this city has no record of this certificate version"
@@ -93,12 +112,32 @@ public struct CertificateVerifier: Sendable {
             answer.reason = "the clinic revoked this certificate"
         } else if token.version < Int(current) {
             answer.verdict = "superseded"
-            answer.reason = "a newer version (\(current)) exists; the leave now ends on \(currentEnd)"
+            answer.reason = "a newer version (\(current)) exists; the leave now ends on \(currentEnd ?? "?")"
         } else if token.status == .closed {
             answer.verdict = "closed"
             answer.reason = "the leave ended on \(token.periodEnd)"
         }
         return answer
+    }
+}
+
+/// `adal_sick_leave_check` as a prepared statement.
+struct StandingCheck: PreparedSQL {
+    typealias Row = (Data, Int16, String, Date, Date, String?, Int32?, String?)
+    static let name = "adal_sick_leave_check"
+    static let sql = StandingCheck(tenantID: UUID(), keyID: [], certificateID: [], version: 0, statusIndex: 0).query.sql
+
+    let query: PostgresQuery
+
+    init(tenantID: UUID, keyID: [UInt8], certificateID: [UInt8], version: Int, statusIndex: Int) {
+        query = """
+            SELECT * FROM adal_sick_leave_check(\(tenantID)::uuid, \(ByteBuffer(bytes: keyID))::bytea, \(ByteBuffer(bytes: certificateID))::bytea,
+                \(Int32(clamping: version))::int, \(Int32(clamping: statusIndex))::int)
+            """
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }
 

@@ -60,7 +60,11 @@ public struct TokenVerifier: Sendable {
         } catch {
             return .unreadable(error)
         }
-        let (message, token) = parsed
+        return judge(parsed.message, parsed.token)
+    }
+
+    /// The verdict on a parsed token.
+    func judge(_ message: COSESign1, _ token: SickLeaveToken) -> Verdict {
         // The key id must be covered by the signature, or it could be swapped freely.
         guard message.keyIDIsProtected, let keyID = message.keyID, let trusted = keys[keyID] else {
             return .unknownKey

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import SickLeave
 import Storage
 
 /// The demo cities and their users.
@@ -43,6 +44,22 @@ public enum DemoData {
                 tenant = try await tenants.create(slug: slug, name: city.name, region: city.region)
             }
             for service in ServiceKey.allCases { try await tenants.enable(service, tenantID: tenant.id) }
+            // One clinic per city, so the demo doctor can open certificates at once.
+            let clinicBIN = cityNumber == 0 ? "940140000385" : "070941024691"
+            try await database.withTenant(tenant.id) { connection in
+                let existing = try await connection.query(
+                    "SELECT 1 FROM clinics WHERE tenant_id = \(tenant.id) AND bin = \(clinicBIN)",
+                    logger: database.logger
+                )
+                for try await _ in existing { return }
+                _ = try await Clinic.register(
+                    bin: clinicBIN,
+                    name: cityNumber == 0 ? "Қалалық емхана №4" : "№2 қалалық емхана",
+                    tenantID: tenant.id,
+                    on: connection,
+                    logger: database.logger
+                )
+            }
             for (roleNumber, role) in Role.allCases.enumerated() {
                 let login = role.rawValue.replacingOccurrences(of: "_", with: "-")
                 if try await accounts.store.user(login: login, tenantID: tenant.id) == nil {

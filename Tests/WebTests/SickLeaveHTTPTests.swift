@@ -151,6 +151,15 @@ struct SickLeaveHTTPTests {
             #expect(answer["verdict"] as? String == "closed")
             #expect(answer["periodEnd"] as? String == "2026-11-25")
 
+            // The employer's page, in Kazakh by default: the verdict and the person, no more.
+            let query = tokens[2].addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let page = try await call(client, .get, "/astana/verify?token=\(query)&lang=ru")
+            #expect(page.status == .ok)
+            #expect(page.main.contains("Подлинный; лист закрыт") && page.main.contains("Әлия Нұрланова"))
+            #expect(!page.main.contains("791028302728") && !page.main.contains("070941024691"))
+            let empty = try await call(client, .get, "/astana/verify")
+            #expect(empty.status == .ok && empty.main.contains("SL1:") && !empty.main.contains("verdict"))
+
             // The QR codes of a version: SVG for the page, PNG for print.
             let svg = try await call(
                 client,
@@ -187,6 +196,12 @@ struct SickLeaveHTTPTests {
             )
             answer = try await verify(client, forged)
             #expect(answer["verdict"] as? String == "forged")
+            let forgedPage = try await call(
+                client,
+                .get,
+                "/astana/verify?token=\(forged.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            )
+            #expect(forgedPage.main.contains("Түпнұсқа емес") && !forgedPage.main.contains("Әлия"))
             #expect(answer["genuine"] as? Bool == false)
             #expect(answer["name"] == nil)
 

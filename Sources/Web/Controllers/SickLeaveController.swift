@@ -14,6 +14,8 @@ struct SickLeaveController {
     static let maximumVerifyBody = 4_096
 
     func register(on router: Router<AppRequestContext>) {
+        router.group(":tenant/verify").add(middleware: TenantMiddleware(dependencies: dependencies))
+            .get(use: verifyPage)
         router.post("api/:tenant/sick-leave/verify", use: verify)
         router.get("api/:tenant/sick-leave/trust-list", use: trustList)
         router.get("api/:tenant/sick-leave/status-list", use: statusList)
@@ -63,6 +65,43 @@ struct SickLeaveController {
         let tenant = try await dependencies.tenant(named: context)
         let key = try await dependencies.sickLeaveLists.rootPublicKey(tenantID: tenant.id)
         return Self.respond(Array((Data(key).base64EncodedString() + "\n").utf8), type: "text/plain; charset=utf-8")
+    }
+
+    /// The employer's page: paste the code (or open the link a QR code carries, `?token=`) and
+    /// read the verdict. Works without script; the token is never logged (only paths are).
+    @Sendable func verifyPage(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let token = (request.uri.queryParameters["token"].map(String.init) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var values: [String: Any] = ["slug": tenant.slug.value, "token": token]
+        if !token.isEmpty {
+            let answer = try await CertificateVerifier(database: dependencies.database).verify(
+                token,
+                tenantID: tenant.id
+            )
+            let language = context.language
+            var shown: [String: Any] = [
+                "verdictText": dependencies.pages.locales.text("verdict_" + answer.verdict, language),
+                "inForce": answer.verdict == "in_force" || answer.verdict == "closed",
+                "genuine": answer.genuine,
+            ]
+            if answer.genuine {
+                shown["name"] = answer.name ?? ""
+                shown["dateOfBirth"] = answer.dateOfBirth ?? ""
+                shown["periodStart"] = answer.periodStart ?? ""
+                shown["periodEnd"] = answer.periodEnd ?? ""
+                shown["clinic"] = answer.clinic ?? ""
+                shown["version"] = answer.version.map(String.init) ?? ""
+            }
+            values["answer"] = shown
+        }
+        return dependencies.pages.page(
+            "verify",
+            titleKey: "verify_title",
+            values: values,
+            request: request,
+            context: context
+        )
     }
 
     struct CertificateResponse: ResponseEncodable {

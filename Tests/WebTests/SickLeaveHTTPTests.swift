@@ -322,6 +322,61 @@ struct SickLeaveHTTPTests {
         }
     }
 
+    @Test("the patient sees their certificate and when and by whom it was checked; others see nothing")
+    func patientSeesChecks() async throws {
+        try await WebFixture.with { fixture, client in
+            let doctor = try await doctor(fixture)
+            let instance = try await openCertificate(client, doctor: doctor)
+            let token = try #require(try await versions(client, instance, doctor: doctor).first)
+            _ = try await verify(client, token)
+            let employer = CertificateVerifier.Checker(userID: UUID(), name: "ТОО Employer HR")
+            _ = try await CertificateVerifier(database: fixture.dependencies.database).verify(
+                token,
+                tenantID: fixture.astana.id,
+                checker: employer
+            )
+            // A forgery is not recorded against the certificate.
+            let parsed = try SickLeaveToken.parse(token)
+            _ = try await verify(
+                client,
+                try parsed.token.signed(
+                    keyID: try #require(parsed.message.keyID),
+                    key: .p256(P256.Signing.PrivateKey())
+                )
+            )
+
+            let accounts = AccountService(
+                store: PostgresAccountStore(database: fixture.databases.owner),
+                hasher: PlainTextPasswordHasher()
+            )
+            for (login, iin) in [("patient", "791028302728"), ("stranger", "061211600012")] {
+                _ = try await accounts.createUser(
+                    NewUser(login: login, displayName: login, iin: try NationalIdentifier.iin(iin), roles: [.parent]),
+                    password: "not used in this test",
+                    tenantID: fixture.astana.id
+                )
+            }
+            func mine(_ login: String) async throws -> [[String: Any]] {
+                let token = try await fixture.dependencies.accounts.issueToken(
+                    login: login,
+                    name: "t",
+                    roles: [.parent],
+                    tenantID: fixture.astana.id
+                ).0.text
+                let response = try await call(client, .get, "/api/astana/sick-leave/my-certificates", token: token)
+                #expect(response.status == .ok)
+                return try response.json()["certificates"] as? [[String: Any]] ?? []
+            }
+            let own = try await mine("patient")
+            #expect(own.count == 1)
+            let checks = own.first?["checks"] as? [[String: Any]] ?? []
+            #expect(checks.count == 2)
+            #expect(checks.contains { $0["by"] as? String == "ТОО Employer HR" })
+            #expect(checks.contains { $0["by"] == nil })
+            #expect(try await mine("stranger").isEmpty)
+        }
+    }
+
     @Test("a request body larger than a token is refused before parsing")
     func oversized() async throws {
         try await WebFixture.with { _, client in

@@ -32,7 +32,18 @@ public struct CertificateVerifier: Sendable {
 
     /// One statement on the database: the key the token names (if trusted) and the standing of
     /// the version it claims; the signature is checked here, with that key.
-    public func verify(_ text: String, tenantID: UUID) async throws -> VerificationAnswer {
+    /// Who checks: a signed-in account (recorded by name for the patient to see) or nobody.
+    public struct Checker: Sendable {
+        public var userID: UUID
+        public var name: String
+
+        public init(userID: UUID, name: String) {
+            self.userID = userID
+            self.name = name
+        }
+    }
+
+    public func verify(_ text: String, tenantID: UUID, checker: Checker? = nil) async throws -> VerificationAnswer {
         let parsed: (message: COSESign1, token: SickLeaveToken)
         do {
             parsed = try SickLeaveToken.parse(text)
@@ -70,7 +81,33 @@ public struct CertificateVerifier: Sendable {
         case .unknownKey: return Self.unknownKey
         case .keyNotValid(let reason): return Self.failure("key_not_valid", reason)
         case .forged: return Self.failure("forged", "the signature does not match the certificate's content")
-        case .genuine(let token): return Self.standing(of: token, status: row.5, current: row.6, currentEnd: row.7)
+        case .genuine(let token):
+            let answer = Self.standing(of: token, status: row.5, current: row.6, currentEnd: row.7)
+            if answer.verdict != "not_issued_here" {
+                try await record(answer, token: token, tenantID: tenantID, checker: checker)
+            }
+            return answer
+        }
+    }
+
+    private func record(
+        _ answer: VerificationAnswer,
+        token: SickLeaveToken,
+        tenantID: UUID,
+        checker: Checker?
+    )
+        async throws
+    {
+        let logger = database.logger
+        try await database.withConnection { connection in
+            try await connection.run(
+                """
+                SELECT adal_sick_leave_record_check(\(tenantID)::uuid, \(ByteBuffer(bytes: token.certificateID))::bytea,
+                    \(Int32(clamping: token.version))::int, \(checker?.userID)::uuid, \(checker?.name)::text,
+                    \(answer.verdict)::text)
+                """,
+                logger: logger
+            )
         }
     }
 
@@ -161,6 +198,43 @@ public struct CertificateView: Sendable, Codable, Equatable {
     public var periodEnd: String
     public var status: String
     public var versions: [Version]
+    /// When and by whom the certificate was checked, newest first (at most 100).
+    public var checks: [Check] = []
+
+    public struct Check: Sendable, Codable, Equatable {
+        public var at: Date
+        /// The checker's name, or nil for an anonymous check.
+        public var by: String?
+        public var version: Int
+        public var verdict: String
+    }
+
+    /// The certificates of the signed-in user (matched by the IIN on their account), newest
+    /// first, at most 20: what a patient sees, with who checked each one.
+    public static func ofPatient(userID: UUID, tenantID: UUID, database: Database) async throws -> [CertificateView] {
+        let logger = database.logger
+        let instances = try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT c.instance_id FROM users u
+                JOIN certificates c ON c.tenant_id = u.tenant_id AND c.patient_iin = u.iin
+                WHERE u.tenant_id = \(tenantID) AND u.id = \(userID)
+                ORDER BY c.period_start DESC LIMIT 20
+                """,
+                logger: logger
+            )
+            var instances: [UUID] = []
+            for try await instance in rows.decode(UUID.self) { instances.append(instance) }
+            return instances
+        }
+        var views: [CertificateView] = []
+        for instance in instances {
+            if let view = try await load(instance: instance, tenantID: tenantID, database: database) {
+                views.append(view)
+            }
+        }
+        return views
+    }
 
     public static func load(instance: UUID, tenantID: UUID, database: Database) async throws -> CertificateView? {
         let logger = database.logger
@@ -207,6 +281,16 @@ public struct CertificateView: Sendable, Codable, Equatable {
                 view.versions.append(
                     Version(version: Int(version), status: status, periodEnd: end, issuedAt: issuedAt, token: token)
                 )
+            }
+            let checks = try await connection.query(
+                """
+                SELECT checked_at, checker_name, version, verdict FROM certificate_checks
+                WHERE tenant_id = \(tenantID) AND certificate_id = \(id) ORDER BY checked_at DESC LIMIT 100
+                """,
+                logger: logger
+            )
+            for try await (at, by, version, verdict) in checks.decode((Date, String?, Int32, String).self) {
+                view.checks.append(Check(at: at, by: by, version: Int(version), verdict: verdict))
             }
             return view
         }

@@ -23,6 +23,7 @@ struct SickLeaveController {
         let group = router.group("api/:tenant/sick-leave")
             .add(middleware: APITokenMiddleware(dependencies: dependencies))
         group.get("certificates/:instance", use: certificate)
+        group.get("my-certificates", use: myCertificates)
         group.get("certificates/:instance/versions/:version/qr.svg", use: qrSVG)
         group.get("certificates/:instance/versions/:version/qr.png", use: qrPNG)
     }
@@ -101,6 +102,22 @@ struct SickLeaveController {
             values: values,
             request: request,
             context: context
+        )
+    }
+
+    struct MyCertificatesResponse: ResponseEncodable {
+        var certificates: [CertificateView]
+    }
+
+    /// The signed-in patient's own certificates, with when and by whom each was checked.
+    @Sendable func myCertificates(request: Request, context: AppRequestContext) async throws -> MyCertificatesResponse {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        return MyCertificatesResponse(
+            certificates: try await CertificateView.ofPatient(
+                userID: principal.userID,
+                tenantID: tenant.id,
+                database: dependencies.database
+            )
         )
     }
 

@@ -17,25 +17,3 @@ CREATE TABLE certificate_checks (
 SELECT adal_isolate_tenant_table('certificate_checks');
 CREATE INDEX certificate_checks_by_certificate ON certificate_checks (tenant_id, certificate_id, checked_at DESC);
 REVOKE UPDATE, DELETE ON certificate_checks FROM adal_app;
-
--- Records one check in one statement, committed without waiting for the disk: a check lost in
--- a crash costs nothing, while waiting would put an fsync on every employer's scan.
-CREATE FUNCTION adal_sick_leave_record_check(
-    p_tenant uuid,
-    p_certificate bytea,
-    p_version integer,
-    p_checker uuid,
-    p_checker_name text,
-    p_verdict text
-) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    prior text := current_setting('app.tenant_id', true);
-BEGIN
-    PERFORM set_config('synchronous_commit', 'off', true);
-    PERFORM set_config('app.tenant_id', p_tenant::text, true);
-    INSERT INTO certificate_checks (tenant_id, certificate_id, version, checker_user_id, checker_name, verdict)
-    VALUES (p_tenant, p_certificate, p_version, p_checker, p_checker_name, p_verdict);
-    PERFORM set_config('app.tenant_id', coalesce(prior, ''), true);
-END
-$$;

@@ -112,7 +112,15 @@ struct VerifyBench: AsyncParsableCommand {
                     tokens += view.versions.map(\.token)
                 }
             }
-            let checker = CertificateVerifier(database: database)
+            let recorder = CheckRecorder(database: database)
+            let checker = CertificateVerifier(database: database, recorder: recorder)
+            let flusher = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: CheckRecorder.flushInterval)
+                    try? await recorder.flush()
+                }
+            }
+            defer { flusher.cancel() }
             let tokenList = tokens
             let perClient = online / clients
             let begin = ContinuousClock.now

@@ -330,7 +330,10 @@ struct SickLeaveHTTPTests {
             let token = try #require(try await versions(client, instance, doctor: doctor).first)
             _ = try await verify(client, token)
             let employer = CertificateVerifier.Checker(userID: UUID(), name: "ТОО Employer HR")
-            _ = try await CertificateVerifier(database: fixture.dependencies.database).verify(
+            _ = try await CertificateVerifier(
+                database: fixture.dependencies.database,
+                recorder: fixture.dependencies.certificateChecks
+            ).verify(
                 token,
                 tenantID: fixture.astana.id,
                 checker: employer

@@ -25,9 +25,11 @@ public struct VerificationAnswer: Sendable, Equatable, Codable {
 /// Verifies tokens against a city's trust list and its certificates' current standing.
 public struct CertificateVerifier: Sendable {
     let database: Database
+    let recorder: CheckRecorder
 
-    public init(database: Database) {
+    public init(database: Database, recorder: CheckRecorder) {
         self.database = database
+        self.recorder = recorder
     }
 
     /// One statement on the database: the key the token names (if trusted) and the standing of
@@ -98,17 +100,16 @@ public struct CertificateVerifier: Sendable {
     )
         async throws
     {
-        let logger = database.logger
-        try await database.withConnection { connection in
-            try await connection.run(
-                """
-                SELECT adal_sick_leave_record_check(\(tenantID)::uuid, \(ByteBuffer(bytes: token.certificateID))::bytea,
-                    \(Int32(clamping: token.version))::int, \(checker?.userID)::uuid, \(checker?.name)::text,
-                    \(answer.verdict)::text)
-                """,
-                logger: logger
+        try await recorder.record(
+            CheckRecorder.Pending(
+                tenantID: tenantID,
+                certificateID: token.certificateID,
+                version: token.version,
+                checker: checker,
+                verdict: answer.verdict,
+                at: Date()
             )
-        }
+        )
     }
 
     static let unknownKey = failure("unknown_key", "signed with a key this city does not trust (unknown or removed)")

@@ -20,6 +20,8 @@ public struct AppDependencies: Sendable {
     public var secureCookies: Bool
     /// Each city's signed sick-leave trust and status lists.
     public var sickLeaveLists: CityLists
+    /// Batches the record of who checked which certificate.
+    public var certificateChecks: CheckRecorder
 
     public init(
         database: Database,
@@ -32,7 +34,8 @@ public struct AppDependencies: Sendable {
         metrics: PrometheusCollectorRegistry,
         maximumBodyBytes: Int,
         secureCookies: Bool,
-        sickLeaveLists: CityLists
+        sickLeaveLists: CityLists,
+        certificateChecks: CheckRecorder
     ) {
         self.database = database
         self.tenants = tenants
@@ -45,5 +48,6 @@ public struct AppDependencies: Sendable {
         self.maximumBodyBytes = maximumBodyBytes
         self.secureCookies = secureCookies
         self.sickLeaveLists = sickLeaveLists
+        self.certificateChecks = certificateChecks
     }
 }

@@ -75,7 +75,8 @@ public func buildDependencies(
         metrics: metrics,
         maximumBodyBytes: configuration.maximumBodyBytes,
         secureCookies: configuration.secureCookies,
-        sickLeaveLists: CityLists(database: database, sealer: sealer)
+        sickLeaveLists: CityLists(database: database, sealer: sealer),
+        certificateChecks: CheckRecorder(database: database)
     )
 }
 
@@ -107,7 +108,7 @@ public func buildApplication(
     return Application(
         router: try buildRouter(dependencies),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
-        services: [client, sequencer, jobs],
+        services: [client, sequencer, jobs, dependencies.certificateChecks],
         logger: logger
     )
 }

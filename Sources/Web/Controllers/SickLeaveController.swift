@@ -44,7 +44,8 @@ struct SickLeaveController {
         guard let body = try? JSONDecoder().decode(VerifyBody.self, from: Data(buffer.readableBytesView)) else {
             throw AdalError.invalidField(field: "token", reason: "send {\"token\": \"SL1:…\"}")
         }
-        return try await CertificateVerifier(database: dependencies.database).verify(body.token, tenantID: tenant.id)
+        return try await CertificateVerifier(database: dependencies.database, recorder: dependencies.certificateChecks)
+            .verify(body.token, tenantID: tenant.id)
     }
 
     /// The signed list of clinic keys the city trusts (COSE_Sign1, docs/sick-leave.md).
@@ -76,7 +77,10 @@ struct SickLeaveController {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         var values: [String: Any] = ["slug": tenant.slug.value, "token": token]
         if !token.isEmpty {
-            let answer = try await CertificateVerifier(database: dependencies.database).verify(
+            let answer = try await CertificateVerifier(
+                database: dependencies.database,
+                recorder: dependencies.certificateChecks
+            ).verify(
                 token,
                 tenantID: tenant.id
             )
@@ -112,6 +116,8 @@ struct SickLeaveController {
     /// The signed-in patient's own certificates, with when and by whom each was checked.
     @Sendable func myCertificates(request: Request, context: AppRequestContext) async throws -> MyCertificatesResponse {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        // Checks this process still holds are shown too.
+        try await dependencies.certificateChecks.flush()
         return MyCertificatesResponse(
             certificates: try await CertificateView.ofPatient(
                 userID: principal.userID,
@@ -147,6 +153,7 @@ struct SickLeaveController {
         guard let instance = context.parameters.get("instance").flatMap(UUID.init(uuidString:)) else {
             throw AdalError.notFound(what: "certificate")
         }
+        try await dependencies.certificateChecks.flush()
         guard !principal.roles.isDisjoint(with: [.clinicDoctor, .akimatAdmin]),
             let view = try await CertificateView.load(
                 instance: instance,

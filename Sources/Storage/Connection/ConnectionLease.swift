@@ -11,56 +11,68 @@ extension Database {
     /// - While the database is down the pool keeps trying to connect, and a request for a
     ///   connection would otherwise wait for as long as the outage lasts.
     /// - PostgresNIO 1.33 never answers a statement written to a connection that has just closed
-    ///   (the write is dropped with its reply promise), so `body` runs in a task of its own that
+    ///   (the write is dropped with its reply promise), so the work runs in a task of its own that
     ///   is abandoned if the connection closes first. Such a task stays suspended; one per
     ///   request in flight when the database died.
+    ///
+    /// The cost per call is one task and one timer on an event loop (no task group): this is on
+    /// every transaction's path.
     public func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let handoff = ConnectionHandoff()
-        let (client, timeout) = (client, leaseTimeout)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await client.withConnection { connection in
-                        guard handoff.give(connection) else { return }
-                        await handoff.waitUntilReturned()
-                    }
-                } catch {
-                    handoff.fail(error)
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                handoff.fail(AdalError.unavailable(reason: "the database did not answer within \(timeout)"))
-            }
-            defer {
-                handoff.giveBack()
-                group.cancelAll()
-            }
-            let connection = try await handoff.connection()
-            do {
-                return try await Self.unlessClosed(connection) { try await body(connection) }
-            } catch let error as PSQLError where Self.isOutage(error) {
-                throw AdalError.unavailable(reason: "the connection to the database was lost")
-            }
-        }
-    }
-
-    /// `operation`'s result, or ``AdalError/unavailable(reason:)`` as soon as `connection` closes.
-    static func unlessClosed<Result: Sendable>(
-        _ connection: PostgresConnection,
-        _ operation: @escaping @Sendable () async throws -> Result
-    ) async throws -> Result {
         let outcome = FirstOutcome<Result>()
-        let task = Task { outcome.settle(with: await Swift.Result { try await operation() }) }
-        connection.closeFuture.whenComplete { _ in
-            outcome.settle(with: .failure(AdalError.unavailable(reason: "the connection to the database was lost")))
+        // Whichever comes first, the lease or the deadline, decides; the other then does nothing.
+        let lease = Locked(LeaseState.waiting)
+        let client = client
+        let work = Task {
+            do {
+                let result = try await client.withConnection { connection in
+                    let won = lease.withLock { state in
+                        guard state == .waiting else { return false }
+                        state = .leased
+                        return true
+                    }
+                    // The deadline passed while the lease was being granted: the caller has gone.
+                    guard won else { throw CancellationError() }
+                    try Self.requireOpen(connection)
+                    ConnectionWatch.shared.watch(connection) {
+                        outcome.settle(
+                            with: .failure(AdalError.unavailable(reason: "the connection to the database was lost"))
+                        )
+                    }
+                    defer { ConnectionWatch.shared.unwatch(connection) }
+                    return try await body(connection)
+                }
+                outcome.settle(with: .success(result))
+            } catch let error as PSQLError where Self.isOutage(error) {
+                outcome.settle(with: .failure(AdalError.unavailable(reason: "the connection to the database was lost")))
+            } catch {
+                outcome.settle(with: .failure(error))
+            }
         }
+        let timeout = leaseTimeout
+        let deadline = PostgresClient.defaultEventLoopGroup.any().scheduleTask(
+            in: .nanoseconds(
+                Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+            )
+        ) {
+            // Only a wait for a connection is cut short; work already running is not.
+            let expired = lease.withLock { state in
+                guard state == .waiting else { return false }
+                state = .expired
+                return true
+            }
+            guard expired else { return }
+            outcome.settle(
+                with: .failure(AdalError.unavailable(reason: "the database did not answer within \(timeout)"))
+            )
+            work.cancel()
+        }
+        defer { deadline.cancel() }
         return try await withTaskCancellationHandler {
             try await outcome.value()
         } onCancel: {
-            task.cancel()
+            work.cancel()
         }
     }
 
@@ -85,96 +97,10 @@ extension Database {
     }
 }
 
-/// Hands one leased connection from the task that waits for it to the task that uses it, and
-/// back. Whichever comes first wins: the connection, a failure or the deadline.
-final class ConnectionHandoff: @unchecked Sendable {
-    private enum State {
-        case waiting(CheckedContinuation<PostgresConnection, any Error>?)
-        case handed(PostgresConnection)
-        case failed(any Error)
-        case returned
-    }
-
-    private let lock = NSLock()
-    private var state = State.waiting(nil)
-    private var returned = false
-    private var returnWaiter: CheckedContinuation<Void, Never>?
-
-    /// The connection, once leased; throws the failure or the deadline's error otherwise.
-    func connection() async throws -> PostgresConnection {
-        try await withCheckedThrowingContinuation { continuation in
-            lock.lock()
-            switch state {
-            case .waiting:
-                state = .waiting(continuation)
-                lock.unlock()
-            case .handed(let connection):
-                lock.unlock()
-                continuation.resume(returning: connection)
-            case .failed(let error):
-                lock.unlock()
-                continuation.resume(throwing: error)
-            case .returned:
-                lock.unlock()
-                continuation.resume(throwing: CancellationError())
-            }
-        }
-    }
-
-    /// Offers the leased connection; false when the user has already given up on it.
-    func give(_ connection: PostgresConnection) -> Bool {
-        lock.lock()
-        guard case .waiting(let waiter) = state else {
-            lock.unlock()
-            return false
-        }
-        state = .handed(connection)
-        lock.unlock()
-        waiter?.resume(returning: connection)
-        return true
-    }
-
-    /// Ends the wait with `error` unless the connection was already handed over.
-    func fail(_ error: any Error) {
-        lock.lock()
-        guard case .waiting(let waiter) = state else {
-            lock.unlock()
-            return
-        }
-        state = .failed(error)
-        lock.unlock()
-        waiter?.resume(throwing: error)
-    }
-
-    /// The user is done: the leasing task may return the connection to the pool.
-    func giveBack() {
-        lock.lock()
-        if case .waiting(let waiter) = state {
-            state = .returned
-            lock.unlock()
-            waiter?.resume(throwing: CancellationError())
-            lock.lock()
-        }
-        returned = true
-        let waiter = returnWaiter
-        returnWaiter = nil
-        lock.unlock()
-        waiter?.resume()
-    }
-
-    /// Suspends the leasing task until ``giveBack()``.
-    func waitUntilReturned() async {
-        await withCheckedContinuation { continuation in
-            lock.lock()
-            if returned {
-                lock.unlock()
-                continuation.resume()
-            } else {
-                returnWaiter = continuation
-                lock.unlock()
-            }
-        }
-    }
+enum LeaseState: Sendable {
+    case waiting
+    case leased
+    case expired
 }
 
 /// The first of several possible outcomes, delivered once to one waiter.
@@ -218,5 +144,46 @@ extension Result where Failure == any Error {
         } catch {
             self = .failure(error)
         }
+    }
+}
+
+/// Tells the current user of a pooled connection when it closes. One callback is registered on
+/// each connection's close future for its whole life (a callback per use would pile up on a
+/// long-lived connection); each use only sets and clears what that callback calls.
+final class ConnectionWatch: @unchecked Sendable {
+    static let shared = ConnectionWatch()
+
+    private let lock = NSLock()
+    /// Live connections seen so far, with what to call if one closes now.
+    private var handlers: [ObjectIdentifier: (@Sendable () -> Void)?] = [:]
+
+    func watch(_ connection: PostgresConnection, onClose: @escaping @Sendable () -> Void) {
+        let key = ObjectIdentifier(connection)
+        lock.lock()
+        let known = handlers[key] != nil
+        handlers[key] = .some(onClose)
+        lock.unlock()
+        guard !known else { return }
+        connection.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            self.lock.lock()
+            let handler = self.handlers.removeValue(forKey: key) ?? nil
+            self.lock.unlock()
+            handler?()
+        }
+    }
+
+    func unwatch(_ connection: PostgresConnection) {
+        let key = ObjectIdentifier(connection)
+        lock.lock()
+        if handlers[key] != nil { handlers[key] = .some(nil) }
+        lock.unlock()
+    }
+
+    /// Connections being watched; for tests.
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return handlers.count
     }
 }

@@ -48,7 +48,7 @@ public actor CheckRecorder: Service {
                     INSERT INTO certificate_checks (tenant_id, certificate_id, version, checked_at, checker_user_id,
                         checker_name, verdict)
                     SELECT \(tenantID), decode(c, 'hex'), v, t, NULLIF(u, '')::uuid, NULLIF(n, ''), d
-                    FROM unnest(\(checks.map { Self.hex($0.certificateID) })::text[], \(checks.map { Int32(clamping: $0.version) })::int[],
+                    FROM unnest(\(checks.map(\.certificateID.hexString))::text[], \(checks.map { Int32(clamping: $0.version) })::int[],
                         \(checks.map(\.at))::timestamptz[], \(checks.map { $0.checker?.userID.uuidString ?? "" })::text[],
                         \(checks.map { $0.checker?.name ?? "" })::text[], \(checks.map(\.verdict))::text[])
                       AS x (c, v, t, u, n, d)
@@ -69,9 +69,5 @@ public actor CheckRecorder: Service {
             }
         }
         try? await flush()
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
     }
 }

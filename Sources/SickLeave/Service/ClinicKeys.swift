@@ -91,7 +91,7 @@ public enum ClinicKeys {
             """,
             logger: logger
         )
-        logger.info("new clinic signing key", metadata: ["clinic": "\(clinic.bin)", "key": "\(TreeHex.of(keyID))"])
+        logger.info("new clinic signing key", metadata: ["clinic": "\(clinic.bin)", "key": "\(keyID.hexString)"])
         return Signing(keyID: keyID, privateKey: .p256(key))
     }
 
@@ -128,11 +128,5 @@ public enum ClinicKeys {
             )
         }
         return keys
-    }
-}
-
-enum TreeHex {
-    static func of(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
     }
 }

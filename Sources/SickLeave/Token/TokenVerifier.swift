@@ -24,11 +24,6 @@ public struct TrustedKey: Sendable, Equatable {
         self.validFrom = validFrom
         self.validUntil = validUntil
     }
-
-    public static func == (lhs: TrustedKey, rhs: TrustedKey) -> Bool {
-        (lhs.keyID, lhs.publicKey, lhs.algorithm, lhs.clinicBIN, lhs.validFrom, lhs.validUntil)
-            == (rhs.keyID, rhs.publicKey, rhs.algorithm, rhs.clinicBIN, rhs.validFrom, rhs.validUntil)
-    }
 }
 
 /// Whether a token's signature is genuine, judged against the keys a city trusts. Each way a

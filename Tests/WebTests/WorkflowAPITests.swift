@@ -39,6 +39,7 @@ struct WorkflowAPITests {
             token: parent,
             json: Self.report
         )
+        #expect(started.status == .created)
         return (parent, admin, try #require(try started.json()["instance"] as? String))
     }
 
@@ -47,17 +48,7 @@ struct WorkflowAPITests {
     @Test("a parent reports, the akimat accepts and closes; the instance shows every step")
     func lifecycle() async throws {
         try await WebFixture.with { fixture, client in
-            let parent = try await token(fixture, login: "parent", roles: [.parent])
-            let admin = try await token(fixture, login: "admin", roles: [.akimatAdmin])
-            let started = try await call(
-                client,
-                .post,
-                "/api/astana/services/repair-report/instances",
-                token: parent,
-                json: Self.report
-            )
-            #expect(started.status == .created)
-            let id = try #require(try started.json()["instance"] as? String)
+            let (parent, admin, id) = try await reported(fixture, client)
 
             let inbox = try await call(client, .get, "/api/astana/inbox", token: admin)
             #expect((try inbox.json()["instances"] as? [[String: Any]])?.first?["id"] as? String == id)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import SickLeave
 import Storage
@@ -8,7 +9,7 @@ struct ClinicCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clinic",
         abstract: "Clinics that issue sick-leave certificates, and their signing keys.",
-        subcommands: [Add.self, RemoveKey.self]
+        subcommands: [Add.self, AddDoctor.self, RemoveKey.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -40,6 +41,45 @@ struct ClinicCommand: AsyncParsableCommand {
                     }
                 }
                 print("\(city): clinic \(clinic.bin) \(clinic.name) registered")
+            }
+        }
+    }
+
+    struct AddDoctor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-doctor",
+            abstract: "List an account among a clinic's doctors: they may then sign its certificates.",
+            discussion: "Example: adal clinic add-doctor astana --bin 940140000385 --login clinic-doctor"
+        )
+
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The city's slug.") var city: String
+        @Option(help: "The clinic's BIN.") var bin: String
+        @Option(help: "The doctor's login (an account with the clinic_doctor role).") var login: String
+
+        func run() async throws {
+            let configuration = try common.configuration()
+            let logger = try common.logger()
+            let (city, bin, login) = (city, bin, login)
+            try await withPreparedDatabase(configuration, logger: logger) { endpoints in
+                try await endpoints.withOwner(logger: logger) { database in
+                    let tenant = try await requireTenant(city, in: database)
+                    guard
+                        let user = try await PostgresAccountStore(database: database).user(
+                            login: login,
+                            tenantID: tenant.id
+                        )
+                    else { throw CommandFailure("\(city) has no account \(login)") }
+                    guard user.roles.contains(.clinicDoctor) else {
+                        throw CommandFailure("\(login) does not have the clinic_doctor role")
+                    }
+                    try await database.withTenant(tenant.id) { connection in
+                        guard let clinic = try await Clinic.find(bin: bin, tenantID: tenant.id, on: connection, logger)
+                        else { throw CommandFailure("\(city) has no clinic \(bin)") }
+                        try await clinic.addStaff(userID: user.id, tenantID: tenant.id, on: connection, logger: logger)
+                    }
+                }
+                print("\(city): \(login) signs for clinic \(bin)")
             }
         }
     }

@@ -51,6 +51,12 @@ struct CommonOptions: ParsableArguments {
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
         configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]
         configuration.auditOriginHost = environment["ADAL_AUDIT_ORIGIN_HOST"]
+        if let url = environment["ADAL_PUBLIC_URL"] {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil,
+                parsed.query == nil, parsed.fragment == nil
+            else { throw ValidationError("ADAL_PUBLIC_URL must be an http(s) address such as https://adal.example.kz") }
+            configuration.publicURL = url
+        }
         return configuration
     }
 

@@ -78,25 +78,34 @@ struct VerifyBench: AsyncParsableCommand {
                     implementations: [SickLeaveService(sealer: sealer).implementation]
                 )
             )
+            let doctor = UUID()
             try await owner.withTenant(city.id) { connection in
                 try await connection.run(
                     "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(city.id), 'sick-leave')",
                     logger: owner.logger
                 )
-                _ = try await Clinic.register(
+                let clinic = try await Clinic.register(
                     bin: "940140000385",
                     name: "Bench clinic",
                     tenantID: city.id,
                     on: connection,
                     logger: owner.logger
                 )
+                try await connection.run(
+                    """
+                    INSERT INTO users (tenant_id, id, login, display_name, password_hash)
+                    VALUES (\(city.id), \(doctor), 'bench-doctor', 'Bench doctor', 'not used')
+                    """,
+                    logger: owner.logger
+                )
+                try await clinic.addStaff(userID: doctor, tenantID: city.id, on: connection, logger: owner.logger)
             }
             var tokens: [String] = []
             for number in 0..<50 {
                 let started = try await engine.start(
                     tenantID: city.id,
                     service: SickLeaveService.key,
-                    actor: StepActor(id: UUID(), roles: [.clinicDoctor]),
+                    actor: StepActor(id: doctor, roles: [.clinicDoctor]),
                     input: [
                         "clinic_bin": .string("940140000385"), "patient_iin": .string("791028302728"),
                         "patient_name": .string("Patient \(number)"), "date_of_birth": .string("1979-10-28"),
@@ -113,7 +122,7 @@ struct VerifyBench: AsyncParsableCommand {
                 }
             }
             let recorder = CheckRecorder(database: database)
-            let checker = CertificateVerifier(database: database, recorder: recorder)
+            let checker = CertificateVerifier(database: database, recorder: recorder, keyCities: KeyCities())
             let flusher = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: CheckRecorder.flushInterval)

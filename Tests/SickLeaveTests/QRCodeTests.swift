@@ -1,39 +1,39 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 @testable import SickLeave
 
 @Suite("QR codes of tokens")
 struct QRCodeTests {
-    /// Decodes a PNG with zbar (`zbarimg --raw`), a reader that shares no code with ours.
-    static func zbar(_ png: [UInt8]) throws -> String {
-        let path = NSTemporaryDirectory() + "adal-qr-\(UUID().uuidString).png"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try Data(png).write(to: URL(fileURLWithPath: path))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/zbarimg")
-        process.arguments = ["--raw", "--quiet", path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "zbarimg found no code")
-        var text = String(decoding: data, as: UTF8.self)
-        if text.hasSuffix("\n") { text.removeLast() }
-        return text
-    }
-
     @Test("a token's PNG, at screen and print error correction, reads back exactly with zbarimg")
     func zbarRoundTrip() throws {
         let clinic = ClinicFixture()
         let token = try ClinicFixture.token().signed(keyID: clinic.keyID, key: clinic.key)
         for (correction, scale) in [(QRCode.Correction.medium, 4), (.quartile, 8)] {
             let code = try QRCode(token, correction: correction)
-            #expect(try Self.zbar(code.png(scale: scale)) == token)
+            #expect(try ZBar.read(code.png(scale: scale)) == token)
         }
+    }
+
+    @Test("the link a code carries opens the verification page and gives back the exact token")
+    func link() throws {
+        let clinic = ClinicFixture()
+        let token = try ClinicFixture.token().signed(keyID: clinic.keyID, key: clinic.key)
+        let link = CertificateLink.text(token: token, base: "https://adal.example.kz/")
+        #expect(link.hasPrefix("HTTPS://ADAL.EXAMPLE.KZ/V#SL1:"))
+        #expect(!link.dropFirst(8).contains(" ") && URL(string: link) != nil)
+        #expect(try ZBar.read(QRCode(link, correction: .quartile).png(scale: 8)) == link)
+        #expect(CertificateLink.token(in: link) == token)
+        #expect(CertificateLink.token(in: "  \(token)\n") == token)
+        // A path under the host keeps its case; only scheme and host are capitalised.
+        #expect(
+            CertificateLink.text(token: "SL1:A B%", base: "http://kz.example:8080/adal")
+                == "HTTP://KZ.EXAMPLE:8080/adal/V#SL1:A%20B%25"
+        )
+        // The link costs little beyond the token: capitals keep it in alphanumeric mode.
+        #expect(try QRCode(link, correction: .medium).version <= QRCode(token, correction: .medium).version + 1)
     }
 
     @Test("the smallest version that fits is chosen, and print correction needs at least as large a symbol")

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PostgresNIO
 import SickLeave
 import Storage
 import TestSupport
@@ -16,34 +17,53 @@ import Testing
 struct SickLeaveHTTPTests {
     static let clinicBIN = "940140000385"
 
-    /// A registered clinic in Astana and an API token for one of its doctors.
-    func doctor(_ fixture: WebFixture) async throws -> String {
+    /// An account in Astana with one role, and an API token for it.
+    func account(
+        _ fixture: WebFixture,
+        _ login: String,
+        name: String,
+        role: Role,
+        iin: String? = nil
+    ) async throws -> (user: User, token: String) {
         let accounts = AccountService(
             store: PostgresAccountStore(database: fixture.databases.owner),
             hasher: PlainTextPasswordHasher()
         )
-        _ = try await accounts.createUser(
-            NewUser(login: "doctor", displayName: "Doctor", iin: nil, roles: [.clinicDoctor]),
+        let user = try await accounts.createUser(
+            NewUser(
+                login: login,
+                displayName: name,
+                iin: try iin.map { try NationalIdentifier.iin($0) },
+                roles: [role]
+            ),
             password: "not used in this test",
             tenantID: fixture.astana.id
         )
+        let token = try await fixture.dependencies.accounts.issueToken(
+            login: login,
+            name: "t",
+            roles: [role],
+            tenantID: fixture.astana.id
+        ).0.text
+        return (user, token)
+    }
+
+    /// A registered clinic in Astana and an API token for one of its doctors.
+    func doctor(_ fixture: WebFixture) async throws -> String {
+        let (user, token) = try await account(fixture, "doctor", name: "Doctor", role: .clinicDoctor)
         let logger = fixture.databases.owner.logger
         let astana = fixture.astana.id
-        _ = try await fixture.databases.owner.withTenant(astana) { connection in
-            try await Clinic.register(
+        try await fixture.databases.owner.withTenant(astana) { connection in
+            let clinic = try await Clinic.register(
                 bin: Self.clinicBIN,
                 name: "Қалалық емхана №4",
                 tenantID: astana,
                 on: connection,
                 logger: logger
             )
+            try await clinic.addStaff(userID: user.id, tenantID: astana, on: connection, logger: logger)
         }
-        return try await fixture.dependencies.accounts.issueToken(
-            login: "doctor",
-            name: "clinic system",
-            roles: [.clinicDoctor],
-            tenantID: astana
-        ).0.text
+        return token
     }
 
     func call(
@@ -175,6 +195,21 @@ struct SickLeaveHTTPTests {
                 token: doctor
             )
             #expect(png.status == .ok && Array(png.body.readableBytesView.prefix(4)) == [0x89, 0x50, 0x4e, 0x47])
+            // An independent reader finds the link that opens the verification page, and the
+            // city-less endpoint an HR system scans into takes the link as it is.
+            let scanned = try ZBar.read(Array(png.body.readableBytesView))
+            #expect(scanned == CertificateLink.text(token: tokens[2], base: fixture.dependencies.publicBase))
+            let anyCity = try await call(
+                client,
+                .post,
+                "/api/v1/verify",
+                json: String(decoding: try JSONEncoder().encode(["token": scanned]), as: UTF8.self)
+            )
+            #expect(try anyCity.json()["verdict"] as? String == "closed")
+            let linkPage = try await call(client, .get, "/V")
+            #expect(linkPage.status == .ok && linkPage.text.contains("/static/verify-link.js"))
+            let anyCityPage = try await call(client, .get, "/verify?token=\(query)&lang=ru")
+            #expect(anyCityPage.main.contains("Подлинный; лист закрыт"))
 
             // Revoked: the last version no longer counts.
             let revoked = try await call(
@@ -329,15 +364,20 @@ struct SickLeaveHTTPTests {
             let instance = try await openCertificate(client, doctor: doctor)
             let token = try #require(try await versions(client, instance, doctor: doctor).first)
             _ = try await verify(client, token)
-            let employer = CertificateVerifier.Checker(userID: UUID(), name: "ТОО Employer HR")
-            _ = try await CertificateVerifier(
-                database: fixture.dependencies.database,
-                recorder: fixture.dependencies.certificateChecks
-            ).verify(
-                token,
-                tenantID: fixture.astana.id,
-                checker: employer
+            // An employer's HR system signs its checks with its API token; a token that is not
+            // valid in the city is refused rather than silently made anonymous.
+            let employer = try await account(fixture, "employer", name: "ТОО Employer HR", role: .employer).token
+            let body = String(decoding: try JSONEncoder().encode(["token": token]), as: UTF8.self)
+            let signed = try await call(client, .post, "/api/astana/sick-leave/verify", token: employer, json: body)
+            #expect(try signed.json()["verdict"] as? String == "in_force")
+            let wrong = try await call(
+                client,
+                .post,
+                "/api/astana/sick-leave/verify",
+                token: "adal_nonsense",
+                json: body
             )
+            #expect(wrong.status == .unauthorized)
             // A forgery is not recorded against the certificate.
             let parsed = try SickLeaveToken.parse(token)
             _ = try await verify(
@@ -348,35 +388,67 @@ struct SickLeaveHTTPTests {
                 )
             )
 
-            let accounts = AccountService(
-                store: PostgresAccountStore(database: fixture.databases.owner),
-                hasher: PlainTextPasswordHasher()
-            )
-            for (login, iin) in [("patient", "791028302728"), ("stranger", "061211600012")] {
-                _ = try await accounts.createUser(
-                    NewUser(login: login, displayName: login, iin: try NationalIdentifier.iin(iin), roles: [.parent]),
-                    password: "not used in this test",
-                    tenantID: fixture.astana.id
-                )
-            }
-            func mine(_ login: String) async throws -> [[String: Any]] {
-                let token = try await fixture.dependencies.accounts.issueToken(
-                    login: login,
-                    name: "t",
-                    roles: [.parent],
-                    tenantID: fixture.astana.id
-                ).0.text
+            func mine(_ login: String, iin: String) async throws -> [[String: Any]] {
+                let token = try await account(fixture, login, name: login, role: .parent, iin: iin).token
                 let response = try await call(client, .get, "/api/astana/sick-leave/my-certificates", token: token)
                 #expect(response.status == .ok)
                 return try response.json()["certificates"] as? [[String: Any]] ?? []
             }
-            let own = try await mine("patient")
+            let own = try await mine("patient", iin: "791028302728")
             #expect(own.count == 1)
             let checks = own.first?["checks"] as? [[String: Any]] ?? []
             #expect(checks.count == 2)
             #expect(checks.contains { $0["by"] as? String == "ТОО Employer HR" })
             #expect(checks.contains { $0["by"] == nil })
-            #expect(try await mine("stranger").isEmpty)
+            #expect(try await mine("stranger", iin: "061211600012").isEmpty)
+        }
+    }
+
+    @Test("only doctors the clinic lists may open, extend or revoke its certificates; nothing is written otherwise")
+    func onlyTheClinicsDoctors() async throws {
+        try await WebFixture.with { fixture, client in
+            let doctor = try await doctor(fixture)
+            let instance = try await openCertificate(client, doctor: doctor)
+            let outsider = try await account(fixture, "elsewhere", name: "Another clinic's doctor", role: .clinicDoctor)
+                .token
+            func count(_ table: String) async throws -> Int {
+                let astana = fixture.astana.id
+                return try await fixture.databases.owner.withTenant(astana) { connection in
+                    var total = 0
+                    let rows = try await connection.query(
+                        PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"),
+                        logger: fixture.databases.owner.logger
+                    )
+                    for try await value in rows.decode(Int.self) { total = value }
+                    return total
+                }
+            }
+            let before = (try await count("workflow_instances"), try await count("certificate_versions"))
+            let opened = try await call(
+                client,
+                .post,
+                "/api/astana/services/sick-leave/instances",
+                token: outsider,
+                json: Self.opening
+            )
+            #expect(opened.status == .forbidden && opened.text.contains("940140000385"), "\(opened.text)")
+            for (event, input) in [("extend", #"{"new_end": "2026-11-27"}"#), ("revoke", #"{"reason": "fraud"}"#)] {
+                let refused = try await call(
+                    client,
+                    .post,
+                    "/api/astana/instances/\(instance)/events/\(event)",
+                    token: outsider,
+                    json: #"{"input": \#(input)}"#
+                )
+                #expect(refused.status == .forbidden, "\(event): \(refused.text)")
+            }
+            #expect(try await count("workflow_instances") == before.0)
+            #expect(try await count("certificate_versions") == before.1)
+            let answer = try await verify(
+                client,
+                try #require(try await versions(client, instance, doctor: doctor).first)
+            )
+            #expect(answer["verdict"] as? String == "in_force")
         }
     }
 

@@ -26,10 +26,12 @@ public struct VerificationAnswer: Sendable, Equatable, Codable {
 public struct CertificateVerifier: Sendable {
     let database: Database
     let recorder: CheckRecorder
+    let keyCities: KeyCities
 
-    public init(database: Database, recorder: CheckRecorder) {
+    public init(database: Database, recorder: CheckRecorder, keyCities: KeyCities) {
         self.database = database
         self.recorder = recorder
+        self.keyCities = keyCities
     }
 
     /// One statement on the database: the key the token names (if trusted) and the standing of
@@ -48,10 +50,42 @@ public struct CertificateVerifier: Sendable {
     public func verify(_ text: String, tenantID: UUID, checker: Checker? = nil) async throws -> VerificationAnswer {
         let parsed: (message: COSESign1, token: SickLeaveToken)
         do {
-            parsed = try SickLeaveToken.parse(text)
+            parsed = try SickLeaveToken.parse(CertificateLink.token(in: text))
         } catch {
             return Self.failure("unreadable", error.description)
         }
+        return try await verify(parsed, tenantID: tenantID, checker: checker)
+    }
+
+    /// Verification without a city: the token names its key, and the key its city (a key id is
+    /// public — every trust list shows it). `checker` names who checks, once the city is known.
+    public func verifyInAnyCity(
+        _ text: String,
+        checker: @Sendable (UUID) async throws -> Checker? = { _ in nil }
+    ) async throws -> VerificationAnswer {
+        let parsed: (message: COSESign1, token: SickLeaveToken)
+        do {
+            parsed = try SickLeaveToken.parse(CertificateLink.token(in: text))
+        } catch {
+            return Self.failure("unreadable", error.description)
+        }
+        guard parsed.message.keyIDIsProtected, let keyID = parsed.message.keyID, keyID.count <= 64 else {
+            return Self.unknownKey
+        }
+        var answer = Self.unknownKey
+        // Key ids are 64 random bits; should two cities ever hold the same one, each is asked.
+        for tenantID in try await keyCities.cities(of: keyID, database: database) {
+            answer = try await verify(parsed, tenantID: tenantID, checker: try await checker(tenantID))
+            if answer.genuine { break }
+        }
+        return answer
+    }
+
+    private func verify(
+        _ parsed: (message: COSESign1, token: SickLeaveToken),
+        tenantID: UUID,
+        checker: Checker?
+    ) async throws -> VerificationAnswer {
         let (message, token) = parsed
         guard message.keyIDIsProtected, let keyID = message.keyID, keyID.count <= 64 else {
             return Self.unknownKey
@@ -156,6 +190,37 @@ public struct CertificateVerifier: Sendable {
             answer.reason = "the leave ended on \(token.periodEnd)"
         }
         return answer
+    }
+}
+
+/// Which cities trust a key id, remembered: a key belongs to one city for its whole life, so a
+/// found answer never goes stale (a removed key is refused by the city's own check). Ids no city
+/// holds are not remembered — anyone can make those up — and the memory is bounded.
+public final class KeyCities: Sendable {
+    static let capacity = 100_000
+    private let known = Locked<[[UInt8]: [UUID]]>([:])
+
+    public init() {}
+
+    func cities(of keyID: [UInt8], database: Database) async throws -> [UUID] {
+        if let cities = known.withLock({ $0[keyID] }) { return cities }
+        let logger = database.logger
+        let cities = try await database.withConnection { connection in
+            var cities: [UUID] = []
+            let rows = try await connection.query(
+                "SELECT * FROM adal_sick_leave_key_cities(\(ByteBuffer(bytes: keyID))::bytea)",
+                logger: logger
+            )
+            for try await city in rows.decode(UUID.self) { cities.append(city) }
+            return cities
+        }
+        if !cities.isEmpty {
+            known.withLock { known in
+                if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
+                known[keyID] = cities
+            }
+        }
+        return cities
     }
 }
 

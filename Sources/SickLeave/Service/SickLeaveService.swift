@@ -74,6 +74,7 @@ public struct SickLeaveService: Sendable {
                 throw AdalError.conflict(reason: "this instance has no certificate")
             }
             record = existing
+            try await record.clinic.requireStaff(context)
             record.version += 1
             status = context.event.name == "extend" ? .extended : .closed
             record.periodEnd = input.string(context.event.name == "extend" ? "new_end" : "actual_end") ?? ""
@@ -83,6 +84,7 @@ public struct SickLeaveService: Sendable {
             else {
                 throw WorkflowError.refused(reason: "clinic \(clinicBIN) is not registered in this city")
             }
+            try await clinic.requireStaff(context)
             record = CertificateRecord(
                 id: (0..<12).map { _ in UInt8.random(in: 0...255) },
                 instanceID: context.instanceID,
@@ -140,6 +142,10 @@ public struct SickLeaveService: Sendable {
     }
 
     static func revoke(_ context: StepContext) async throws -> StepEffects {
+        guard let certificate = try await CertificateRecord.load(instance: context.instanceID, on: context) else {
+            throw AdalError.conflict(reason: "this instance has no certificate")
+        }
+        try await certificate.clinic.requireStaff(context)
         try await context.connection.run(
             """
             UPDATE certificates SET status = 'revoked'
@@ -178,7 +184,55 @@ public struct Clinic: Sendable, Equatable {
         return clinic
     }
 
-    static func find(
+    /// Lists an account among the clinic's doctors, in the current transaction's city; adding
+    /// one already listed changes nothing.
+    public func addStaff(userID: UUID, tenantID: UUID, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.run(
+            """
+            INSERT INTO clinic_staff (tenant_id, clinic_id, user_id) VALUES (\(tenantID), \(id), \(userID))
+            ON CONFLICT DO NOTHING
+            """,
+            logger: logger
+        )
+    }
+
+    /// The clinics that list the account among their doctors.
+    public static func ofStaff(
+        userID: UUID,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Clinic] {
+        let rows = try await connection.query(
+            """
+            SELECT c.id, c.bin, c.name FROM clinic_staff s
+            JOIN clinics c ON c.tenant_id = s.tenant_id AND c.id = s.clinic_id
+            WHERE s.tenant_id = \(tenantID) AND s.user_id = \(userID) ORDER BY c.name
+            """,
+            logger: logger
+        )
+        var clinics: [Clinic] = []
+        for try await (id, bin, name) in rows.decode((UUID, String, String).self) {
+            clinics.append(Clinic(id: id, bin: bin, name: name))
+        }
+        return clinics
+    }
+
+    /// Refuses a step by anyone the clinic does not list among its doctors: a doctor signs only
+    /// in their own clinic's name.
+    func requireStaff(_ context: StepContext) async throws {
+        guard let userID = context.actor.id,
+            try await Self.ofStaff(
+                userID: userID,
+                tenantID: context.tenantID,
+                on: context.connection,
+                logger: context.logger
+            )
+            .contains(self)
+        else { throw AdalError.forbidden(reason: "you are not a doctor of clinic \(bin)") }
+    }
+
+    public static func find(
         bin: String,
         tenantID: UUID,
         on connection: PostgresConnection,

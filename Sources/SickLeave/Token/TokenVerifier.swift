@@ -51,7 +51,7 @@ public struct TokenVerifier: Sendable {
     public func verify(_ text: String) -> Verdict {
         let parsed: (message: COSESign1, token: SickLeaveToken)
         do {
-            parsed = try SickLeaveToken.parse(text)
+            parsed = try SickLeaveToken.parse(CertificateLink.token(in: text))
         } catch {
             return .unreadable(error)
         }

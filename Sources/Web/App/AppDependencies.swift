@@ -22,6 +22,10 @@ public struct AppDependencies: Sendable {
     public var sickLeaveLists: CityLists
     /// Batches the record of who checked which certificate.
     public var certificateChecks: CheckRecorder
+    /// Checks sick-leave tokens (recording the checks through ``certificateChecks``).
+    public var certificates: CertificateVerifier
+    /// The server's public address, which certificate QR codes link to.
+    public var publicBase: String
 
     public init(
         database: Database,
@@ -35,7 +39,8 @@ public struct AppDependencies: Sendable {
         maximumBodyBytes: Int,
         secureCookies: Bool,
         sickLeaveLists: CityLists,
-        certificateChecks: CheckRecorder
+        certificateChecks: CheckRecorder,
+        publicBase: String
     ) {
         self.database = database
         self.tenants = tenants
@@ -49,5 +54,7 @@ public struct AppDependencies: Sendable {
         self.secureCookies = secureCookies
         self.sickLeaveLists = sickLeaveLists
         self.certificateChecks = certificateChecks
+        self.certificates = CertificateVerifier(database: database, recorder: certificateChecks, keyCities: KeyCities())
+        self.publicBase = publicBase
     }
 }

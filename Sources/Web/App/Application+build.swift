@@ -76,7 +76,8 @@ public func buildDependencies(
         maximumBodyBytes: configuration.maximumBodyBytes,
         secureCookies: configuration.secureCookies,
         sickLeaveLists: CityLists(database: database, sealer: sealer),
-        certificateChecks: CheckRecorder(database: database)
+        certificateChecks: CheckRecorder(database: database),
+        publicBase: configuration.publicBase
     )
 }
 

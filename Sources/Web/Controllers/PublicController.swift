@@ -9,7 +9,10 @@ struct PublicController {
     /// The files under /static, read once at start: name → (content type, bytes).
     let assets: [String: (type: String, body: ByteBuffer)]
 
-    static let assetTypes = ["adal.css": "text/css; charset=utf-8", "verify-leaf.js": "text/javascript; charset=utf-8"]
+    static let assetTypes = [
+        "adal.css": "text/css; charset=utf-8", "verify-leaf.js": "text/javascript; charset=utf-8",
+        "verify-link.js": "text/javascript; charset=utf-8",
+    ]
 
     init(dependencies: AppDependencies) throws {
         self.dependencies = dependencies

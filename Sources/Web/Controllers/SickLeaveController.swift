@@ -16,6 +16,10 @@ struct SickLeaveController {
     func register(on router: Router<AppRequestContext>) {
         router.group(":tenant/verify").add(middleware: TenantMiddleware(dependencies: dependencies))
             .get(use: verifyPage)
+        // What a certificate's QR code opens (CertificateLink), and the same page without a city.
+        router.get(RouterPath(CertificateLink.path), use: verifyPage)
+        router.get("verify", use: verifyPage)
+        router.post("api/v1/verify", use: verifyInAnyCity)
         router.post("api/:tenant/sick-leave/verify", use: verify)
         router.get("api/:tenant/sick-leave/trust-list", use: trustList)
         router.get("api/:tenant/sick-leave/status-list", use: statusList)
@@ -32,20 +36,61 @@ struct SickLeaveController {
         var token: String
     }
 
-    /// `{"token": "SL1:…"}` → the verdict. Open to everyone: an employer's HR system needs no account.
+    /// `{"token": "SL1:…"}` (or the link a QR code carries) → the verdict, in the city of the
+    /// address. Open to everyone: an employer's HR system needs no account; with a bearer token
+    /// of the city, the check is recorded under the account's name for the patient to see.
     @Sendable func verify(request: Request, context: AppRequestContext) async throws -> VerificationAnswer {
         let tenant = try await dependencies.tenant(named: context)
+        let token = try await Self.token(in: request)
+        return try await dependencies.certificates.verify(
+            token,
+            tenantID: tenant.id,
+            checker: try await checker(request, tenantID: tenant.id, required: true)
+        )
+    }
+
+    /// The same without a city in the address, for HR systems that take certificates from
+    /// every city: the token's key names the city. A bearer token is used when it belongs to
+    /// that city.
+    @Sendable func verifyInAnyCity(request: Request, context: AppRequestContext) async throws -> VerificationAnswer {
+        let token = try await Self.token(in: request)
+        return try await dependencies.certificates.verifyInAnyCity(token) { tenantID in
+            try await checker(request, tenantID: tenantID, required: false)
+        }
+    }
+
+    /// The token in a verification request's body, read up to ``maximumVerifyBody``.
+    static func token(in request: Request) async throws -> String {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: Self.maximumVerifyBody)
+            buffer = try await request.body.collect(upTo: maximumVerifyBody)
         } catch {
-            throw AdalError.tooLarge(limit: "a verification request", maximumBytes: Self.maximumVerifyBody)
+            throw AdalError.tooLarge(limit: "a verification request", maximumBytes: maximumVerifyBody)
         }
         guard let body = try? JSONDecoder().decode(VerifyBody.self, from: Data(buffer.readableBytesView)) else {
             throw AdalError.invalidField(field: "token", reason: "send {\"token\": \"SL1:…\"}")
         }
-        return try await CertificateVerifier(database: dependencies.database, recorder: dependencies.certificateChecks)
-            .verify(body.token, tenantID: tenant.id)
+        return body.token
+    }
+
+    /// Who checks: the account of the request's bearer token in the city, if it sent one. A
+    /// token that is not valid there is refused (401) when `required`, else the check is anonymous.
+    private func checker(
+        _ request: Request,
+        tenantID: UUID,
+        required: Bool
+    ) async throws -> CertificateVerifier.Checker? {
+        guard let header = request.headers[.authorization] else { return nil }
+        guard header.lowercased().hasPrefix("bearer "),
+            let principal = try await dependencies.accounts.principal(
+                apiToken: String(header.dropFirst("bearer ".count)).trimmingWhitespace(),
+                tenantID: tenantID
+            )
+        else {
+            if required { throw AdalError.unauthenticated }
+            return nil
+        }
+        return CertificateVerifier.Checker(userID: principal.userID, name: principal.displayName)
     }
 
     /// The signed list of clinic keys the city trusts (COSE_Sign1, docs/sick-leave.md).
@@ -69,21 +114,27 @@ struct SickLeaveController {
         return Self.respond(Array((Data(key).base64EncodedString() + "\n").utf8), type: "text/plain; charset=utf-8")
     }
 
-    /// The employer's page: paste the code (or open the link a QR code carries, `?token=`) and
-    /// read the verdict. Works without script; the token is never logged (only paths are).
+    /// The employer's page: paste the code, or open the link a QR code carries (`/V#SL1:…`,
+    /// which the page's script hands over as `?token=`), and read the verdict. Works without
+    /// script; the token is never logged (only paths are). Under a city's address, a signed-in
+    /// employer's check is recorded under their name; without one, the token's key names the city.
     @Sendable func verifyPage(request: Request, context: AppRequestContext) async throws -> Response {
-        let tenant = try context.requireTenant()
         let token = (request.uri.queryParameters["token"].map(String.init) ?? "")
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        var values: [String: Any] = ["slug": tenant.slug.value, "token": token]
+        var values: [String: Any] = [
+            "action": context.tenant.map { "/\($0.slug)/verify" } ?? "/verify", "token": token,
+        ]
         if !token.isEmpty {
-            let answer = try await CertificateVerifier(
-                database: dependencies.database,
-                recorder: dependencies.certificateChecks
-            ).verify(
-                token,
-                tenantID: tenant.id
-            )
+            let answer: VerificationAnswer
+            if let tenant = context.tenant {
+                answer = try await dependencies.certificates.verify(
+                    token,
+                    tenantID: tenant.id,
+                    checker: context.principal.map { .init(userID: $0.userID, name: $0.displayName) }
+                )
+            } else {
+                answer = try await dependencies.certificates.verifyInAnyCity(token)
+            }
             let language = context.language
             var shown: [String: Any] = [
                 "verdictText": dependencies.pages.locales.text("verdict_" + answer.verdict, language),
@@ -137,13 +188,13 @@ struct SickLeaveController {
 
     @Sendable func qrSVG(request: Request, context: AppRequestContext) async throws -> Response {
         let (token, version) = try await versionToken(context)
-        let svg = try QRCode(token, correction: .medium).svg(title: "Certificate version \(version)")
+        let svg = try QRCode(link(token), correction: .medium).svg(title: "Certificate version \(version)")
         return Self.respond(Array(svg.utf8), type: "image/svg+xml")
     }
 
     @Sendable func qrPNG(request: Request, context: AppRequestContext) async throws -> Response {
         let (token, _) = try await versionToken(context)
-        return Self.respond(try QRCode(token, correction: .quartile).png(scale: 8), type: "image/png")
+        return Self.respond(try QRCode(link(token), correction: .quartile).png(scale: 8), type: "image/png")
     }
 
     /// The certificate of the instance, for the clinic's doctors and the city's administrators;
@@ -162,6 +213,11 @@ struct SickLeaveController {
             )
         else { throw AdalError.notFound(what: "certificate") }
         return view
+    }
+
+    /// What a version's QR code carries: the link that opens the verification page.
+    func link(_ token: String) -> String {
+        CertificateLink.text(token: token, base: dependencies.publicBase)
     }
 
     private func versionToken(_ context: AppRequestContext) async throws -> (String, Int) {

@@ -44,22 +44,6 @@ public enum DemoData {
                 tenant = try await tenants.create(slug: slug, name: city.name, region: city.region)
             }
             for service in ServiceKey.allCases { try await tenants.enable(service, tenantID: tenant.id) }
-            // One clinic per city, so the demo doctor can open certificates at once.
-            let clinicBIN = cityNumber == 0 ? "940140000385" : "070941024691"
-            try await database.withTenant(tenant.id) { connection in
-                let existing = try await connection.query(
-                    "SELECT 1 FROM clinics WHERE tenant_id = \(tenant.id) AND bin = \(clinicBIN)",
-                    logger: database.logger
-                )
-                for try await _ in existing { return }
-                _ = try await Clinic.register(
-                    bin: clinicBIN,
-                    name: cityNumber == 0 ? "Қалалық емхана №4" : "№2 қалалық емхана",
-                    tenantID: tenant.id,
-                    on: connection,
-                    logger: database.logger
-                )
-            }
             for (roleNumber, role) in Role.allCases.enumerated() {
                 let login = role.rawValue.replacingOccurrences(of: "_", with: "-")
                 if try await accounts.store.user(login: login, tenantID: tenant.id) == nil {
@@ -72,6 +56,29 @@ public enum DemoData {
                     _ = try await accounts.createUser(user, password: password, tenantID: tenant.id)
                 }
                 lines.append("  http://\(configuration.host):\(configuration.port)/\(city.slug)/login  \(login)")
+            }
+            // One clinic per city, with the demo doctor on its staff, so certificates can be opened at once.
+            let clinicBIN = cityNumber == 0 ? "940140000385" : "070941024691"
+            let doctor = try await accounts.store.user(login: "clinic-doctor", tenantID: tenant.id)
+            try await database.withTenant(tenant.id) { connection in
+                var clinic = try await Clinic.find(bin: clinicBIN, tenantID: tenant.id, on: connection, database.logger)
+                if clinic == nil {
+                    clinic = try await Clinic.register(
+                        bin: clinicBIN,
+                        name: cityNumber == 0 ? "Қалалық емхана №4" : "№2 қалалық емхана",
+                        tenantID: tenant.id,
+                        on: connection,
+                        logger: database.logger
+                    )
+                }
+                if let doctor, let clinic {
+                    try await clinic.addStaff(
+                        userID: doctor.id,
+                        tenantID: tenant.id,
+                        on: connection,
+                        logger: database.logger
+                    )
+                }
             }
         }
         return lines

@@ -17,7 +17,7 @@ import Testing
 struct SickLeaveHTTPTests {
     static let clinicBIN = "940140000385"
 
-    /// An account in Astana with one role, and an API token for it.
+    /// An account in Astana with one role (password `WebFixture.password`), and an API token for it.
     func account(
         _ fixture: WebFixture,
         _ login: String,
@@ -25,18 +25,15 @@ struct SickLeaveHTTPTests {
         role: Role,
         iin: String? = nil
     ) async throws -> (user: User, token: String) {
-        let accounts = AccountService(
-            store: PostgresAccountStore(database: fixture.databases.owner),
-            hasher: PlainTextPasswordHasher()
-        )
-        let user = try await accounts.createUser(
+        // Through the server's own account service, so the account can sign in to pages too.
+        let user = try await fixture.dependencies.accounts.createUser(
             NewUser(
                 login: login,
                 displayName: name,
                 iin: try iin.map { try NationalIdentifier.iin($0) },
                 roles: [role]
             ),
-            password: "not used in this test",
+            password: WebFixture.password,
             tenantID: fixture.astana.id
         )
         let token = try await fixture.dependencies.accounts.issueToken(

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import TestSupport
 import Testing
+import Workflow
 
 @testable import Web
 
@@ -70,6 +71,29 @@ struct TemplateTests {
                     tables.title(of: service, language) != "service_"
                         + service.rawValue.replacingOccurrences(of: "-", with: "_")
                 )
+            }
+        }
+    }
+
+    @Test("every input field and enum value of the services' definitions has a label in every language")
+    func fieldLabelsComplete() throws {
+        let tables = try LocaleTables(directory: Self.directory + "/locales")
+        let folder = TestSupport.TestCluster.repositoryRoot + "/workflows"
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".yaml") {
+            let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
+            let definition = try DefinitionLoader.parse(bytes: bytes, file: name)
+            for event in [definition.start] + definition.events {
+                for field in event.input {
+                    var keys = ["field_" + field.name]
+                    if case .enumeration(let values) = field.type {
+                        keys += values.map { "option_\(field.name)_\($0)" }
+                    }
+                    for language in Core.Language.allCases {
+                        for key in keys {
+                            #expect(tables.strings[language]?[key] != nil, "\(name): \(key) missing in \(language)")
+                        }
+                    }
+                }
             }
         }
     }

@@ -260,6 +260,7 @@ public struct CertificateView: Sendable, Codable, Equatable {
     public var dateOfBirth: String
     public var employerBIN: String
     public var clinic: String
+    public var clinicBIN: String
     public var periodStart: String
     public var periodEnd: String
     public var status: String
@@ -307,15 +308,17 @@ public struct CertificateView: Sendable, Codable, Equatable {
         return try await database.withTenant(tenantID) { connection in
             let rows = try await connection.query(
                 """
-                SELECT c.id, c.patient_name, c.date_of_birth::text, c.employer_bin, k.name, c.period_start::text,
-                    c.period_end::text, c.status
+                SELECT c.id, c.patient_name, c.date_of_birth::text, c.employer_bin, k.name, k.bin,
+                    c.period_start::text, c.period_end::text, c.status
                 FROM certificates c JOIN clinics k ON k.tenant_id = c.tenant_id AND k.id = c.clinic_id
                 WHERE c.tenant_id = \(tenantID) AND c.instance_id = \(instance)
                 """,
                 logger: logger
             )
             var found: (Data, CertificateView)?
-            for try await row in rows.decode((Data, String, String, String, String, String, String, String).self) {
+            for try await row in rows.decode(
+                (Data, String, String, String, String, String, String, String, String).self
+            ) {
                 found = (
                     row.0,
                     CertificateView(
@@ -324,9 +327,10 @@ public struct CertificateView: Sendable, Codable, Equatable {
                         dateOfBirth: row.2,
                         employerBIN: row.3,
                         clinic: row.4,
-                        periodStart: row.5,
-                        periodEnd: row.6,
-                        status: row.7,
+                        clinicBIN: row.5,
+                        periodStart: row.6,
+                        periodEnd: row.7,
+                        status: row.8,
                         versions: []
                     )
                 )

@@ -29,9 +29,11 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     AuditController(dependencies: dependencies).register(on: router)
     TenantPagesController(dependencies: dependencies).register(on: router)
     WorkflowPagesController(dependencies: dependencies).register(on: router)
+    WorkflowFormsController(dependencies: dependencies).register(on: router)
     ServiceAdminController(dependencies: dependencies).register(on: router)
     AuditPagesController(dependencies: dependencies).register(on: router)
     SickLeaveController(dependencies: dependencies).register(on: router)
+    SickLeavePagesController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -197,21 +197,31 @@ struct SickLeaveController {
         return Self.respond(try QRCode(link(token), correction: .quartile).png(scale: 8), type: "image/png")
     }
 
-    /// The certificate of the instance, for the clinic's doctors and the city's administrators;
-    /// anyone else, and any other city's id, gets 404.
-    private func load(_ context: AppRequestContext) async throws -> CertificateView {
+    /// The certificate of the instance, for the doctors of its clinic and the city's
+    /// administrators; anyone else, and any other city's id, gets 404.
+    func load(_ context: AppRequestContext) async throws -> CertificateView {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
-        guard let instance = context.parameters.get("instance").flatMap(UUID.init(uuidString:)) else {
-            throw AdalError.notFound(what: "certificate")
-        }
+        guard let instance = context.parameters.get("instance").flatMap(UUID.init(uuidString:)),
+            !principal.roles.isDisjoint(with: SickLeavePagesController.clinicRoles)
+        else { throw AdalError.notFound(what: "certificate") }
         try await dependencies.certificateChecks.flush()
-        guard !principal.roles.isDisjoint(with: [.clinicDoctor, .akimatAdmin]),
+        guard
             let view = try await CertificateView.load(
                 instance: instance,
                 tenantID: tenant.id,
                 database: dependencies.database
             )
         else { throw AdalError.notFound(what: "certificate") }
+        if !principal.roles.contains(.akimatAdmin) {
+            let clinics = try await Clinic.ofStaff(
+                userID: principal.userID,
+                tenantID: tenant.id,
+                database: dependencies.database
+            )
+            guard clinics.contains(where: { $0.bin == view.clinicBIN }) else {
+                throw AdalError.notFound(what: "certificate")
+            }
+        }
         return view
     }
 

@@ -16,9 +16,27 @@ struct TenantPagesController {
 
     @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
+        let registry = dependencies.workflows.registry
         let services = try await dependencies.tenants.enabledServices(tenantID: tenant.id).map {
             service -> [String: Any] in
-            ["key": service.rawValue, "title": dependencies.pages.locales.title(of: service, context.language)]
+            var row: [String: Any] = [
+                "key": service.rawValue, "title": dependencies.pages.locales.title(of: service, context.language),
+            ]
+            // What the signed-in person can do with it: start one, and the service's own list.
+            if let principal = context.principal, let definition = registry.latest(service.rawValue) {
+                let starters = definition.start.actors.compactMap { actor -> Role? in
+                    if case .role(let role) = actor { return role }
+                    return nil
+                }
+                if !principal.roles.isDisjoint(with: starters) {
+                    row["startPath"] = "/\(tenant.slug)/services/\(service.rawValue)/new"
+                    row["startTitle"] = definition.start.title[context.language]
+                }
+                if let list = ServicePages.listPath(service.rawValue, slug: tenant.slug.value, roles: principal.roles) {
+                    row["listPath"] = list
+                }
+            }
+            return row
         }
         return dependencies.pages.page(
             "tenant",

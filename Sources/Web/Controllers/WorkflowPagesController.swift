@@ -132,10 +132,27 @@ struct WorkflowPagesController {
                 "due": PageRenderer.optional(summary.taskDueAt.map { Self.format($0) }),
                 "created": Self.format(summary.createdAt),
                 "updated": Self.format(summary.updatedAt), "diagram": diagram, "steps": steps,
+                "events": eventForms(view, slug: tenant.slug.value, language: language),
+                "hasEvents": !view.availableEvents.isEmpty,
+                "detailPath": PageRenderer.optional(
+                    ServicePages.detailPath(summary.service, slug: tenant.slug.value, instance: summary.id)
+                ),
             ],
             request: request,
             context: context
         )
+    }
+
+    /// A form for each event the person may take now (WorkflowFormsController takes them).
+    func eventForms(_ view: InstanceView, slug: String, language: Language) -> [[String: Any]] {
+        view.availableEvents.map { event in
+            [
+                "title": event.title[language], "key": UUID().uuidString.lowercased(),
+                "action": "/\(slug)/instances/\(view.summary.id.uuidString.lowercased())/events/\(event.name)",
+                "fields": StepForm(fields: event.input, locales: dependencies.pages.locales, language: language)
+                    .rows(values: nil),
+            ]
+        }
     }
 
     private func title(_ instance: InstanceSummary, _ language: Language) -> String {

@@ -1,0 +1,25 @@
+import Core
+import Foundation
+
+/// Pages a service has beyond the generic ones (forms, instance page): its own list for the
+/// people who work in it, and a page per instance that shows its records (a certificate with its
+/// QR code, a competition with its bids).
+enum ServicePages {
+    /// Where the service's list is for someone with `roles`; nil when it has none for them.
+    static func listPath(_ service: String, slug: String, roles: Set<Role>) -> String? {
+        switch service {
+        case SickLeavePagesController.service:
+            roles.isDisjoint(with: SickLeavePagesController.clinicRoles)
+                ? "/\(slug)/sick-leave/mine" : "/\(slug)/sick-leave"
+        default: nil
+        }
+    }
+
+    /// The service's own page of an instance, if it has one.
+    static func detailPath(_ service: String, slug: String, instance: UUID) -> String? {
+        switch service {
+        case SickLeavePagesController.service: "/\(slug)/sick-leave/certificates/\(instance.uuidString.lowercased())"
+        default: nil
+        }
+    }
+}

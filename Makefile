@@ -22,7 +22,8 @@ test: setup
 	$(SWIFT) test --skip-build --disable-xctest
 
 ## Benchmarks on a throw-away embedded PostgreSQL, release build.
-bench: setup
+bench:
+	@scripts/setup.sh bench
 	$(SWIFT) build -c release
 	.build/release/adal bench audit
 	.build/release/adal bench workflow

@@ -17,6 +17,11 @@ fi
 # zbarimg reads QR codes back in the tests, independently of the code that draws them.
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 
+# `setup.sh bench`: wrk drives the HTTP benchmarks (`make bench`).
+if [ "${1:-}" = "bench" ]; then
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

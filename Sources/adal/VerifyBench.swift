@@ -2,8 +2,13 @@ import ArgumentParser
 import Core
 import Crypto
 import Foundation
+import Hummingbird
+import NIOCore
+import Prometheus
+import ServiceLifecycle
 import SickLeave
 import Storage
+import Web
 import Workflow
 
 /// `adal bench verify`: sick-leave token verification, offline on one core and through the
@@ -14,18 +19,23 @@ struct VerifyBench: AsyncParsableCommand {
         abstract: "Sick-leave tokens: offline verifications/s on one core, online checks/s with p50/p99, QR cost.",
         discussion: """
             Offline: parse + Base45 + CBOR + ES256 signature check of a real token, in one task. Online: \
-            CertificateVerifier (one transaction: the city's trusted keys and the version's standing) from \
+            CertificateVerifier (one statement: the key the token names and the version's standing) from \
             --clients concurrent tasks on a throw-away embedded PostgreSQL; this is the service behind \
-            POST /api/{city}/sick-leave/verify, without the HTTP layer.
+            POST /api/{city}/sick-leave/verify, without the HTTP layer. HTTP: the real server (router, \
+            middleware, JSON) on 127.0.0.1 driven by wrk with --clients connections for --http-seconds, \
+            POST /api/{city}/sick-leave/verify and POST /api/v1/verify, on the same cores as the server \
+            and PostgreSQL.
             """
     )
 
     @Option(help: "Offline verifications to time.") var offline = 20_000
     @Option(help: "Online checks to time.") var online = 10_000
     @Option(help: "Concurrent clients for the online checks.") var clients = 32
+    @Option(name: .customLong("http-seconds"), help: "Seconds of each HTTP run (0 skips them; needs wrk).")
+    var httpSeconds = 10
 
     func run() async throws {
-        let (offline, online, clients) = (offline, online, clients)
+        let (offline, online, clients, httpSeconds) = (offline, online, clients, httpSeconds)
         // Offline, one core.
         let key = P256.Signing.PrivateKey()
         let keyID: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
@@ -169,7 +179,122 @@ struct VerifyBench: AsyncParsableCommand {
                     latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
                 )
             )
+            if httpSeconds > 0 {
+                try await Self.overHTTP(
+                    database: database,
+                    city: city.slug.value,
+                    tokens: tokenList,
+                    clients: clients,
+                    seconds: httpSeconds
+                )
+            }
         }
+    }
+
+    /// The real server on a free local port, driven by wrk: the city's endpoint, then the one
+    /// that finds the city by key id.
+    static func overHTTP(
+        database: Database,
+        city: String,
+        tokens: [String],
+        clients: Int,
+        seconds: Int
+    ) async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
+            print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")
+            return
+        }
+        var configuration = AppConfiguration()
+        configuration.dataDirectory = NSTemporaryDirectory() + "/adal-bench-http-\(UUID().uuidString)"
+        configuration.workflowsDirectory = ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
+        configuration.keySealingSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let dependencies = try await buildDependencies(
+            configuration: configuration,
+            client: database.client,
+            metrics: PrometheusCollectorRegistry(),
+            logger: BenchEnvironment.logger
+        )
+        let port = Locked<Int?>(nil)
+        let app = Application(
+            router: try buildRouter(dependencies),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
+            services: [dependencies.certificateChecks],
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            logger: BenchEnvironment.logger
+        )
+        // Stopped gracefully at the end, so requests in flight finish rather than fail.
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: BenchEnvironment.logger)
+        let server = Task { try await group.run() }
+        defer { server.cancel() }
+        var waited = 0
+        while port.current == nil {
+            guard waited < 100 else { throw ValidationError("the HTTP server did not start") }
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        let base = "http://127.0.0.1:\(port.current ?? 0)"
+        let script = configuration.dataDirectory + "/verify.lua"
+        let quoted = tokens.map { "\"\($0)\"" }.joined(separator: ",\n")
+        try """
+        -- POSTs the bench's tokens in turn; expects 200 with an in-force verdict.
+        local tokens = {\(quoted)}
+        local next = 0
+        request = function()
+          next = next % #tokens + 1
+          return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+            '{"token":"' .. tokens[next] .. '"}')
+        end
+        -- Each wrk thread counts in its own Lua state; done() adds the counts up.
+        wrong = 0
+        local threads = {}
+        setup = function(thread) table.insert(threads, thread) end
+        response = function(status, headers, body)
+          if status ~= 200 or not string.find(body, '"in_force"', 1, true) then wrong = wrong + 1 end
+        end
+        done = function(summary, latency, requests)
+          local total = 0
+          for _, thread in ipairs(threads) do total = total + thread:get("wrong") end
+          io.write(string.format("wrong answers: %d\\n", total))
+        end
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        for path in ["/api/\(city)/sick-leave/verify", "/api/v1/verify"] {
+            // A short warm-up, then the measured run.
+            _ = try wrk(["-t1", "-c4", "-d2s", "-s", script, base + path])
+            let output = try wrk(["-t2", "-c\(clients)", "-d\(seconds)s", "--latency", "-s", script, base + path])
+            func value(after label: String) -> String {
+                output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }
+                    .map {
+                        $0.trimmingCharacters(in: .whitespaces).dropFirst(label.count).trimmingCharacters(
+                            in: .whitespaces
+                        )
+                    }
+                    ?? "?"
+            }
+            print(
+                "HTTP \(path) (\(clients) connections, \(seconds) s, wrk on the same 2 cores): "
+                    + "\(value(after: "Requests/sec:")) /s; p50 \(value(after: "50%")), p99 \(value(after: "99%")); "
+                    + "non-2xx: \(value(after: "Non-2xx or 3xx responses:") == "?" ? "0" : value(after: "Non-2xx or 3xx responses:")), "
+                    + "\(value(after: "wrong answers:")) wrong answers"
+            )
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await server.value
+    }
+
+    /// Runs wrk and returns what it printed.
+    static func wrk(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("wrk failed: \(arguments)") }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func sample(statusIndex: Int) -> SickLeaveToken {

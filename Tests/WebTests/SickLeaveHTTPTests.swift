@@ -4,11 +4,11 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
-import SickLeave
 import Storage
 import TestSupport
 import Testing
 
+@testable import SickLeave
 @testable import Web
 
 /// A doctor opens, extends and closes a certificate through the API; an employer verifies every
@@ -446,6 +446,60 @@ struct SickLeaveHTTPTests {
                 try #require(try await versions(client, instance, doctor: doctor).first)
             )
             #expect(answer["verdict"] as? String == "in_force")
+        }
+    }
+
+    @Test("keys rotate ahead of expiry, and a new key signs only after a day in the trust list")
+    func rotation() async throws {
+        try await WebFixture.with { fixture, _ in
+            _ = try await doctor(fixture)
+            let (rotation, astana, owner) = (
+                fixture.dependencies.keyRotation, fixture.astana.id, fixture.databases.owner
+            )
+            let now = Date()
+            /// The key that signs at `time`.
+            func signer(at time: Date) async throws -> [UInt8] {
+                try await owner.withTenant(astana) { connection in
+                    let clinic = try #require(
+                        try await Clinic.find(bin: Self.clinicBIN, tenantID: astana, on: connection, owner.logger)
+                    )
+                    return try await ClinicKeys.current(
+                        for: clinic,
+                        tenantID: astana,
+                        at: time,
+                        sealer: rotation.sealer,
+                        on: connection,
+                        logger: owner.logger
+                    ).keyID
+                }
+            }
+            func trusted() async throws -> [[UInt8]] {
+                try await owner.withTenant(astana) { connection in
+                    try await ClinicKeys.trusted(tenantID: astana, on: connection, logger: owner.logger).map(\.keyID)
+                }
+            }
+            // A new clinic's first key is made and published before its first certificate.
+            #expect(try await rotation.rotateAll(at: now) == 1)
+            #expect(try await rotation.rotateAll(at: now) == 0)
+            let first = try await trusted()
+            #expect(first.count == 1)
+            // Newly published, but the only key valid: it signs.
+            #expect(try await signer(at: now) == first[0])
+            // Nothing to do until 14 days before it expires (90 days).
+            #expect(try await rotation.rotateAll(at: now.addingTimeInterval(75 * 86_400)) == 0)
+            let near = now.addingTimeInterval(80 * 86_400)
+            #expect(try await rotation.rotateAll(at: near) == 1)
+            let both = try await trusted()
+            #expect(both.count == 2)
+            let next = try #require(both.first { $0 != first[0] })
+            // The old key signs until the new one has been in the trust list for a day.
+            #expect(try await signer(at: near.addingTimeInterval(3_600)) == first[0])
+            #expect(try await signer(at: near.addingTimeInterval(2 * 86_400)) == next)
+            // A removed key never signs again: the clinic's next certificate gets a fresh key.
+            #expect(try await ClinicKeys.remove(keyID: next, tenantID: astana, database: owner))
+            #expect(try await ClinicKeys.remove(keyID: first[0], tenantID: astana, database: owner))
+            let fresh = try await signer(at: near.addingTimeInterval(2 * 86_400))
+            #expect(fresh != next && fresh != first[0])
         }
     }
 

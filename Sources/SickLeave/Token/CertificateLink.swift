@@ -30,9 +30,20 @@ public enum CertificateLink {
     /// The token in what a scanner or a person handed over: the token itself, or a link that
     /// carries it after `#` (a token never holds `#`).
     public static func token(in scanned: String) -> String {
+        let bytes = scanned.utf8
+        // The common case, a bare token as sent by a scanner or an HR system, is returned as it is.
+        if !bytes.contains(UInt8(ascii: "#")), let first = bytes.first, let last = bytes.last,
+            !isSpace(first), !isSpace(last)
+        {
+            return scanned
+        }
         let trimmed = scanned.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let hash = trimmed.firstIndex(of: "#") else { return trimmed }
         let fragment = String(trimmed[trimmed.index(after: hash)...])
         return fragment.removingPercentEncoding ?? fragment
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte) || byte >= 0x80
     }
 }

@@ -26,6 +26,8 @@ public struct AppDependencies: Sendable {
     public var certificates: CertificateVerifier
     /// The server's public address, which certificate QR codes link to.
     public var publicBase: String
+    /// Makes clinics' next signing keys ahead of time (runs as a service of the server).
+    public var keyRotation: KeyRotation
 
     public init(
         database: Database,
@@ -40,6 +42,7 @@ public struct AppDependencies: Sendable {
         secureCookies: Bool,
         sickLeaveLists: CityLists,
         certificateChecks: CheckRecorder,
+        keySealer: KeySealer,
         publicBase: String
     ) {
         self.database = database
@@ -56,5 +59,6 @@ public struct AppDependencies: Sendable {
         self.certificateChecks = certificateChecks
         self.certificates = CertificateVerifier(database: database, recorder: certificateChecks, keyCities: KeyCities())
         self.publicBase = publicBase
+        self.keyRotation = KeyRotation(database: database, sealer: keySealer)
     }
 }

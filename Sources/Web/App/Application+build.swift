@@ -68,7 +68,7 @@ public func buildDependencies(
     )
     return AppDependencies(
         database: database,
-        tenants: PostgresTenantStore(database: database),
+        tenants: RememberingTenantStore(PostgresTenantStore(database: database)),
         auditLog: auditLog,
         notary: notary,
         accounts: accounts,
@@ -79,6 +79,7 @@ public func buildDependencies(
         secureCookies: configuration.secureCookies,
         sickLeaveLists: CityLists(database: database, sealer: sealer),
         certificateChecks: CheckRecorder(database: database),
+        keySealer: sealer,
         publicBase: configuration.publicBase
     )
 }
@@ -111,7 +112,7 @@ public func buildApplication(
     return Application(
         router: try buildRouter(dependencies),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
-        services: [client, sequencer, jobs, dependencies.certificateChecks],
+        services: [client, sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation],
         logger: logger
     )
 }

@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Storage
+
+/// Runs ``ClinicKeys/rotate(tenantID:at:sealer:database:)`` for every city at start and then
+/// every ``interval``, so clinics' next keys are made and published well before they sign.
+public struct KeyRotation: Service {
+    public static let interval: Duration = .seconds(3_600)
+
+    let database: Database
+    let sealer: KeySealer
+
+    public init(database: Database, sealer: KeySealer) {
+        self.database = database
+        self.sealer = sealer
+    }
+
+    /// One pass over every city; a city that fails is logged and the others still rotate.
+    @discardableResult
+    public func rotateAll(at now: Date = Date()) async throws -> Int {
+        let logger = database.logger
+        let cities = try await database.withoutTenant { connection in
+            var cities: [UUID] = []
+            for try await id in try await connection.query("SELECT id FROM tenants ORDER BY id", logger: logger)
+                .decode(UUID.self)
+            {
+                cities.append(id)
+            }
+            return cities
+        }
+        var made = 0
+        for city in cities {
+            do {
+                made += try await ClinicKeys.rotate(tenantID: city, at: now, sealer: sealer, database: database)
+            } catch {
+                logger.error(
+                    "clinic key rotation failed",
+                    metadata: ["tenant": "\(city)", "error": "\(type(of: error))"]
+                )
+            }
+        }
+        return made
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await rotateAll()
+            } catch {
+                database.logger.error("clinic key rotation failed", metadata: ["error": "\(type(of: error))"])
+            }
+            // Cut short by a graceful shutdown, so the server stops at once.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.interval) }
+        }
+    }
+}

@@ -203,8 +203,38 @@ struct SickLeaveHTTPTests {
                 json: String(decoding: try JSONEncoder().encode(["token": scanned]), as: UTF8.self)
             )
             #expect(try anyCity.json()["verdict"] as? String == "closed")
+            // A picture of the code (upload on the verify page) is read back to the same link;
+            // other bytes, and a picture without a code, are refused with the reason.
+            func read(_ bytes: [UInt8], type: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/api/v1/qr/read",
+                    method: .post,
+                    headers: [.contentType: type],
+                    body: ByteBuffer(bytes: bytes)
+                )
+            }
+            let picture = try await read(Array(png.body.readableBytesView), type: "image/png")
+            #expect(picture.status == .ok)
+            #expect(try picture.json()["text"] as? String == scanned)
+            let notAnImage = try await read(Array("GIF89a".utf8), type: "image/gif")
+            #expect(notAnImage.status == .unprocessableContent && notAnImage.text.contains("PNG or JPEG"))
+            var blank: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
+            var header: [UInt8] = []
+            header.appendBigEndian(64)
+            header.appendBigEndian(64)
+            header += [8, 0, 0, 0, 0]
+            blank.appendChunk("IHDR", header)
+            blank.appendChunk(
+                "IDAT",
+                ZlibStored.wrap((0..<64).flatMap { _ in [0] + [UInt8](repeating: 0xff, count: 64) })
+            )
+            blank.appendChunk("IEND", [])
+            let noCode = try await read(blank, type: "image/png")
+            #expect(noCode.status == .unprocessableContent && noCode.text.contains("no QR code"), "\(noCode.text)")
+
             let linkPage = try await call(client, .get, "/V")
             #expect(linkPage.status == .ok && linkPage.text.contains("/static/verify-link.js"))
+            #expect(linkPage.text.contains(#"id="picture-file""#))
             let anyCityPage = try await call(client, .get, "/verify?token=\(query)&lang=ru")
             #expect(anyCityPage.main.contains("Подлинный; лист закрыт"))
 

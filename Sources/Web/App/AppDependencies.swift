@@ -28,6 +28,8 @@ public struct AppDependencies: Sendable {
     public var publicBase: String
     /// Makes clinics' next signing keys ahead of time (runs as a service of the server).
     public var keyRotation: KeyRotation
+    /// Reads QR codes in uploaded pictures.
+    public var qrReader = QRReader()
 
     public init(
         database: Database,

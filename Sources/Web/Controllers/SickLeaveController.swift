@@ -20,6 +20,7 @@ struct SickLeaveController {
         router.get(RouterPath(CertificateLink.path), use: verifyPage)
         router.get("verify", use: verifyPage)
         router.post("api/v1/verify", use: verifyInAnyCity)
+        router.post("api/v1/qr/read", use: readPicture)
         router.post("api/:tenant/sick-leave/verify", use: verify)
         router.get("api/:tenant/sick-leave/trust-list", use: trustList)
         router.get("api/:tenant/sick-leave/status-list", use: statusList)
@@ -56,6 +57,34 @@ struct SickLeaveController {
         let token = try await Self.token(in: request)
         return try await dependencies.certificates.verifyInAnyCity(token) { tenantID in
             try await checker(request, tenantID: tenantID, required: false)
+        }
+    }
+
+    struct PictureAnswer: ResponseEncodable {
+        /// What the code holds: for a certificate, the link with its token.
+        var text: String
+    }
+
+    /// The body is a PNG or JPEG picture (a photo or screenshot of a certificate); the answer is
+    /// the text of the QR code in it, which the verify page then checks. Reading only: nothing
+    /// is verified or recorded here.
+    @Sendable func readPicture(request: Request, context: AppRequestContext) async throws -> PictureAnswer {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: QRReader.maximumBytes)
+        } catch {
+            throw AdalError.tooLarge(limit: "a picture", maximumBytes: QRReader.maximumBytes)
+        }
+        do {
+            return PictureAnswer(text: try await dependencies.qrReader.read(Array(buffer.readableBytesView)))
+        } catch .tooLarge {
+            throw AdalError.tooLarge(limit: "a picture", maximumBytes: QRReader.maximumBytes)
+        } catch .busy {
+            throw AdalError.tooManyAttempts(retryAfterSeconds: 1)
+        } catch .unavailable {
+            throw AdalError.unavailable(reason: QRReader.Failure.unavailable.description)
+        } catch {
+            throw AdalError.invalidField(field: "picture", reason: error.description)
         }
     }
 

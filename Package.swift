@@ -86,10 +86,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PrincipalRotation",
+            dependencies: [
+                "Core",
+                "Storage",
+                "Workflow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Web",
             dependencies: [
                 "Audit",
                 "Core",
+                "PrincipalRotation",
                 "SickLeave",
                 "Storage",
                 "Workflow",
@@ -135,6 +147,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PrincipalRotationTests",
+            dependencies: ["PrincipalRotation", "Workflow", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SickLeaveTests",
             dependencies: [
                 "SickLeave", "TestSupport",
@@ -159,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "SickLeave", "Storage", "Web", "Workflow", "TestSupport",
+                "Audit", "Core", "PrincipalRotation", "SickLeave", "Storage", "Web", "Workflow", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PrincipalRotation
 import SickLeave
 import Workflow
 
@@ -8,7 +9,7 @@ import Workflow
 /// Each service module adds its implementation here when it lands.
 public enum ServiceImplementations {
     public static func all(sealer: KeySealer) -> [ServiceImplementation] {
-        [SickLeaveService(sealer: sealer).implementation]
+        [SickLeaveService(sealer: sealer).implementation, PrincipalRotationService.implementation]
     }
 
     /// The services' hooks for checking definitions offline; no key is ever sealed with this one.

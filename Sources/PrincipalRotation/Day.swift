@@ -1,0 +1,70 @@
+import Foundation
+
+/// A calendar day (`YYYY-MM-DD`), as the registry records appointments and attestations.
+public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    static let calendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0)!
+        return calendar
+    }()
+
+    /// Parses `YYYY-MM-DD`; nil for anything else, or a day that does not exist.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard text.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            (1900...2200).contains(year),
+            let date = Self.calendar.date(from: DateComponents(year: year, month: month, day: day)),
+            Self.calendar.component(.day, from: date) == day, Self.calendar.component(.month, from: date) == month
+        else { return nil }
+        (self.year, self.month, self.day) = (year, month, day)
+    }
+
+    init(_ date: Date) {
+        let parts = Self.calendar.dateComponents([.year, .month, .day], from: date)
+        (year, month, day) = (parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+    }
+
+    /// Today in Kazakhstan (UTC+5).
+    public static func today(_ now: Date = Date()) -> Day {
+        Day(now.addingTimeInterval(5 * 3_600))
+    }
+
+    var date: Date {
+        Self.calendar.date(from: DateComponents(year: year, month: month, day: day)) ?? Date(timeIntervalSince1970: 0)
+    }
+
+    /// The same day `years` later (29 February becomes 28 February in a common year).
+    public func adding(years: Int = 0, months: Int = 0) -> Day {
+        Day(Self.calendar.date(byAdding: DateComponents(year: years, month: months), to: date) ?? date)
+    }
+
+    /// Whole days from `self` to `other`.
+    public func days(until other: Day) -> Int {
+        Self.calendar.dateComponents([.day], from: date, to: other.date).day ?? 0
+    }
+
+    public static func < (left: Day, right: Day) -> Bool {
+        (left.year, left.month, left.day) < (right.year, right.month, right.day)
+    }
+
+    public var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let day = Day(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a date"))
+        }
+        self = day
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

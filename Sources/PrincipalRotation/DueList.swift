@@ -11,7 +11,7 @@ public struct DueEntry: Sendable, Hashable, Codable {
 
     public var kind: Kind
     public var school: School
-    public var principal: Principal
+    public var principal: PrincipalRecord
     public var appointedOn: Day
     /// The day the limit is reached.
     public var dueOn: Day

@@ -7,12 +7,12 @@ extension RegistryCSV {
     /// What an import changes in the stored registry, worked out before anything is written.
     struct Plan {
         var schools: [String: School]
-        var principals: [String: Principal]
+        var principals: [String: PrincipalRecord]
         var appointments: [Appointment]
         var newSchools: [School] = []
         var changedSchools: [School] = []
-        var newPrincipals: [Principal] = []
-        var changedPrincipals: [Principal] = []
+        var newPrincipals: [PrincipalRecord] = []
+        var changedPrincipals: [PrincipalRecord] = []
         var newAppointments: [Appointment] = []
         var updatedAppointments: [Appointment] = []
         /// The file line that described each school, principal and appointment first.

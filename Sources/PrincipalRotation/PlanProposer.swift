@@ -20,8 +20,7 @@ public struct RotationPlan: Sendable, Codable, Equatable {
     public var unplaced: [Unplaced]
 }
 
-/// Proposes a plan: the due principals are matched to the schools they leave (and schools with
-/// no principal) so that every move satisfies the policy and as few principals as possible are
+/// Proposes a plan: the due principals are matched to the schools they leave so that every move satisfies the policy and as few principals as possible are
 /// left without a move — a maximum bipartite matching (augmenting paths), deterministic for the
 /// same registry.
 public enum PlanProposer {
@@ -30,12 +29,11 @@ public enum PlanProposer {
             .filter { $0.kind == .tenure && $0.dueOn <= dueBy }
         var seen = Set<UUID>()
         let principals = due.map(\.principal.id).filter { seen.insert($0).inserted }
-        // The schools to fill: those the due principals leave, and any without a principal.
-        let headed = Set(registry.current.map(\.schoolID))
-        var targets = due.map(\.school.id)
-        targets += registry.schools.keys.filter { !headed.contains($0) }.sorted { $0.uuidString < $1.uuidString }
+        // The schools to fill are those the due principals leave: each rotation hands one school
+        // from its principal to another (a school with no principal is filled by an ordinary
+        // appointment, not a rotation).
         var targetSeen = Set<UUID>()
-        targets = targets.filter { targetSeen.insert($0).inserted }
+        let targets = due.map(\.school.id).filter { targetSeen.insert($0).inserted }
 
         var objections: [[RotationPolicy.Objection]] = []
         var edges: [[Int]] = []

@@ -125,7 +125,7 @@ public enum PrincipalRotationService {
                 logger: logger
             )
         else { throw WorkflowError.refused(reason: "school or principal not in the registry") }
-        var proposed: Principal?
+        var proposed: PrincipalRecord?
         if let iin = context.input.string("proposed_iin") {
             proposed = try await RegistryStore.principal(iin: iin, tenantID: tenantID, on: connection, logger: logger)
         }
@@ -154,7 +154,7 @@ public enum PrincipalRotationService {
             logger: context.logger
         )
         if principal == nil, let name = context.input.string("candidate_name") {
-            let added = Principal(id: UUID(), iin: iin, name: name, attestedOn: nil)
+            let added = PrincipalRecord(id: UUID(), iin: iin, name: name, attestedOn: nil)
             try await context.connection.run(
                 """
                 INSERT INTO principals (tenant_id, id, iin, name) VALUES (\(context.tenantID), \(added.id), \(iin), \(name))

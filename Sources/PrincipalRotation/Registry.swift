@@ -13,7 +13,7 @@ public struct School: Sendable, Hashable, Codable {
 }
 
 /// A person who heads, headed or may head a school.
-public struct Principal: Sendable, Hashable, Codable {
+public struct PrincipalRecord: Sendable, Hashable, Codable {
     public var id: UUID
     public var iin: String
     public var name: String
@@ -41,10 +41,10 @@ public struct Appointment: Sendable, Hashable, Codable {
 /// A city's registry, in memory: what the due list, the policy and the plan proposer read.
 public struct Registry: Sendable {
     public var schools: [UUID: School]
-    public var principals: [UUID: Principal]
+    public var principals: [UUID: PrincipalRecord]
     public var appointments: [Appointment]
 
-    public init(schools: [School], principals: [Principal], appointments: [Appointment]) {
+    public init(schools: [School], principals: [PrincipalRecord], appointments: [Appointment]) {
         self.schools = Dictionary(schools.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.principals = Dictionary(principals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.appointments = appointments

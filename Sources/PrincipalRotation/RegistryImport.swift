@@ -44,7 +44,7 @@ public enum RegistryCSV {
         /// elsewhere in the file or be in the registry already.
         var schoolByBIN: Bool
         var school: School
-        var principal: Principal?
+        var principal: PrincipalRecord?
         var startsOn: Day?
         var endsOn: Day?
         var reason: String
@@ -181,7 +181,7 @@ public enum RegistryCSV {
             problem("school_name", "a school named only by BIN needs an appointment on its row")
         }
         let personColumns = ["principal_iin", "principal_name", "appointed_on", "left_on", "reason", "attested_on"]
-        var principal: Principal?
+        var principal: PrincipalRecord?
         var startsOn: Day?
         var endsOn: Day?
         var reason = ""
@@ -192,7 +192,7 @@ public enum RegistryCSV {
             } catch {
                 problem("principal_iin", "not a valid IIN")
             }
-            principal = Principal(
+            principal = PrincipalRecord(
                 id: UUID(),
                 iin: iin,
                 name: text("principal_name", 1...200),

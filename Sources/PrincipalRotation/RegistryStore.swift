@@ -64,7 +64,7 @@ public struct RegistryStore: Sendable {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws
-        -> Principal?
+        -> PrincipalRecord?
     {
         try await principals(iin: iin, tenantID: tenantID, on: connection, logger: logger).first
     }
@@ -108,9 +108,9 @@ public struct RegistryStore: Sendable {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws
-        -> [Principal]
+        -> [PrincipalRecord]
     {
-        var principals: [Principal] = []
+        var principals: [PrincipalRecord] = []
         for try await (id, iin, name, attested) in try await connection.query(
             """
             SELECT id, iin, name, attested_on::text FROM principals
@@ -118,7 +118,7 @@ public struct RegistryStore: Sendable {
             """,
             logger: logger
         ).decode((UUID, String, String, String?).self) {
-            principals.append(Principal(id: id, iin: iin, name: name, attestedOn: attested.flatMap { Day($0) }))
+            principals.append(PrincipalRecord(id: id, iin: iin, name: name, attestedOn: attested.flatMap { Day($0) }))
         }
         return principals
     }

@@ -6,7 +6,7 @@ import Testing
 /// A small registry written by hand: the rules one by one.
 struct SmallCity {
     var schools: [School] = []
-    var principals: [Principal] = []
+    var principals: [PrincipalRecord] = []
     var appointments: [Appointment] = []
 
     mutating func school(_ bin: String, district: String = "Есіл", rural: Bool = false) -> School {
@@ -23,8 +23,8 @@ struct SmallCity {
         return school
     }
 
-    mutating func principal(_ iin: String, attested: String? = nil) -> Principal {
-        let principal = Principal(
+    mutating func principal(_ iin: String, attested: String? = nil) -> PrincipalRecord {
+        let principal = PrincipalRecord(
             id: UUID(),
             iin: iin,
             name: "P \(iin.suffix(3))",
@@ -34,7 +34,7 @@ struct SmallCity {
         return principal
     }
 
-    mutating func appoint(_ principal: Principal, _ school: School, from: String, to: String? = nil) {
+    mutating func appoint(_ principal: PrincipalRecord, _ school: School, from: String, to: String? = nil) {
         appointments.append(
             Appointment(
                 id: UUID(),

@@ -17,37 +17,9 @@ import Testing
 struct SickLeaveHTTPTests {
     static let clinicBIN = "940140000385"
 
-    /// An account in Astana with one role (password `WebFixture.password`), and an API token for it.
-    func account(
-        _ fixture: WebFixture,
-        _ login: String,
-        name: String,
-        role: Role,
-        iin: String? = nil
-    ) async throws -> (user: User, token: String) {
-        // Through the server's own account service, so the account can sign in to pages too.
-        let user = try await fixture.dependencies.accounts.createUser(
-            NewUser(
-                login: login,
-                displayName: name,
-                iin: try iin.map { try NationalIdentifier.iin($0) },
-                roles: [role]
-            ),
-            password: WebFixture.password,
-            tenantID: fixture.astana.id
-        )
-        let token = try await fixture.dependencies.accounts.issueToken(
-            login: login,
-            name: "t",
-            roles: [role],
-            tenantID: fixture.astana.id
-        ).0.text
-        return (user, token)
-    }
-
     /// A registered clinic in Astana and an API token for one of its doctors.
     func doctor(_ fixture: WebFixture) async throws -> String {
-        let (user, token) = try await account(fixture, "doctor", name: "Doctor", role: .clinicDoctor)
+        let (user, token) = try await fixture.account("doctor", name: "Doctor", role: .clinicDoctor)
         let logger = fixture.databases.owner.logger
         let astana = fixture.astana.id
         try await fixture.databases.owner.withTenant(astana) { connection in
@@ -393,7 +365,7 @@ struct SickLeaveHTTPTests {
             _ = try await verify(client, token)
             // An employer's HR system signs its checks with its API token; a token that is not
             // valid in the city is refused rather than silently made anonymous.
-            let employer = try await account(fixture, "employer", name: "ТОО Employer HR", role: .employer).token
+            let employer = try await fixture.account("employer", name: "ТОО Employer HR", role: .employer).token
             let body = String(decoding: try JSONEncoder().encode(["token": token]), as: UTF8.self)
             let signed = try await call(client, .post, "/api/astana/sick-leave/verify", token: employer, json: body)
             #expect(try signed.json()["verdict"] as? String == "in_force")
@@ -416,7 +388,7 @@ struct SickLeaveHTTPTests {
             )
 
             func mine(_ login: String, iin: String) async throws -> [[String: Any]] {
-                let token = try await account(fixture, login, name: login, role: .parent, iin: iin).token
+                let token = try await fixture.account(login, name: login, role: .parent, iin: iin).token
                 let response = try await call(client, .get, "/api/astana/sick-leave/my-certificates", token: token)
                 #expect(response.status == .ok)
                 return try response.json()["certificates"] as? [[String: Any]] ?? []
@@ -436,7 +408,7 @@ struct SickLeaveHTTPTests {
         try await WebFixture.with { fixture, client in
             let doctor = try await doctor(fixture)
             let instance = try await openCertificate(client, doctor: doctor)
-            let outsider = try await account(fixture, "elsewhere", name: "Another clinic's doctor", role: .clinicDoctor)
+            let outsider = try await fixture.account("elsewhere", name: "Another clinic's doctor", role: .clinicDoctor)
                 .token
             func count(_ table: String) async throws -> Int {
                 let astana = fixture.astana.id

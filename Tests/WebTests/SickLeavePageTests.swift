@@ -109,7 +109,7 @@ struct SickLeavePageTests {
             )
 
             // A doctor of no clinic sees neither the list's certificates nor the certificate.
-            _ = try await api.account(fixture, "elsewhere", name: "Another doctor", role: .clinicDoctor)
+            _ = try await fixture.account("elsewhere", name: "Another doctor", role: .clinicDoctor)
             var outsider = Browser(client: client)
             try await outsider.signIn("astana", login: "elsewhere")
             let emptyList = try await outsider.get("/astana/sick-leave?lang=en")
@@ -138,14 +138,14 @@ struct SickLeavePageTests {
             let doctor = try await api.doctor(fixture)
             let instance = try await api.openCertificate(client, doctor: doctor)
             let token = try #require(try await api.versions(client, instance, doctor: doctor).first)
-            _ = try await api.account(fixture, "hr", name: "ТОО Employer HR", role: .employer)
+            _ = try await fixture.account("hr", name: "ТОО Employer HR", role: .employer)
             var employer = Browser(client: client)
             try await employer.signIn("astana", login: "hr")
             let query = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
             let checked = try await employer.get("/astana/verify?token=\(query)&lang=en")
             #expect(checked.main.contains("Genuine and in force"))
 
-            _ = try await api.account(fixture, "patient", name: "Patient", role: .parent, iin: "791028302728")
+            _ = try await fixture.account("patient", name: "Patient", role: .parent, iin: "791028302728")
             var patient = Browser(client: client)
             try await patient.signIn("astana", login: "patient")
             let mine = try await patient.get("/astana/sick-leave/mine?lang=en")
@@ -153,7 +153,7 @@ struct SickLeavePageTests {
             #expect(mine.main.contains("Қалалық емхана №4") && mine.main.contains("<svg"))
             #expect(mine.main.contains("ТОО Employer HR") && mine.main.contains("Genuine and in force"))
 
-            _ = try await api.account(fixture, "stranger", name: "Stranger", role: .parent, iin: "061211600012")
+            _ = try await fixture.account("stranger", name: "Stranger", role: .parent, iin: "061211600012")
             var stranger = Browser(client: client)
             try await stranger.signIn("astana", login: "stranger")
             let none = try await stranger.get("/astana/sick-leave/mine?lang=en")

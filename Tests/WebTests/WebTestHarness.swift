@@ -266,3 +266,33 @@ extension TestClientProtocol {
         return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
     }
 }
+
+extension WebFixture {
+    /// An account in Astana with one role (password `WebFixture.password`), and an API token for it.
+    func account(
+        _ login: String,
+        name: String,
+        role: Role,
+        iin: String? = nil
+    ) async throws -> (user: User, token: String) {
+        // Through the server's own account service, so the account can sign in to pages too.
+        let user = try await dependencies.accounts.createUser(
+            NewUser(
+                login: login,
+                displayName: name,
+                iin: try iin.map { try NationalIdentifier.iin($0) },
+                roles: [role]
+            ),
+            password: WebFixture.password,
+            tenantID: astana.id
+        )
+        let token = try await dependencies.accounts.issueToken(
+            login: login,
+            name: "t",
+            roles: [role],
+            tenantID: astana.id
+        ).0.text
+        return (user, token)
+    }
+
+}

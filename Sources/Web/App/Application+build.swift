@@ -34,6 +34,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     AuditPagesController(dependencies: dependencies).register(on: router)
     SickLeaveController(dependencies: dependencies).register(on: router)
     SickLeavePagesController(dependencies: dependencies).register(on: router)
+    PrincipalRotationController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -75,12 +75,7 @@ struct WorkflowFormsController {
     private func startStep(_ context: AppRequestContext, principal: Principal) async throws -> Step {
         let tenant = try context.requireTenant()
         let service = try context.parameters.require("service")
-        let registry = dependencies.workflows.registry
-        let settings = try await ServiceSettingsStore(database: dependencies.database, registry: registry)
-            .settings(tenantID: tenant.id)
-        guard let setting = settings.first(where: { $0.service == service }),
-            let definition = try? registry.resolve(service, pinned: setting.version)
-        else { throw AdalError.notFound(what: "service '\(service)'") }
+        let (definition, _) = try await dependencies.cityService(service, tenantID: tenant.id)
         try principal.require(
             anyOf: Set(
                 definition.start.actors.compactMap { actor in

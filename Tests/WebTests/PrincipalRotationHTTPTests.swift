@@ -1,0 +1,167 @@
+import Core
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PrincipalRotation
+import Storage
+import Testing
+import Workflow
+
+@testable import Web
+
+@Suite("Principal rotation over HTTP")
+struct PrincipalRotationHTTPTests {
+    static let header = RegistryCSV.header.joined(separator: ",")
+    /// Two urban schools of one district whose principals have served past the limit, and a
+    /// third school in another district.
+    static let registry = """
+        \(header)
+        940140000385,Мектеп-гимназия №1,Есіл,Астана,urban,,791028302728,Әлия Нұрланова,2016-09-01,,appointment,2025-05-10
+        070941024691,№2 мектеп,Есіл,Астана,urban,,061211600012,Серік Ахметов,2017-09-01,,appointment,2025-05-10
+        """
+
+    func post(_ client: any TestClientProtocol, _ uri: String, token: String, csv: String) async throws -> TestResponse
+    {
+        try await client.execute(
+            uri: uri,
+            method: .post,
+            headers: [.authorization: "Bearer \(token)", .contentType: "text/csv"],
+            body: ByteBuffer(string: csv)
+        )
+    }
+
+    @Test(
+        "from import to a completed rotation: plan, acceptance, every step, the registry updated and every step in the audit log"
+    )
+    func fullRotation() async throws {
+        try await WebFixture.with { fixture, client in
+            try await PostgresTenantStore(database: fixture.databases.owner).enable(
+                .principalRotation,
+                tenantID: fixture.astana.id
+            )
+            let admin = try await fixture.account("rotation-admin", name: "Education department", role: .akimatAdmin)
+                .token
+            let commission = try await fixture.account("commission", name: "Commission", role: .commissionMember).token
+            let school = try await fixture.account("school", name: "School office", role: .schoolAdmin).token
+            let base = "/api/astana/principal-rotation"
+
+            // A file with one bad row is refused whole; the good one is imported.
+            let bad = Self.registry + "\n940140000385,,,,,,000813159890,X,2020-01-01,,appointment,"
+            let refused = try await post(client, base + "/registry", token: admin, csv: bad)
+            #expect(refused.status == .unprocessableContent)
+            #expect(try refused.json()["imported"] as? Bool == false)
+            #expect(
+                (try await client.api(.get, base + "/registry", token: admin).json()["schools"] as? [Any])?.isEmpty
+                    == true
+            )
+            let imported = try await post(client, base + "/registry", token: admin, csv: Self.registry)
+            #expect(imported.status == .ok, "\(imported.text)")
+            #expect(try imported.json()["newAppointments"] as? Int == 2)
+            #expect(
+                try await post(client, base + "/registry", token: commission, csv: Self.registry).status == .forbidden
+            )
+
+            let due = try await client.api(.get, base + "/due", token: commission).json()
+            let entries = due["entries"] as? [[String: Any]] ?? []
+            #expect(entries.filter { $0["kind"] as? String == "tenure" && $0["overdue"] as? Bool == true }.count == 2)
+            #expect((due["districts"] as? [[String: Any]])?.first?["tenureOverdue"] as? Int == 2)
+
+            let today = Day.today().description
+            let proposal = try await client.api(
+                .post,
+                base + "/plan",
+                token: commission,
+                json: #"{"dueBy": "\#(today)", "movesOn": "\#(today)"}"#
+            ).json()
+            let moves = proposal["moves"] as? [[String: Any]] ?? []
+            #expect(moves.count == 2 && (proposal["unplaced"] as? [Any])?.isEmpty == true)
+            #expect(
+                Set(moves.map { "\($0["principalIIN"] ?? "")>\($0["schoolBIN"] ?? "")" }) == [
+                    "791028302728>070941024691", "061211600012>940140000385",
+                ]
+            )
+
+            // An edited plan that sends a principal back to her own school is refused; nothing starts.
+            let own = #"{"moves": [{"principalIIN": "791028302728", "schoolBIN": "940140000385"}]}"#
+            let broken = try await client.api(.post, base + "/plan/accept", token: commission, json: own)
+            #expect(broken.status == .unprocessableContent && broken.text.contains("own school"), "\(broken.text)")
+            let accept = """
+                {"moves": [{"principalIIN": "791028302728", "schoolBIN": "070941024691"},
+                           {"principalIIN": "061211600012", "schoolBIN": "940140000385"}]}
+                """
+            let accepted = try await client.api(.post, base + "/plan/accept", token: commission, json: accept)
+            #expect(accepted.status == .created, "\(accepted.text)")
+            let instances = try accepted.json()["instances"] as? [String] ?? []
+            #expect(instances.count == 2)
+            let again = try await client.api(.post, base + "/plan/accept", token: commission, json: accept)
+            #expect(try again.json()["instances"] as? [String] == instances)
+
+            // Each rotation through every step.
+            for (instance, chosen) in zip(instances, ["791028302728", "061211600012"]) {
+                func fire(_ event: String, _ token: String, _ input: String = "{}") async throws -> TestResponse {
+                    try await client.api(
+                        .post,
+                        "/api/astana/instances/\(instance)/events/\(event)",
+                        token: token,
+                        json: #"{"input": \#(input)}"#
+                    )
+                }
+                #expect(try await fire("announce_vacancy", admin).status == .ok)
+                #expect(try await fire("register_candidate", admin, #"{"candidate_iin": "\#(chosen)"}"#).status == .ok)
+                // Not a candidate: refused with the reason.
+                let stranger = try await fire(
+                    "decide",
+                    commission,
+                    #"{"chosen_iin": "000000000000", "minutes_number": "1"}"#
+                )
+                #expect(stranger.status == .unprocessableContent)
+                let decided = try await fire(
+                    "decide",
+                    commission,
+                    #"{"chosen_iin": "\#(chosen)", "minutes_number": "К-17"}"#
+                )
+                #expect(decided.status == .ok, "\(decided.text)")
+                let late = try await fire(
+                    "sign_order",
+                    admin,
+                    #"{"order_number": "П-5", "effective_on": "2035-01-01"}"#
+                )
+                #expect(late.status == .unprocessableContent && late.text.contains("planning horizon"))
+                #expect(
+                    try await fire("sign_order", admin, #"{"order_number": "П-5", "effective_on": "\#(today)"}"#).status
+                        == .ok
+                )
+                let done = try await fire("complete_handover", school, #"{"inventory_act": "А-3"}"#)
+                #expect(done.status == .ok, "\(done.text)")
+            }
+
+            // The registry now shows the new heads, from today; the old appointments ended today.
+            let schools =
+                try await client.api(.get, base + "/registry", token: admin).json()["schools"] as? [[String: Any]] ?? []
+            let heads = Dictionary(
+                uniqueKeysWithValues: schools.map { ($0["bin"] as? String ?? "", $0["principalIIN"] as? String ?? "") }
+            )
+            #expect(heads == ["940140000385": "061211600012", "070941024691": "791028302728"])
+            #expect(schools.allSatisfy { $0["since"] as? String == today })
+            let csv = try await client.api(.get, base + "/registry.csv", token: admin).text
+            #expect(csv.contains("791028302728,Әлия Нұрланова,2016-09-01,\(today),"))
+            #expect(try await client.api(.get, base + "/due", token: admin).json()["entries"] as? [Any] != nil)
+
+            // Every step of both rotations is in the audit log.
+            while try await fixture.dependencies.auditLog.integrate(tenantID: fixture.astana.id) > 0 {}
+            for instance in instances {
+                let steps =
+                    try await client.api(.get, "/api/astana/instances/\(instance)", token: admin).json()["steps"]
+                    as? [[String: Any]] ?? []
+                #expect(steps.count == 6)
+                #expect(steps.allSatisfy { $0["leafIndex"] is Int })
+            }
+
+            // The public figures: counts only.
+            let figures = try await client.api(.get, base + "/public")
+            #expect(figures.status == .ok)
+            #expect(!figures.text.contains("791028302728") && !figures.text.contains("Әлия"))
+            #expect(try figures.json()["headed"] as? Int == 2)
+        }
+    }
+}

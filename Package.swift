@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
+                "PrincipalRotation",
                 "SickLeave",
                 "Storage",
                 "Web",

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import PrincipalRotation
 import Prometheus
 import Storage
 import TestSupport
@@ -46,6 +47,14 @@ struct DemoDataTests {
             )
             #expect(users.count == Role.allCases.count)
             #expect(users.allSatisfy { $0.iin != nil })
+            // Astana's school registry has principals past the rotation limit and some due soon.
+            let astana = try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: "astana")).id
+            let registry = try await RegistryStore(database: databases.owner).load(tenantID: astana)
+            let due = registry.dueList(policy: RotationPolicy(), today: Day("2026-11-22")!).filter {
+                $0.kind == .tenure
+            }
+            #expect(registry.schools.count == 24)
+            #expect(due.contains { $0.overdue } && due.contains { !$0.overdue })
         }
     }
 }

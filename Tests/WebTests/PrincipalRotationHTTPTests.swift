@@ -164,4 +164,52 @@ struct PrincipalRotationHTTPTests {
             #expect(try figures.json()["headed"] as? Int == 2)
         }
     }
+
+    @Test("the officials' page, a principal's history and the public figures")
+    func pages() async throws {
+        try await WebFixture.with { fixture, client in
+            try await PostgresTenantStore(database: fixture.databases.owner).enable(
+                .principalRotation,
+                tenantID: fixture.astana.id
+            )
+            let admin = try await fixture.account("rotation-admin", name: "Education department", role: .akimatAdmin)
+            let imported = try await post(
+                client,
+                "/api/astana/principal-rotation/registry",
+                token: admin.token,
+                csv: Self.registry
+            )
+            #expect(imported.status == .ok)
+            var browser = Browser(client: client)
+            try await browser.signIn("astana", login: "rotation-admin")
+            let page = try await browser.get("/astana/principal-rotation?lang=en")
+            #expect(page.status == .ok)
+            #expect(page.main.contains("<svg") && page.main.contains("Есіл") && page.main.contains("Әлия Нұрланова"))
+            #expect(
+                page.main.contains("class=\"overdue\"") && page.main.contains("/astana/services/principal-rotation/new")
+            )
+            let search = try await browser.get("/astana/principal-rotation?lang=en&q=%E2%84%962")
+            let registrySection = try #require(search.main.components(separatedBy: "Registry of schools").last)
+            #expect(registrySection.contains("Серік Ахметов") && !registrySection.contains("Мектеп-гимназия"))
+            let history = try #require(
+                page.main.firstMatch(of: /href="(\/astana\/principal-rotation\/principals\/[0-9a-f-]{36})"/).map {
+                    String($0.1)
+                }
+            )
+            let person = try await browser.get(history + "?lang=en")
+            #expect(person.status == .ok && person.main.contains("2016-09-01"))
+            let csv = try await browser.get("/astana/principal-rotation/registry.csv")
+            #expect(csv.status == .ok && csv.text.hasPrefix(Self.header))
+
+            var anonymous = Browser(client: client)
+            let figures = try await anonymous.get("/astana/principal-rotation/public?lang=en")
+            #expect(figures.status == .ok && figures.main.contains("<svg") && figures.main.contains("Есіл"))
+            #expect(!figures.text.contains("791028302728") && !figures.text.contains("Әлия"))
+            let redirected = try await anonymous.get("/astana/principal-rotation")
+            #expect(redirected.status == .seeOther || redirected.status == .found)
+            var parent = Browser(client: client)
+            try await parent.signIn("astana", login: "parent")
+            #expect(try await parent.get("/astana/principal-rotation").status == .forbidden)
+        }
+    }
 }

@@ -35,6 +35,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     SickLeaveController(dependencies: dependencies).register(on: router)
     SickLeavePagesController(dependencies: dependencies).register(on: router)
     PrincipalRotationController(dependencies: dependencies).register(on: router)
+    PrincipalRotationPagesController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import PrincipalRotation
 import SickLeave
 import Storage
 
@@ -80,8 +81,44 @@ public enum DemoData {
                     )
                 }
             }
+            if cityNumber == 0 {
+                let report = try await RegistryCSV.importFile(
+                    Array(rotationRegistry.utf8),
+                    tenantID: tenant.id,
+                    latestStart: Day.today().adding(years: 1),
+                    database: database
+                )
+                if !report.imported {
+                    throw AdalError.invalidField(field: "demo registry", reason: "\(report.problems.prefix(3))")
+                }
+            }
         }
         return lines
+    }
+
+    /// A registry of 24 schools in four districts whose principals were appointed from 2015 to
+    /// 2025: in 2026 some are past the 7-year limit, some reach it within the year, some have
+    /// attestations due. Fixed dates, so seeding again changes nothing.
+    static var rotationRegistry: String {
+        let districts = ["Алматы", "Байқоңыр", "Есіл", "Сарыарқа"]
+        var lines = [RegistryCSV.header.joined(separator: ",")]
+        let startYear = 2026
+        for number in 0..<24 {
+            let bin =
+                NationalIdentifier.completing(String(format: "0%02d%08d", 90 + number % 10, 40_000 + number)) ?? ""
+            guard let iin = demoIIN(seed: 500 + number)?.digits else { continue }
+            let district = districts[number % districts.count]
+            let years = [11, 9, 8, 7, 6, 5, 3, 1][number % 8]
+            let appointed = String(format: "%04d-09-01", startYear - years)
+            let attested = String(format: "%04d-05-15", startYear - (number % 5))
+            lines.append(
+                [
+                    bin, "№\(number + 1) мектеп-лицей", district, "Астана", number % 6 == 5 ? "rural" : "urban",
+                    "", iin, "Demo principal \(number + 1)", appointed, "", "appointment", attested,
+                ].joined(separator: ",")
+            )
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// A valid, generated IIN for a demo person born in 1980–1999; never a real person's on purpose.

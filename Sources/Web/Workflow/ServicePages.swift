@@ -11,6 +11,9 @@ enum ServicePages {
         case SickLeavePagesController.service:
             roles.isDisjoint(with: SickLeavePagesController.clinicRoles)
                 ? "/\(slug)/sick-leave/mine" : "/\(slug)/sick-leave"
+        case PrincipalRotationController.service:
+            roles.isDisjoint(with: PrincipalRotationController.readers)
+                ? "/\(slug)/principal-rotation/public" : "/\(slug)/principal-rotation"
         default: nil
         }
     }

@@ -85,7 +85,7 @@ struct VerifyBench: AsyncParsableCommand {
                     directory: URL(
                         fileURLWithPath: ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
                     ),
-                    implementations: [SickLeaveService(sealer: sealer).implementation]
+                    implementations: ServiceImplementations.all(sealer: sealer)
                 )
             )
             let doctor = UUID()

@@ -115,11 +115,13 @@ struct ServiceCommand: AsyncParsableCommand {
             try await withPreparedDatabase(configuration, logger: logger) { endpoints in
                 let values = try await endpoints.withOwner(logger: logger) { database in
                     let tenant = try await requireTenant(city, in: database)
-                    return try await ServiceSettingsStore(database: database, registry: registry).set(
+                    // Recorded as a step of the city's settings record, by the system (the operator).
+                    return try await WorkflowEngine(database: database, registry: registry).changeSettings(
                         tenantID: tenant.id,
                         service: key,
                         version: pinned,
-                        changes: settings
+                        changes: settings,
+                        actor: .system
                     )
                 }
                 print("\(city): \(key) on, version \(pinned.map(String.init) ?? "latest")")

@@ -38,6 +38,23 @@ struct ServiceAdminTests {
             )
             #expect(refused.status.code == 422)
             #expect(refused.text.contains("parameters.response_time"))
+
+            // The change is a recorded step of the city's settings record, with its audit leaf;
+            // the refused one left nothing.
+            let queries = WorkflowQueries(database: fixture.databases.application)
+            let records = try await queries.search(
+                InstanceFilter(service: SettingsRecord.key),
+                tenantID: fixture.astana.id
+            )
+            #expect(records.count == 1)
+            let record = try #require(records.first)
+            let steps = try await queries.steps(of: record.id, tenantID: fixture.astana.id)
+            #expect(steps.map(\.event) == ["start", "change"])
+            while try await fixture.dependencies.auditLog.integrate(tenantID: fixture.astana.id) > 0 {}
+            let integrated = try await queries.steps(of: record.id, tenantID: fixture.astana.id)
+            #expect(integrated.allSatisfy { $0.leafIndex != nil })
+            // The record is not a service to configure.
+            #expect(!(try await admin.get("/astana/admin/services?lang=en").text.contains("Service settings record")))
         }
     }
 

@@ -9,7 +9,10 @@ import Workflow
 /// Each service module adds its implementation here when it lands.
 public enum ServiceImplementations {
     public static func all(sealer: KeySealer) -> [ServiceImplementation] {
-        [SickLeaveService(sealer: sealer).implementation, PrincipalRotationService.implementation]
+        [
+            SickLeaveService(sealer: sealer).implementation, PrincipalRotationService.implementation,
+            SettingsRecord.implementation,
+        ]
     }
 
     /// The services' hooks for checking definitions offline; no key is ever sealed with this one.

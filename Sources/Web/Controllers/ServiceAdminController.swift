@@ -50,7 +50,13 @@ struct ServiceAdminController {
             changes[parameter.name] = ParameterSet.setting(fromText: text, for: parameter)
         }
         do {
-            try await store.set(tenantID: tenant.id, service: service, version: version, changes: changes)
+            try await dependencies.workflows.changeSettings(
+                tenantID: tenant.id,
+                service: service,
+                version: version,
+                changes: changes,
+                actor: StepActor(id: principal.userID, roles: principal.roles)
+            )
         } catch let error as AdalError {
             guard case .invalidField(let field, let reason) = error else { throw error }
             return try await page(
@@ -73,7 +79,7 @@ struct ServiceAdminController {
     ) async throws -> Response {
         let language = context.language
         let settings = try await store.settings(tenantID: tenant.id)
-        let services = registry.keys.compactMap { key -> [String: Any]? in
+        let services = registry.keys.filter { $0 != SettingsRecord.key }.compactMap { key -> [String: Any]? in
             guard let latest = registry.latest(key) else { return nil }
             let current = settings.first { $0.service == key }
             let definition = current?.version.flatMap { registry.definition(key, version: $0) } ?? latest

@@ -77,6 +77,8 @@ public struct StepContext: Sendable {
     public let input: CheckedInput
     public let parameters: ParameterSet
     public let now: Date
+    /// Every loaded definition, for actions that concern another service.
+    public let registry: WorkflowRegistry
     /// The step's own transaction, with the tenant set.
     public let connection: PostgresConnection
     public let logger: Logger

@@ -44,35 +44,4 @@ public struct ServiceSettingsStore: Sendable {
             return result
         }
     }
-
-    /// Turns `service` on (if it was not) with `version` pinned and `changes` applied over the
-    /// city's current parameters. Everything is checked against the definition before anything
-    /// is written; returns the parameters now in force.
-    @discardableResult
-    public func set(
-        tenantID: UUID,
-        service: String,
-        version: Int?,
-        changes: [String: InputValue]
-    ) async throws -> ParameterSet {
-        let definition = try registry.resolve(service, pinned: version)
-        let current = try await settings(tenantID: tenantID).first { $0.service == service }?.parameters ?? [:]
-        let merged = current.merging(changes) { $1 }
-        let parameters = try ParameterSet(definition: definition, settings: merged)
-        let stored = InputValue.object(merged).canonicalJSON
-        let pinned = version.map(Int32.init)
-        try await database.withTenant(tenantID) { connection in
-            try await connection.query(
-                """
-                INSERT INTO tenant_services (tenant_id, service_key, definition_version, parameters)
-                VALUES (\(tenantID), \(service), \(pinned), \(stored)::jsonb)
-                ON CONFLICT (tenant_id, service_key) DO UPDATE
-                SET definition_version = EXCLUDED.definition_version, parameters = EXCLUDED.parameters,
-                    updated_at = now()
-                """,
-                logger: database.logger
-            )
-        }
-        return parameters
-    }
 }

@@ -235,6 +235,7 @@ public struct WorkflowEngine: Sendable {
             input: checked,
             parameters: parameters,
             now: now,
+            registry: registry,
             connection: connection,
             logger: logger
         )

@@ -20,6 +20,17 @@ struct PrincipalRotationHTTPTests {
         070941024691,№2 мектеп,Есіл,Астана,urban,,061211600012,Серік Ахметов,2017-09-01,,appointment,2025-05-10
         """
 
+    /// Astana with the service on, an education officer and a commission member; their API tokens.
+    static func prepare(_ fixture: WebFixture) async throws -> (admin: String, commission: String) {
+        try await PostgresTenantStore(database: fixture.databases.owner).enable(
+            .principalRotation,
+            tenantID: fixture.astana.id
+        )
+        let admin = try await fixture.account("rotation-admin", name: "Education department", role: .akimatAdmin)
+        let commission = try await fixture.account("commission", name: "Commission", role: .commissionMember)
+        return (admin.token, commission.token)
+    }
+
     func post(_ client: any TestClientProtocol, _ uri: String, token: String, csv: String) async throws -> TestResponse
     {
         try await client.execute(
@@ -35,13 +46,7 @@ struct PrincipalRotationHTTPTests {
     )
     func fullRotation() async throws {
         try await WebFixture.with { fixture, client in
-            try await PostgresTenantStore(database: fixture.databases.owner).enable(
-                .principalRotation,
-                tenantID: fixture.astana.id
-            )
-            let admin = try await fixture.account("rotation-admin", name: "Education department", role: .akimatAdmin)
-                .token
-            let commission = try await fixture.account("commission", name: "Commission", role: .commissionMember).token
+            let (admin, commission) = try await Self.prepare(fixture)
             let school = try await fixture.account("school", name: "School office", role: .schoolAdmin).token
             let base = "/api/astana/principal-rotation"
 
@@ -168,15 +173,11 @@ struct PrincipalRotationHTTPTests {
     @Test("the officials' page, a principal's history and the public figures")
     func pages() async throws {
         try await WebFixture.with { fixture, client in
-            try await PostgresTenantStore(database: fixture.databases.owner).enable(
-                .principalRotation,
-                tenantID: fixture.astana.id
-            )
-            let admin = try await fixture.account("rotation-admin", name: "Education department", role: .akimatAdmin)
+            let (admin, _) = try await Self.prepare(fixture)
             let imported = try await post(
                 client,
                 "/api/astana/principal-rotation/registry",
-                token: admin.token,
+                token: admin,
                 csv: Self.registry
             )
             #expect(imported.status == .ok)
@@ -210,6 +211,51 @@ struct PrincipalRotationHTTPTests {
             var parent = Browser(client: client)
             try await parent.signIn("astana", login: "parent")
             #expect(try await parent.get("/astana/principal-rotation").status == .forbidden)
+        }
+    }
+
+    @Test(
+        "the commission edits the proposed plan on its page: a move that breaks the policy comes back with the reason, the accepted plan starts the rotations"
+    )
+    func planPage() async throws {
+        try await WebFixture.with { fixture, client in
+            let (admin, _) = try await Self.prepare(fixture)
+            _ = try await post(
+                client,
+                "/api/astana/principal-rotation/registry",
+                token: admin,
+                csv: Self.registry
+            )
+            var commission = Browser(client: client)
+            try await commission.signIn("astana", login: "commission")
+            let page = try await commission.get("/astana/principal-rotation/plan?lang=en")
+            #expect(page.status == .ok)
+            #expect(
+                page.main.contains(#"name="move_791028302728""#)
+                    && page.main.contains(#"<option value="070941024691" selected>"#)
+            )
+            let today = Day.today().description
+            let own = try await commission.post(
+                "/astana/principal-rotation/plan?lang=en",
+                form: ["dueBy": today, "movesOn": today, "move_791028302728": "940140000385"]
+            )
+            #expect(own.status == .unprocessableContent && own.main.contains("own school"))
+            let accepted = try await commission.post(
+                "/astana/principal-rotation/plan",
+                form: [
+                    "dueBy": today, "movesOn": today, "move_791028302728": "070941024691",
+                    "move_061211600012": "940140000385",
+                ]
+            )
+            #expect(accepted.status == .seeOther || accepted.status == .found, "\(accepted.main)")
+            #expect(accepted.headers[.location] == "/astana/principal-rotation#board")
+            let board = try await commission.get("/astana/principal-rotation?lang=en")
+            #expect(board.main.contains("Planned") && board.main.contains("Мектеп-гимназия №1 — Әлия Нұрланова"))
+            let rotations = try await WorkflowQueries(database: fixture.databases.application).search(
+                InstanceFilter(service: "principal-rotation"),
+                tenantID: fixture.astana.id
+            )
+            #expect(rotations.count == 2 && rotations.allSatisfy { $0.state == "planned" })
         }
     }
 }

@@ -202,9 +202,24 @@ struct PrincipalRotationController {
         guard (1...2_000).contains(body.moves.count) else {
             throw AdalError.invalidField(field: "moves", reason: "1 to 2000 moves")
         }
+        let instances = try await start(body.moves, tenant: tenant, principal: principal)
+        return EditedResponse(status: .created, response: AcceptResponse(instances: instances))
+    }
+
+    /// Figures anyone may see: no names, no IINs.
+    @Sendable func publicFigures(request: Request, context: AppRequestContext) async throws -> PublicFigures {
+        let tenant = try await dependencies.tenant(named: context)
+        return try await figures(tenantID: tenant.id)
+    }
+
+    // MARK: - Shared with the pages
+
+    /// Checks the whole plan against the policy (nothing starts if any move breaks it), then
+    /// starts one rotation per move, each with a key made from the move.
+    func start(_ moves: [AcceptedMove], tenant: Tenant, principal: Core.Principal) async throws -> [UUID] {
         let (registry, policy) = try await load(tenantID: tenant.id)
         let starts: [RotationStart]
-        switch policy.check(body.moves, registry: registry, on: Day.today()) {
+        switch policy.check(moves, registry: registry, on: Day.today()) {
         case .success(let found): starts = found
         case .failure(let refused):
             throw AdalError.invalidField(field: "moves", reason: refused.problems.joined(separator: "; "))
@@ -223,16 +238,8 @@ struct PrincipalRotationController {
             )
             instances.append(result.instanceID)
         }
-        return EditedResponse(status: .created, response: AcceptResponse(instances: instances))
+        return instances
     }
-
-    /// Figures anyone may see: no names, no IINs.
-    @Sendable func publicFigures(request: Request, context: AppRequestContext) async throws -> PublicFigures {
-        let tenant = try await dependencies.tenant(named: context)
-        return try await figures(tenantID: tenant.id)
-    }
-
-    // MARK: - Shared with the pages
 
     func load(tenantID: UUID) async throws -> (Registry, RotationPolicy) {
         let (_, parameters) = try await dependencies.cityService(Self.service, tenantID: tenantID)

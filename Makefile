@@ -28,6 +28,7 @@ bench:
 	.build/release/adal bench audit
 	.build/release/adal bench workflow
 	.build/release/adal bench verify
+	.build/release/adal bench rotation
 
 ## Check formatting with the toolchain's swift-format and the committed .swift-format.
 lint:

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Adal on a throw-away embedded PostgreSQL (build with -c release).",
-        subcommands: [Audit.self, WorkflowBench.self, VerifyBench.self]
+        subcommands: [Audit.self, WorkflowBench.self, VerifyBench.self, RotationBench.self]
     )
 
     struct Audit: AsyncParsableCommand {

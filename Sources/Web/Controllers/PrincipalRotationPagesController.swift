@@ -99,6 +99,7 @@ struct PrincipalRotationPagesController {
                     ]
                 },
                 "chart": chart(figures, language),
+                "districtChart": districtChart(figures, language),
                 "canStart": !principal.roles.isDisjoint(with: PrincipalRotationController.planners),
                 "board": board, "hasBoard": !board.isEmpty,
             ],
@@ -269,6 +270,7 @@ struct PrincipalRotationPagesController {
                     ["district": district, "count": String(figures.overdueByDistrict[district] ?? 0)]
                 },
                 "chart": chart(figures, context.language),
+                "districtChart": districtChart(figures, context.language),
             ],
             request: request,
             context: context
@@ -279,6 +281,13 @@ struct PrincipalRotationPagesController {
         let tenant = try context.requireTenant()
         guard let principal = try reader(context) else { return signIn(tenant) }
         return try await api.export(request: request, context: context)
+    }
+
+    private func districtChart(_ figures: PrincipalRotationController.PublicFigures, _ language: Language) -> String {
+        DistrictChart.svg(
+            figures.overdueByDistrict.keys.sorted().map { ($0, figures.overdueByDistrict[$0] ?? 0) },
+            label: dependencies.pages.locales.text("rotation_overdue_by_district", language)
+        )
     }
 
     private func chart(_ figures: PrincipalRotationController.PublicFigures, _ language: Language) -> String {

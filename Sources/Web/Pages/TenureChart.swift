@@ -26,12 +26,38 @@ enum TenureChart {
         let limitX = left + min(limit, bars) * slot
         shapes += "<line x1=\"\(limitX)\" y1=\"\(top)\" x2=\"\(limitX)\" y2=\"\(height - bottom)\" "
         shapes += "stroke=\"#1b1f24\" stroke-dasharray=\"4 3\"/>"
-        let escaped = label.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
+        let escaped = DistrictChart.escape(label)
         return """
             <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(width) \(height)" role="img" aria-label="\(escaped)" \
             class="chart"><line x1="\(left)" y1="\(height - bottom)" x2="\(width - 10)" y2="\(height - bottom)" \
             stroke="#4a5560"/>\(shapes)</svg>
             """
+    }
+}
+
+/// Horizontal bars, one per district, drawn on the server as SVG: the overdue rotations of each.
+enum DistrictChart {
+    static func svg(_ counts: [(district: String, count: Int)], label: String) -> String {
+        let (width, row, left) = (520, 22, 150)
+        let height = max(counts.count, 1) * row + 8
+        let highest = max(counts.map(\.count).max() ?? 0, 1)
+        var shapes = ""
+        for (index, entry) in counts.enumerated() {
+            let y = 4 + index * row
+            let length = entry.count * (width - left - 40) / highest
+            shapes += "<text x=\"\(left - 6)\" y=\"\(y + 15)\" text-anchor=\"end\" font-size=\"12\">"
+            shapes += "\(escape(String(entry.district.prefix(24))))</text>"
+            shapes += "<rect x=\"\(left)\" y=\"\(y + 3)\" width=\"\(length)\" height=\"\(row - 6)\" fill=\"#a3111b\"/>"
+            shapes += "<text x=\"\(left + length + 4)\" y=\"\(y + 15)\" font-size=\"12\">\(entry.count)</text>"
+        }
+        return """
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(width) \(height)" role="img" \
+            aria-label="\(escape(label))" class="chart">\(shapes)</svg>
+            """
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -86,6 +86,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MealPayments",
+            dependencies: [
+                "Core",
+                "Storage",
+                "Workflow",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PrincipalRotation",
             dependencies: [
                 "Core",
@@ -101,6 +113,7 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
+                "MealPayments",
                 "PrincipalRotation",
                 "SickLeave",
                 "Storage",
@@ -121,6 +134,7 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
+                "MealPayments",
                 "PrincipalRotation",
                 "SickLeave",
                 "Storage",
@@ -149,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrincipalRotationTests",
-            dependencies: ["PrincipalRotation", "Workflow", "TestSupport"],
+            dependencies: ["Core", "PrincipalRotation", "Workflow", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -177,7 +191,8 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "PrincipalRotation", "SickLeave", "Storage", "Web", "Workflow", "TestSupport",
+                "Audit", "Core", "MealPayments", "PrincipalRotation", "SickLeave", "Storage", "Web", "Workflow",
+                "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

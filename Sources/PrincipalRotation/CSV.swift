@@ -1,3 +1,5 @@
+import Core
+
 /// RFC 4180 comma-separated values: fields optionally in double quotes (a quote inside written
 /// twice), records ending in CRLF or LF. Strict: a quote inside an unquoted field, or text after
 /// a closing quote, is an error naming the line.
@@ -83,14 +85,5 @@ enum CSV {
             records.append(Record(line: recordLine, fields: fields))
         }
         return records
-    }
-
-    /// One field as written: quoted when it holds a comma, quote or line break, or could be
-    /// read as a formula by a spreadsheet (then prefixed with an apostrophe).
-    static func field(_ value: String) -> String {
-        var value = value
-        if let first = value.first, "=+-@".contains(first) { value = "'" + value }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -242,7 +242,7 @@ public enum RegistryCSV {
                 school.address,
             ]
             if appointments.isEmpty {
-                lines.append((schoolFields + Array(repeating: "", count: 6)).map(CSV.field).joined(separator: ","))
+                lines.append((schoolFields + Array(repeating: "", count: 6)).map(csvField).joined(separator: ","))
             }
             for appointment in appointments {
                 let principal = registry.principals[appointment.principalID]
@@ -252,7 +252,7 @@ public enum RegistryCSV {
                         appointment.endsOn?.description ?? "", appointment.reason,
                         principal?.attestedOn?.description ?? "",
                     ]
-                lines.append(fields.map(CSV.field).joined(separator: ","))
+                lines.append(fields.map(csvField).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\r\n") + "\r\n"

@@ -12,7 +12,7 @@ struct Adal: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, WorkflowCommand.self, AuditCommand.self,
-            BenchCommand.self, CertCommand.self, ClinicCommand.self, RotationCommand.self,
+            BenchCommand.self, CertCommand.self, ClinicCommand.self, RotationCommand.self, LedgerCommand.self,
             Demo.self,
         ],
         defaultSubcommand: Serve.self

@@ -50,6 +50,7 @@ struct CommonOptions: ParsableArguments {
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
         configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]
+        configuration.paymentWebhookSecret = environment["ADAL_PAYMENT_WEBHOOK_SECRET"]
         configuration.auditOriginHost = environment["ADAL_AUDIT_ORIGIN_HOST"]
         if let url = environment["ADAL_PUBLIC_URL"] {
             guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil,

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Testing
 
@@ -132,6 +133,6 @@ struct RegistryCSVTests {
         let records = try CSV.parse("a,\"b \"\"c\"\"\",d\r\n\"x\ny\",2,3\n", maximumFields: 5, maximumRecords: 10)
         #expect(records.map(\.fields) == [["a", "b \"c\"", "d"], ["x\ny", "2", "3"]])
         #expect(throws: CSV.Malformed.self) { try CSV.parse("a,b\"c\n", maximumFields: 5, maximumRecords: 10) }
-        #expect(CSV.field("=HYPERLINK(1)") == "'=HYPERLINK(1)" && CSV.field("a,b") == "\"a,b\"")
+        #expect(csvField("=HYPERLINK(1)") == "'=HYPERLINK(1)" && csvField("a,b") == "\"a,b\"")
     }
 }

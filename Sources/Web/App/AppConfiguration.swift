@@ -39,6 +39,9 @@ public struct AppConfiguration: Sendable {
     /// The secret (base64, 32 bytes) that seals clinics' signing keys in the database; nil reads
     /// or creates `key-sealing.secret` in the data folder.
     public var keySealingSecret: String?
+    /// The secret (base64, 32 bytes) payment providers sign webhooks with; nil reads or creates
+    /// `payment-webhook.secret` in the data folder.
+    public var paymentWebhookSecret: String?
     /// The address people reach the server at (`https://adal.example.kz`), which certificate QR
     /// codes link to; nil uses http://host:port.
     public var publicURL: String?

@@ -1,4 +1,5 @@
 import Core
+import MealPayments
 import Prometheus
 import SickLeave
 import Storage
@@ -30,6 +31,12 @@ public struct AppDependencies: Sendable {
     public var keyRotation: KeyRotation
     /// Reads QR codes in uploaded pictures.
     public var qrReader = QRReader()
+    /// School-meal top-ups and the payment provider's webhooks.
+    public var topUps: TopUps
+    /// The built-in simulated payment provider.
+    public var paymentProvider: SimulatedProvider
+    /// Canteens, their contracts and tills.
+    public var mealSchools: MealSchools
 
     public init(
         database: Database,
@@ -45,6 +52,7 @@ public struct AppDependencies: Sendable {
         sickLeaveLists: CityLists,
         certificateChecks: CheckRecorder,
         keySealer: KeySealer,
+        webhookSecret: [UInt8],
         publicBase: String
     ) {
         self.database = database
@@ -62,5 +70,8 @@ public struct AppDependencies: Sendable {
         self.certificates = CertificateVerifier(database: database, recorder: certificateChecks, keyCities: KeyCities())
         self.publicBase = publicBase
         self.keyRotation = KeyRotation(database: database, sealer: keySealer)
+        topUps = TopUps(database: database, engine: workflows, webhookSecret: webhookSecret)
+        paymentProvider = SimulatedProvider(topUps: topUps, webhookSecret: webhookSecret)
+        mealSchools = MealSchools(database: database)
     }
 }

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Hummingbird
 import Logging
+import MealPayments
 import PostgresNIO
 import Prometheus
 import SickLeave
@@ -36,6 +37,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     SickLeavePagesController(dependencies: dependencies).register(on: router)
     PrincipalRotationController(dependencies: dependencies).register(on: router)
     PrincipalRotationPagesController(dependencies: dependencies).register(on: router)
+    MealsController(dependencies: dependencies).register(on: router)
     return router
 }
 
@@ -82,6 +84,7 @@ public func buildDependencies(
         sickLeaveLists: CityLists(database: database, sealer: sealer),
         certificateChecks: CheckRecorder(database: database),
         keySealer: sealer,
+        webhookSecret: try AuditKeys.webhookSecret(configuration: configuration, logger: logger),
         publicBase: configuration.publicBase
     )
 }
@@ -107,7 +110,17 @@ public func buildApplication(
     )
     let jobs = JobRunner(
         engine: dependencies.workflows,
-        handlers: ServiceImplementations.outboxHandlers(logger: logger),
+        handlers: ServiceImplementations.outboxHandlers(logger: logger).merging(
+            MealOutbox.handlers(
+                channels: [
+                    RecordedChannel(channel: "email", database: dependencies.database),
+                    RecordedChannel(channel: "sms", database: dependencies.database),
+                ],
+                topUps: dependencies.topUps,
+                provider: dependencies.paymentProvider
+            ),
+            uniquingKeysWith: { first, _ in first }
+        ),
         pollInterval: configuration.jobPollInterval,
         logger: logger
     )

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MealPayments
 import PrincipalRotation
 import SickLeave
 import Workflow
@@ -11,7 +12,7 @@ public enum ServiceImplementations {
     public static func all(sealer: KeySealer) -> [ServiceImplementation] {
         [
             SickLeaveService(sealer: sealer).implementation, PrincipalRotationService.implementation,
-            SettingsRecord.implementation,
+            SettingsRecord.implementation, MealAccountService.implementation,
         ]
     }
 

@@ -63,19 +63,51 @@ extension AuditKeys {
     /// `key-sealing.secret` in the data folder, created on first start (mode 0600). A database
     /// copied without this secret holds no usable signing key.
     public static func keySealer(configuration: AppConfiguration, logger: Logger) throws -> KeySealer {
-        if let text = configuration.keySealingSecret, !text.isEmpty {
-            guard let secret = Data(base64Encoded: text) else {
-                throw AdalError.invalidField(field: "ADAL_KEY_SEALING_SECRET", reason: "must be base64")
+        try KeySealer(
+            secret: secret(
+                configuration.keySealingSecret,
+                variable: "ADAL_KEY_SEALING_SECRET",
+                file: "key-sealing.secret",
+                configuration: configuration,
+                logger: logger
+            )
+        )
+    }
+
+    /// The secret that payment providers sign their webhooks with (`ADAL_PAYMENT_WEBHOOK_SECRET`
+    /// or `<data>/payment-webhook.secret`).
+    public static func webhookSecret(configuration: AppConfiguration, logger: Logger) throws -> [UInt8] {
+        try secret(
+            configuration.paymentWebhookSecret,
+            variable: "ADAL_PAYMENT_WEBHOOK_SECRET",
+            file: "payment-webhook.secret",
+            configuration: configuration,
+            logger: logger
+        )
+    }
+
+    /// 32 bytes from the configured base64 value, or from `file` in the data folder, made there
+    /// (mode 0600) on first start.
+    static func secret(
+        _ configured: String?,
+        variable: String,
+        file: String,
+        configuration: AppConfiguration,
+        logger: Logger
+    ) throws -> [UInt8] {
+        if let text = configured, !text.isEmpty {
+            guard let secret = Data(base64Encoded: text), secret.count == 32 else {
+                throw AdalError.invalidField(field: variable, reason: "must be base64 of 32 bytes")
             }
-            return try KeySealer(secret: Array(secret))
+            return Array(secret)
         }
-        let path = configuration.dataDirectory + "/key-sealing.secret"
+        let path = configuration.dataDirectory + "/" + file
         if let data = FileManager.default.contents(atPath: path),
             let secret = Data(
                 base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             )
         {
-            return try KeySealer(secret: Array(secret))
+            return Array(secret)
         }
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255) }
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
@@ -86,7 +118,7 @@ extension AuditKeys {
                 attributes: [.posixPermissions: 0o600]
             )
         else { throw AuditKeyError(path: path) }
-        logger.notice("created the key-sealing secret", metadata: ["file": "\(path)"])
-        return try KeySealer(secret: secret)
+        logger.notice("created a secret", metadata: ["file": "\(path)"])
+        return secret
     }
 }

@@ -1,0 +1,169 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// The double-entry ledger, in tiyn, on the step's own connection. Every posted transfer takes
+/// its amount from one account row and adds it to another, so the sum over all rows never
+/// changes. A pupil's row is moved by one conditional update (it can never go below zero, and
+/// there is no read-then-write race); the shared accounts are split into ``shards`` rows and each
+/// transfer touches one chosen at random, so no row is locked by every charge of the city.
+enum Ledger {
+    static let shards = 16
+
+    enum Kind: String {
+        case pupil
+        case subsidy
+        case supplier
+        case clearing
+    }
+
+    /// Opens a pupil's account row (balance zero).
+    static func openPupilAccount(
+        tenantID: UUID,
+        pupil: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    )
+        async throws -> UUID
+    {
+        let id = UUID()
+        try await connection.run(
+            """
+            INSERT INTO ledger_accounts (tenant_id, id, kind, owner) VALUES (\(tenantID), \(id), 'pupil', \(pupil.uuidString))
+            """,
+            logger: logger
+        )
+        return id
+    }
+
+    /// Takes `amount` from the pupil's account if it holds that much; the balance after, or nil
+    /// (nothing changed) when it does not.
+    static func debitPupil(
+        account: UUID,
+        amount: Int64,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Int64? {
+        var balance: Int64?
+        for try await value in try await connection.query(
+            """
+            UPDATE ledger_accounts SET balance = balance - \(amount)
+            WHERE tenant_id = \(tenantID) AND id = \(account) AND balance >= \(amount)
+            RETURNING balance
+            """,
+            logger: logger
+        ).decode(Int64.self) {
+            balance = value
+        }
+        return balance
+    }
+
+    /// Adds `amount` (negative to take) to one of a shared account's shards, chosen at random,
+    /// making the shards on first use; the shard's row id.
+    static func moveShared(
+        _ kind: Kind,
+        owner: String,
+        amount: Int64,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> UUID {
+        let shard = Int16.random(in: 0..<Int16(shards))
+        for attempt in 0..<2 {
+            for try await id in try await connection.query(
+                """
+                UPDATE ledger_accounts SET balance = balance + \(amount)
+                WHERE tenant_id = \(tenantID) AND kind = \(kind.rawValue) AND owner = \(owner) AND shard = \(shard)
+                RETURNING id
+                """,
+                logger: logger
+            ).decode(UUID.self) {
+                return id
+            }
+            guard attempt == 0 else { break }
+            try await connection.run(
+                """
+                INSERT INTO ledger_accounts (tenant_id, id, kind, owner, shard)
+                SELECT \(tenantID), gen_random_uuid(), \(kind.rawValue), \(owner), s
+                FROM generate_series(0, \(Int16(shards - 1))) AS s
+                ON CONFLICT (tenant_id, kind, owner, shard) DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+        throw AdalError.unavailable(reason: "ledger account \(kind.rawValue) \(owner) could not be opened")
+    }
+
+    /// Adds `amount` to a pupil's account; the balance after.
+    static func creditPupil(
+        account: UUID,
+        amount: Int64,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Int64 {
+        var balance: Int64 = 0
+        for try await value in try await connection.query(
+            """
+            UPDATE ledger_accounts SET balance = balance + \(amount)
+            WHERE tenant_id = \(tenantID) AND id = \(account) RETURNING balance
+            """,
+            logger: logger
+        ).decode(Int64.self) {
+            balance = value
+        }
+        return balance
+    }
+}
+
+/// The outcome of `adal ledger check` for one city.
+public struct LedgerCheck: Sendable, Equatable {
+    /// Account rows whose stored balance differs from the sum of their posted transfers.
+    public var mismatched: [(account: UUID, stored: Int64, computed: Int64)]
+    /// The sum over every account row: zero while money is conserved.
+    public var total: Int64
+    public var accounts: Int
+    public var transfers: Int
+
+    public var passed: Bool { mismatched.isEmpty && total == 0 }
+
+    public static func == (left: LedgerCheck, right: LedgerCheck) -> Bool {
+        left.total == right.total && left.accounts == right.accounts && left.transfers == right.transfers
+            && left.mismatched.map(\.account) == right.mismatched.map(\.account)
+    }
+
+    /// Compares every account's stored balance with credits minus debits of its posted
+    /// transfers, in one snapshot.
+    public static func run(tenantID: UUID, database: Database) async throws -> LedgerCheck {
+        let logger = database.logger
+        return try await database.withTenant(tenantID, repeatableRead: true) { connection in
+            var check = LedgerCheck(mismatched: [], total: 0, accounts: 0, transfers: 0)
+            for try await (id, stored, computed) in try await connection.query(
+                """
+                SELECT a.id, a.balance, coalesce(c.sum, 0) - coalesce(d.sum, 0)
+                FROM ledger_accounts a
+                LEFT JOIN (SELECT credit_account AS id, sum(amount)::bigint AS sum FROM transfers
+                    WHERE tenant_id = \(tenantID) AND status = 'posted' GROUP BY credit_account) c ON c.id = a.id
+                LEFT JOIN (SELECT debit_account AS id, sum(amount)::bigint AS sum FROM transfers
+                    WHERE tenant_id = \(tenantID) AND status = 'posted' GROUP BY debit_account) d ON d.id = a.id
+                WHERE a.tenant_id = \(tenantID)
+                """,
+                logger: logger
+            ).decode((UUID, Int64, Int64).self) {
+                check.accounts += 1
+                check.total += stored
+                if stored != computed { check.mismatched.append((id, stored, computed)) }
+            }
+            for try await count in try await connection.query(
+                "SELECT count(*)::int FROM transfers WHERE tenant_id = \(tenantID) AND status = 'posted'",
+                logger: logger
+            ).decode(Int.self) {
+                check.transfers = count
+            }
+            return check
+        }
+    }
+}

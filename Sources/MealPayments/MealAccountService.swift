@@ -1,0 +1,402 @@
+import Core
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import Workflow
+
+/// The Swift half of `workflows/meal-account.yaml`: opening a pupil's account, charging a meal
+/// at the till, posting a confirmed top-up and refunding a charge — each in its step's own
+/// transaction, which the engine holds with the pupil's instance locked, so a pupil's steps
+/// never interleave.
+public enum MealAccountService {
+    public static let key = "meal-account"
+    /// Most items on one charge.
+    public static let maximumItems = 20
+
+    public static var implementation: ServiceImplementation {
+        ServiceImplementation(
+            key: key,
+            guards: ["balance_is_zero": { try await balanceIsZero($0) }],
+            actions: [
+                "open_account": { try await open($0) },
+                "charge": { try await charge($0) },
+                "post_top_up": { try await postTopUp($0) },
+                "refund": { try await refund($0) },
+            ]
+        )
+    }
+
+    // MARK: - Opening
+
+    static func open(_ context: StepContext) async throws -> StepEffects {
+        let input = context.input
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        let bin = input.string("school_bin") ?? ""
+        var school: UUID?
+        for try await id in try await connection.query(
+            "SELECT id FROM meal_schools WHERE tenant_id = \(tenantID) AND bin = \(bin)",
+            logger: logger
+        ).decode(UUID.self) {
+            school = id
+        }
+        guard let school else { throw WorkflowError.refused(reason: "school \(bin) has no canteen registered") }
+        let card = (input.string("card") ?? "").trimmingCharacters(in: .whitespaces)
+        guard card.count >= 4, card.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw AdalError.invalidField(field: "card", reason: "4 to 64 Latin letters, digits or hyphens")
+        }
+        let allergens = (input.string("allergens") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        let pupil = UUID()
+        let account = try await Ledger.openPupilAccount(
+            tenantID: tenantID,
+            pupil: pupil,
+            on: connection,
+            logger: logger
+        )
+        do {
+            try await connection.run(
+                """
+                INSERT INTO pupils (tenant_id, id, school_id, name, grade, card, free_meal_category, allergens,
+                    daily_limit, account_id, instance_id)
+                VALUES (\(tenantID), \(pupil), \(school), \(input.string("pupil_name") ?? ""),
+                    \(Int16(input.integer("grade") ?? 0)), \(card), \(input.string("free_meal_category")),
+                    \(allergens)::text[], \(input.integer("daily_limit") ?? 1), \(account), \(context.instanceID))
+                """,
+                logger: logger
+            )
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AdalError.conflict(reason: "card \(card) belongs to another pupil")
+        }
+        return StepEffects(subject: input.string("pupil_name") ?? "")
+    }
+
+    // MARK: - Charging
+
+    /// One item of a meal as the till sends it: a whole number of tiyn.
+    struct Item: Codable, Equatable {
+        var name: String
+        var price: Int64
+        var allergens: [String]?
+    }
+
+    static func charge(_ context: StepContext) async throws -> StepEffects {
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        let id = try transferID(context)
+        let items = try Self.items(context.input.string("items") ?? "")
+        var amount: Int64 = 0
+        for item in items {
+            let (sum, overflow) = amount.addingReportingOverflow(item.price)
+            guard !overflow else { throw AdalError.invalidField(field: "items", reason: "the total is too large") }
+            amount = sum
+        }
+        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        // The till must belong to the pupil's school.
+        guard let userID = context.actor.id, let tillSchool = try await tillSchool(userID, context) else {
+            throw AdalError.forbidden(reason: "this account is not a till of any school")
+        }
+        guard tillSchool == pupil.schoolID else {
+            throw WorkflowError.refused(reason: "the pupil is not at this till's school")
+        }
+        guard let price = pupil.pricePerMeal, let supplier = pupil.supplierBIN else {
+            throw WorkflowError.refused(reason: "the school has no meal contract in force")
+        }
+        guard amount <= price else {
+            throw WorkflowError.refused(reason: "the meal costs \(amount) tiyn, above the contract price of \(price)")
+        }
+        let today = Day.kazakhstan(context.now)
+        var declined: String?
+        let flagged = Set(items.flatMap { $0.allergens ?? [] }.map { $0.lowercased() }).intersection(pupil.allergens)
+        if !flagged.isEmpty && context.input.string("allergen_override") != "confirmed_by_staff" {
+            declined = "contains \(flagged.sorted().joined(separator: ", ")), flagged for this pupil"
+        }
+        if declined == nil {
+            var spent: Int64 = 0
+            for try await value in try await connection.query(
+                """
+                SELECT coalesce(sum(amount), 0)::bigint FROM transfers
+                WHERE tenant_id = \(tenantID) AND pupil_id = \(pupil.id) AND local_day = \(today)::date
+                  AND status = 'posted' AND kind IN ('charge', 'subsidised_charge')
+                """,
+                logger: logger
+            ).decode(Int64.self) {
+                spent = value
+            }
+            if spent + amount > pupil.dailyLimit {
+                declined = "over the daily limit of \(pupil.dailyLimit) tiyn (\(spent) spent today)"
+            }
+        }
+        var debit: UUID?
+        var credit: UUID?
+        var balance: Int64?
+        let kind = pupil.freeMealCategory == nil ? "charge" : "subsidised_charge"
+        if declined == nil {
+            if pupil.freeMealCategory != nil {
+                debit = try await Ledger.moveShared(
+                    .subsidy,
+                    owner: "",
+                    amount: -amount,
+                    tenantID: tenantID,
+                    on: connection,
+                    logger: logger
+                )
+            } else if let after = try await Ledger.debitPupil(
+                account: pupil.accountID,
+                amount: amount,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            ) {
+                debit = pupil.accountID
+                balance = after
+            } else {
+                declined = "insufficient balance"
+            }
+            if declined == nil {
+                credit = try await Ledger.moveShared(
+                    .supplier,
+                    owner: supplier,
+                    amount: amount,
+                    tenantID: tenantID,
+                    on: connection,
+                    logger: logger
+                )
+            }
+        }
+        try await insertTransfer(
+            id: id,
+            kind: kind,
+            status: declined == nil ? "posted" : "declined",
+            debit: debit,
+            credit: credit,
+            amount: amount,
+            pupil: pupil,
+            items: context.input.string("items") ?? "[]",
+            reason: declined,
+            refersTo: nil,
+            context: context
+        )
+        var outbox: [OutboxMessage] = []
+        if let balance {
+            outbox = try await BalanceWatch.messages(pupil: pupil, balance: balance, context: context)
+        }
+        return StepEffects(amounts: declined == nil ? [("meal", amount)] : [], outbox: outbox)
+    }
+
+    static func items(_ json: String) throws -> [Item] {
+        guard let items = try? JSONDecoder().decode([Item].self, from: Data(json.utf8)) else {
+            throw AdalError.invalidField(
+                field: "items",
+                reason: "a list of {\"name\", \"price\"} with prices in whole tiyn (no decimals)"
+            )
+        }
+        guard (1...maximumItems).contains(items.count) else {
+            throw AdalError.invalidField(field: "items", reason: "1 to \(maximumItems) items")
+        }
+        for item in items {
+            guard item.price > 0 else {
+                throw AdalError.invalidField(field: "items", reason: "prices must be above zero")
+            }
+            guard (1...100).contains(item.name.count), (item.allergens ?? []).count <= 20 else {
+                throw AdalError.invalidField(
+                    field: "items",
+                    reason: "names of 1 to 100 characters, at most 20 allergens"
+                )
+            }
+        }
+        return items
+    }
+
+    static func tillSchool(_ userID: UUID, _ context: StepContext) async throws -> UUID? {
+        var school: UUID?
+        for try await id in try await context.connection.query(
+            "SELECT school_id FROM meal_tills WHERE tenant_id = \(context.tenantID) AND user_id = \(userID)",
+            logger: context.logger
+        ).decode(UUID.self) {
+            school = id
+        }
+        return school
+    }
+
+    // MARK: - Top-ups and refunds
+
+    /// Posts a top-up the provider confirmed: from the provider's clearing account to the
+    /// pupil's. Only a pending top-up of this pupil is posted; anything else changes nothing.
+    static func postTopUp(_ context: StepContext) async throws -> StepEffects {
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        let id = try transferID(context)
+        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        var found: (String, Int64, String?)?
+        for try await row in try await connection.query(
+            """
+            SELECT status, amount, provider_reference FROM transfers
+            WHERE tenant_id = \(tenantID) AND id = \(id) AND pupil_id = \(pupil.id) AND kind = 'top_up' FOR UPDATE
+            """,
+            logger: logger
+        ).decode((String, Int64, String?).self) {
+            found = row
+        }
+        guard let (status, amount, provider) = found else { throw AdalError.notFound(what: "top-up \(id)") }
+        guard status == "pending" else { throw AdalError.conflict(reason: "the top-up is already \(status)") }
+        let clearing = try await Ledger.moveShared(
+            .clearing,
+            owner: provider ?? TopUps.simulatedProvider,
+            amount: -amount,
+            tenantID: tenantID,
+            on: connection,
+            logger: logger
+        )
+        _ = try await Ledger.creditPupil(
+            account: pupil.accountID,
+            amount: amount,
+            tenantID: tenantID,
+            on: connection,
+            logger: logger
+        )
+        try await connection.run(
+            """
+            UPDATE transfers SET status = 'posted', debit_account = \(clearing), credit_account = \(pupil.accountID)
+            WHERE tenant_id = \(tenantID) AND id = \(id)
+            """,
+            logger: logger
+        )
+        return StepEffects(amounts: [("top_up", amount)])
+    }
+
+    /// Returns up to the charged amount (less earlier refunds of it) to the pupil's account, from
+    /// the supplier's payable. A subsidised meal's refund goes back to the subsidy.
+    static func refund(_ context: StepContext) async throws -> StepEffects {
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        let id = try transferID(context)
+        guard let chargeID = UUID(uuidString: context.input.string("charge_id") ?? "") else {
+            throw AdalError.invalidField(field: "charge_id", reason: "the id of the charge to refund")
+        }
+        let amount = context.input.integer("amount") ?? 0
+        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        var charge: (String, Int64, UUID)?
+        for try await row in try await connection.query(
+            """
+            SELECT kind, amount, credit_account FROM transfers
+            WHERE tenant_id = \(tenantID) AND id = \(chargeID) AND pupil_id = \(pupil.id) AND status = 'posted'
+              AND kind IN ('charge', 'subsidised_charge')
+            FOR UPDATE
+            """,
+            logger: logger
+        ).decode((String, Int64, UUID).self) {
+            charge = row
+        }
+        guard let (kind, charged, supplierShard) = charge else {
+            throw AdalError.notFound(what: "posted charge \(chargeID) of this pupil")
+        }
+        var refunded: Int64 = 0
+        for try await value in try await connection.query(
+            """
+            SELECT coalesce(sum(amount), 0)::bigint FROM transfers
+            WHERE tenant_id = \(tenantID) AND refers_to = \(chargeID) AND status = 'posted'
+            """,
+            logger: logger
+        ).decode(Int64.self) {
+            refunded = value
+        }
+        guard amount <= charged - refunded else {
+            throw WorkflowError.refused(
+                reason: "a refund of \(amount) tiyn exceeds what is left of the charge (\(charged - refunded))"
+            )
+        }
+        try await connection.run(
+            """
+            UPDATE ledger_accounts SET balance = balance - \(amount) WHERE tenant_id = \(tenantID) AND id = \(supplierShard)
+            """,
+            logger: logger
+        )
+        let credit: UUID
+        if kind == "subsidised_charge" {
+            credit = try await Ledger.moveShared(
+                .subsidy,
+                owner: "",
+                amount: amount,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
+        } else {
+            _ = try await Ledger.creditPupil(
+                account: pupil.accountID,
+                amount: amount,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
+            credit = pupil.accountID
+        }
+        try await insertTransfer(
+            id: id,
+            kind: "refund",
+            status: "posted",
+            debit: supplierShard,
+            credit: credit,
+            amount: amount,
+            pupil: pupil,
+            items: "[]",
+            reason: context.input.string("reason"),
+            refersTo: chargeID,
+            context: context
+        )
+        return StepEffects(amounts: [("refund", amount)])
+    }
+
+    static func balanceIsZero(_ context: StepContext) async throws -> GuardVerdict {
+        guard let pupil = try await Pupil.load(context) else { return .refuse("no pupil") }
+        return pupil.balance == 0 ? .pass : .refuse("the account still holds \(pupil.balance) tiyn; refund it first")
+    }
+
+    // MARK: - Shared
+
+    static func transferID(_ context: StepContext) throws -> UUID {
+        guard let id = UUID(uuidString: context.input.string("transfer_id") ?? "") else {
+            throw AdalError.invalidField(field: "transfer_id", reason: "a UUID the client chooses")
+        }
+        return id
+    }
+
+    static func insertTransfer(
+        id: UUID,
+        kind: String,
+        status: String,
+        debit: UUID?,
+        credit: UUID?,
+        amount: Int64,
+        pupil: Pupil,
+        items: String,
+        reason: String?,
+        refersTo: UUID?,
+        context: StepContext
+    ) async throws {
+        let hash = Data(SHA256.hash(data: Data(InputValue.object(context.input.values).canonicalJSON.utf8)))
+        do {
+            try await context.connection.run(
+                """
+                INSERT INTO transfers (tenant_id, id, kind, status, debit_account, credit_account, amount, pupil_id,
+                    school_id, items, reason, refers_to, request_hash, created_at, local_day)
+                VALUES (\(context.tenantID), \(id), \(kind), \(status), \(debit), \(credit), \(amount), \(pupil.id),
+                    \(pupil.schoolID), \(items)::jsonb, \(reason), \(refersTo), \(hash), \(context.now),
+                    \(Day.kazakhstan(context.now))::date)
+                """,
+                logger: context.logger
+            )
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
+        }
+    }
+}
+
+/// A day in Kazakhstan (UTC+5), as `YYYY-MM-DD`.
+enum Day {
+    static func kazakhstan(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+    }
+}

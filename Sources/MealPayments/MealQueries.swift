@@ -1,0 +1,174 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// Reads for the meal API and pages, each in the city's own transaction.
+public struct MealQueries: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public struct PupilRef: Sendable, Codable, Equatable {
+        public var id: UUID
+        public var instance: UUID
+        public var name: String
+        public var schoolBIN: String
+        public var schoolName: String
+        public var balance: Int64
+        public var freeMealCategory: String?
+        public var dailyLimit: Int64
+    }
+
+    /// The pupil a till card or QR code names.
+    public func pupil(card: String, tenantID: UUID) async throws -> PupilRef? {
+        try await pupils(where: "card", card, tenantID: tenantID).first
+    }
+
+    public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
+        try await pupils(where: "id", id.uuidString, tenantID: tenantID).first
+    }
+
+    public func pupil(instance: UUID, tenantID: UUID) async throws -> PupilRef? {
+        try await pupils(where: "instance", instance.uuidString, tenantID: tenantID).first
+    }
+
+    /// The pupils whose guardian `userID` is: only their own children.
+    public func children(of userID: UUID, tenantID: UUID) async throws -> [PupilRef] {
+        try await pupils(where: "guardian", userID.uuidString, tenantID: tenantID)
+    }
+
+    /// Whether `userID` is one of the pupil's guardians.
+    public func isGuardian(_ userID: UUID, of pupil: UUID, tenantID: UUID) async throws -> Bool {
+        try await children(of: userID, tenantID: tenantID).contains { $0.id == pupil }
+    }
+
+    private func pupils(where column: String, _ value: String, tenantID: UUID) async throws -> [PupilRef] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var found: [PupilRef] = []
+            for try await row in try await connection.query(
+                """
+                SELECT p.id, p.instance_id, p.name, s.bin, s.name, a.balance, p.free_meal_category, p.daily_limit
+                FROM pupils p
+                JOIN meal_schools s ON s.tenant_id = p.tenant_id AND s.id = p.school_id
+                JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
+                WHERE p.tenant_id = \(tenantID) AND CASE \(column)
+                    WHEN 'card' THEN p.card = \(value)
+                    WHEN 'id' THEN p.id::text = \(value.lowercased())
+                    WHEN 'instance' THEN p.instance_id::text = \(value.lowercased())
+                    ELSE EXISTS (SELECT 1 FROM guardians g WHERE g.tenant_id = p.tenant_id AND g.pupil_id = p.id
+                        AND g.user_id::text = \(value.lowercased()))
+                END
+                ORDER BY p.name LIMIT 50
+                """,
+                logger: logger
+            ).decode((UUID, UUID, String, String, String, Int64, String?, Int64).self) {
+                found.append(
+                    PupilRef(
+                        id: row.0,
+                        instance: row.1,
+                        name: row.2,
+                        schoolBIN: row.3,
+                        schoolName: row.4,
+                        balance: row.5,
+                        freeMealCategory: row.6,
+                        dailyLimit: row.7
+                    )
+                )
+            }
+            return found
+        }
+    }
+
+    /// One line of a statement.
+    public struct Line: Sendable, Codable, Equatable {
+        public var id: UUID
+        public var kind: String
+        public var status: String
+        public var amount: Int64
+        public var at: Date
+        public var school: String?
+        public var items: [String]
+        /// `parent`, `subsidy`, or nil for what is not a meal.
+        public var paidBy: String?
+        public var reason: String?
+        public var refersTo: UUID?
+    }
+
+    /// The pupil's transfers, newest first, at most `limit`.
+    public func statement(pupil: UUID, tenantID: UUID, limit: Int = 500) async throws -> [Line] {
+        let logger = database.logger
+        let limit = Int32(clamping: max(1, min(limit, 5_000)))
+        return try await database.withTenant(tenantID) { connection in
+            var lines: [Line] = []
+            for try await row in try await connection.query(
+                """
+                SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to
+                FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
+                WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil)
+                ORDER BY t.created_at DESC, t.id LIMIT \(limit)
+                """,
+                logger: logger
+            ).decode((UUID, String, String, Int64, Date, String?, String, String?, UUID?).self) {
+                let items =
+                    (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name)
+                    ?? []
+                lines.append(
+                    Line(
+                        id: row.0,
+                        kind: row.1,
+                        status: row.2,
+                        amount: row.3,
+                        at: row.4,
+                        school: row.5,
+                        items: items,
+                        paidBy: row.1 == "charge" ? "parent" : row.1 == "subsidised_charge" ? "subsidy" : nil,
+                        reason: row.7,
+                        refersTo: row.8
+                    )
+                )
+            }
+            return lines
+        }
+    }
+
+    /// The transfer with `id` of the pupil.
+    public func transfer(_ id: UUID, tenantID: UUID) async throws -> (Line, pupil: UUID)? {
+        let logger = database.logger
+        let pupil: UUID? = try await database.withTenant(tenantID) { connection in
+            var found: UUID?
+            for try await value in try await connection.query(
+                "SELECT pupil_id FROM transfers WHERE tenant_id = \(tenantID) AND id = \(id)",
+                logger: logger
+            ).decode(UUID.self) {
+                found = value
+            }
+            return found
+        }
+        guard let pupil else { return nil }
+        return try await statement(pupil: pupil, tenantID: tenantID, limit: 5_000).first { $0.id == id }.map {
+            ($0, pupil)
+        }
+    }
+
+    /// The statement as CSV (RFC 4180), amounts in tenge.
+    public static func csv(_ lines: [Line]) -> String {
+        var rows = ["date,time,kind,status,school,items,amount_tenge,paid_by,reason"]
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
+        for line in lines {
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: line.at)
+            let fields = [
+                String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
+                String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), line.kind, line.status, line.school ?? "",
+                line.items.joined(separator: "; "), Money.tenge(line.amount), line.paidBy ?? "", line.reason ?? "",
+            ]
+            rows.append(fields.map(csvField).joined(separator: ","))
+        }
+        return rows.joined(separator: "\r\n") + "\r\n"
+    }
+}

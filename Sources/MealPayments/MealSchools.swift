@@ -1,0 +1,76 @@
+import Core
+import Foundation
+import Storage
+
+/// The schools whose canteens charge through Adal, with their supplier and contract price.
+public struct MealSchools: MealContracts {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public func contractInForce(
+        tenantID: UUID,
+        schoolBIN: String,
+        schoolName: String,
+        supplierBIN: String,
+        pricePerMeal: Int64
+    ) async throws {
+        let school = try NationalIdentifier.bin(schoolBIN).digits
+        let supplier = try NationalIdentifier.bin(supplierBIN).digits
+        let name = schoolName.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...300).contains(name.count) else {
+            throw AdalError.invalidField(field: "schoolName", reason: "1 to 300 characters")
+        }
+        guard (1...10_000_000).contains(pricePerMeal) else {
+            throw AdalError.invalidField(field: "pricePerMeal", reason: "a whole number of tiyn from 1 to 10000000")
+        }
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run(
+                """
+                INSERT INTO meal_schools (tenant_id, id, bin, name, supplier_bin, price_per_meal)
+                VALUES (\(tenantID), \(UUID()), \(school), \(name), \(supplier), \(pricePerMeal))
+                ON CONFLICT (tenant_id, bin) DO UPDATE
+                SET name = EXCLUDED.name, supplier_bin = EXCLUDED.supplier_bin, price_per_meal = EXCLUDED.price_per_meal
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// Lets a till account charge for the school with `schoolBIN`.
+    public func assignTill(userID: UUID, schoolBIN: String, tenantID: UUID) async throws {
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            var found = false
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO meal_tills (tenant_id, user_id, school_id)
+                SELECT \(tenantID), \(userID), id FROM meal_schools WHERE tenant_id = \(tenantID) AND bin = \(schoolBIN)
+                ON CONFLICT (tenant_id, user_id) DO UPDATE SET school_id = EXCLUDED.school_id
+                RETURNING 1
+                """,
+                logger: logger
+            ) {
+                found = true
+            }
+            guard found else { throw AdalError.notFound(what: "school \(schoolBIN)") }
+        }
+    }
+
+    /// Lists `userID` among the pupil's guardians.
+    public func addGuardian(userID: UUID, pupilID: UUID, tenantID: UUID) async throws {
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run(
+                """
+                INSERT INTO guardians (tenant_id, user_id, pupil_id) VALUES (\(tenantID), \(userID), \(pupilID))
+                ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import Workflow
+
+/// A way to reach a guardian. The built-in adapters stand in for an email gateway and an SMS
+/// gateway: they keep each message in `meal_notifications` (what a real adapter would have
+/// sent), which the guardian's page shows.
+public protocol NotificationChannel: Sendable {
+    var channel: String { get }
+    func send(_ message: String, to user: UUID, tenantID: UUID) async throws
+}
+
+public struct RecordedChannel: NotificationChannel {
+    public let channel: String
+    let database: Database
+
+    /// `channel` is `email` or `sms`.
+    public init(channel: String, database: Database) {
+        self.channel = channel
+        self.database = database
+    }
+
+    public func send(_ message: String, to user: UUID, tenantID: UUID) async throws {
+        let logger = database.logger
+        let channel = channel
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run(
+                """
+                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, message)
+                VALUES (\(tenantID), \(UUID()), \(user), \(channel), \(String(message.prefix(500))))
+                """,
+                logger: logger
+            )
+        }
+    }
+}
+
+/// The built-in simulated payment provider: it confirms an automatic top-up at once by
+/// delivering a signed capture webhook through the same check as any provider's.
+public struct SimulatedProvider: Sendable {
+    let topUps: TopUps
+    let secret: [UInt8]
+
+    public init(topUps: TopUps, webhookSecret: [UInt8]) {
+        self.topUps = topUps
+        secret = webhookSecret
+    }
+
+    public func capture(transfer: UUID, amount: Int64, tenantID: UUID) async throws -> TopUps.Outcome {
+        let event = TopUps.Event(
+            eventID: "sim-capture-\(transfer.uuidString.lowercased())",
+            type: "payment.captured",
+            transferID: transfer,
+            amount: amount
+        )
+        let body = Array(try JSONEncoder().encode(event))
+        return try await topUps.receive(
+            body: body,
+            signature: TopUps.signature(body: body, at: Date(), secret: secret),
+            tenantID: tenantID
+        )
+    }
+}
+
+/// The outbox handlers of the meal service: low-balance alerts and automatic top-ups, each
+/// delivered at least once (and harmless when delivered twice).
+public enum MealOutbox {
+    public static func handlers(
+        channels: [any NotificationChannel],
+        topUps: TopUps,
+        provider: SimulatedProvider
+    ) -> [String: JobRunner.Handler] {
+        [
+            BalanceWatch.lowBalanceTopic: { message, tenantID in
+                guard case .object(let payload) = message.payload, case .string(let user)? = payload["user"],
+                    let userID = UUID(uuidString: user), case .integer(let balance)? = payload["balance"],
+                    case .string(let pupil)? = payload["pupil"]
+                else { return }
+                let text = "\(pupil): \(Money.tenge(balance)) ₸ left on the school-meal account"
+                for channel in channels { try await channel.send(text, to: userID, tenantID: tenantID) }
+            },
+            BalanceWatch.autoTopUpTopic: { message, tenantID in
+                guard case .object(let payload) = message.payload, case .string(let user)? = payload["user"],
+                    let userID = UUID(uuidString: user), case .string(let pupil)? = payload["pupil"],
+                    let pupilID = UUID(uuidString: pupil), case .integer(let amount)? = payload["amount"],
+                    case .string(let transfer)? = payload["transfer"], let transferID = UUID(uuidString: transfer)
+                else { return }
+                let hold = try await topUps.hold(
+                    id: transferID,
+                    pupilID: pupilID,
+                    amount: amount,
+                    guardian: userID,
+                    tenantID: tenantID
+                )
+                if hold.status == "pending" {
+                    _ = try await provider.capture(transfer: transferID, amount: amount, tenantID: tenantID)
+                }
+            },
+        ]
+    }
+}
+
+/// Amounts for people: tiyn as tenge with two decimals.
+public enum Money {
+    public static func tenge(_ tiyn: Int64) -> String {
+        let sign = tiyn < 0 ? "-" : ""
+        let magnitude = tiyn.magnitude
+        return String(format: "%@%llu.%02llu", sign, magnitude / 100, magnitude % 100)
+    }
+}

@@ -1,0 +1,254 @@
+import Core
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import Workflow
+
+/// Top-ups through a payment provider: a guardian's top-up is held as a pending transfer, then
+/// the provider's webhook posts it (a step of the pupil's meal account) or voids it. Webhooks
+/// are signed with HMAC-SHA256 over `timestamp.body`, refused when older than
+/// ``signatureTolerance``, recognised when delivered twice (their event id), and harmless in
+/// any order: only a pending top-up can be posted or voided, once.
+public struct TopUps: Sendable {
+    public static let simulatedProvider = "simulated"
+    public static let signatureHeader = "Adal-Signature"
+    public static let signatureTolerance: TimeInterval = 300
+    /// Largest single top-up, in tiyn (100,000 tenge).
+    public static let maximumAmount: Int64 = 10_000_000
+
+    let database: Database
+    let engine: WorkflowEngine
+    let secret: SymmetricKey
+
+    public init(database: Database, engine: WorkflowEngine, webhookSecret: [UInt8]) {
+        self.database = database
+        self.engine = engine
+        secret = SymmetricKey(data: webhookSecret)
+    }
+
+    public struct Hold: Sendable, Codable, Equatable {
+        public var transfer: UUID
+        public var status: String
+        public var amount: Int64
+        public var provider: String
+    }
+
+    /// Holds a top-up for the guardian's pupil. The same id with the same amount returns the
+    /// first hold; with another amount or pupil it is refused.
+    public func hold(id: UUID, pupilID: UUID, amount: Int64, guardian: UUID?, tenantID: UUID) async throws -> Hold {
+        guard (1...Self.maximumAmount).contains(amount) else {
+            throw AdalError.invalidField(
+                field: "amount",
+                reason: "a whole number of tiyn from 1 to \(Self.maximumAmount)"
+            )
+        }
+        let request = Data(SHA256.hash(data: Data("top_up \(pupilID) \(amount)".utf8)))
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            if let guardian {
+                var allowed = false
+                for try await _ in try await connection.query(
+                    """
+                    SELECT 1 FROM guardians WHERE tenant_id = \(tenantID) AND user_id = \(guardian) AND pupil_id = \(pupilID)
+                    """,
+                    logger: logger
+                ) {
+                    allowed = true
+                }
+                guard allowed else { throw AdalError.notFound(what: "pupil") }
+            }
+            for try await (status, stored, hash) in try await connection.query(
+                "SELECT status, amount, request_hash FROM transfers WHERE tenant_id = \(tenantID) AND id = \(id)",
+                logger: logger
+            ).decode((String, Int64, Data).self) {
+                guard hash == request else {
+                    throw AdalError.conflict(reason: "transfer \(id) exists with another request")
+                }
+                return Hold(transfer: id, status: status, amount: stored, provider: Self.simulatedProvider)
+            }
+            var school: UUID?
+            for try await value in try await connection.query(
+                "SELECT school_id FROM pupils WHERE tenant_id = \(tenantID) AND id = \(pupilID)",
+                logger: logger
+            ).decode(UUID.self) {
+                school = value
+            }
+            guard let school else { throw AdalError.notFound(what: "pupil") }
+            try await connection.run(
+                """
+                INSERT INTO transfers (tenant_id, id, kind, status, amount, pupil_id, school_id, request_hash,
+                    provider_reference, local_day)
+                VALUES (\(tenantID), \(id), 'top_up', 'pending', \(amount), \(pupilID), \(school), \(request),
+                    \(Self.simulatedProvider), \(Day.kazakhstan(Date()))::date)
+                """,
+                logger: logger
+            )
+            return Hold(transfer: id, status: "pending", amount: amount, provider: Self.simulatedProvider)
+        }
+    }
+
+    /// What a provider's webhook says.
+    public struct Event: Codable, Sendable, Equatable {
+        public var eventID: String
+        /// `payment.captured` or `payment.failed`.
+        public var type: String
+        public var transferID: UUID
+        public var amount: Int64
+
+        public init(eventID: String, type: String, transferID: UUID, amount: Int64) {
+            (self.eventID, self.type, self.transferID, self.amount) = (eventID, type, transferID, amount)
+        }
+    }
+
+    /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+    public static func signature(body: [UInt8], at time: Date, secret: [UInt8]) -> String {
+        let stamp = String(Int64(time.timeIntervalSince1970))
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Array((stamp + ".").utf8) + body,
+            using: SymmetricKey(data: secret)
+        )
+        return "t=\(stamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The webhook's verdict: what was done, for the provider's log.
+    public enum Outcome: String, Sendable, Codable {
+        case posted
+        case voided
+        case duplicate
+        /// The top-up was no longer pending (already posted or voided): nothing changed.
+        case ignored
+    }
+
+    /// Checks the signature and the timestamp, then applies the event once.
+    public func receive(body: [UInt8], signature: String?, tenantID: UUID, now: Date = Date()) async throws -> Outcome {
+        guard let signature, let (stamp, mac) = Self.parse(signature) else {
+            throw AdalError.forbidden(reason: "missing or malformed \(Self.signatureHeader)")
+        }
+        guard abs(now.timeIntervalSince1970 - Double(stamp)) <= Self.signatureTolerance else {
+            throw AdalError.forbidden(reason: "the signature's timestamp is too old or in the future (replayed?)")
+        }
+        guard
+            HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(("\(stamp).").utf8) + body, using: secret)
+        else { throw AdalError.forbidden(reason: "the signature does not match") }
+        guard let event = try? JSONDecoder().decode(Event.self, from: Data(body)),
+            (1...100).contains(event.eventID.count)
+        else { throw AdalError.invalidField(field: "body", reason: "{eventID, type, transferID, amount}") }
+        let logger = database.logger
+        // Seen before? Then nothing to do.
+        let seen = try await database.withTenant(tenantID) { connection in
+            var seen = false
+            for try await _ in try await connection.query(
+                """
+                SELECT 1 FROM provider_events
+                WHERE tenant_id = \(tenantID) AND provider = \(Self.simulatedProvider) AND event_id = \(event.eventID)
+                """,
+                logger: logger
+            ) {
+                seen = true
+            }
+            return seen
+        }
+        if seen { return .duplicate }
+        let outcome: Outcome
+        switch event.type {
+        case "payment.captured": outcome = try await capture(event, tenantID: tenantID)
+        case "payment.failed", "payment.voided": outcome = try await void(event, tenantID: tenantID)
+        default: throw AdalError.invalidField(field: "type", reason: "payment.captured or payment.failed")
+        }
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run(
+                """
+                INSERT INTO provider_events (tenant_id, provider, event_id, outcome)
+                VALUES (\(tenantID), \(Self.simulatedProvider), \(event.eventID), \(outcome.rawValue))
+                ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+        return outcome
+    }
+
+    /// Posts the top-up as a step of the pupil's meal account, keyed by the transfer, so two
+    /// deliveries of a capture post it once.
+    private func capture(_ event: Event, tenantID: UUID) async throws -> Outcome {
+        guard let (instance, status, amount) = try await pending(event.transferID, tenantID: tenantID) else {
+            throw AdalError.notFound(what: "top-up \(event.transferID)")
+        }
+        guard amount == event.amount else {
+            throw AdalError.invalidField(field: "amount", reason: "the top-up was for \(amount) tiyn")
+        }
+        guard status == "pending" else { return .ignored }
+        do {
+            _ = try await engine.fire(
+                tenantID: tenantID,
+                instanceID: instance,
+                event: "top_up",
+                actor: .system,
+                input: ["transfer_id": .string(event.transferID.uuidString)],
+                idempotencyKey: "top-up-\(event.transferID.uuidString.lowercased())"
+            )
+        } catch AdalError.conflict {
+            return .ignored
+        }
+        return .posted
+    }
+
+    private func void(_ event: Event, tenantID: UUID) async throws -> Outcome {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var changed = false
+            for try await _ in try await connection.query(
+                """
+                UPDATE transfers SET status = 'voided'
+                WHERE tenant_id = \(tenantID) AND id = \(event.transferID) AND kind = 'top_up' AND status = 'pending'
+                RETURNING 1
+                """,
+                logger: logger
+            ) {
+                changed = true
+            }
+            return changed ? .voided : .ignored
+        }
+    }
+
+    private func pending(_ id: UUID, tenantID: UUID) async throws -> (UUID, String, Int64)? {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var found: (UUID, String, Int64)?
+            for try await row in try await connection.query(
+                """
+                SELECT p.instance_id, t.status, t.amount FROM transfers t
+                JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
+                WHERE t.tenant_id = \(tenantID) AND t.id = \(id) AND t.kind = 'top_up'
+                """,
+                logger: logger
+            ).decode((UUID, String, Int64).self) {
+                found = row
+            }
+            return found
+        }
+    }
+
+    static func parse(_ header: String) -> (Int64, [UInt8])? {
+        var stamp: Int64?
+        var mac: [UInt8]?
+        for part in header.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2 else { return nil }
+            switch pair[0] {
+            case "t": stamp = Int64(pair[1])
+            case "v1":
+                let hex = Array(pair[1].utf8)
+                guard hex.count == 64 else { return nil }
+                mac = stride(from: 0, to: 64, by: 2).compactMap {
+                    UInt8(String(decoding: hex[$0...$0 + 1], as: UTF8.self), radix: 16)
+                }
+            default: continue
+            }
+        }
+        guard let stamp, let mac, mac.count == 32 else { return nil }
+        return (stamp, mac)
+    }
+}

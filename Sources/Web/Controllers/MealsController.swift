@@ -1,0 +1,335 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MealPayments
+import Workflow
+
+/// Cashless school meals over JSON under `/api/{city}/meals`: canteen contracts and tills (the
+/// akimat), pupils and guardians (the school), charges (the till), refunds, top-ups and
+/// statements (guardians), and the payment provider's webhook.
+struct MealsController {
+    static let service = MealAccountService.key
+    static let schoolStaff: Set<Role> = [.schoolAdmin, .akimatAdmin]
+    /// Keys sorted, so a retried charge is byte for byte the same request.
+    static let canonical = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    let dependencies: AppDependencies
+
+    func register(on router: Router<AppRequestContext>) {
+        router.post("api/:tenant/meals/webhooks/simulated", use: webhook)
+        let group = router.group("api/:tenant/meals").add(middleware: APITokenMiddleware(dependencies: dependencies))
+        group.put("schools/:bin", use: contract)
+        group.put("tills/:login", use: till)
+        group.post("pupils", use: registerPupil)
+        group.put("pupils/:pupil/guardians/:login", use: guardian)
+        group.get("children", use: children)
+        group.get("pupils/:pupil/statement", use: statement)
+        group.get("pupils/:pupil/statement.csv", use: statementCSV)
+        group.post("pupils/:pupil/top-ups", use: topUp)
+        group.post("charges", use: charge)
+        group.post("refunds", use: refund)
+    }
+
+    // MARK: - Set-up
+
+    struct ContractBody: Decodable {
+        var name: String
+        var supplierBIN: String
+        var pricePerMeal: Int64
+    }
+
+    /// The canteen's supplier and contract price per meal (until the competition service sets it).
+    @Sendable func contract(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, _) = try authorised(context, [.akimatAdmin])
+        let body = try await request.decode(as: ContractBody.self, context: context)
+        try await dependencies.mealSchools.contractInForce(
+            tenantID: tenant.id,
+            schoolBIN: try context.parameters.require("bin"),
+            schoolName: body.name,
+            supplierBIN: body.supplierBIN,
+            pricePerMeal: body.pricePerMeal
+        )
+        return .noContent
+    }
+
+    struct TillBody: Decodable {
+        var schoolBIN: String
+    }
+
+    /// Lets a canteen_till account charge for one school.
+    @Sendable func till(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, _) = try authorised(context, [.akimatAdmin])
+        let body = try await request.decode(as: TillBody.self, context: context)
+        let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .canteenTill)
+        try await dependencies.mealSchools.assignTill(userID: user, schoolBIN: body.schoolBIN, tenantID: tenant.id)
+        return .noContent
+    }
+
+    struct PupilBody: Decodable {
+        var schoolBIN: String
+        var name: String
+        var grade: Int64
+        var card: String
+        var freeMealCategory: String?
+        var allergens: [String]?
+        var dailyLimit: Int64
+    }
+
+    struct PupilResponse: ResponseEncodable {
+        var pupil: MealQueries.PupilRef
+    }
+
+    /// Registers a pupil: the start of their meal account.
+    @Sendable func registerPupil(
+        request: Request,
+        context: AppRequestContext
+    ) async throws -> EditedResponse<PupilResponse> {
+        let (tenant, principal) = try authorised(context, Self.schoolStaff)
+        let body = try await request.decode(as: PupilBody.self, context: context)
+        var input: [String: InputValue] = [
+            "school_bin": .string(body.schoolBIN), "pupil_name": .string(body.name), "grade": .integer(body.grade),
+            "card": .string(body.card), "daily_limit": .integer(body.dailyLimit),
+        ]
+        if let category = body.freeMealCategory { input["free_meal_category"] = .string(category) }
+        if let allergens = body.allergens, !allergens.isEmpty {
+            input["allergens"] = .string(allergens.joined(separator: ","))
+        }
+        let result = try await dependencies.workflows.start(
+            tenantID: tenant.id,
+            service: Self.service,
+            actor: StepActor(id: principal.userID, roles: principal.roles),
+            input: input,
+            idempotencyKey: request.headers[WorkflowAPIController.idempotencyKey]
+        )
+        guard let pupil = try await queries.pupil(instance: result.instanceID, tenantID: tenant.id) else {
+            throw AdalError.notFound(what: "pupil")
+        }
+        return EditedResponse(status: result.replayed ? .ok : .created, response: PupilResponse(pupil: pupil))
+    }
+
+    /// Lists a parent account among the pupil's guardians.
+    @Sendable func guardian(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, _) = try authorised(context, Self.schoolStaff)
+        let pupil = try await pupilParameter(context, tenant: tenant)
+        let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .parent)
+        try await dependencies.mealSchools.addGuardian(userID: user, pupilID: pupil.id, tenantID: tenant.id)
+        return .noContent
+    }
+
+    // MARK: - Guardians
+
+    struct ChildrenResponse: ResponseEncodable {
+        var children: [MealQueries.PupilRef]
+    }
+
+    @Sendable func children(request: Request, context: AppRequestContext) async throws -> ChildrenResponse {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        return ChildrenResponse(children: try await queries.children(of: principal.userID, tenantID: tenant.id))
+    }
+
+    struct StatementResponse: ResponseEncodable {
+        var pupil: MealQueries.PupilRef
+        var lines: [MealQueries.Line]
+    }
+
+    @Sendable func statement(request: Request, context: AppRequestContext) async throws -> StatementResponse {
+        let (tenant, pupil) = try await visiblePupil(context)
+        return StatementResponse(pupil: pupil, lines: try await queries.statement(pupil: pupil.id, tenantID: tenant.id))
+    }
+
+    @Sendable func statementCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, pupil) = try await visiblePupil(context)
+        let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 5_000)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"meals-statement.csv\""
+        headers[.cacheControl] = "private, no-store"
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: MealQueries.csv(lines)))
+        )
+    }
+
+    struct TopUpBody: Decodable {
+        var id: UUID
+        var amount: Int64
+    }
+
+    /// A guardian tops up their child's account: held until the provider confirms it.
+    @Sendable func topUp(request: Request, context: AppRequestContext) async throws -> EditedResponse<TopUps.Hold> {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let body = try await request.decode(as: TopUpBody.self, context: context)
+        guard let pupilID = context.parameters.get("pupil").flatMap(UUID.init(uuidString:)) else {
+            throw AdalError.notFound(what: "pupil")
+        }
+        let hold = try await dependencies.topUps.hold(
+            id: body.id,
+            pupilID: pupilID,
+            amount: body.amount,
+            guardian: principal.userID,
+            tenantID: tenant.id
+        )
+        return EditedResponse(status: hold.status == "pending" ? .accepted : .ok, response: hold)
+    }
+
+    struct WebhookAnswer: ResponseEncodable {
+        var outcome: TopUps.Outcome
+    }
+
+    /// The payment provider's signed webhook (`Adal-Signature`).
+    @Sendable func webhook(request: Request, context: AppRequestContext) async throws -> WebhookAnswer {
+        let tenant = try await dependencies.tenant(named: context)
+        let body = try await request.body.collect(upTo: 16_384)
+        return WebhookAnswer(
+            outcome: try await dependencies.topUps.receive(
+                body: Array(body.readableBytesView),
+                signature: request.headers[HTTPField.Name(TopUps.signatureHeader)!],
+                tenantID: tenant.id
+            )
+        )
+    }
+
+    // MARK: - Till and refunds
+
+    struct ChargeBody: Decodable {
+        var id: UUID
+        var card: String
+        var items: [ChargeItem]
+        var allergenOverride: Bool?
+    }
+
+    struct ChargeItem: Codable {
+        var name: String
+        var price: Int64
+        var allergens: [String]?
+    }
+
+    struct TransferAnswer: ResponseEncodable {
+        var transfer: MealQueries.Line
+        var balance: Int64
+        /// True when this is the stored answer to an earlier request with the same id.
+        var replayed: Bool
+    }
+
+    /// A meal at the till: one step of the pupil's meal account, keyed by the charge's id, so a
+    /// retry gets the first answer (a decline included).
+    @Sendable func charge(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
+        let (tenant, principal) = try authorised(context, [.canteenTill])
+        let body = try await request.decode(as: ChargeBody.self, context: context)
+        guard body.card.count <= 64, let pupil = try await queries.pupil(card: body.card, tenantID: tenant.id) else {
+            throw AdalError.notFound(what: "pupil with this card")
+        }
+        var input: [String: InputValue] = [
+            "transfer_id": .string(body.id.uuidString.lowercased()),
+            "items": .string(String(decoding: try Self.canonical.encode(body.items), as: UTF8.self)),
+        ]
+        if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
+        return try await step(
+            "charge",
+            pupil: pupil,
+            transfer: body.id,
+            input: input,
+            key: "charge-\(body.id.uuidString.lowercased())",
+            principal: principal,
+            tenant: tenant
+        )
+    }
+
+    struct RefundBody: Decodable {
+        var id: UUID
+        var chargeID: UUID
+        var amount: Int64
+        var reason: String
+    }
+
+    @Sendable func refund(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
+        let (tenant, principal) = try authorised(context, Self.schoolStaff)
+        let body = try await request.decode(as: RefundBody.self, context: context)
+        guard let (_, pupilID) = try await queries.transfer(body.chargeID, tenantID: tenant.id),
+            let pupil = try await queries.pupil(id: pupilID, tenantID: tenant.id)
+        else { throw AdalError.notFound(what: "charge \(body.chargeID)") }
+        return try await step(
+            "refund",
+            pupil: pupil,
+            transfer: body.id,
+            input: [
+                "transfer_id": .string(body.id.uuidString.lowercased()),
+                "charge_id": .string(body.chargeID.uuidString.lowercased()), "amount": .integer(body.amount),
+                "reason": .string(body.reason),
+            ],
+            key: "refund-\(body.id.uuidString.lowercased())",
+            principal: principal,
+            tenant: tenant
+        )
+    }
+
+    private func step(
+        _ event: String,
+        pupil: MealQueries.PupilRef,
+        transfer: UUID,
+        input: [String: InputValue],
+        key: String,
+        principal: Principal,
+        tenant: Tenant
+    ) async throws -> EditedResponse<TransferAnswer> {
+        let result = try await dependencies.workflows.fire(
+            tenantID: tenant.id,
+            instanceID: pupil.instance,
+            event: event,
+            actor: StepActor(id: principal.userID, roles: principal.roles),
+            input: input,
+            idempotencyKey: key
+        )
+        guard let (line, _) = try await queries.transfer(transfer, tenantID: tenant.id),
+            let after = try await queries.pupil(id: pupil.id, tenantID: tenant.id)
+        else { throw AdalError.notFound(what: "transfer \(transfer)") }
+        return EditedResponse(
+            status: result.replayed ? .ok : line.status == "posted" ? .created : .ok,
+            response: TransferAnswer(transfer: line, balance: after.balance, replayed: result.replayed)
+        )
+    }
+
+    // MARK: - Helpers
+
+    private var queries: MealQueries { MealQueries(database: dependencies.database) }
+
+    private func authorised(_ context: AppRequestContext, _ roles: Set<Role>) throws -> (Tenant, Principal) {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        try principal.require(anyOf: roles)
+        return (tenant, principal)
+    }
+
+    /// The pupil in the path, for their guardians and the school's staff; 404 for anyone else.
+    private func visiblePupil(_ context: AppRequestContext) async throws -> (Tenant, MealQueries.PupilRef) {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let pupil = try await pupilParameter(context, tenant: tenant)
+        if principal.roles.isDisjoint(with: Self.schoolStaff) {
+            guard try await queries.isGuardian(principal.userID, of: pupil.id, tenantID: tenant.id) else {
+                throw AdalError.notFound(what: "pupil")
+            }
+        }
+        return (tenant, pupil)
+    }
+
+    private func pupilParameter(_ context: AppRequestContext, tenant: Tenant) async throws -> MealQueries.PupilRef {
+        guard let id = context.parameters.get("pupil").flatMap(UUID.init(uuidString:)),
+            let pupil = try await queries.pupil(id: id, tenantID: tenant.id)
+        else { throw AdalError.notFound(what: "pupil") }
+        return pupil
+    }
+
+    private func account(_ login: String, tenant: Tenant, role: Role) async throws -> UUID {
+        guard let user = try await dependencies.accounts.store.user(login: login, tenantID: tenant.id),
+            user.roles.contains(role)
+        else { throw AdalError.notFound(what: "\(role.rawValue) account '\(login)'") }
+        return user.id
+    }
+}
+
+extension TopUps.Hold: ResponseEncodable {}

@@ -1,0 +1,415 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Storage
+import TestSupport
+import Testing
+import Workflow
+
+@testable import MealPayments
+@testable import Web
+
+/// A city with one canteen (500 tenge a meal), its till, a school office, a guardian and a pupil.
+struct MealCity {
+    let fixture: WebFixture
+    let client: any TestClientProtocol
+    let admin: String
+    let school: String
+    let till: String
+    let parent: String
+    let pupil: String
+    let secret: [UInt8]
+
+    static let schoolBIN = "940140000385"
+    static let supplierBIN = "070941024691"
+    static let price: Int64 = 50_000
+
+    static func make(
+        _ fixture: WebFixture,
+        _ client: any TestClientProtocol,
+        dailyLimit: Int64 = 10_000_000
+    ) async throws
+        -> MealCity
+    {
+        try await PostgresTenantStore(database: fixture.databases.owner).enable(
+            .mealPayments,
+            tenantID: fixture.astana.id
+        )
+        try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+            try await connection.run(
+                """
+                INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(fixture.astana.id), 'meal-account')
+                ON CONFLICT DO NOTHING
+                """,
+                logger: fixture.databases.owner.logger
+            )
+        }
+        let admin = try await fixture.account("meals-admin", name: "Education department", role: .akimatAdmin).token
+        let school = try await fixture.account("school-office", name: "School office", role: .schoolAdmin).token
+        let till = try await fixture.account("till-1", name: "Canteen till 1", role: .canteenTill).token
+        let parent = try await fixture.account("mother", name: "Mother", role: .parent).token
+        var response = try await client.api(
+            .put,
+            "/api/astana/meals/schools/\(schoolBIN)",
+            token: admin,
+            json: #"{"name": "Мектеп-гимназия №1", "supplierBIN": "\#(supplierBIN)", "pricePerMeal": \#(price)}"#
+        )
+        #expect(response.status == .noContent, "\(response.text)")
+        response = try await client.api(
+            .put,
+            "/api/astana/meals/tills/till-1",
+            token: admin,
+            json: #"{"schoolBIN": "\#(schoolBIN)"}"#
+        )
+        #expect(response.status == .noContent, "\(response.text)")
+        response = try await client.api(
+            .post,
+            "/api/astana/meals/pupils",
+            token: school,
+            json: """
+                {"schoolBIN": "\(schoolBIN)", "name": "Айдана", "grade": 3, "card": "CARD-0001",
+                 "allergens": ["peanut"], "dailyLimit": \(dailyLimit)}
+                """
+        )
+        #expect(response.status == .created, "\(response.text)")
+        let pupil = try #require((try response.json()["pupil"] as? [String: Any])?["id"] as? String)
+        response = try await client.api(.put, "/api/astana/meals/pupils/\(pupil)/guardians/mother", token: school)
+        #expect(response.status == .noContent, "\(response.text)")
+        return MealCity(
+            fixture: fixture,
+            client: client,
+            admin: admin,
+            school: school,
+            till: till,
+            parent: parent,
+            pupil: pupil,
+            secret: fixture.dependencies.paymentProvider.secret
+        )
+    }
+
+    /// Holds a top-up of the pupil as `token`'s account (the guardian by default).
+    func hold(_ id: UUID, _ amount: Int64, token: String? = nil) async throws -> TestResponse {
+        try await client.api(
+            .post,
+            "/api/astana/meals/pupils/\(pupil)/top-ups",
+            token: token ?? parent,
+            json: #"{"id": "\#(id)", "amount": \#(amount)}"#
+        )
+    }
+
+    /// Holds a top-up as the guardian and has the provider capture it.
+    func topUp(_ amount: Int64) async throws {
+        let id = UUID()
+        let held = try await hold(id, amount)
+        #expect(held.status == .accepted, "\(held.text)")
+        let answer = try await webhook(
+            TopUps.Event(eventID: "ev-\(id)", type: "payment.captured", transferID: id, amount: amount)
+        )
+        #expect(answer.status == .ok && answer.text.contains("posted"), "\(answer.status) \(answer.text)")
+    }
+
+    func webhook(_ event: TopUps.Event, at time: Date = Date(), secret: [UInt8]? = nil) async throws -> TestResponse {
+        let body = Array(try JSONEncoder().encode(event))
+        return try await client.execute(
+            uri: "/api/astana/meals/webhooks/simulated",
+            method: .post,
+            headers: [
+                .contentType: "application/json",
+                HTTPField.Name(TopUps.signatureHeader)!: TopUps.signature(
+                    body: body,
+                    at: time,
+                    secret: secret ?? self.secret
+                ),
+            ],
+            body: ByteBuffer(bytes: body)
+        )
+    }
+
+    func charge(
+        _ id: UUID = UUID(),
+        price: String = "30000",
+        card: String = "CARD-0001",
+        allergens: String = "[]",
+        override: Bool = false,
+        token: String? = nil
+    ) async throws -> TestResponse {
+        try await client.api(
+            .post,
+            "/api/astana/meals/charges",
+            token: token ?? till,
+            json: """
+                {"id": "\(id)", "card": "\(card)", "allergenOverride": \(override),
+                 "items": [{"name": "Палау", "price": \(price), "allergens": \(allergens)}]}
+                """
+        )
+    }
+
+    func balance() async throws -> Int64 {
+        let children = try await client.api(.get, "/api/astana/meals/children", token: parent).json()
+        return ((children["children"] as? [[String: Any]])?.first?["balance"] as? Int).map(Int64.init) ?? -1
+    }
+
+    func ledgerCheck() async throws -> LedgerCheck {
+        try await LedgerCheck.run(tenantID: fixture.astana.id, database: fixture.databases.owner)
+    }
+}
+
+@Suite("School meals: ledger, till, top-ups")
+struct MealPaymentsTests {
+    @Test("balance B, N ≫ B/p concurrent charges of p: exactly ⌊B/p⌋ succeed and B mod p is left")
+    func concurrentCharges() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            let results = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<40 {
+                    group.addTask {
+                        let response = try await city.charge(price: "30000")
+                        return (try response.json()["transfer"] as? [String: Any])?["status"] as? String
+                            ?? "\(response.status)"
+                    }
+                }
+                var all: [String] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            #expect(results.filter { $0 == "posted" }.count == 3)
+            #expect(results.filter { $0 == "declined" }.count == 37)
+            #expect(try await city.balance() == 10_000)
+            let check = try await city.ledgerCheck()
+            #expect(check.passed, "\(check)")
+        }
+    }
+
+    @Test(
+        "every request sent three times is charged once; a decline is replayed as a decline; the same id with another body is refused"
+    )
+    func retries() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            let id = UUID()
+            var answers: [String] = []
+            for _ in 0..<3 {
+                let response = try await city.charge(id, price: "45000")
+                let transfer = try response.json()["transfer"] as? [String: Any]
+                answers.append("\(transfer?["status"] ?? "") \(transfer?["amount"] ?? "")")
+            }
+            #expect(answers == Array(repeating: "posted 45000", count: 3))
+            #expect(try await city.balance() == 55_000)
+            let declined = UUID()
+            for _ in 0..<3 {
+                let response = try await city.charge(declined, price: "45000", allergens: #"["peanut"]"#)
+                #expect((try response.json()["transfer"] as? [String: Any])?["status"] as? String == "declined")
+            }
+            #expect(try await city.charge(declined, price: "40000").status == .conflict)
+            #expect(try await city.balance() == 55_000)
+            // Once declined, always declined: the same id is the same answer even when it would pass now.
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+
+    @Test("bad input is refused with its reason and writes nothing")
+    func badInput() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client, dailyLimit: 60_000)
+            try await city.topUp(200_000)
+            #expect(try await city.charge(card: "NO-SUCH-CARD").status == .notFound)
+            let above = try await city.charge(price: "50001")
+            #expect(above.status == .unprocessableContent && above.text.contains("contract price"))
+            #expect(try await city.charge(price: "450.5").status == .badRequest)
+            #expect(try await city.charge(price: "0").status == .unprocessableContent)
+            #expect(try await city.charge(price: "-100").status == .unprocessableContent)
+            // Another school's till.
+            _ = try await client.api(
+                .put,
+                "/api/astana/meals/schools/070941024691",
+                token: city.admin,
+                json: #"{"name": "№2 мектеп", "supplierBIN": "940140000385", "pricePerMeal": 40000}"#
+            )
+            let other = try await fixture.account("till-2", name: "Till 2", role: .canteenTill).token
+            _ = try await client.api(
+                .put,
+                "/api/astana/meals/tills/till-2",
+                token: city.admin,
+                json: #"{"schoolBIN": "070941024691"}"#
+            )
+            let wrongSchool = try await city.charge(token: other)
+            #expect(wrongSchool.status == .unprocessableContent && wrongSchool.text.contains("school"))
+            #expect(try await city.charge(token: city.parent).status == .forbidden)
+            // Allergen declined unless staff override; daily limit declined.
+            let allergen = try await city.charge(price: "20000", allergens: #"["Peanut"]"#)
+            #expect(
+                (try allergen.json()["transfer"] as? [String: Any])?["reason"] as? String
+                    == "contains peanut, flagged for this pupil"
+            )
+            #expect(try await city.charge(price: "20000", allergens: #"["peanut"]"#, override: true).status == .created)
+            #expect(try await city.charge(price: "30000").status == .created)
+            let limit = try await city.charge(price: "20000")
+            #expect(
+                (try limit.json()["transfer"] as? [String: Any])?["reason"] as? String
+                    == "over the daily limit of 60000 tiyn (50000 spent today)"
+            )
+            #expect(try await city.balance() == 150_000)
+            let check = try await city.ledgerCheck()
+            #expect(check.passed && check.transfers == 3)
+        }
+    }
+
+    @Test("webhooks: signed, fresh, applied once in any order")
+    func webhooks() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let id = UUID()
+            _ = try await city.hold(id, 70000)
+            let capture = TopUps.Event(eventID: "ev-1", type: "payment.captured", transferID: id, amount: 70_000)
+            #expect(try await city.webhook(capture, secret: Array(repeating: 7, count: 32)).status == .forbidden)
+            #expect(try await city.webhook(capture, at: Date().addingTimeInterval(-3_600)).status == .forbidden)
+            var wrong = capture
+            wrong.amount = 700_000
+            #expect(try await city.webhook(wrong).status == .unprocessableContent)
+            #expect(try await city.webhook(capture).text.contains("posted"))
+            #expect(try await city.webhook(capture).text.contains("duplicate"))
+            // A second delivery under a new event id still posts nothing more.
+            var again = capture
+            again.eventID = "ev-2"
+            #expect(try await city.webhook(again).text.contains("ignored"))
+            #expect(try await city.balance() == 70_000)
+
+            // Out of order: the failure arrives before the capture; the capture then changes nothing.
+            let late = UUID()
+            _ = try await city.hold(late, 30000)
+            #expect(
+                try await city.webhook(.init(eventID: "ev-3", type: "payment.failed", transferID: late, amount: 30_000))
+                    .text.contains("voided")
+            )
+            #expect(
+                try await city.webhook(
+                    .init(eventID: "ev-4", type: "payment.captured", transferID: late, amount: 30_000)
+                ).text.contains("ignored")
+            )
+            #expect(try await city.balance() == 70_000)
+            // Another parent cannot top up (or see) someone else's child.
+            let stranger = try await fixture.account("stranger", name: "Stranger", role: .parent).token
+            let foreign = try await city.hold(UUID(), 1000, token: stranger)
+            #expect(foreign.status == .notFound)
+            #expect(
+                try await client.api(.get, "/api/astana/meals/pupils/\(city.pupil)/statement", token: stranger).status
+                    == .notFound
+            )
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+
+    @Test(
+        "refunds name the charge, never exceed it, and return to the pupil; the statement shows everything, also as CSV"
+    )
+    func refunds() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            let meal = UUID()
+            #expect(try await city.charge(meal, price: "40000").status == .created)
+            func refund(_ amount: Int64) async throws -> TestResponse {
+                try await client.api(
+                    .post,
+                    "/api/astana/meals/refunds",
+                    token: city.school,
+                    json: #"{"id": "\#(UUID())", "chargeID": "\#(meal)", "amount": \#(amount), "reason": "cold soup"}"#
+                )
+            }
+            #expect(try await refund(25_000).status == .created)
+            let over = try await refund(20_000)
+            #expect(over.status == .unprocessableContent && over.text.contains("15000"))
+            #expect(try await refund(15_000).status == .created)
+            #expect(try await city.balance() == 100_000)
+            let statement = try await client.api(
+                .get,
+                "/api/astana/meals/pupils/\(city.pupil)/statement",
+                token: city.parent
+            ).json()
+            let kinds = (statement["lines"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+            #expect(kinds.sorted() == ["charge", "refund", "refund", "top_up"])
+            let csv = try await client.api(
+                .get,
+                "/api/astana/meals/pupils/\(city.pupil)/statement.csv",
+                token: city.parent
+            )
+            #expect(
+                csv.text.hasPrefix("date,time,kind,status,school,items,amount_tenge,paid_by,reason")
+                    && csv.text.contains("400.00")
+            )
+            let check = try await city.ledgerCheck()
+            #expect(check.passed && check.transfers == 4)
+        }
+    }
+
+    @Test("a long randomised run of charges, top-ups, failed top-ups and refunds from many clients conserves money")
+    func conservation() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            // A second pupil, whose meals the city pays.
+            let second = try await client.api(
+                .post,
+                "/api/astana/meals/pupils",
+                token: city.school,
+                json: """
+                    {"schoolBIN": "\(MealCity.schoolBIN)", "name": "Ерлан", "grade": 5, "card": "CARD-0002",
+                     "freeMealCategory": "large family", "dailyLimit": 10000000}
+                    """
+            )
+            #expect(second.status == .created)
+            let operations = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        var random = SplitMix64(seed: UInt64(worker))
+                        var posted: [UUID] = []
+                        var done = 0
+                        for _ in 0..<25 {
+                            switch Int.random(in: 0..<10, using: &random) {
+                            case 0..<4:
+                                let id = UUID()
+                                let card = Bool.random(using: &random) ? "CARD-0001" : "CARD-0002"
+                                let response = try await city.charge(
+                                    id,
+                                    price: String(Int.random(in: 1...50_000, using: &random)),
+                                    card: card
+                                )
+                                if response.status == .created { posted.append(id) }
+                            case 4..<6:
+                                try await city.topUp(Int64.random(in: 1...90_000, using: &random))
+                            case 6:
+                                let id = UUID()
+                                _ = try await city.hold(id, 5000)
+                                _ = try await city.webhook(
+                                    .init(eventID: "fail-\(id)", type: "payment.failed", transferID: id, amount: 5_000)
+                                )
+                            default:
+                                guard let charge = posted.randomElement(using: &random) else { continue }
+                                _ = try await client.api(
+                                    .post,
+                                    "/api/astana/meals/refunds",
+                                    token: city.school,
+                                    json:
+                                        #"{"id": "\#(UUID())", "chargeID": "\#(charge)", "amount": \#(Int.random(in: 1...500, using: &random)), "reason": "r"}"#
+                                )
+                            }
+                            done += 1
+                        }
+                        return done
+                    }
+                }
+                var total = 0
+                for try await count in group { total += count }
+                return total
+            }
+            #expect(operations > 150)
+            let check = try await city.ledgerCheck()
+            #expect(check.passed, "\(check)")
+            #expect(check.transfers > 50)
+            #expect(try await city.balance() >= 0)
+        }
+    }
+}

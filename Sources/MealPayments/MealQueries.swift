@@ -171,4 +171,108 @@ public struct MealQueries: Sendable {
         }
         return rows.joined(separator: "\r\n") + "\r\n"
     }
+
+    /// Meal spending per month in Kazakhstan (posted charges less their refunds), oldest first,
+    /// the last `months` months that have any.
+    public func monthly(pupil: UUID, tenantID: UUID, months: Int = 12) async throws -> [(month: String, tiyn: Int64)] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var rows: [(String, Int64)] = []
+            for try await row in try await connection.query(
+                """
+                SELECT to_char(local_day, 'YYYY-MM') AS month,
+                    sum(CASE WHEN kind = 'refund' THEN -amount ELSE amount END)::bigint
+                FROM transfers
+                WHERE tenant_id = \(tenantID) AND pupil_id = \(pupil) AND status = 'posted'
+                  AND kind IN ('charge', 'subsidised_charge', 'refund')
+                GROUP BY month ORDER BY month DESC LIMIT \(Int32(clamping: months))
+                """,
+                logger: logger
+            ).decode((String, Int64).self) {
+                rows.append(row)
+            }
+            return rows.reversed().map { (month: $0.0, tiyn: $0.1) }
+        }
+    }
+
+    /// One school's canteen on one day, as the city sees it.
+    public struct SchoolDay: Sendable, Codable, Equatable {
+        public var day: String
+        public var schoolBIN: String
+        public var school: String
+        public var supplierBIN: String?
+        public var meals: Int
+        public var pupils: Int
+        public var amount: Int64
+        public var pricePerMeal: Int64?
+        /// Why the day deserves a look: more meals than pupils, several prices, charges outside
+        /// school hours (before 07:00 or after 19:00 in Kazakhstan), meals above the contract.
+        public var flags: [String]
+    }
+
+    /// Every school's canteen per day from `from` to `to` (Kazakhstan days), newest first.
+    public func schoolDays(from: String, to: String, tenantID: UUID) async throws -> [SchoolDay] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var days: [SchoolDay] = []
+            for try await row in try await connection.query(
+                """
+                SELECT t.local_day::text, s.bin, s.name, s.supplier_bin, count(*)::int,
+                    (SELECT count(*)::int FROM pupils p WHERE p.tenant_id = s.tenant_id AND p.school_id = s.id),
+                    sum(t.amount)::bigint, s.price_per_meal, count(DISTINCT t.amount)::int,
+                    count(*) FILTER (WHERE extract(hour FROM t.created_at AT TIME ZONE '+05') NOT BETWEEN 7 AND 18)::int,
+                    count(*) FILTER (WHERE t.amount > s.price_per_meal)::int
+                FROM transfers t JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
+                WHERE t.tenant_id = \(tenantID) AND t.status = 'posted' AND t.kind IN ('charge', 'subsidised_charge')
+                  AND t.local_day BETWEEN \(from)::date AND \(to)::date
+                GROUP BY t.local_day, s.tenant_id, s.id
+                ORDER BY t.local_day DESC, s.bin LIMIT 2000
+                """,
+                logger: logger
+            ).decode((String, String, String, String?, Int, Int, Int64, Int64?, Int, Int, Int).self) {
+                var flags: [String] = []
+                if row.4 > row.5 { flags.append("more meals than pupils") }
+                if row.8 > 1 { flags.append("\(row.8) different prices") }
+                if row.9 > 0 { flags.append("\(row.9) charges outside school hours") }
+                if row.10 > 0 { flags.append("\(row.10) meals above the contract price") }
+                days.append(
+                    SchoolDay(
+                        day: row.0,
+                        schoolBIN: row.1,
+                        school: row.2,
+                        supplierBIN: row.3,
+                        meals: row.4,
+                        pupils: row.5,
+                        amount: row.6,
+                        pricePerMeal: row.7,
+                        flags: flags
+                    )
+                )
+            }
+            return days
+        }
+    }
+
+    /// The guardian's latest messages (alerts), newest first.
+    public func notifications(
+        of user: UUID,
+        tenantID: UUID,
+        limit: Int = 20
+    ) async throws -> [(at: Date, message: String)] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var found: [(Date, String)] = []
+            for try await row in try await connection.query(
+                """
+                SELECT sent_at, message FROM meal_notifications
+                WHERE tenant_id = \(tenantID) AND user_id = \(user) AND channel = 'email'
+                ORDER BY sent_at DESC LIMIT \(Int32(clamping: limit))
+                """,
+                logger: logger
+            ).decode((Date, String).self) {
+                found.append(row)
+            }
+            return found.map { (at: $0.0, message: $0.1) }
+        }
+    }
 }

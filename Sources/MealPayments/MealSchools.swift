@@ -60,6 +60,50 @@ public struct MealSchools: MealContracts {
         }
     }
 
+    /// A guardian's alerts for one of their children: a low-balance alert and an automatic
+    /// top-up (threshold and amount), each nil to turn it off. 404 for anyone not the pupil's
+    /// guardian.
+    public func guardianSettings(
+        userID: UUID,
+        pupilID: UUID,
+        lowBalanceAlert: Int64?,
+        autoThreshold: Int64?,
+        autoAmount: Int64?,
+        tenantID: UUID
+    ) async throws {
+        for (field, value) in [
+            ("lowBalanceAlert", lowBalanceAlert), ("autoThreshold", autoThreshold), ("autoAmount", autoAmount),
+        ] {
+            if let value, !(1...TopUps.maximumAmount).contains(value) {
+                throw AdalError.invalidField(
+                    field: field,
+                    reason: "a whole number of tiyn from 1 to \(TopUps.maximumAmount)"
+                )
+            }
+        }
+        guard (autoThreshold == nil) == (autoAmount == nil) else {
+            throw AdalError.invalidField(
+                field: "autoAmount",
+                reason: "set both the threshold and the amount, or neither"
+            )
+        }
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            var found = false
+            for try await _ in try await connection.query(
+                """
+                UPDATE guardians SET low_balance_alert = \(lowBalanceAlert), auto_threshold = \(autoThreshold),
+                    auto_amount = \(autoAmount)
+                WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND pupil_id = \(pupilID) RETURNING 1
+                """,
+                logger: logger
+            ) {
+                found = true
+            }
+            guard found else { throw AdalError.notFound(what: "pupil") }
+        }
+    }
+
     /// Lists `userID` among the pupil's guardians.
     public func addGuardian(userID: UUID, pupilID: UUID, tenantID: UUID) async throws {
         let logger = database.logger

@@ -412,4 +412,92 @@ struct MealPaymentsTests {
             #expect(try await city.balance() >= 0)
         }
     }
+
+    @Test(
+        "after a charge that crosses them, the guardian's low-balance alert is sent and the automatic top-up posted, once each"
+    )
+    func alertsAndAutoTopUp() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(60_000)
+            let set = try await client.api(
+                .put,
+                "/api/astana/meals/pupils/\(city.pupil)/alerts",
+                token: city.parent,
+                json: #"{"lowBalanceAlert": 30000, "autoThreshold": 20000, "autoAmount": 100000}"#
+            )
+            #expect(set.status == .noContent, "\(set.text)")
+            let half = try await client.api(
+                .put,
+                "/api/astana/meals/pupils/\(city.pupil)/alerts",
+                token: city.parent,
+                json: #"{"autoThreshold": 20000}"#
+            )
+            #expect(half.status == .unprocessableContent)
+            #expect(try await city.charge(price: "45000").status == .created)
+            let dependencies = fixture.dependencies
+            let runner = JobRunner(
+                engine: dependencies.workflows,
+                handlers: MealOutbox.handlers(
+                    channels: [
+                        RecordedChannel(channel: "email", database: dependencies.database),
+                        RecordedChannel(channel: "sms", database: dependencies.database),
+                    ],
+                    topUps: dependencies.topUps,
+                    provider: dependencies.paymentProvider
+                ),
+                logger: dependencies.database.logger
+            )
+            #expect(try await runner.runDueJobs() >= 2)
+            _ = try await runner.runDueJobs()
+            #expect(try await city.balance() == 115_000)
+            let messages = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                var channels: [String] = []
+                for try await (channel, text) in try await connection.query(
+                    "SELECT channel, message FROM meal_notifications ORDER BY channel",
+                    logger: fixture.databases.owner.logger
+                ).decode((String, String).self) {
+                    channels.append(channel)
+                    #expect(text.contains("150.00"))
+                }
+                return channels
+            }
+            #expect(messages == ["email", "sms"])
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+
+    @Test(
+        "pages: the guardian's children and account with its chart and history; the city's canteens with flags; nobody else's child"
+    )
+    func pages() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            #expect(try await city.charge(price: "30000").status == .created)
+            #expect(try await city.charge(price: "25000").status == .created)
+            var mother = Browser(client: client)
+            try await mother.signIn("astana", login: "mother")
+            let children = try await mother.get("/astana/meals?lang=en")
+            #expect(children.status == .ok && children.main.contains("Айдана") && children.main.contains("450.00 ₸"))
+            let account = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(account.status == .ok && account.main.contains("<svg") && account.main.contains("Палау"))
+            #expect(account.main.contains("Parent") && account.main.contains("300.00 ₸"))
+            let csv = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
+            #expect(csv.status == .ok && csv.text.contains("250.00"))
+
+            _ = try await fixture.account("stranger", name: "Stranger", role: .parent)
+            var stranger = Browser(client: client)
+            try await stranger.signIn("astana", login: "stranger")
+            #expect(try await stranger.get("/astana/meals/pupils/\(city.pupil)").status == .notFound)
+            #expect(try await stranger.get("/astana/meals?lang=en").main.contains("No pupils are linked"))
+            #expect(try await stranger.get("/astana/meals/city").status == .forbidden)
+
+            var admin = Browser(client: client)
+            try await admin.signIn("astana", login: "meals-admin")
+            let canteens = try await admin.get("/astana/meals/city?lang=en")
+            #expect(canteens.status == .ok && canteens.main.contains("Мектеп-гимназия №1"))
+            #expect(canteens.main.contains("more meals than pupils") && canteens.main.contains("550.00 ₸"))
+        }
+    }
 }

@@ -38,6 +38,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     PrincipalRotationController(dependencies: dependencies).register(on: router)
     PrincipalRotationPagesController(dependencies: dependencies).register(on: router)
     MealsController(dependencies: dependencies).register(on: router)
+    MealsPagesController(dependencies: dependencies).register(on: router)
     return router
 }
 

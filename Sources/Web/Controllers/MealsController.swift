@@ -31,6 +31,7 @@ struct MealsController {
         group.get("pupils/:pupil/statement", use: statement)
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/top-ups", use: topUp)
+        group.put("pupils/:pupil/alerts", use: alerts)
         group.post("charges", use: charge)
         group.post("refunds", use: refund)
     }
@@ -154,6 +155,30 @@ struct MealsController {
             headers: headers,
             body: .init(byteBuffer: ByteBuffer(string: MealQueries.csv(lines)))
         )
+    }
+
+    struct AlertsBody: Decodable {
+        var lowBalanceAlert: Int64?
+        var autoThreshold: Int64?
+        var autoAmount: Int64?
+    }
+
+    /// The guardian's low-balance alert and automatic top-up for one of their children.
+    @Sendable func alerts(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let body = try await request.decode(as: AlertsBody.self, context: context)
+        guard let pupilID = context.parameters.get("pupil").flatMap(UUID.init(uuidString:)) else {
+            throw AdalError.notFound(what: "pupil")
+        }
+        try await dependencies.mealSchools.guardianSettings(
+            userID: principal.userID,
+            pupilID: pupilID,
+            lowBalanceAlert: body.lowBalanceAlert,
+            autoThreshold: body.autoThreshold,
+            autoAmount: body.autoAmount,
+            tenantID: tenant.id
+        )
+        return .noContent
     }
 
     struct TopUpBody: Decodable {
@@ -305,11 +330,12 @@ struct MealsController {
         return (tenant, principal)
     }
 
-    /// The pupil in the path, for their guardians and the school's staff; 404 for anyone else.
-    private func visiblePupil(_ context: AppRequestContext) async throws -> (Tenant, MealQueries.PupilRef) {
+    /// The pupil in the path, for their guardians, the school's staff and auditors; 404 for
+    /// anyone else.
+    func visiblePupil(_ context: AppRequestContext) async throws -> (Tenant, MealQueries.PupilRef) {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let pupil = try await pupilParameter(context, tenant: tenant)
-        if principal.roles.isDisjoint(with: Self.schoolStaff) {
+        if principal.roles.isDisjoint(with: Self.schoolStaff.union([.auditor])) {
             guard try await queries.isGuardian(principal.userID, of: pupil.id, tenantID: tenant.id) else {
                 throw AdalError.notFound(what: "pupil")
             }

@@ -1,0 +1,153 @@
+import Core
+import Foundation
+import Hummingbird
+import MealPayments
+
+/// School meals for people: a guardian's children and each child's account (balance, monthly
+/// spending chart, every charge, alerts, CSV statement), and the city's canteens per school and
+/// day with their flags.
+struct MealsPagesController {
+    let dependencies: AppDependencies
+
+    func register(on router: Router<AppRequestContext>) {
+        let group = router.group(":tenant/meals").add(middleware: TenantMiddleware(dependencies: dependencies))
+        group.get(use: children)
+        group.get("pupils/:pupil", use: pupil)
+        group.get("pupils/:pupil/statement.csv", use: statementCSV)
+        group.get("city", use: city)
+    }
+
+    private var queries: MealQueries { MealQueries(database: dependencies.database) }
+
+    @Sendable func children(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard let principal = context.principal else { return signIn(tenant) }
+        let children = try await queries.children(of: principal.userID, tenantID: tenant.id)
+        let notifications = try await queries.notifications(of: principal.userID, tenantID: tenant.id)
+        return dependencies.pages.page(
+            "meals_children",
+            titleKey: "meals_title",
+            values: [
+                "children": children.map { child in
+                    [
+                        "name": child.name, "school": child.schoolName, "balance": Money.tenge(child.balance),
+                        "path": "/\(tenant.slug)/meals/pupils/\(child.id.uuidString.lowercased())",
+                        "subsidised": child.freeMealCategory != nil,
+                    ]
+                },
+                "hasChildren": !children.isEmpty,
+                "notifications": notifications.map {
+                    ["at": WorkflowPagesController.format($0.at), "message": $0.message]
+                },
+                "hasNotifications": !notifications.isEmpty,
+                "isStaff": !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]),
+                "slug": tenant.slug.value,
+            ],
+            request: request,
+            context: context
+        )
+    }
+
+    @Sendable func pupil(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard context.principal != nil else { return signIn(tenant) }
+        let pupil = try await visiblePupil(context)
+        let language = context.language
+        let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 200)
+        let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
+        let chart = BarChart.svg(
+            months.map {
+                BarChart.Bar(
+                    label: String($0.month.suffix(5)),
+                    value: $0.tiyn,
+                    caption: Money.tenge($0.tiyn / 100 * 100).replacingOccurrences(of: ".00", with: ""),
+                    highlighted: false
+                )
+            },
+            label: dependencies.pages.locales.text("meals_chart_label", language)
+        )
+        return dependencies.pages.page(
+            "meals_pupil",
+            titleKey: "meals_account_title",
+            values: [
+                "name": pupil.name, "school": pupil.schoolName, "balance": Money.tenge(pupil.balance),
+                "dailyLimit": Money.tenge(pupil.dailyLimit), "category": PageRenderer.optional(pupil.freeMealCategory),
+                "chart": chart, "hasMonths": !months.isEmpty,
+                "csv": "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())/statement.csv",
+                "lines": lines.map { line -> [String: Any] in
+                    [
+                        "at": WorkflowPagesController.format(line.at),
+                        "kind": dependencies.pages.locales.text("meals_kind_" + line.kind, language),
+                        "status": dependencies.pages.locales.text("meals_status_" + line.status, language),
+                        "declined": line.status == "declined" || line.status == "voided",
+                        "school": line.school ?? "", "items": line.items.joined(separator: ", "),
+                        "amount": Money.tenge(line.amount),
+                        "paidBy": line.paidBy.map { dependencies.pages.locales.text("meals_paid_by_" + $0, language) }
+                            ?? "",
+                        "reason": line.reason ?? "",
+                    ]
+                },
+                "hasLines": !lines.isEmpty,
+            ],
+            request: request,
+            context: context
+        )
+    }
+
+    @Sendable func statementCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        guard context.principal != nil else { return signIn(try context.requireTenant()) }
+        return try await MealsController(dependencies: dependencies).statementCSV(request: request, context: context)
+    }
+
+    /// The city's canteens per school and day (the last 30 days by default), flagged days marked.
+    @Sendable func city(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard let principal = context.principal else { return signIn(tenant) }
+        try principal.require(anyOf: [.akimatAdmin, .auditor])
+        let query = request.uri.queryParameters
+        let to = try day(query["to"].map(String.init), field: "to") ?? String(Self.kazakhstanDay(Date()))
+        let from =
+            try day(query["from"].map(String.init), field: "from")
+            ?? String(Self.kazakhstanDay(Date().addingTimeInterval(-30 * 86_400)))
+        let days = try await queries.schoolDays(from: from, to: to, tenantID: tenant.id)
+        return dependencies.pages.page(
+            "meals_city",
+            titleKey: "meals_city_title",
+            values: [
+                "slug": tenant.slug.value, "from": from, "to": to,
+                "days": days.map { day -> [String: Any] in
+                    [
+                        "day": day.day, "school": day.school, "supplier": day.supplierBIN ?? "",
+                        "meals": String(day.meals), "pupils": String(day.pupils), "amount": Money.tenge(day.amount),
+                        "price": day.pricePerMeal.map(Money.tenge) ?? "",
+                        "contract": day.pricePerMeal.map { Money.tenge($0 * Int64(day.meals)) } ?? "",
+                        "flags": day.flags.joined(separator: "; "), "flagged": !day.flags.isEmpty,
+                    ]
+                },
+                "hasDays": !days.isEmpty,
+            ],
+            request: request,
+            context: context
+        )
+    }
+
+    private func day(_ text: String?, field: String) throws -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else {
+            throw AdalError.invalidField(field: field, reason: "a date as YYYY-MM-DD")
+        }
+        return text
+    }
+
+    static func kazakhstanDay(_ date: Date) -> Substring {
+        WorkflowPagesController.iso(date).prefix(10)
+    }
+
+    private func visiblePupil(_ context: AppRequestContext) async throws -> MealQueries.PupilRef {
+        try await MealsController(dependencies: dependencies).visiblePupil(context).1
+    }
+
+    private func signIn(_ tenant: Tenant) -> Response {
+        Response.redirect(to: "/\(tenant.slug)/login", type: .normal)
+    }
+}

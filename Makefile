@@ -29,6 +29,7 @@ bench:
 	.build/release/adal bench workflow
 	.build/release/adal bench verify
 	.build/release/adal bench rotation
+	.build/release/adal bench meals
 
 ## Check formatting with the toolchain's swift-format and the committed .swift-format.
 lint:

@@ -144,3 +144,12 @@ CREATE TABLE meal_notifications (
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id)
 );
 SELECT adal_isolate_tenant_table('meal_notifications');
+
+-- A pupil with their school and balance, as the API looks them up (by card, id, instance or
+-- guardian). security_invoker: the caller's row-level security applies through the view.
+CREATE VIEW meal_pupil_refs WITH (security_invoker = true) AS
+SELECT p.tenant_id, p.id, p.instance_id, p.card, p.name, s.bin AS school_bin, s.name AS school_name, a.balance,
+    p.free_meal_category, p.daily_limit
+FROM pupils p
+JOIN meal_schools s ON s.tenant_id = p.tenant_id AND s.id = p.school_id
+JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id;

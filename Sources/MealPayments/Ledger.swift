@@ -9,10 +9,10 @@ import Storage
 /// changes. A pupil's row is moved by one conditional update (it can never go below zero, and
 /// there is no read-then-write race); the shared accounts are split into ``shards`` rows and each
 /// transfer touches one chosen at random, so no row is locked by every charge of the city.
-enum Ledger {
-    static let shards = 16
+public enum Ledger {
+    public static let shards = 16
 
-    enum Kind: String {
+    public enum Kind: String, Sendable {
         case pupil
         case subsidy
         case supplier
@@ -20,7 +20,7 @@ enum Ledger {
     }
 
     /// Opens a pupil's account row (balance zero).
-    static func openPupilAccount(
+    public static func openPupilAccount(
         tenantID: UUID,
         pupil: UUID,
         on connection: PostgresConnection,
@@ -40,7 +40,7 @@ enum Ledger {
 
     /// Takes `amount` from the pupil's account if it holds that much; the balance after, or nil
     /// (nothing changed) when it does not.
-    static func debitPupil(
+    public static func debitPupil(
         account: UUID,
         amount: Int64,
         tenantID: UUID,
@@ -63,7 +63,7 @@ enum Ledger {
 
     /// Adds `amount` (negative to take) to one of a shared account's shards, chosen at random,
     /// making the shards on first use; the shard's row id.
-    static func moveShared(
+    public static func moveShared(
         _ kind: Kind,
         owner: String,
         amount: Int64,
@@ -98,7 +98,7 @@ enum Ledger {
     }
 
     /// Adds `amount` to a pupil's account; the balance after.
-    static func creditPupil(
+    public static func creditPupil(
         account: UUID,
         amount: Int64,
         tenantID: UUID,

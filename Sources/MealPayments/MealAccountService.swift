@@ -84,6 +84,7 @@ public enum MealAccountService {
     static func charge(_ context: StepContext) async throws -> StepEffects {
         let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
         let id = try transferID(context)
+        try await requireNew(id, context)
         let items = try Self.items(context.input.string("items") ?? "")
         var amount: Int64 = 0
         for item in items {
@@ -273,6 +274,7 @@ public enum MealAccountService {
             throw AdalError.invalidField(field: "charge_id", reason: "the id of the charge to refund")
         }
         let amount = context.input.integer("amount") ?? 0
+        try await requireNew(id, context)
         guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
         var charge: (String, Int64, UUID)?
         for try await row in try await connection.query(
@@ -360,6 +362,30 @@ public enum MealAccountService {
         return id
     }
 
+    /// The same request made while its twin held the pupil's lock: the twin's answer stands.
+    public struct AlreadyMade: Error {
+        public let transfer: UUID
+    }
+
+    /// Refuses a transfer id already used: the same request again is ``AlreadyMade`` (the first
+    /// answer is returned), another request with it is a conflict. Run under the pupil's lock,
+    /// after any twin request has committed.
+    static func requireNew(_ id: UUID, _ context: StepContext) async throws {
+        for try await hash in try await context.connection.query(
+            "SELECT request_hash FROM transfers WHERE tenant_id = \(context.tenantID) AND id = \(id)",
+            logger: context.logger
+        ).decode(Data.self) {
+            guard hash == requestHash(context) else {
+                throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
+            }
+            throw AlreadyMade(transfer: id)
+        }
+    }
+
+    static func requestHash(_ context: StepContext) -> Data {
+        Data(SHA256.hash(data: Data(InputValue.object(context.input.values).canonicalJSON.utf8)))
+    }
+
     static func insertTransfer(
         id: UUID,
         kind: String,
@@ -373,7 +399,7 @@ public enum MealAccountService {
         refersTo: UUID?,
         context: StepContext
     ) async throws {
-        let hash = Data(SHA256.hash(data: Data(InputValue.object(context.input.values).canonicalJSON.utf8)))
+        let hash = requestHash(context)
         do {
             try await context.connection.run(
                 """

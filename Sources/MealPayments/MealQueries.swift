@@ -25,20 +25,30 @@ public struct MealQueries: Sendable {
 
     /// The pupil a till card or QR code names.
     public func pupil(card: String, tenantID: UUID) async throws -> PupilRef? {
-        try await pupils(where: "card", card, tenantID: tenantID).first
+        try await pupils(tenantID) { "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID) AND card = \(card)" }
+            .first
     }
 
     public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
-        try await pupils(where: "id", id.uuidString, tenantID: tenantID).first
+        try await pupils(tenantID) { "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID) AND id = \(id)" }
+            .first
     }
 
     public func pupil(instance: UUID, tenantID: UUID) async throws -> PupilRef? {
-        try await pupils(where: "instance", instance.uuidString, tenantID: tenantID).first
+        try await pupils(tenantID) {
+            "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID) AND instance_id = \(instance)"
+        }.first
     }
 
     /// The pupils whose guardian `userID` is: only their own children.
     public func children(of userID: UUID, tenantID: UUID) async throws -> [PupilRef] {
-        try await pupils(where: "guardian", userID.uuidString, tenantID: tenantID)
+        try await pupils(tenantID) {
+            """
+            SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID) AND id IN
+                (SELECT pupil_id FROM guardians WHERE tenant_id = \(tenantID) AND user_id = \(userID))
+            ORDER BY name LIMIT 50
+            """
+        }
     }
 
     /// Whether `userID` is one of the pupil's guardians.
@@ -46,37 +56,24 @@ public struct MealQueries: Sendable {
         try await children(of: userID, tenantID: tenantID).contains { $0.id == pupil }
     }
 
-    private func pupils(where column: String, _ value: String, tenantID: UUID) async throws -> [PupilRef] {
+    /// Rows of `meal_pupil_refs` (every column, in its order).
+    private func pupils(_ tenantID: UUID, _ query: @escaping @Sendable () -> PostgresQuery) async throws -> [PupilRef] {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
             var found: [PupilRef] = []
-            for try await row in try await connection.query(
-                """
-                SELECT p.id, p.instance_id, p.name, s.bin, s.name, a.balance, p.free_meal_category, p.daily_limit
-                FROM pupils p
-                JOIN meal_schools s ON s.tenant_id = p.tenant_id AND s.id = p.school_id
-                JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
-                WHERE p.tenant_id = \(tenantID) AND CASE \(column)
-                    WHEN 'card' THEN p.card = \(value)
-                    WHEN 'id' THEN p.id::text = \(value.lowercased())
-                    WHEN 'instance' THEN p.instance_id::text = \(value.lowercased())
-                    ELSE EXISTS (SELECT 1 FROM guardians g WHERE g.tenant_id = p.tenant_id AND g.pupil_id = p.id
-                        AND g.user_id::text = \(value.lowercased()))
-                END
-                ORDER BY p.name LIMIT 50
-                """,
-                logger: logger
-            ).decode((UUID, UUID, String, String, String, Int64, String?, Int64).self) {
+            for try await row in try await connection.query(query(), logger: logger).decode(
+                (UUID, UUID, UUID, String, String, String, String, Int64, String?, Int64).self
+            ) {
                 found.append(
                     PupilRef(
-                        id: row.0,
-                        instance: row.1,
-                        name: row.2,
-                        schoolBIN: row.3,
-                        schoolName: row.4,
-                        balance: row.5,
-                        freeMealCategory: row.6,
-                        dailyLimit: row.7
+                        id: row.1,
+                        instance: row.2,
+                        name: row.4,
+                        schoolBIN: row.5,
+                        schoolName: row.6,
+                        balance: row.7,
+                        freeMealCategory: row.8,
+                        dailyLimit: row.9
                     )
                 )
             }
@@ -101,34 +98,51 @@ public struct MealQueries: Sendable {
 
     /// The pupil's transfers, newest first, at most `limit`.
     public func statement(pupil: UUID, tenantID: UUID, limit: Int = 500) async throws -> [Line] {
-        let logger = database.logger
         let limit = Int32(clamping: max(1, min(limit, 5_000)))
+        return try await lines(tenantID) {
+            "WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil) ORDER BY t.created_at DESC, t.id LIMIT \(limit)"
+        }.map(\.0)
+    }
+
+    /// Transfers with their school, after `condition` (a WHERE clause and what follows).
+    private func lines(
+        _ tenantID: UUID,
+        _ condition: @escaping @Sendable () -> PostgresQuery
+    ) async throws
+        -> [(Line, pupil: UUID)]
+    {
+        let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            var lines: [Line] = []
-            for try await row in try await connection.query(
-                """
-                SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to
+            var query: PostgresQuery = """
+                SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
+                    t.pupil_id
                 FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
-                WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil)
-                ORDER BY t.created_at DESC, t.id LIMIT \(limit)
-                """,
-                logger: logger
-            ).decode((UUID, String, String, Int64, Date, String?, String, String?, UUID?).self) {
+                """
+            let tail = condition()
+            query.sql += " " + tail.sql
+            query.binds = tail.binds
+            var lines: [(Line, pupil: UUID)] = []
+            for try await row in try await connection.query(query, logger: logger).decode(
+                (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID).self
+            ) {
                 let items =
                     (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name)
                     ?? []
                 lines.append(
-                    Line(
-                        id: row.0,
-                        kind: row.1,
-                        status: row.2,
-                        amount: row.3,
-                        at: row.4,
-                        school: row.5,
-                        items: items,
-                        paidBy: row.1 == "charge" ? "parent" : row.1 == "subsidised_charge" ? "subsidy" : nil,
-                        reason: row.7,
-                        refersTo: row.8
+                    (
+                        Line(
+                            id: row.0,
+                            kind: row.1,
+                            status: row.2,
+                            amount: row.3,
+                            at: row.4,
+                            school: row.5,
+                            items: items,
+                            paidBy: row.1 == "charge" ? "parent" : row.1 == "subsidised_charge" ? "subsidy" : nil,
+                            reason: row.7,
+                            refersTo: row.8
+                        ),
+                        row.9
                     )
                 )
             }
@@ -136,23 +150,9 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The transfer with `id` of the pupil.
+    /// The transfer with `id`, and its pupil.
     public func transfer(_ id: UUID, tenantID: UUID) async throws -> (Line, pupil: UUID)? {
-        let logger = database.logger
-        let pupil: UUID? = try await database.withTenant(tenantID) { connection in
-            var found: UUID?
-            for try await value in try await connection.query(
-                "SELECT pupil_id FROM transfers WHERE tenant_id = \(tenantID) AND id = \(id)",
-                logger: logger
-            ).decode(UUID.self) {
-                found = value
-            }
-            return found
-        }
-        guard let pupil else { return nil }
-        return try await statement(pupil: pupil, tenantID: tenantID, limit: 5_000).first { $0.id == id }.map {
-            ($0, pupil)
-        }
+        try await lines(tenantID) { "WHERE t.tenant_id = \(tenantID) AND t.id = \(id)" }.first
     }
 
     /// The statement as CSV (RFC 4180), amounts in tenge.

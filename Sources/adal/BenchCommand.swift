@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Adal on a throw-away embedded PostgreSQL (build with -c release).",
-        subcommands: [Audit.self, WorkflowBench.self, VerifyBench.self, RotationBench.self]
+        subcommands: [Audit.self, WorkflowBench.self, VerifyBench.self, RotationBench.self, MealsBench.self]
     )
 
     struct Audit: AsyncParsableCommand {
@@ -241,6 +241,37 @@ enum BenchEnvironment {
             }
         }
         endpoints.cluster?.stop(logger: logger)
+    }
+
+    /// Runs `body` as `tasks` concurrent tasks, each returning its latencies in milliseconds,
+    /// and prints the throughput and p50/p99 of them all.
+    static func concurrently(
+        _ tasks: Int,
+        label: String,
+        _ body: @escaping @Sendable (Int) async throws -> [Double]
+    ) async throws {
+        let begin = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for task in 0..<tasks { group.addTask { try await body(task) } }
+            var all: [Double] = []
+            for try await part in group { all += part }
+            return all.sorted()
+        }
+        print(report(label, latencies: latencies, seconds: seconds(ContinuousClock.now - begin)))
+    }
+
+    /// `label: N in T s = R /s; p50 …, p99 …` from sorted latencies in milliseconds.
+    static func report(_ label: String, latencies: [Double], seconds total: Double) -> String {
+        guard !latencies.isEmpty else { return "\(label): nothing done" }
+        return String(
+            format: "%@: %d in %.2f s = %.0f /s; p50 %.2f ms, p99 %.2f ms",
+            label,
+            latencies.count,
+            total,
+            Double(latencies.count) / total,
+            latencies[latencies.count / 2],
+            latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+        )
     }
 
     static func seconds(_ duration: Duration) -> Double {

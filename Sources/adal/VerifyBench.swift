@@ -2,10 +2,6 @@ import ArgumentParser
 import Core
 import Crypto
 import Foundation
-import Hummingbird
-import NIOCore
-import Prometheus
-import ServiceLifecycle
 import SickLeave
 import Storage
 import Web
@@ -142,43 +138,24 @@ struct VerifyBench: AsyncParsableCommand {
             defer { flusher.cancel() }
             let tokenList = tokens
             let perClient = online / clients
-            let begin = ContinuousClock.now
-            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for client in 0..<clients {
-                    group.addTask {
-                        var latencies: [Double] = []
-                        latencies.reserveCapacity(perClient)
-                        for number in 0..<perClient {
-                            let start = ContinuousClock.now
-                            let answer = try await checker.verify(
-                                tokenList[(client + number) % tokenList.count],
-                                tenantID: city.id
-                            )
-                            guard answer.verdict == "in_force" else {
-                                throw ValidationError("verdict \(answer.verdict)")
-                            }
-                            latencies.append(BenchEnvironment.seconds(ContinuousClock.now - start) * 1000)
-                        }
-                        return latencies
-                    }
+            try await BenchEnvironment.concurrently(
+                clients,
+                label: "online (service + PostgreSQL, \(clients) clients) checks"
+            ) {
+                client in
+                var latencies: [Double] = []
+                latencies.reserveCapacity(perClient)
+                for number in 0..<perClient {
+                    let start = ContinuousClock.now
+                    let answer = try await checker.verify(
+                        tokenList[(client + number) % tokenList.count],
+                        tenantID: city.id
+                    )
+                    guard answer.verdict == "in_force" else { throw ValidationError("verdict \(answer.verdict)") }
+                    latencies.append(BenchEnvironment.seconds(ContinuousClock.now - start) * 1000)
                 }
-                var all: [Double] = []
-                for try await part in group { all += part }
-                return all.sorted()
+                return latencies
             }
-            let total = BenchEnvironment.seconds(ContinuousClock.now - begin)
-            print(
-                String(
-                    format:
-                        "online (service + PostgreSQL, %d clients): %d checks in %.2f s = %.0f /s; p50 %.2f ms, p99 %.2f ms",
-                    clients,
-                    latencies.count,
-                    total,
-                    Double(latencies.count) / total,
-                    latencies[latencies.count / 2],
-                    latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
-                )
-            )
             if httpSeconds > 0 {
                 try await Self.overHTTP(
                     database: database,
@@ -200,42 +177,33 @@ struct VerifyBench: AsyncParsableCommand {
         clients: Int,
         seconds: Int
     ) async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
+        guard BenchServer.wrkAvailable else {
             print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")
             return
         }
-        var configuration = AppConfiguration()
-        configuration.dataDirectory = NSTemporaryDirectory() + "/adal-bench-http-\(UUID().uuidString)"
-        configuration.workflowsDirectory = ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
-        configuration.keySealingSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
-        let dependencies = try await buildDependencies(
-            configuration: configuration,
-            client: database.client,
-            metrics: PrometheusCollectorRegistry(),
-            logger: BenchEnvironment.logger
-        )
-        let port = Locked<Int?>(nil)
-        let app = Application(
-            router: try buildRouter(dependencies),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
-            services: [dependencies.certificateChecks],
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
-            logger: BenchEnvironment.logger
-        )
-        // Stopped gracefully at the end, so requests in flight finish rather than fail.
-        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: BenchEnvironment.logger)
-        let server = Task { try await group.run() }
-        defer { server.cancel() }
-        var waited = 0
-        while port.current == nil {
-            guard waited < 100 else { throw ValidationError("the HTTP server did not start") }
-            try await Task.sleep(for: .milliseconds(50))
-            waited += 1
+        try await BenchServer.with(database: database) { base, directory in
+            try await verifyRuns(
+                base: base,
+                directory: directory,
+                city: city,
+                tokens: tokens,
+                clients: clients,
+                seconds: seconds
+            )
         }
-        let base = "http://127.0.0.1:\(port.current ?? 0)"
-        let script = configuration.dataDirectory + "/verify.lua"
+    }
+
+    static func verifyRuns(
+        base: String,
+        directory: String,
+        city: String,
+        tokens: [String],
+        clients: Int,
+        seconds: Int
+    )
+        async throws
+    {
+        let script = directory + "/verify.lua"
         let quoted = tokens.map { "\"\($0)\"" }.joined(separator: ",\n")
         try """
         -- POSTs the bench's tokens in turn; expects 200 with an in-force verdict.
@@ -253,48 +221,19 @@ struct VerifyBench: AsyncParsableCommand {
         response = function(status, headers, body)
           if status ~= 200 or not string.find(body, '"in_force"', 1, true) then wrong = wrong + 1 end
         end
-        done = function(summary, latency, requests)
-          local total = 0
-          for _, thread in ipairs(threads) do total = total + thread:get("wrong") end
-          io.write(string.format("wrong answers: %d\\n", total))
-        end
+        \(BenchServer.countWrongAnswers)
         """.write(toFile: script, atomically: true, encoding: .utf8)
         for path in ["/api/\(city)/sick-leave/verify", "/api/v1/verify"] {
             // A short warm-up, then the measured run.
-            _ = try wrk(["-t1", "-c4", "-d2s", "-s", script, base + path])
-            let output = try wrk(["-t2", "-c\(clients)", "-d\(seconds)s", "--latency", "-s", script, base + path])
-            func value(after label: String) -> String {
-                output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }
-                    .map {
-                        $0.trimmingCharacters(in: .whitespaces).dropFirst(label.count).trimmingCharacters(
-                            in: .whitespaces
-                        )
-                    }
-                    ?? "?"
-            }
+            _ = try BenchServer.wrk(["-t1", "-c4", "-d2s", "-s", script, base + path])
+            let output = try BenchServer.wrk([
+                "-t2", "-c\(clients)", "-d\(seconds)s", "--latency", "-s", script, base + path,
+            ])
             print(
                 "HTTP \(path) (\(clients) connections, \(seconds) s, wrk on the same 2 cores): "
-                    + "\(value(after: "Requests/sec:")) /s; p50 \(value(after: "50%")), p99 \(value(after: "99%")); "
-                    + "non-2xx: \(value(after: "Non-2xx or 3xx responses:") == "?" ? "0" : value(after: "Non-2xx or 3xx responses:")), "
-                    + "\(value(after: "wrong answers:")) wrong answers"
+                    + BenchServer.summary(output)
             )
         }
-        await group.triggerGracefulShutdown()
-        _ = try? await server.value
-    }
-
-    /// Runs wrk and returns what it printed.
-    static func wrk(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ValidationError("wrk failed: \(arguments)") }
-        return String(decoding: data, as: UTF8.self)
     }
 
     static func sample(statusIndex: Int) -> SickLeaveToken {

@@ -206,7 +206,20 @@ struct MealPaymentsTests {
             }
             #expect(try await city.charge(declined, price: "40000").status == .conflict)
             #expect(try await city.balance() == 55_000)
-            // Once declined, always declined: the same id is the same answer even when it would pass now.
+            // Twins sent at the same moment (a till that retried before the first answer came back).
+            let twin = UUID()
+            let twins = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        let response = try await city.charge(twin, price: "5000")
+                        return
+                            "\(response.status.code) \((try response.json()["transfer"] as? [String: Any])?["status"] ?? "")"
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(twins.allSatisfy { $0 == "201 posted" || $0 == "200 posted" }, "\(twins)")
+            #expect(try await city.balance() == 50_000)
             #expect(try await city.ledgerCheck().passed)
         }
     }

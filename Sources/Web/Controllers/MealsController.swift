@@ -303,20 +303,26 @@ struct MealsController {
         principal: Principal,
         tenant: Tenant
     ) async throws -> EditedResponse<TransferAnswer> {
-        let result = try await dependencies.workflows.fire(
-            tenantID: tenant.id,
-            instanceID: pupil.instance,
-            event: event,
-            actor: StepActor(id: principal.userID, roles: principal.roles),
-            input: input,
-            idempotencyKey: key
-        )
+        var replayed: Bool
+        do {
+            replayed = try await dependencies.workflows.fire(
+                tenantID: tenant.id,
+                instanceID: pupil.instance,
+                event: event,
+                actor: StepActor(id: principal.userID, roles: principal.roles),
+                input: input,
+                idempotencyKey: key
+            ).replayed
+        } catch is MealAccountService.AlreadyMade {
+            // A twin of this request, sent at the same moment, was made first: its answer stands.
+            replayed = true
+        }
         guard let (line, _) = try await queries.transfer(transfer, tenantID: tenant.id),
             let after = try await queries.pupil(id: pupil.id, tenantID: tenant.id)
         else { throw AdalError.notFound(what: "transfer \(transfer)") }
         return EditedResponse(
-            status: result.replayed ? .ok : line.status == "posted" ? .created : .ok,
-            response: TransferAnswer(transfer: line, balance: after.balance, replayed: result.replayed)
+            status: replayed ? .ok : line.status == "posted" ? .created : .ok,
+            response: TransferAnswer(transfer: line, balance: after.balance, replayed: replayed)
         )
     }
 

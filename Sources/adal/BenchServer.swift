@@ -1,0 +1,93 @@
+import ArgumentParser
+import Core
+import Foundation
+import Hummingbird
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Storage
+import Web
+
+/// The real HTTP server, in this process, on a free loopback port and a bench database; and wrk,
+/// which drives it. Shared by the HTTP benchmarks.
+enum BenchServer {
+    /// Runs `body` with the server's base address and a scratch folder; stops the server
+    /// gracefully afterwards, so requests in flight finish.
+    static func with(
+        database: Database,
+        _ body: (_ base: String, _ directory: String) async throws -> Void
+    ) async throws {
+        var configuration = AppConfiguration()
+        configuration.dataDirectory = NSTemporaryDirectory() + "/adal-bench-http-\(UUID().uuidString)"
+        configuration.workflowsDirectory = ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
+        configuration.keySealingSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        let dependencies = try await buildDependencies(
+            configuration: configuration,
+            client: database.client,
+            metrics: PrometheusCollectorRegistry(),
+            logger: BenchEnvironment.logger
+        )
+        let port = Locked<Int?>(nil)
+        let app = Application(
+            router: try buildRouter(dependencies),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
+            services: [dependencies.certificateChecks],
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            logger: BenchEnvironment.logger
+        )
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: BenchEnvironment.logger)
+        let server = Task { try await group.run() }
+        defer { server.cancel() }
+        var waited = 0
+        while port.current == nil {
+            guard waited < 100 else { throw ValidationError("the HTTP server did not start") }
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        try await body("http://127.0.0.1:\(port.current ?? 0)", configuration.dataDirectory)
+        await group.triggerGracefulShutdown()
+        _ = try? await server.value
+    }
+
+    /// wrk's `done`: adds up each thread's `wrong` count (every thread has its own Lua state)
+    /// and prints it for ``summary(_:)``. Scripts keep their threads in the global `threads`.
+    static let countWrongAnswers = """
+        done = function(summary, latency, requests)
+          local total = 0
+          for _, thread in ipairs(threads) do total = total + thread:get("wrong") end
+          io.write(string.format("wrong answers: %d\\n", total))
+        end
+        """
+
+    static var wrkAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") }
+
+    /// Runs wrk and returns what it printed.
+    static func wrk(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("wrk failed: \(arguments)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Requests per second, p50, p99, non-2xx count and the script's count of wrong answers.
+    static func summary(_ output: String) -> String {
+        func value(after label: String) -> String {
+            output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }
+                .map {
+                    $0.trimmingCharacters(in: .whitespaces).dropFirst(label.count).trimmingCharacters(in: .whitespaces)
+                }
+                ?? "?"
+        }
+        let failures = value(after: "Non-2xx or 3xx responses:")
+        return "\(value(after: "Requests/sec:")) /s; p50 \(value(after: "50%")), p99 \(value(after: "99%")); "
+            + "non-2xx: \(failures == "?" ? "0" : failures), \(value(after: "wrong answers:")) wrong answers"
+    }
+}

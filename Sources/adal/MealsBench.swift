@@ -1,0 +1,266 @@
+import ArgumentParser
+import Core
+import Foundation
+import MealPayments
+import PostgresNIO
+import Storage
+import Web
+import Workflow
+
+/// `adal bench meals`: canteen charges through the server, and the same ledger SQL directly.
+struct MealsBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meals",
+        abstract:
+            "School-meal charges/s with p50/p99 over HTTP (wrk) against the same SQL run directly (release build).",
+        discussion: """
+            A throw-away embedded PostgreSQL (fsync and synchronous_commit on) with --pupils pupils in one school, \
+            each funded through the ledger. HTTP: the real server in this process, wrk with --tills connections \
+            for --seconds, each request a charge of a random pupil by a new id, or, for --retry-percent of them, the \
+            previous request sent again. Direct: --tills tasks running the charge's ledger statements (lock the pupil, \
+            daily total, conditional debit, supplier shard, transfer row) in their own transactions, without the \
+            engine's step record and audit leaf. Then `ledger check`.
+            """
+    )
+
+    @Option(help: "Pupils.") var pupils = 10_000
+    @Option(help: "Concurrent tills (connections).") var tills = 64
+    @Option(help: "Seconds of each run.") var seconds = 15
+    @Option(help: "Share of requests sent again with the same id, in percent.") var retryPercent = 10
+
+    func run() async throws {
+        let (pupils, tills, seconds, retryPercent) = (pupils, tills, seconds, retryPercent)
+        try await BenchEnvironment.with(tenants: 1, connections: tills + 4) { database, owner, cities in
+            let city = cities[0]
+            let logger = owner.logger
+            try await owner.withTenant(city.id) { connection in
+                try await connection.run(
+                    "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(city.id), 'meal-account')",
+                    logger: logger
+                )
+            }
+            let schools = MealSchools(database: owner)
+            try await schools.contractInForce(
+                tenantID: city.id,
+                schoolBIN: "940140000385",
+                schoolName: "Bench school",
+                supplierBIN: "070941024691",
+                pricePerMeal: 60_000
+            )
+            let accounts = AccountService(store: PostgresAccountStore(database: owner), hasher: BcryptHasher(cost: 4))
+            let till = try await accounts.createUser(
+                NewUser(login: "till", displayName: "Till", iin: nil, roles: [.canteenTill]),
+                password: "bench password",
+                tenantID: city.id
+            )
+            try await schools.assignTill(userID: till.id, schoolBIN: "940140000385", tenantID: city.id)
+            let token = try await accounts.issueToken(
+                login: "till",
+                name: "bench",
+                roles: [.canteenTill],
+                tenantID: city.id
+            )
+            .0.text
+            let engine = WorkflowEngine(
+                database: database,
+                registry: try WorkflowRegistry.load(
+                    directory: URL(
+                        fileURLWithPath: ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
+                    ),
+                    implementations: ServiceImplementations.all(sealer: .ephemeral())
+                )
+            )
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<16 {
+                    group.addTask {
+                        for number in stride(from: worker, to: pupils, by: 16) {
+                            _ = try await engine.start(
+                                tenantID: city.id,
+                                service: MealAccountService.key,
+                                actor: StepActor(id: UUID(), roles: [.akimatAdmin]),
+                                input: [
+                                    "school_bin": .string("940140000385"), "pupil_name": .string("Pupil \(number)"),
+                                    "grade": .integer(Int64(number % 11 + 1)), "card": .string(Self.card(number)),
+                                    "daily_limit": .integer(10_000_000),
+                                ]
+                            )
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await Self.fund(tenantID: city.id, amount: 5_000_000, database: owner)
+            print(
+                String(
+                    format: "set-up: %d pupils registered and funded in %.1f s",
+                    pupils,
+                    BenchEnvironment.seconds(ContinuousClock.now - started)
+                )
+            )
+            if BenchServer.wrkAvailable {
+                try await BenchServer.with(database: database) { base, directory in
+                    let script = directory + "/charges.lua"
+                    try Self.script(pupils: pupils, token: token, retryPercent: retryPercent)
+                        .write(toFile: script, atomically: true, encoding: .utf8)
+                    _ = try BenchServer.wrk([
+                        "-t1", "-c4", "-d2s", "-s", script, base + "/api/\(city.slug)/meals/charges",
+                    ])
+                    let output = try BenchServer.wrk([
+                        "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
+                        base + "/api/\(city.slug)/meals/charges",
+                    ])
+                    print(
+                        "HTTP POST /api/{city}/meals/charges (\(tills) tills, \(retryPercent)% retried, \(seconds) s, "
+                            + "wrk on the same 2 cores): " + BenchServer.summary(output)
+                    )
+                }
+            } else {
+                print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")
+            }
+            try await Self.direct(tenantID: city.id, pupils: pupils, tills: tills, seconds: seconds, database: database)
+            let check = try await LedgerCheck.run(tenantID: city.id, database: owner)
+            print(
+                "ledger check: \(check.accounts) accounts, \(check.transfers) posted transfers, sum \(check.total): "
+                    + (check.passed ? "ok" : "FAILED")
+            )
+        }
+    }
+
+    static func card(_ number: Int) -> String { String(format: "B%07d", number) }
+
+    /// Every pupil gets `amount` through the ledger: one posted top-up each from a clearing row.
+    static func fund(tenantID: UUID, amount: Int64, database: Database) async throws {
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            let clearing = UUID()
+            try await connection.run(
+                """
+                INSERT INTO ledger_accounts (tenant_id, id, kind, owner, shard, balance)
+                SELECT \(tenantID), \(clearing), 'clearing', 'bench', 0, -count(*) * \(amount) FROM pupils
+                WHERE tenant_id = \(tenantID)
+                """,
+                logger: logger
+            )
+            try await connection.run(
+                """
+                INSERT INTO transfers (tenant_id, id, kind, status, debit_account, credit_account, amount, pupil_id,
+                    school_id, request_hash, local_day)
+                SELECT tenant_id, gen_random_uuid(), 'top_up', 'posted', \(clearing), account_id, \(amount), id,
+                    school_id, '\\x00'::bytea, current_date
+                FROM pupils WHERE tenant_id = \(tenantID)
+                """,
+                logger: logger
+            )
+            try await connection.run(
+                "UPDATE ledger_accounts SET balance = \(amount) WHERE tenant_id = \(tenantID) AND kind = 'pupil'",
+                logger: logger
+            )
+        }
+    }
+
+    /// The wrk script: a charge of a random pupil with a new id, or the previous request again.
+    static func script(pupils: Int, token: String, retryPercent: Int) -> String {
+        """
+        -- Charges at the till; each thread seeded apart, so ids never collide between threads.
+        local counter = 0
+        setup = function(thread)
+          counter = counter + 1
+          thread:set("seed", counter * 7919 + os.time())
+          table.insert(threads, thread)
+        end
+        threads = {}
+        init = function(args) math.randomseed(seed) end
+        local last = nil
+        local function uuid()
+          return string.format("%08x-%04x-4%03x-8%03x-%04x%08x", math.random(0, 2147483647), math.random(0, 65535),
+            math.random(0, 4095), math.random(0, 4095), math.random(0, 65535), math.random(0, 2147483647))
+        end
+        request = function()
+          local body
+          if last ~= nil and math.random(100) <= \(retryPercent) then
+            body = last
+          else
+            body = string.format('{"id":"%s","card":"B%07d","items":[{"name":"Ас","price":%d}]}',
+              uuid(), math.random(0, \(pupils - 1)), math.random(20000, 60000))
+          end
+          last = body
+          return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+            ["Authorization"] = "Bearer \(token)"}, body)
+        end
+        wrong = 0
+        response = function(status, headers, body)
+          if status ~= 200 and status ~= 201 then wrong = wrong + 1 end
+        end
+        \(BenchServer.countWrongAnswers)
+        """
+    }
+
+    /// The charge's ledger statements from `tills` tasks for `seconds`, without HTTP or the engine.
+    static func direct(tenantID: UUID, pupils: Int, tills: Int, seconds: Int, database: Database) async throws {
+        let logger = database.logger
+        let list = try await database.withTenant(tenantID) { connection in
+            var found: [(UUID, UUID, UUID)] = []
+            for try await row in try await connection.query(
+                "SELECT id, account_id, school_id FROM pupils WHERE tenant_id = \(tenantID)",
+                logger: logger
+            ).decode((UUID, UUID, UUID).self) {
+                found.append(row)
+            }
+            return found
+        }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        try await BenchEnvironment.concurrently(tills, label: "direct SQL (\(tills) tasks) charges") { _ in
+            var latencies: [Double] = []
+            while ContinuousClock.now < deadline {
+                let (pupil, account, school) = list.randomElement()!
+                let amount = Int64.random(in: 20_000...60_000)
+                let start = ContinuousClock.now
+                try await database.withTenant(tenantID) { connection in
+                    try await connection.run(
+                        "SELECT 1 FROM pupils WHERE tenant_id = \(tenantID) AND id = \(pupil) FOR UPDATE",
+                        logger: logger
+                    )
+                    try await connection.run(
+                        """
+                        SELECT coalesce(sum(amount), 0) FROM transfers WHERE tenant_id = \(tenantID)
+                          AND pupil_id = \(pupil) AND local_day = current_date AND status = 'posted'
+                          AND kind IN ('charge', 'subsidised_charge')
+                        """,
+                        logger: logger
+                    )
+                    let balance = try await Ledger.debitPupil(
+                        account: account,
+                        amount: amount,
+                        tenantID: tenantID,
+                        on: connection,
+                        logger: logger
+                    )
+                    let shard =
+                        balance == nil
+                        ? nil
+                        : try await Ledger.moveShared(
+                            .supplier,
+                            owner: "070941024691",
+                            amount: amount,
+                            tenantID: tenantID,
+                            on: connection,
+                            logger: logger
+                        )
+                    try await connection.run(
+                        """
+                        INSERT INTO transfers (tenant_id, id, kind, status, debit_account, credit_account, amount,
+                            pupil_id, school_id, request_hash, local_day)
+                        VALUES (\(tenantID), \(UUID()), 'charge', \(shard == nil ? "declined" : "posted"),
+                            \(shard == nil ? nil : account), \(shard), \(amount), \(pupil), \(school), '\\x00'::bytea,
+                            current_date)
+                        """,
+                        logger: logger
+                    )
+                }
+                latencies.append(BenchEnvironment.seconds(ContinuousClock.now - start) * 1000)
+            }
+            return latencies
+        }
+    }
+}

@@ -27,10 +27,11 @@ struct MealsBench: AsyncParsableCommand {
     @Option(help: "Concurrent tills (connections).") var tills = 64
     @Option(help: "Seconds of each run.") var seconds = 15
     @Option(help: "Share of requests sent again with the same id, in percent.") var retryPercent = 10
+    @Option(help: "Database connections of the server's pool (tills beyond them wait for one).") var connections = 16
 
     func run() async throws {
         let (pupils, tills, seconds, retryPercent) = (pupils, tills, seconds, retryPercent)
-        try await BenchEnvironment.with(tenants: 1, connections: tills + 4) { database, owner, cities in
+        try await BenchEnvironment.with(tenants: 1, connections: connections) { database, owner, cities in
             let city = cities[0]
             let logger = owner.logger
             try await owner.withTenant(city.id) { connection in

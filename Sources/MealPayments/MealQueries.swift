@@ -275,4 +275,28 @@ public struct MealQueries: Sendable {
             return found.map { (at: $0.0, message: $0.1) }
         }
     }
+
+    public struct Alerts: Sendable, Equatable {
+        public var lowBalanceAlert: Int64?
+        public var autoThreshold: Int64?
+        public var autoAmount: Int64?
+    }
+
+    /// The guardian's alerts for one child; nil when `user` is not the child's guardian.
+    public func alerts(of user: UUID, pupil: UUID, tenantID: UUID) async throws -> Alerts? {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var found: Alerts?
+            for try await row in try await connection.query(
+                """
+                SELECT low_balance_alert, auto_threshold, auto_amount FROM guardians
+                WHERE tenant_id = \(tenantID) AND user_id = \(user) AND pupil_id = \(pupil)
+                """,
+                logger: logger
+            ).decode((Int64?, Int64?, Int64?).self) {
+                found = Alerts(lowBalanceAlert: row.0, autoThreshold: row.1, autoAmount: row.2)
+            }
+            return found
+        }
+    }
 }

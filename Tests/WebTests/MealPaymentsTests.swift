@@ -498,6 +498,19 @@ struct MealPaymentsTests {
             #expect(account.main.contains("Parent") && account.main.contains("300.00 ₸"))
             let csv = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
             #expect(csv.status == .ok && csv.text.contains("250.00"))
+            // The alerts form: amounts in tenge; a bad one comes back with the reason.
+            let wrongAlert = try await mother.post(
+                "/astana/meals/pupils/\(city.pupil)/alerts?lang=en",
+                form: ["lowBalanceAlert": "a lot"]
+            )
+            #expect(wrongAlert.status == .unprocessableContent && wrongAlert.main.contains("lowBalanceAlert"))
+            let saved = try await mother.post(
+                "/astana/meals/pupils/\(city.pupil)/alerts",
+                form: ["lowBalanceAlert": "300", "autoThreshold": "200,50", "autoAmount": "1000"]
+            )
+            #expect(saved.status == .seeOther || saved.status == .found, "\(saved.main)")
+            let shown = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(shown.main.contains(#"value="300.00""#) && shown.main.contains(#"value="200.50""#))
 
             _ = try await fixture.account("stranger", name: "Stranger", role: .parent)
             var stranger = Browser(client: client)

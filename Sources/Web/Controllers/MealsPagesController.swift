@@ -14,6 +14,7 @@ struct MealsPagesController {
         group.get(use: children)
         group.get("pupils/:pupil", use: pupil)
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
+        group.post("pupils/:pupil/alerts", use: saveAlerts)
         group.get("city", use: city)
     }
 
@@ -51,7 +52,18 @@ struct MealsPagesController {
     @Sendable func pupil(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         guard context.principal != nil else { return signIn(tenant) }
-        let pupil = try await visiblePupil(context)
+        return try await page(try await visiblePupil(context), message: nil, status: .ok, request, context)
+    }
+
+    private func page(
+        _ pupil: MealQueries.PupilRef,
+        message: String?,
+        status: HTTPResponse.Status,
+        _ request: Request,
+        _ context: AppRequestContext
+    ) async throws -> Response {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let alerts = try await queries.alerts(of: principal.userID, pupil: pupil.id, tenantID: tenant.id)
         let language = context.language
         let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 200)
         let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
@@ -88,10 +100,54 @@ struct MealsPagesController {
                     ]
                 },
                 "hasLines": !lines.isEmpty,
+                "message": PageRenderer.optional(message),
+                "alerts": alerts.map { alerts -> [String: Any] in
+                    [
+                        "path": "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())/alerts",
+                        "low": alerts.lowBalanceAlert.map(Money.tenge) ?? "",
+                        "threshold": alerts.autoThreshold.map(Money.tenge) ?? "",
+                        "amount": alerts.autoAmount.map(Money.tenge) ?? "",
+                    ]
+                } ?? false,
             ],
             request: request,
-            context: context
+            context: context,
+            status: status
         )
+    }
+
+    /// The guardian's alerts, from the form on the child's page: amounts in tenge, empty to
+    /// turn one off. A bad value shows the page again with the reason.
+    @Sendable func saveAlerts(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let pupil = try await visiblePupil(context)
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        do {
+            func amount(_ field: String) throws -> Int64? {
+                guard let text = form[field]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+                guard let tiyn = StepForm.tiyn(fromTenge: text) else {
+                    throw AdalError.invalidField(field: field, reason: "an amount in tenge, such as 1500 or 1500,50")
+                }
+                return tiyn
+            }
+            try await dependencies.mealSchools.guardianSettings(
+                userID: principal.userID,
+                pupilID: pupil.id,
+                lowBalanceAlert: try amount("lowBalanceAlert"),
+                autoThreshold: try amount("autoThreshold"),
+                autoAmount: try amount("autoAmount"),
+                tenantID: tenant.id
+            )
+        } catch AdalError.invalidField(let field, let reason) {
+            return try await page(
+                pupil,
+                message: "\(field): \(reason)",
+                status: .unprocessableContent,
+                request,
+                context
+            )
+        }
+        return Response.redirect(to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())", type: .normal)
     }
 
     @Sendable func statementCSV(request: Request, context: AppRequestContext) async throws -> Response {

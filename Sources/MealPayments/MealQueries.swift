@@ -101,7 +101,14 @@ public struct MealQueries: Sendable {
         let limit = Int32(clamping: max(1, min(limit, 5_000)))
         return try await lines(tenantID) {
             "WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil) ORDER BY t.created_at DESC, t.id LIMIT \(limit)"
-        }.map(\.0)
+        }.map(\.line)
+    }
+
+    /// A transfer with its pupil and the pupil's balance now.
+    public struct Found: Sendable {
+        public var line: Line
+        public var pupil: UUID
+        public var balance: Int64
     }
 
     /// Transfers with their school, after `condition` (a WHERE clause and what follows).
@@ -109,28 +116,30 @@ public struct MealQueries: Sendable {
         _ tenantID: UUID,
         _ condition: @escaping @Sendable () -> PostgresQuery
     ) async throws
-        -> [(Line, pupil: UUID)]
+        -> [Found]
     {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
             var query: PostgresQuery = """
                 SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
-                    t.pupil_id
+                    t.pupil_id, a.balance
                 FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
+                JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
+                JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
                 """
             let tail = condition()
             query.sql += " " + tail.sql
             query.binds = tail.binds
-            var lines: [(Line, pupil: UUID)] = []
+            var lines: [Found] = []
             for try await row in try await connection.query(query, logger: logger).decode(
-                (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID).self
+                (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID, Int64).self
             ) {
                 let items =
                     (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name)
                     ?? []
                 lines.append(
-                    (
-                        Line(
+                    Found(
+                        line: Line(
                             id: row.0,
                             kind: row.1,
                             status: row.2,
@@ -142,7 +151,8 @@ public struct MealQueries: Sendable {
                             reason: row.7,
                             refersTo: row.8
                         ),
-                        row.9
+                        pupil: row.9,
+                        balance: row.10
                     )
                 )
             }
@@ -150,8 +160,9 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The transfer with `id`, and its pupil.
-    public func transfer(_ id: UUID, tenantID: UUID) async throws -> (Line, pupil: UUID)? {
+    /// The transfer with `id`, its pupil and the pupil's balance now: one statement, which is
+    /// all the till's answer needs after a step.
+    public func transfer(_ id: UUID, tenantID: UUID) async throws -> Found? {
         try await lines(tenantID) { "WHERE t.tenant_id = \(tenantID) AND t.id = \(id)" }.first
     }
 

@@ -33,35 +33,7 @@ struct MealsBench: AsyncParsableCommand {
         let (pupils, tills, seconds, retryPercent) = (pupils, tills, seconds, retryPercent)
         try await BenchEnvironment.with(tenants: 1, connections: connections) { database, owner, cities in
             let city = cities[0]
-            let logger = owner.logger
-            try await owner.withTenant(city.id) { connection in
-                try await connection.run(
-                    "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(city.id), 'meal-account')",
-                    logger: logger
-                )
-            }
-            let schools = MealSchools(database: owner)
-            try await schools.contractInForce(
-                tenantID: city.id,
-                schoolBIN: "940140000385",
-                schoolName: "Bench school",
-                supplierBIN: "070941024691",
-                pricePerMeal: 60_000
-            )
-            let accounts = AccountService(store: PostgresAccountStore(database: owner), hasher: BcryptHasher(cost: 4))
-            let till = try await accounts.createUser(
-                NewUser(login: "till", displayName: "Till", iin: nil, roles: [.canteenTill]),
-                password: "bench password",
-                tenantID: city.id
-            )
-            try await schools.assignTill(userID: till.id, schoolBIN: "940140000385", tenantID: city.id)
-            let token = try await accounts.issueToken(
-                login: "till",
-                name: "bench",
-                roles: [.canteenTill],
-                tenantID: city.id
-            )
-            .0.text
+            let token = try await Canteen.open(tenantID: city.id, pricePerMeal: 60_000, database: owner)
             let engine = WorkflowEngine(
                 database: database,
                 registry: try WorkflowRegistry.load(
@@ -81,7 +53,7 @@ struct MealsBench: AsyncParsableCommand {
                                 service: MealAccountService.key,
                                 actor: StepActor(id: UUID(), roles: [.akimatAdmin]),
                                 input: [
-                                    "school_bin": .string("940140000385"), "pupil_name": .string("Pupil \(number)"),
+                                    "school_bin": .string(Canteen.schoolBIN), "pupil_name": .string("Pupil \(number)"),
                                     "grade": .integer(Int64(number % 11 + 1)), "card": .string(Self.card(number)),
                                     "daily_limit": .integer(10_000_000),
                                 ]
@@ -242,7 +214,7 @@ struct MealsBench: AsyncParsableCommand {
                         ? nil
                         : try await Ledger.moveShared(
                             .supplier,
-                            owner: "070941024691",
+                            owner: Canteen.supplierBIN,
                             amount: amount,
                             tenantID: tenantID,
                             on: connection,

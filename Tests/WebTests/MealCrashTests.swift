@@ -25,35 +25,8 @@ struct MealCrashTests {
                 atPath: TestCluster.repositoryRoot + "/workflows/meal-account.yaml",
                 toPath: setup.directory + "/workflows/meal-account.yaml"
             )
-            try await owner.withTenant(astana.id) { connection in
-                try await connection.run(
-                    "INSERT INTO tenant_services (tenant_id, service_key) VALUES (\(astana.id), 'meal-account')",
-                    logger: owner.logger
-                )
-            }
-            // The canteen, a till, one pupil with 1,000,000 tiyn, all set up directly.
-            let schools = MealSchools(database: owner)
-            try await schools.contractInForce(
-                tenantID: astana.id,
-                schoolBIN: "940140000385",
-                schoolName: "Мектеп-гимназия №1",
-                supplierBIN: "070941024691",
-                pricePerMeal: 50_000
-            )
-            let accounts = AccountService(store: PostgresAccountStore(database: owner), hasher: BcryptHasher(cost: 4))
-            let till = try await accounts.createUser(
-                NewUser(login: "till", displayName: "Till", iin: nil, roles: [.canteenTill]),
-                password: "irrelevant password",
-                tenantID: astana.id
-            )
-            try await schools.assignTill(userID: till.id, schoolBIN: "940140000385", tenantID: astana.id)
-            let tillToken = try await accounts.issueToken(
-                login: "till",
-                name: "t",
-                roles: [.canteenTill],
-                tenantID: astana.id
-            ).0
-                .text
+            // The canteen and its till, then one pupil with 1,000,000 tiyn, all set up directly.
+            let tillToken = try await Canteen.open(tenantID: astana.id, pricePerMeal: 50_000, database: owner)
             let engine = WorkflowEngine(
                 database: owner,
                 registry: try WorkflowRegistry.load(

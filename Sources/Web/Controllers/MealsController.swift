@@ -276,8 +276,8 @@ struct MealsController {
     @Sendable func refund(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
         let (tenant, principal) = try authorised(context, Self.schoolStaff)
         let body = try await request.decode(as: RefundBody.self, context: context)
-        guard let (_, pupilID) = try await queries.transfer(body.chargeID, tenantID: tenant.id),
-            let pupil = try await queries.pupil(id: pupilID, tenantID: tenant.id)
+        guard let charge = try await queries.transfer(body.chargeID, tenantID: tenant.id),
+            let pupil = try await queries.pupil(id: charge.pupil, tenantID: tenant.id)
         else { throw AdalError.notFound(what: "charge \(body.chargeID)") }
         return try await step(
             "refund",
@@ -317,12 +317,13 @@ struct MealsController {
             // A twin of this request, sent at the same moment, was made first: its answer stands.
             replayed = true
         }
-        guard let (line, _) = try await queries.transfer(transfer, tenantID: tenant.id),
-            let after = try await queries.pupil(id: pupil.id, tenantID: tenant.id)
-        else { throw AdalError.notFound(what: "transfer \(transfer)") }
+        guard let found = try await queries.transfer(transfer, tenantID: tenant.id) else {
+            throw AdalError.notFound(what: "transfer \(transfer)")
+        }
+        let line = found.line
         return EditedResponse(
             status: replayed ? .ok : line.status == "posted" ? .created : .ok,
-            response: TransferAnswer(transfer: line, balance: after.balance, replayed: replayed)
+            response: TransferAnswer(transfer: line, balance: found.balance, replayed: replayed)
         )
     }
 

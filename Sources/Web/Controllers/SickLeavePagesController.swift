@@ -19,7 +19,7 @@ struct SickLeavePagesController {
         group.get(use: list)
         group.get("mine", use: mine)
         group.get("certificates/:instance", use: certificate)
-        group.get("certificates/:instance/print", use: print)
+        group.get("certificates/:instance/print", use: printable)
         let api = SickLeaveController(dependencies: dependencies)
         group.get("certificates/:instance/versions/:version/qr.svg", use: api.qrSVG)
         group.get("certificates/:instance/versions/:version/qr.png", use: api.qrPNG)
@@ -103,7 +103,7 @@ struct SickLeavePagesController {
     }
 
     /// What goes on paper: the facts an employer reads and the code at print error correction.
-    @Sendable func print(request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func printable(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         guard context.principal != nil else { return signIn(tenant) }
         let view = try await SickLeaveController(dependencies: dependencies).load(context)

@@ -98,6 +98,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MealTenders",
+            dependencies: [
+                "Core",
+                "Storage",
+                "Workflow",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PrincipalRotation",
             dependencies: [
                 "Core",
@@ -114,6 +126,7 @@ let package = Package(
                 "Audit",
                 "Core",
                 "MealPayments",
+                "MealTenders",
                 "PrincipalRotation",
                 "SickLeave",
                 "Storage",
@@ -135,6 +148,7 @@ let package = Package(
                 "Audit",
                 "Core",
                 "MealPayments",
+                "MealTenders",
                 "PrincipalRotation",
                 "SickLeave",
                 "Storage",
@@ -191,7 +205,8 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "MealPayments", "PrincipalRotation", "SickLeave", "Storage", "Web", "Workflow",
+                "Audit", "Core", "MealPayments", "MealTenders", "PrincipalRotation", "SickLeave", "Storage", "Web",
+                "Workflow",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -17,12 +17,27 @@ fi
 # zbarimg reads QR codes back in the tests, independently of the code that draws them.
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 
+# The tests check open contracting data with the standard's own validator (libcoveocds, from
+# PyPI) in a virtual environment of the project's own: python3-venv makes it.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+
 # `setup.sh bench`: wrk drives the HTTP benchmarks (`make bench`).
 if [ "${1:-}" = "bench" ]; then
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 fi
 
+install_validators() {
+    local venv=.tools/venv
+    if [ ! -x "$venv/bin/libcoveocds" ]; then
+        echo "Installing libcoveocds (OCDS validator) into $venv ..."
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'libcoveocds==0.17.*'
+    fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+    install_validators
     exit 0
 fi
 
@@ -42,3 +57,4 @@ else
     echo "    sudo apt-get install ${missing[*]}" >&2
     exit 1
 fi
+install_validators

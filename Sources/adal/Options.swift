@@ -58,6 +58,12 @@ struct CommonOptions: ParsableArguments {
             else { throw ValidationError("ADAL_PUBLIC_URL must be an http(s) address such as https://adal.example.kz") }
             configuration.publicURL = url
         }
+        if let prefix = environment["ADAL_OCDS_PREFIX"] {
+            guard prefix.wholeMatch(of: /ocds-[a-z0-9]{6}/) != nil else {
+                throw ValidationError("ADAL_OCDS_PREFIX must be 'ocds-' and six lower-case letters or digits")
+            }
+            configuration.ocdsPrefix = prefix
+        }
         return configuration
     }
 

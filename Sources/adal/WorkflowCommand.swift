@@ -101,7 +101,7 @@ struct WorkflowCommand: AsyncParsableCommand {
                 let roles = event.actors.map(\.description).joined(separator: ", ")
                 let input = event.input.map { "\($0.name): \($0.type.name)\($0.required ? "" : "?")" }
                 print(
-                    "  \(event.name): \(from) → \(event.to) by \(roles)\(input.isEmpty ? "" : " [\(input.joined(separator: ", "))]")"
+                    "  \(event.name): \(from) → \(event.stays ? "(stays)" : event.to) by \(roles)\(input.isEmpty ? "" : " [\(input.joined(separator: ", "))]")"
                 )
             }
         }

@@ -2,6 +2,8 @@
 /// on separately; the service's workflow and pages arrive with its own module.
 public enum ServiceKey: String, CaseIterable, Codable, Sendable {
     case schoolMealCompetition = "school-meal-competition"
+    /// Direct awards that feed a competition's schools while it runs (at most two months).
+    case mealDirectAward = "meal-direct-award"
     case mealPayments = "meal-payments"
     case sickLeave = "sick-leave"
     case principalRotation = "principal-rotation"

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Reads the QR code in an uploaded picture (a photo or screenshot of a certificate) with
@@ -50,11 +51,11 @@ public actor QRReader {
     }
 
     static func isPNG(_ bytes: [UInt8]) -> Bool {
-        bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        MediaType.sniff(bytes) == .png
     }
 
     static func isJPEG(_ bytes: [UInt8]) -> Bool {
-        bytes.starts(with: [0xFF, 0xD8, 0xFF])
+        MediaType.sniff(bytes) == .jpeg
     }
 
     /// Runs zbarimg on a private temporary file, QR codes only, first code only, killed after

@@ -5,43 +5,6 @@ import Logging
 import PostgresNIO
 import Storage
 
-/// Seals clinic private keys for storage (AES-256-GCM under a key from the server's
-/// configuration), so the database alone never holds a key that can sign a certificate.
-public struct KeySealer: Sendable {
-    let key: SymmetricKey
-
-    /// `secret` must be 32 bytes.
-    public init(secret: [UInt8]) throws(AdalError) {
-        guard secret.count == 32 else {
-            throw AdalError.invalidField(field: "ADAL_KEY_SEALING_SECRET", reason: "must be 32 bytes (base64)")
-        }
-        key = SymmetricKey(data: secret)
-    }
-
-    /// A sealer with a random secret that is never kept: for checking definitions, where no key
-    /// is sealed.
-    public static func ephemeral() -> KeySealer {
-        KeySealer(key: SymmetricKey(size: .bits256))
-    }
-
-    private init(key: SymmetricKey) {
-        self.key = key
-    }
-
-    /// `associated` binds the sealed bytes to their row (the key id), so one row's sealed key
-    /// cannot be copied into another's.
-    func seal(_ plain: [UInt8], associated: [UInt8]) throws -> [UInt8] {
-        guard let combined = try AES.GCM.seal(plain, using: key, authenticating: associated).combined else {
-            throw AdalError.unavailable(reason: "sealing failed")
-        }
-        return Array(combined)
-    }
-
-    func open(_ sealed: [UInt8], associated: [UInt8]) throws -> [UInt8] {
-        Array(try AES.GCM.open(try AES.GCM.SealedBox(combined: sealed), using: key, authenticating: associated))
-    }
-}
-
 /// A clinic's signing keys, rotated on a schedule: ``rotate(tenantID:at:sealer:database:)`` makes
 /// the next key ``rotationLead`` before the newest one expires, and a key signs only once it has
 /// been in the published trust list for ``publicationLead`` — so offline verifiers holding a

@@ -46,6 +46,14 @@ public struct AppConfiguration: Sendable {
     /// codes link to; nil uses http://host:port.
     public var publicURL: String?
 
+    /// The prefix of every open-contracting id (`ocds-` and the six characters the Open
+    /// Contracting Partnership assigns to the publisher; `ADAL_OCDS_PREFIX`).
+    public var ocdsPrefix: String = AppConfiguration.defaultOCDSPrefix
+    /// Until a prefix is registered for a deployment.
+    public static let defaultOCDSPrefix = "ocds-adal00"
+    /// Largest body of a request that carries documents (a bid, a supplier's registration).
+    public var maximumUploadBodyBytes: Int = 16 << 20
+
     /// ``publicURL``, or the listening address.
     public var publicBase: String { publicURL ?? "http://\(host):\(port)" }
 

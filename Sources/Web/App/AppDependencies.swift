@@ -1,5 +1,6 @@
 import Core
 import MealPayments
+import MealTenders
 import Prometheus
 import SickLeave
 import Storage
@@ -37,6 +38,14 @@ public struct AppDependencies: Sendable {
     public var paymentProvider: SimulatedProvider
     /// Canteens, their contracts and tills.
     public var mealSchools: MealSchools
+    /// School-meal suppliers and their documents.
+    public var suppliers: Suppliers
+    /// Seals clinics' keys and bids; also derives a retried bid's nonce.
+    public var keySealer: KeySealer
+    /// Builds the open-contracting releases of competitions.
+    public var ocds: OCDSRelease
+    /// Largest body of a request carrying documents (``UploadRoutes``).
+    public var maximumUploadBodyBytes: Int
 
     public init(
         database: Database,
@@ -53,7 +62,9 @@ public struct AppDependencies: Sendable {
         certificateChecks: CheckRecorder,
         keySealer: KeySealer,
         webhookSecret: [UInt8],
-        publicBase: String
+        publicBase: String,
+        ocdsPrefix: String = AppConfiguration.defaultOCDSPrefix,
+        maximumUploadBodyBytes: Int = 16 << 20
     ) {
         self.database = database
         self.tenants = tenants
@@ -73,5 +84,9 @@ public struct AppDependencies: Sendable {
         topUps = TopUps(database: database, engine: workflows, webhookSecret: webhookSecret)
         paymentProvider = SimulatedProvider(topUps: topUps, webhookSecret: webhookSecret)
         mealSchools = MealSchools(database: database)
+        suppliers = Suppliers(database: database)
+        self.keySealer = keySealer
+        ocds = OCDSRelease(prefix: ocdsPrefix)
+        self.maximumUploadBodyBytes = maximumUploadBodyBytes
     }
 }

@@ -30,6 +30,13 @@ public struct AppRequestContext: RequestContext {
         return tenant
     }
 
+    /// The tenant and the principal, who must hold one of `roles` (else `forbidden`).
+    public func authorised(_ roles: Set<Role>) throws -> (Tenant, Principal) {
+        let (tenant, principal) = try (requireTenant(), requirePrincipal())
+        try principal.require(anyOf: roles)
+        return (tenant, principal)
+    }
+
     /// The principal, or `unauthenticated`.
     public func requirePrincipal() throws -> Principal {
         guard let principal else { throw AdalError.unauthenticated }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MealPayments
+import MealTenders
 import PostgresNIO
 import Prometheus
 import SickLeave
@@ -16,7 +17,12 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: PrometheusMiddleware(registry: dependencies.metrics))
     router.add(middleware: ErrorMiddleware(pages: dependencies.pages))
-    router.add(middleware: BodyLimitMiddleware(maximumBytes: dependencies.maximumBodyBytes))
+    router.add(
+        middleware: BodyLimitMiddleware(
+            maximumBytes: dependencies.maximumBodyBytes,
+            maximumUploadBytes: dependencies.maximumUploadBodyBytes
+        )
+    )
     router.add(middleware: LanguageMiddleware(secureCookies: dependencies.secureCookies))
     router.add(
         middleware: CSRFMiddleware(
@@ -39,6 +45,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     PrincipalRotationPagesController(dependencies: dependencies).register(on: router)
     MealsController(dependencies: dependencies).register(on: router)
     MealsPagesController(dependencies: dependencies).register(on: router)
+    CompetitionsController(dependencies: dependencies).register(on: router)
     return router
 }
 
@@ -61,7 +68,8 @@ public func buildDependencies(
     let registry = try WorkflowRegistry.load(
         directory: URL(fileURLWithPath: configuration.workflowsDirectory),
         implementations: ServiceImplementations.all(
-            sealer: sealer
+            sealer: sealer,
+            ocds: OCDSRelease(prefix: configuration.ocdsPrefix)
         )
     )
     logger.info(
@@ -86,7 +94,9 @@ public func buildDependencies(
         certificateChecks: CheckRecorder(database: database),
         keySealer: sealer,
         webhookSecret: try AuditKeys.webhookSecret(configuration: configuration, logger: logger),
-        publicBase: configuration.publicBase
+        publicBase: configuration.publicBase,
+        ocdsPrefix: configuration.ocdsPrefix,
+        maximumUploadBodyBytes: configuration.maximumUploadBodyBytes
     )
 }
 
@@ -120,6 +130,9 @@ public func buildApplication(
                 topUps: dependencies.topUps,
                 provider: dependencies.paymentProvider
             ),
+            uniquingKeysWith: { first, _ in first }
+        ).merging(
+            CompetitionOutbox.handlers(engine: dependencies.workflows, contracts: dependencies.mealSchools),
             uniquingKeysWith: { first, _ in first }
         ),
         pollInterval: configuration.jobPollInterval,

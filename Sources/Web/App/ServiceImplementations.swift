@@ -1,6 +1,8 @@
+import Core
 import Foundation
 import Logging
 import MealPayments
+import MealTenders
 import PrincipalRotation
 import SickLeave
 import Workflow
@@ -9,10 +11,15 @@ import Workflow
 /// topics: the one list the composition root hands to the workflow registry and the job runner.
 /// Each service module adds its implementation here when it lands.
 public enum ServiceImplementations {
-    public static func all(sealer: KeySealer) -> [ServiceImplementation] {
+    public static func all(
+        sealer: KeySealer,
+        ocds: OCDSRelease = OCDSRelease(prefix: AppConfiguration.defaultOCDSPrefix)
+    ) -> [ServiceImplementation] {
         [
             SickLeaveService(sealer: sealer).implementation, PrincipalRotationService.implementation,
             SettingsRecord.implementation, MealAccountService.implementation,
+            CompetitionService(sealer: sealer, ocds: ocds).implementation,
+            DirectAwardService(ocds: ocds).implementation,
         ]
     }
 

@@ -46,7 +46,7 @@ struct MealsController {
 
     /// The canteen's supplier and contract price per meal (until the competition service sets it).
     @Sendable func contract(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
-        let (tenant, _) = try authorised(context, [.akimatAdmin])
+        let (tenant, _) = try context.authorised([.akimatAdmin])
         let body = try await request.decode(as: ContractBody.self, context: context)
         try await dependencies.mealSchools.contractInForce(
             tenantID: tenant.id,
@@ -64,7 +64,7 @@ struct MealsController {
 
     /// Lets a canteen_till account charge for one school.
     @Sendable func till(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
-        let (tenant, _) = try authorised(context, [.akimatAdmin])
+        let (tenant, _) = try context.authorised([.akimatAdmin])
         let body = try await request.decode(as: TillBody.self, context: context)
         let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .canteenTill)
         try await dependencies.mealSchools.assignTill(userID: user, schoolBIN: body.schoolBIN, tenantID: tenant.id)
@@ -90,7 +90,7 @@ struct MealsController {
         request: Request,
         context: AppRequestContext
     ) async throws -> EditedResponse<PupilResponse> {
-        let (tenant, principal) = try authorised(context, Self.schoolStaff)
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
         let body = try await request.decode(as: PupilBody.self, context: context)
         var input: [String: InputValue] = [
             "school_bin": .string(body.schoolBIN), "pupil_name": .string(body.name), "grade": .integer(body.grade),
@@ -115,7 +115,7 @@ struct MealsController {
 
     /// Lists a parent account among the pupil's guardians.
     @Sendable func guardian(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
-        let (tenant, _) = try authorised(context, Self.schoolStaff)
+        let (tenant, _) = try context.authorised(Self.schoolStaff)
         let pupil = try await pupilParameter(context, tenant: tenant)
         let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .parent)
         try await dependencies.mealSchools.addGuardian(userID: user, pupilID: pupil.id, tenantID: tenant.id)
@@ -245,7 +245,7 @@ struct MealsController {
     /// A meal at the till: one step of the pupil's meal account, keyed by the charge's id, so a
     /// retry gets the first answer (a decline included).
     @Sendable func charge(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
-        let (tenant, principal) = try authorised(context, [.canteenTill])
+        let (tenant, principal) = try context.authorised([.canteenTill])
         let body = try await request.decode(as: ChargeBody.self, context: context)
         guard body.card.count <= 64, let pupil = try await queries.pupil(card: body.card, tenantID: tenant.id) else {
             throw AdalError.notFound(what: "pupil with this card")
@@ -274,7 +274,7 @@ struct MealsController {
     }
 
     @Sendable func refund(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
-        let (tenant, principal) = try authorised(context, Self.schoolStaff)
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
         let body = try await request.decode(as: RefundBody.self, context: context)
         guard let charge = try await queries.transfer(body.chargeID, tenantID: tenant.id),
             let pupil = try await queries.pupil(id: charge.pupil, tenantID: tenant.id)
@@ -330,12 +330,6 @@ struct MealsController {
     // MARK: - Helpers
 
     private var queries: MealQueries { MealQueries(database: dependencies.database) }
-
-    private func authorised(_ context: AppRequestContext, _ roles: Set<Role>) throws -> (Tenant, Principal) {
-        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
-        try principal.require(anyOf: roles)
-        return (tenant, principal)
-    }
 
     /// The pupil in the path, for their guardians, the school's staff and auditors; 404 for
     /// anyone else.

@@ -116,13 +116,13 @@ struct PrincipalRotationController {
     // MARK: - Handlers
 
     @Sendable func registry(request: Request, context: AppRequestContext) async throws -> RegistryResponse {
-        let (tenant, _) = try authorised(context, Self.readers)
+        let (tenant, _) = try context.authorised(Self.readers)
         let registry = try await RegistryStore(database: dependencies.database).load(tenantID: tenant.id)
         return RegistryResponse(schools: Self.rows(registry))
     }
 
     @Sendable func export(request: Request, context: AppRequestContext) async throws -> Response {
-        let (tenant, _) = try authorised(context, Self.readers)
+        let (tenant, _) = try context.authorised(Self.readers)
         let registry = try await RegistryStore(database: dependencies.database).load(tenantID: tenant.id)
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
@@ -143,7 +143,7 @@ struct PrincipalRotationController {
     ) async throws -> EditedResponse<
         RegistryCSV.Report
     > {
-        let (tenant, _) = try authorised(context, [.akimatAdmin])
+        let (tenant, _) = try context.authorised([.akimatAdmin])
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: RegistryCSV.maximumBytes)
@@ -162,12 +162,12 @@ struct PrincipalRotationController {
     }
 
     @Sendable func due(request: Request, context: AppRequestContext) async throws -> DueResponse {
-        let (tenant, _) = try authorised(context, Self.readers)
+        let (tenant, _) = try context.authorised(Self.readers)
         return try await dueList(tenantID: tenant.id)
     }
 
     @Sendable func propose(request: Request, context: AppRequestContext) async throws -> PlanResponse {
-        let (tenant, _) = try authorised(context, Self.planners)
+        let (tenant, _) = try context.authorised(Self.planners)
         let body = try await request.decode(as: PlanRequest.self, context: context)
         let (registry, policy) = try await load(tenantID: tenant.id)
         let plan = PlanProposer.propose(registry: registry, policy: policy, dueBy: body.dueBy, movesOn: body.movesOn)
@@ -197,7 +197,7 @@ struct PrincipalRotationController {
     /// when any move breaks it. Each start carries a key made from the move, so sending the same
     /// plan again starts nothing new.
     @Sendable func accept(request: Request, context: AppRequestContext) async throws -> EditedResponse<AcceptResponse> {
-        let (tenant, principal) = try authorised(context, Self.planners)
+        let (tenant, principal) = try context.authorised(Self.planners)
         let body = try await request.decode(as: AcceptRequest.self, context: context)
         guard (1...2_000).contains(body.moves.count) else {
             throw AdalError.invalidField(field: "moves", reason: "1 to 2000 moves")
@@ -323,11 +323,6 @@ struct PrincipalRotationController {
         }
     }
 
-    private func authorised(_ context: AppRequestContext, _ roles: Set<Role>) throws -> (Tenant, Principal) {
-        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
-        try principal.require(anyOf: roles)
-        return (tenant, principal)
-    }
 }
 
 extension RegistryCSV.Report: ResponseEncodable {}

@@ -2,9 +2,11 @@ import Core
 import Hummingbird
 
 /// Refuses a request whose declared body is larger than the limit before reading any of it.
-/// Bodies without a length are bounded where they are read (`collect(upTo:)`).
+/// Requests that carry documents (``UploadRoutes``) have a larger limit of their own. Bodies
+/// without a length are bounded where they are read (`collect(upTo:)`).
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
+    var maximumUploadBytes: Int = 0
 
     func handle(
         _ request: Request,
@@ -13,10 +15,20 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws
         -> Response
     {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBytes {
-            throw AdalError.tooLarge(limit: "request body", maximumBytes: maximumBytes)
+        let limit = UploadRoutes.carriesDocuments(request) ? max(maximumBytes, maximumUploadBytes) : maximumBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw AdalError.tooLarge(limit: "request body", maximumBytes: limit)
         }
         return try await next(request, context)
+    }
+}
+
+/// The requests that may carry documents: a bid on a competition, a supplier's registration.
+enum UploadRoutes {
+    static func carriesDocuments(_ request: Request) -> Bool {
+        guard request.method == .post else { return false }
+        let path = request.uri.path
+        return path.hasSuffix("/bids") || path.hasSuffix("/suppliers") || path.hasSuffix("/suppliers/register")
     }
 }
 

@@ -16,7 +16,7 @@ enum StateDiagram {
         var queue = [definition.initialState.name]
         while !queue.isEmpty {
             let state = queue.removeFirst()
-            for event in definition.events(from: state) where column[event.to] == nil {
+            for event in definition.events(from: state) where !event.stays && column[event.to] == nil {
                 column[event.to] = column[state]! + 1
                 queue.append(event.to)
             }
@@ -37,7 +37,7 @@ enum StateDiagram {
         ]
         for event in definition.events {
             for from in event.from {
-                guard let a = place[from], let b = place[event.to], from != event.to else { continue }
+                guard !event.stays, let a = place[from], let b = place[event.to], from != event.to else { continue }
                 let (x1, y1) = (a.x + boxWidth, a.y + boxHeight / 2)
                 var (x2, y2) = (b.x, b.y + boxHeight / 2)
                 if b.x <= a.x { (x2, y2) = (b.x + boxWidth / 2, b.y + (b.y > a.y ? 0 : boxHeight)) }

@@ -27,7 +27,7 @@ public enum DefinitionGraph {
             let dashed = event.actors == [.system] ? ", style=dashed" : ""
             for from in event.from {
                 lines.append(
-                    "  \(quoted(from)) -> \(quoted(event.to)) [label=\(quoted(event.title[language]))\(dashed)];"
+                    "  \(quoted(from)) -> \(quoted(event.target(from: from))) [label=\(quoted(event.title[language]))\(dashed)];"
                 )
             }
         }

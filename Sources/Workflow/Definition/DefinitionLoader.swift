@@ -252,7 +252,7 @@ public enum DefinitionLoader {
         startingIn initial: String?
     ) throws(DefinitionError) -> EventDefinition {
         var keys: Set<String> = ["title", "roles", "input", "guards", "actions"]
-        if initial == nil { keys.formUnion(["name", "from", "to"]) }
+        if initial == nil { keys.formUnion(["name", "from", "to", "stays"]) }
         let mapping = try value.mapping(allowed: keys)
         let name =
             try initial == nil ? readName(try mapping.required("name"), what: "event") : EventDefinition.startName
@@ -269,7 +269,11 @@ public enum DefinitionLoader {
             }
         }
         var target = initial ?? ""
-        if initial == nil { target = try readName(try mapping.required("to"), what: "state") }
+        let stays = try mapping.optional("stays")?.bool() ?? false
+        if initial == nil && !stays { target = try readName(try mapping.required("to"), what: "state") }
+        if stays, let to = mapping.optional("to") {
+            throw DefinitionError(.unknownKey, "an event that stays has no 'to'", at: to.location)
+        }
         var fields: [FieldDefinition] = []
         if let input = mapping.optional("input") {
             for (fieldName, location, body) in try input.anyMapping(maximum: maximumFields).named {
@@ -293,7 +297,8 @@ public enum DefinitionLoader {
             input: fields,
             guards: try names("guards", what: "guard"),
             actions: try names("actions", what: "action"),
-            location: value.location
+            location: value.location,
+            stays: stays
         )
     }
 

@@ -83,7 +83,7 @@ public enum DefinitionValidator {
             if state.isTerminal, !leaving.isEmpty {
                 report(.terminalWithEvents, "terminal state '\(state.name)' has events leaving it", state.location)
             }
-            if !state.isTerminal, leaving.isEmpty {
+            if !state.isTerminal, leaving.allSatisfy(\.stays) {
                 report(.noWayOut, "state '\(state.name)' has no event leaving it and is not terminal", state.location)
             }
             var systemEvents: [(String, SourceLocation, DurationSource)] = state.timers.map {
@@ -127,7 +127,7 @@ public enum DefinitionValidator {
             var reached: Set<String> = [start.name]
             var frontier = [start.name]
             while let state = frontier.popLast() {
-                for event in definition.events(from: state) where reached.insert(event.to).inserted {
+                for event in definition.events(from: state) where !event.stays && reached.insert(event.to).inserted {
                     frontier.append(event.to)
                 }
             }

@@ -78,7 +78,8 @@ public enum InputValue: Sendable, Hashable, Codable {
         }
     }
 
-    private static func writeString(_ text: String, to out: inout String) {
+    /// Appends `text` as a JSON string with only the escapes JSON requires.
+    public static func writeString(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -147,7 +147,12 @@ public struct EventDefinition: Sendable {
     public let name: String
     public let title: LocalizedText
     public let from: [String]
+    /// The state the event moves to; empty when it ``stays``.
     public let to: String
+    /// An event that records a step without moving the instance (a commission member's marks, a
+    /// delivery report): the state is not left, so its timers keep running and its task keeps
+    /// its due date.
+    public let stays: Bool
     /// Roles allowed to fire it; `system` fires timers and escalations.
     public let actors: [Actor]
     public let input: [FieldDefinition]
@@ -164,17 +169,26 @@ public struct EventDefinition: Sendable {
         input: [FieldDefinition],
         guards: [String],
         actions: [String],
-        location: SourceLocation
+        location: SourceLocation,
+        stays: Bool = false
     ) {
         self.name = name
         self.title = title
         self.from = from
         self.to = to
+        self.stays = stays
         self.actors = actors
         self.input = input
         self.guards = guards
         self.actions = actions
         self.location = location
+    }
+}
+
+extension EventDefinition {
+    /// The state the event leads to when taken in `state`.
+    public func target(from state: String) -> String {
+        stays ? state : to
     }
 }
 

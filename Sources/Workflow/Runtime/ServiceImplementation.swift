@@ -77,6 +77,12 @@ public struct StepContext: Sendable {
     public let input: CheckedInput
     public let parameters: ParameterSet
     public let now: Date
+    /// The step's number in the instance (1 for the start).
+    public let sequence: Int64
+    /// Bytes the caller hands to the actions beside the input, never stored or shown by the
+    /// engine (a bid before its opening): the actions store what they must, sealed, and the input
+    /// commits to the bytes by a hash, so the recorded step still proves what was handed over.
+    public let attachment: [UInt8]?
     /// Every loaded definition, for actions that concern another service.
     public let registry: WorkflowRegistry
     /// The step's own transaction, with the tenant set.

@@ -86,7 +86,8 @@ public struct WorkflowEngine: Sendable {
         event: String,
         actor: StepActor,
         input: [String: InputValue],
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil,
+        attachment: [UInt8]? = nil
     ) async throws -> StepResult {
         try Self.checkKey(idempotencyKey)
         let request = Self.requestHash(instanceID: instanceID, service: nil, event: event, input: input)
@@ -101,7 +102,8 @@ public struct WorkflowEngine: Sendable {
                     input: input,
                     idempotencyKey: idempotencyKey,
                     request: request,
-                    expectedStateSequence: nil
+                    expectedStateSequence: nil,
+                    attachment: attachment
                 )!
             }
         }
@@ -119,7 +121,8 @@ public struct WorkflowEngine: Sendable {
         input: [String: InputValue],
         idempotencyKey: String?,
         request: [UInt8],
-        expectedStateSequence: Int64?
+        expectedStateSequence: Int64?,
+        attachment: [UInt8]? = nil
     ) async throws -> StepResult? {
         let rows = try await connection.execute(
             PreparedInstanceLock(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey),
@@ -167,7 +170,8 @@ public struct WorkflowEngine: Sendable {
             actor: actor,
             input: input,
             parameters: parameters,
-            sequence: row.6 + 1
+            sequence: row.6 + 1,
+            attachment: attachment
         )
         try await write(step, on: connection, start: false, key: idempotencyKey, request: request)
         return step.result
@@ -216,7 +220,8 @@ public struct WorkflowEngine: Sendable {
         actor: StepActor,
         input: [String: InputValue],
         parameters: ParameterSet,
-        sequence: Int64
+        sequence: Int64,
+        attachment: [UInt8]? = nil
     ) async throws -> PreparedStep {
         guard let actingRole = actor.acting(in: event) else {
             let allowed = event.actors.map(\.description).joined(separator: ", ")
@@ -235,6 +240,8 @@ public struct WorkflowEngine: Sendable {
             input: checked,
             parameters: parameters,
             now: now,
+            sequence: sequence,
+            attachment: attachment,
             registry: registry,
             connection: connection,
             logger: logger
@@ -253,8 +260,9 @@ public struct WorkflowEngine: Sendable {
             }
             effects.merge(try await action(context))
         }
-        guard let target = definition.state(event.to) else {
-            throw AdalError.unavailable(reason: "state '\(event.to)' is missing from \(definition.reference)")
+        let targetName = fromState.map { event.target(from: $0) } ?? event.to
+        guard let target = definition.state(targetName) else {
+            throw AdalError.unavailable(reason: "state '\(targetName)' is missing from \(definition.reference)")
         }
         let inputJSON = InputValue.object(checked.values).canonicalJSON
         let key = try await subjectKeys.key(for: tenantID, on: connection, logger: logger)
@@ -312,6 +320,7 @@ public struct WorkflowEngine: Sendable {
     ) async throws {
         let jobs = StateJobs(step: step)
         let target = step.toState
+        let stays = step.event.stays
         let write = StepWrite(
             start: start,
             tenantID: step.tenantID,
@@ -335,9 +344,13 @@ public struct WorkflowEngine: Sendable {
             taskRole: target.task?.role.rawValue,
             taskDueAt: target.task.map { step.parameters.resolve($0.due).added(to: step.at) },
             closes: target.isTerminal,
+            stays: stays,
             cancelsTimers: cancelAllTimers
-                || (step.fromState.flatMap { step.definition.state($0) }.map { !$0.timers.isEmpty || $0.task != nil }
-                    ?? false),
+                || (!stays
+                    && (step.fromState.flatMap { step.definition.state($0) }.map {
+                        !$0.timers.isEmpty || $0.task != nil
+                    }
+                        ?? false)),
             jobs: jobs,
             auditEntry: try step.leaf.encoded()
         )

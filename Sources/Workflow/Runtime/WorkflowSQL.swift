@@ -78,6 +78,8 @@ public struct StepWrite: Sendable {
     public var taskRole: String?
     public var taskDueAt: Date?
     public var closes: Bool
+    /// The event ``EventDefinition/stays``: the state's entry, task and timers are kept.
+    public var stays: Bool
     public var cancelsTimers: Bool
     public var jobs: StateJobs
     public var auditEntry: [UInt8]
@@ -105,6 +107,7 @@ public struct StepWrite: Sendable {
         taskRole: String?,
         taskDueAt: Date?,
         closes: Bool,
+        stays: Bool = false,
         cancelsTimers: Bool,
         jobs: StateJobs,
         auditEntry: [UInt8]
@@ -131,6 +134,7 @@ public struct StepWrite: Sendable {
         self.taskRole = taskRole
         self.taskDueAt = taskDueAt
         self.closes = closes
+        self.stays = stays
         self.cancelsTimers = cancelsTimers
         self.jobs = jobs
         self.auditEntry = auditEntry
@@ -156,10 +160,13 @@ public struct StepWrite: Sendable {
                    \(taskDueAt)::timestamptz, \(at)::timestamptz, \(at)::timestamptz, \(closedAt)::timestamptz
             WHERE \(start)::boolean
         ), moved AS (
-            UPDATE workflow_instances SET state = \(toState)::text, state_sequence = \(sequence)::bigint,
-                state_entered_at = \(at)::timestamptz, last_sequence = \(sequence)::bigint,
-                subject = coalesce(\(subject)::text, subject), task_role = \(taskRole)::text,
-                task_due_at = \(taskDueAt)::timestamptz, updated_at = \(at)::timestamptz,
+            UPDATE workflow_instances SET state = \(toState)::text,
+                state_sequence = CASE WHEN \(stays)::boolean THEN state_sequence ELSE \(sequence)::bigint END,
+                state_entered_at = CASE WHEN \(stays)::boolean THEN state_entered_at ELSE \(at)::timestamptz END,
+                last_sequence = \(sequence)::bigint, subject = coalesce(\(subject)::text, subject),
+                task_role = CASE WHEN \(stays)::boolean THEN task_role ELSE \(taskRole)::text END,
+                task_due_at = CASE WHEN \(stays)::boolean THEN task_due_at ELSE \(taskDueAt)::timestamptz END,
+                updated_at = \(at)::timestamptz,
                 closed_at = \(closedAt)::timestamptz
             WHERE NOT \(start)::boolean AND tenant_id = \(tenantID)::uuid AND id = \(instanceID)::uuid
         ), step AS (
@@ -251,10 +258,11 @@ public struct StateJobs: Sendable {
     }
 
     init(step: WorkflowEngine.PreparedStep) {
-        for timer in step.toState.timers {
+        // A step that stays keeps the state's timers and escalation as they are.
+        for timer in step.toState.timers where !step.event.stays {
             add("timer", event: timer.event, at: step.parameters.resolve(timer.after).added(to: step.at))
         }
-        if let task = step.toState.task {
+        if let task = step.toState.task, !step.event.stays {
             add("escalation", event: task.escalateEvent ?? "", at: step.parameters.resolve(task.due).added(to: step.at))
         }
         for message in step.effects.outbox {

@@ -666,3 +666,131 @@ struct CompetitionRankingTests {
         #expect(problems.contains { $0.contains("closed codelists") || $0.contains("status") }, "\(problems)")
     }
 }
+
+extension Browser {
+    /// Posts a form with files as a browser does (`multipart/form-data`), with the page's
+    /// anti-forgery token.
+    @discardableResult
+    mutating func postMultipart(
+        _ uri: String,
+        fields: [(String, String)],
+        files: [(field: String, name: String, bytes: [UInt8])]
+    ) async throws -> TestResponse {
+        let boundary = "adal-test-\(UUID().uuidString)"
+        var body: [UInt8] = []
+        func add(_ text: String) { body += Array(text.utf8) }
+        for (name, value) in fields + (jar["adal_csrf"].map { [("_csrf", $0)] } ?? []) {
+            add("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
+        }
+        for file in files {
+            add(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(file.name)\"\r\n"
+                    + "Content-Type: application/octet-stream\r\n\r\n"
+            )
+            body += file.bytes
+            add("\r\n")
+        }
+        add("--\(boundary)--\r\n")
+        var headers = jar.header
+        headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+        let response = try await client.execute(
+            uri: uri,
+            method: .post,
+            headers: headers,
+            body: ByteBuffer(bytes: body)
+        )
+        jar.take(from: response)
+        return response
+    }
+}
+
+@Suite("School-meal competition pages")
+struct CompetitionPageTests {
+    @Test(
+        "the public reads the list and a sealed competition; a supplier registers and bids through forms with a PDF; a member marks on the page"
+    )
+    func pages() async throws {
+        try await WebFixture.with(maximumBodyBytes: 1 << 20) { fixture, client in
+            let city = try await CompetitionCity.prepare(fixture, client)
+            let id = try await city.draft()
+            #expect(try await city.step(id, "announce", token: city.officer).status == .ok)
+            let path = "/astana/meal-competitions/\(id.uuidString.lowercased())"
+
+            var visitor = Browser(client: client)
+            let list = try await visitor.get("/astana/meal-competitions?lang=en")
+            #expect(list.status == .ok && list.text.contains("Ыстық тамақ: Есіл ауданы"))
+            let sealed = try await visitor.get(path + "?lang=en")
+            #expect(sealed.status == .ok && sealed.text.contains("Bids are sealed until the deadline."))
+            #expect(!sealed.text.contains("Seal and submit the bid"))
+
+            _ = try await fixture.account("supplier9", name: "Supplier nine", role: .supplier)
+            var supplier = Browser(client: client)
+            #expect(try await supplier.signIn("astana", login: "supplier9").status == .seeOther)
+            #expect(try await supplier.get("/astana/suppliers/register?lang=en").status == .ok)
+            let bin = CompetitionCity.identifier("0904400", 9)
+            let wrong = try await supplier.postMultipart(
+                "/astana/suppliers/register",
+                fields: [("bin", bin), ("name", "Таза ас ЖШС"), ("kind", "sanitary_permit")],
+                files: [("documents", "permit.pdf", Array("GIF89a not a pdf".utf8))]
+            )
+            #expect(wrong.status == .unprocessableContent && wrong.text.contains("not a PDF"), "\(wrong.status)")
+            let registered = try await supplier.postMultipart(
+                "/astana/suppliers/register",
+                fields: [("bin", bin), ("name", "Таза ас ЖШС"), ("kind", "sanitary_permit")],
+                files: [("documents", "permit.pdf", CompetitionCity.pdf)]
+            )
+            #expect(registered.status == .found, "\(registered.text)")
+
+            let form = try await supplier.get(path + "?lang=en")
+            #expect(form.text.contains("Seal and submit the bid"))
+            let claims = [
+                ("experienceYears", "6"), ("qualifiedCooks", "8"), ("nutritionists", "2"), ("references", "5"),
+                ("ownProduction", "on"), ("domesticSharePercent", "80"),
+            ]
+            let above = try await supplier.postMultipart(
+                path + "/bids",
+                fields: [("_key", "page-bid-1"), ("price", "950,01")] + claims,
+                files: []
+            )
+            #expect(above.status == .unprocessableContent && above.text.contains("above the ceiling"))
+            let sent = try await supplier.postMultipart(
+                path + "/bids",
+                fields: [("_key", "page-bid-2"), ("price", "870,25")] + claims,
+                files: [("documents", "menu.pdf", CompetitionCity.pdf)]
+            )
+            #expect(sent.status == .found, "\(sent.text)")
+            let receipt = try await supplier.get(path + "?lang=en")
+            #expect(receipt.text.contains("Bid received"))
+            #expect(!receipt.text.contains("870,25") && !receipt.text.contains("870.25"))
+
+            #expect(try await city.bid(id, supplier: 0, price: 90_000).status == .created)
+            try await city.passDeadline(id, column: "bid_deadline", event: "open_bids")
+            let opened = try await visitor.get(path + "?lang=en")
+            #expect(opened.text.contains("870.25") || opened.text.contains("870,25"))
+            #expect(opened.text.contains("menu.pdf"))
+
+            var member = Browser(client: client)
+            #expect(try await member.signIn("astana", login: "member0").status == .seeOther)
+            let marking = try await member.get(path + "?lang=en")
+            #expect(marking.text.contains("Save the marks"))
+            var marks = ["bid": "1", "_key": "marks-1"]
+            for criterion in Criterion.allCases { marks[criterion.rawValue] = "7" }
+            let marked = try await member.post(
+                "/astana/instances/\(id.uuidString.lowercased())/events/score",
+                form: marks
+            )
+            #expect(marked.status == .seeOther || marked.status == .found, "\(marked.text)")
+            let stored = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                var rows = 0
+                for try await _ in try await connection.query(
+                    "SELECT 1 FROM meal_scores WHERE instance_id = \(id) AND bid_number = 1 AND marks = '{7,7,7,7,7,7}'",
+                    logger: fixture.databases.owner.logger
+                ) {
+                    rows += 1
+                }
+                return rows
+            }
+            #expect(stored == 1)
+        }
+    }
+}

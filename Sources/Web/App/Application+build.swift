@@ -27,7 +27,8 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     router.add(
         middleware: CSRFMiddleware(
             maximumBodyBytes: dependencies.maximumBodyBytes,
-            secureCookies: dependencies.secureCookies
+            secureCookies: dependencies.secureCookies,
+            maximumUploadBytes: dependencies.maximumUploadBodyBytes
         )
     )
     try PublicController(dependencies: dependencies).register(on: router)
@@ -46,6 +47,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     MealsController(dependencies: dependencies).register(on: router)
     MealsPagesController(dependencies: dependencies).register(on: router)
     CompetitionsController(dependencies: dependencies).register(on: router)
+    CompetitionPagesController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -475,19 +475,48 @@ struct CompetitionsController {
         let id = try competitionID(context)
         let body = try await request.readBody(limit: dependencies.maximumUploadBodyBytes)
         let bid = try Self.decode(BidRequest.self, body)
-        guard let supplier = try await dependencies.suppliers.supplier(of: principal.userID, tenantID: tenant.id) else {
-            throw AdalError.forbidden(
-                reason: "register the supplier (POST /api/\(tenant.slug)/suppliers) before bidding"
-            )
-        }
         let documents = try (bid.documents ?? []).enumerated().map { index, upload in
             try upload.document(field: "documents[\(index)]")
         }
-        let key = request.headers[WorkflowAPIController.idempotencyKey]
+        let (result, content) = try await submit(
+            price: bid.pricePerMeal,
+            claims: bid.claims,
+            documents: documents,
+            competition: id,
+            key: request.headers[WorkflowAPIController.idempotencyKey],
+            tenant: tenant,
+            principal: principal
+        )
+        return EditedResponse(
+            status: result.replayed ? .ok : .created,
+            response: BidReceipt(
+                instance: id,
+                sequence: result.sequence,
+                commitment: content.commitment,
+                replayed: result.replayed
+            )
+        )
+    }
+
+    /// Seals and submits a bid for the signed-in supplier (the API and the bid page alike).
+    func submit(
+        price: Int64,
+        claims: BidClaims,
+        documents: [Document],
+        competition id: UUID,
+        key: String?,
+        tenant: Tenant,
+        principal: Principal
+    ) async throws -> (StepResult, BidContent) {
+        guard let supplier = try await dependencies.suppliers.supplier(of: principal.userID, tenantID: tenant.id) else {
+            throw AdalError.forbidden(
+                reason: "register the supplier (/\(tenant.slug)/suppliers/register) before bidding"
+            )
+        }
         let content = try BidContent(
             supplierBIN: supplier.bin,
-            pricePerMeal: bid.pricePerMeal,
-            claims: bid.claims,
+            pricePerMeal: price,
+            claims: claims,
             documents: documents,
             nonce: Bidding.nonce(
                 sealer: dependencies.keySealer,
@@ -505,15 +534,7 @@ struct CompetitionsController {
             idempotencyKey: key,
             engine: dependencies.workflows
         )
-        return EditedResponse(
-            status: result.replayed ? .ok : .created,
-            response: BidReceipt(
-                instance: id,
-                sequence: result.sequence,
-                commitment: content.commitment,
-                replayed: result.replayed
-            )
-        )
+        return (result, content)
     }
 
     @Sendable func myBid(request: Request, context: AppRequestContext) async throws -> MyBid {

@@ -35,6 +35,8 @@ struct TenantPagesController {
                 if let list = ServicePages.listPath(service.rawValue, slug: tenant.slug.value, roles: principal.roles) {
                     row["listPath"] = list
                 }
+            } else if let list = ServicePages.publicPath(service.rawValue, slug: tenant.slug.value) {
+                row["listPath"] = list
             }
             return row
         }

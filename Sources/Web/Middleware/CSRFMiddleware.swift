@@ -11,6 +11,8 @@ struct CSRFMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let maximumBodyBytes: Int
     let secureCookies: Bool
+    /// The limit of forms that carry documents (``UploadRoutes``).
+    var maximumUploadBytes: Int = 0
 
     func handle(
         _ request: Request,
@@ -30,9 +32,20 @@ struct CSRFMiddleware: RouterMiddleware {
             if let origin = request.headers[.origin], let host = request.head.authority {
                 guard URL(string: origin)?.hostWithPort == host else { throw AdalError.csrfRejected }
             }
-            let body = try await request.readBody(limit: maximumBodyBytes)
-            let form = FormFields(String(buffer: body))
-            guard let sent = form["_csrf"], Self.constantTimeEqual(sent, existing) else {
+            let sent: String?
+            let body: ByteBuffer
+            if let boundary = MultipartForm.boundary(contentType: request.headers[.contentType]) {
+                // A form with files: the token is one of its parts.
+                let limit =
+                    UploadRoutes.carriesDocuments(request)
+                    ? max(maximumBodyBytes, maximumUploadBytes) : maximumBodyBytes
+                body = try await request.readBody(limit: limit)
+                sent = try MultipartForm(body: Array(buffer: body), boundary: boundary)["_csrf"]
+            } else {
+                body = try await request.readBody(limit: maximumBodyBytes)
+                sent = FormFields(String(buffer: body))["_csrf"]
+            }
+            guard let sent, Self.constantTimeEqual(sent, existing) else {
                 throw AdalError.csrfRejected
             }
             request.body = RequestBody(buffer: body)

@@ -16,6 +16,15 @@ enum ServicePages {
         case PrincipalRotationController.service:
             roles.isDisjoint(with: PrincipalRotationController.readers)
                 ? "/\(slug)/principal-rotation/public" : "/\(slug)/principal-rotation"
+        default: publicPath(service, slug: slug)
+        }
+    }
+
+    /// The page of the service anyone may read, signed in or not.
+    static func publicPath(_ service: String, slug: String) -> String? {
+        switch service {
+        case "school-meal-competition", "meal-direct-award": "/\(slug)/meal-competitions"
+        case PrincipalRotationController.service: "/\(slug)/principal-rotation/public"
         default: nil
         }
     }
@@ -24,6 +33,7 @@ enum ServicePages {
     static func detailPath(_ service: String, slug: String, instance: UUID) -> String? {
         switch service {
         case SickLeavePagesController.service: "/\(slug)/sick-leave/certificates/\(instance.uuidString.lowercased())"
+        case "school-meal-competition": "/\(slug)/meal-competitions/\(instance.uuidString.lowercased())"
         default: nil
         }
     }

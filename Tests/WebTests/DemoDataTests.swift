@@ -45,7 +45,8 @@ struct DemoDataTests {
             let users = try await PostgresAccountStore(database: databases.owner).users(
                 tenantID: try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: "astana")).id
             )
-            #expect(users.count == Role.allCases.count)
+            // One per role, four more commission members and two more suppliers.
+            #expect(users.count == Role.allCases.count + 6)
             #expect(users.allSatisfy { $0.iin != nil })
             // Astana's school registry has principals past the rotation limit and some due soon.
             let astana = try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: "astana")).id
@@ -55,6 +56,30 @@ struct DemoDataTests {
             }
             #expect(registry.schools.count == 24)
             #expect(due.contains { $0.overdue } && due.contains { !$0.overdue })
+            // Both cities have a finished and a running competition, published as valid OCDS.
+            for city in DemoData.cities {
+                let tenant = try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: city.slug))
+                let states = try await databases.owner.withTenant(tenant.id) { connection in
+                    var states: [String] = []
+                    for try await state in try await connection.query(
+                        """
+                        SELECT i.state FROM meal_competitions c JOIN workflow_instances i ON i.id = c.instance_id
+                        WHERE c.tenant_id = \(tenant.id) ORDER BY c.created_at
+                        """,
+                        logger: databases.owner.logger
+                    ).decode(String.self) {
+                        states.append(state)
+                    }
+                    return states
+                }
+                #expect(Array(states.prefix(2)) == ["closed", "announced"], "\(city.slug): \(states)")
+            }
+            try await app.test(.router) { client in
+                let releases = try await client.execute(uri: "/shymkent/ocds/releases", method: .get)
+                let problems = try CompetitionCity.validate(releases.text)
+                #expect(problems.isEmpty, "\(problems)")
+                #expect(releases.text.contains("\"unsuccessful\"") || releases.text.contains("\"complete\""))
+            }
         }
     }
 }

@@ -92,6 +92,13 @@ public enum DemoData {
                     throw AdalError.invalidField(field: "demo registry", reason: "\(report.problems.prefix(3))")
                 }
             }
+            try await DemoCompetitions.seed(
+                tenant: tenant,
+                cityNumber: cityNumber,
+                accounts: accounts,
+                database: database,
+                configuration: configuration
+            )
         }
         return lines
     }

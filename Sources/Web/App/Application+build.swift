@@ -67,13 +67,7 @@ public func buildDependencies(
         sessionLifetime: configuration.sessionLifetime
     )
     let sealer = try AuditKeys.keySealer(configuration: configuration, logger: logger)
-    let registry = try WorkflowRegistry.load(
-        directory: URL(fileURLWithPath: configuration.workflowsDirectory),
-        implementations: ServiceImplementations.all(
-            sealer: sealer,
-            ocds: OCDSRelease(prefix: configuration.ocdsPrefix)
-        )
-    )
+    let registry = try ServiceImplementations.registry(configuration: configuration, sealer: sealer)
     logger.info(
         "workflow definitions loaded",
         metadata: [

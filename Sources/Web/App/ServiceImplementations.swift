@@ -23,6 +23,14 @@ public enum ServiceImplementations {
         ]
     }
 
+    /// The definitions in the configured folder with the services' Swift halves.
+    public static func registry(configuration: AppConfiguration, sealer: KeySealer) throws -> WorkflowRegistry {
+        try WorkflowRegistry.load(
+            directory: URL(fileURLWithPath: configuration.workflowsDirectory),
+            implementations: all(sealer: sealer, ocds: OCDSRelease(prefix: configuration.ocdsPrefix))
+        )
+    }
+
     /// The services' hooks for checking definitions offline; no key is ever sealed with this one.
     public static var forValidation: [ServiceImplementation] {
         all(sealer: KeySealer.ephemeral())

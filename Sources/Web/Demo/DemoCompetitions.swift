@@ -35,13 +35,7 @@ enum DemoCompetitions {
         }
         guard existing == 0 else { return }
         let sealer = try AuditKeys.keySealer(configuration: configuration, logger: logger)
-        let registry = try WorkflowRegistry.load(
-            directory: URL(fileURLWithPath: configuration.workflowsDirectory),
-            implementations: ServiceImplementations.all(
-                sealer: sealer,
-                ocds: OCDSRelease(prefix: configuration.ocdsPrefix)
-            )
-        )
+        let registry = try ServiceImplementations.registry(configuration: configuration, sealer: sealer)
         let engine = WorkflowEngine(database: database, registry: registry)
         let people = try await people(tenant: tenant, cityNumber: cityNumber, accounts: accounts, database: database)
         let run = Run(tenant: tenant, engine: engine, people: people, sealer: sealer, database: database)

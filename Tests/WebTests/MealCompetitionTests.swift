@@ -238,6 +238,24 @@ struct CompetitionCity {
             }
         }
         texts.append(try await client.api(.get, "/astana/ocds/releases").text)
+        // The pages, signed in as the officer and as the auditor, in every language.
+        for login in ["procurement", "auditor", "akimat"] {
+            var browser = Browser(client: client)
+            try await browser.signIn("astana", login: login)
+            for language in ["kk", "ru", "en"] {
+                for page in [
+                    "/astana/meal-competitions", "/astana/meal-competitions/\(id.uuidString.lowercased())",
+                    "/astana/instances/\(id.uuidString.lowercased())",
+                    "/astana/instances?service=school-meal-competition",
+                    "/astana/inbox", "/astana/audit",
+                ] {
+                    let response = try await browser.get(page + (page.contains("?") ? "&" : "?") + "lang=" + language)
+                    // The city-wide search is for administrators and auditors only.
+                    #expect(response.status == .ok || (page.contains("service=") && login == "procurement"), "\(page)")
+                    texts.append(response.text)
+                }
+            }
+        }
         return texts
     }
 

@@ -29,6 +29,42 @@ struct APITokenTests {
         }
     }
 
+    @Test("a token's last use is recorded, but written at most once a minute, not on every request")
+    func lastUse() async throws {
+        try await WebFixture.with { fixture, client in
+            let (secret, _) = try await fixture.dependencies.accounts.issueToken(
+                login: "admin",
+                name: "reports",
+                roles: [.auditor],
+                tenantID: fixture.astana.id
+            )
+            func lastUse() async throws -> Date? {
+                try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                    for try await value in try await connection.query(
+                        "SELECT last_used_at FROM api_tokens WHERE name = 'reports'",
+                        logger: fixture.databases.owner.logger
+                    ).decode(Date?.self) {
+                        return value
+                    }
+                    return nil
+                }
+            }
+            #expect(try await lastUse() == nil)
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .ok)
+            let first = try #require(try await lastUse())
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .ok)
+            #expect(try await lastUse() == first)
+            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE name = 'reports'",
+                    logger: fixture.databases.owner.logger
+                )
+            }
+            #expect(try await get(client, "/api/astana/me", token: secret.text).status == .ok)
+            #expect(try await lastUse()! > first)
+        }
+    }
+
     @Test("a token cannot be scoped beyond its user's roles")
     func noEscalation() async throws {
         try await WebFixture.with { fixture, client in

@@ -215,26 +215,32 @@ public struct PostgresAccountStore: AccountStore {
         }
     }
 
+    /// How stale a token's `last_used_at` may be before a request writes it again. Writing it on
+    /// every request made each request a write transaction, and made every request with the
+    /// same token (a till's) wait for the one before it to commit.
+    public static let lastUseResolution: TimeInterval = 60
+
     public func tokenPrincipal(tokenHash: [UInt8], tenantID: UUID, now: Date) async throws -> Principal? {
         try await database.withTenant(tenantID) { connection in
             // A token's roles are cut to those its user still holds.
             let rows = try await connection.query(
                 """
-                UPDATE api_tokens t SET last_used_at = \(now)
-                FROM users u
-                WHERE t.tenant_id = \(tenantID) AND t.token_hash = \(Data(tokenHash)) AND t.revoked_at IS NULL
-                  AND u.tenant_id = t.tenant_id AND u.id = t.user_id AND u.disabled_at IS NULL
-                RETURNING t.id, u.id, u.login, u.display_name,
+                SELECT t.id, u.id, u.login, u.display_name,
                     ARRAY(SELECT r.role FROM user_roles r
                           WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ANY (t.roles)
-                          ORDER BY r.role)
+                          ORDER BY r.role),
+                    t.last_used_at IS NULL OR t.last_used_at < \(now.addingTimeInterval(-Self.lastUseResolution))
+                FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+                WHERE t.tenant_id = \(tenantID) AND t.token_hash = \(Data(tokenHash)) AND t.revoked_at IS NULL
+                  AND u.disabled_at IS NULL
                 """,
                 logger: logger
             )
-            for try await (tokenID, userID, login, name, roles) in rows.decode(
-                (UUID, UUID, String, String, [String]).self
+            var found: (Principal, Bool)?
+            for try await (tokenID, userID, login, name, roles, stale) in rows.decode(
+                (UUID, UUID, String, String, [String], Bool).self
             ) {
-                return Principal(
+                let principal = Principal(
                     tenantID: tenantID,
                     userID: userID,
                     login: login,
@@ -242,8 +248,22 @@ public struct PostgresAccountStore: AccountStore {
                     roles: Set(roles.compactMap(Role.init)),
                     channel: .token(id: tokenID)
                 )
+                found = (principal, stale)
             }
-            return nil
+            guard let (principal, stale) = found else { return nil }
+            if stale, case .token(let tokenID) = principal.channel {
+                // Another request of the same token may be writing it: skip rather than wait.
+                try await connection.run(
+                    """
+                    UPDATE api_tokens SET last_used_at = \(now)
+                    WHERE tenant_id = \(tenantID) AND id IN (
+                        SELECT id FROM api_tokens WHERE tenant_id = \(tenantID) AND id = \(tokenID)
+                        FOR UPDATE SKIP LOCKED)
+                    """,
+                    logger: logger
+                )
+            }
+            return principal
         }
     }
 

@@ -81,108 +81,68 @@ public enum MealAccountService {
         var allergens: [String]?
     }
 
+    /// A till's charge: the items' total checked against the contract price, the allergens, the
+    /// daily limit and the balance, then the pupil's (or the subsidy's) debit and the supplier's
+    /// credit — all in one prepared statement (`adal_meal_charge`, migration 0013), so a charge is
+    /// one round trip inside its step.
     static func charge(_ context: StepContext) async throws -> StepEffects {
-        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
         let id = try transferID(context)
-        try await requireNew(id, context)
-        let items = try Self.items(context.input.string("items") ?? "")
+        let itemsJSON = context.input.string("items") ?? ""
+        let items = try Self.items(itemsJSON)
         var amount: Int64 = 0
         for item in items {
             let (sum, overflow) = amount.addingReportingOverflow(item.price)
             guard !overflow else { throw AdalError.invalidField(field: "items", reason: "the total is too large") }
             amount = sum
         }
-        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
-        // The till must belong to the pupil's school.
-        guard let userID = context.actor.id, let tillSchool = try await tillSchool(userID, context) else {
+        guard let userID = context.actor.id else {
             throw AdalError.forbidden(reason: "this account is not a till of any school")
         }
-        guard tillSchool == pupil.schoolID else {
-            throw WorkflowError.refused(reason: "the pupil is not at this till's school")
-        }
-        guard let price = pupil.pricePerMeal, let supplier = pupil.supplierBIN else {
-            throw WorkflowError.refused(reason: "the school has no meal contract in force")
-        }
-        guard amount <= price else {
-            throw WorkflowError.refused(reason: "the meal costs \(amount) tiyn, above the contract price of \(price)")
-        }
-        let today = Day.kazakhstan(context.now)
-        var declined: String?
-        let flagged = Set(items.flatMap { $0.allergens ?? [] }.map { $0.lowercased() }).intersection(pupil.allergens)
-        if !flagged.isEmpty && context.input.string("allergen_override") != "confirmed_by_staff" {
-            declined = "contains \(flagged.sorted().joined(separator: ", ")), flagged for this pupil"
-        }
-        if declined == nil {
-            var spent: Int64 = 0
-            for try await value in try await connection.query(
-                """
-                SELECT coalesce(sum(amount), 0)::bigint FROM transfers
-                WHERE tenant_id = \(tenantID) AND pupil_id = \(pupil.id) AND local_day = \(today)::date
-                  AND status = 'posted' AND kind IN ('charge', 'subsidised_charge')
-                """,
-                logger: logger
-            ).decode(Int64.self) {
-                spent = value
-            }
-            if spent + amount > pupil.dailyLimit {
-                declined = "over the daily limit of \(pupil.dailyLimit) tiyn (\(spent) spent today)"
-            }
-        }
-        var debit: UUID?
-        var credit: UUID?
-        var balance: Int64?
-        let kind = pupil.freeMealCategory == nil ? "charge" : "subsidised_charge"
-        if declined == nil {
-            if pupil.freeMealCategory != nil {
-                debit = try await Ledger.moveShared(
-                    .subsidy,
-                    owner: "",
-                    amount: -amount,
-                    tenantID: tenantID,
-                    on: connection,
-                    logger: logger
-                )
-            } else if let after = try await Ledger.debitPupil(
-                account: pupil.accountID,
-                amount: amount,
-                tenantID: tenantID,
-                on: connection,
-                logger: logger
-            ) {
-                debit = pupil.accountID
-                balance = after
-            } else {
-                declined = "insufficient balance"
-            }
-            if declined == nil {
-                credit = try await Ledger.moveShared(
-                    .supplier,
-                    owner: supplier,
-                    amount: amount,
-                    tenantID: tenantID,
-                    on: connection,
-                    logger: logger
-                )
-            }
-        }
-        try await insertTransfer(
-            id: id,
-            kind: kind,
-            status: declined == nil ? "posted" : "declined",
-            debit: debit,
-            credit: credit,
+        let statement = try PreparedCharge(
+            tenantID: context.tenantID,
+            instanceID: context.instanceID,
+            transfer: id,
+            requestHash: requestHash(context),
+            till: userID,
+            items: itemsJSON,
             amount: amount,
-            pupil: pupil,
-            items: context.input.string("items") ?? "[]",
-            reason: declined,
-            refersTo: nil,
-            context: context
+            allergens: items.flatMap { $0.allergens ?? [] },
+            override: context.input.string("allergen_override") == "confirmed_by_staff",
+            now: context.now,
+            shard: Int16.random(in: 0..<Int16(Ledger.shards))
         )
-        var outbox: [OutboxMessage] = []
-        if let balance {
-            outbox = try await BalanceWatch.messages(pupil: pupil, balance: balance, context: context)
+        var answer: PreparedCharge.Row?
+        do {
+            for try await row in try await context.connection.execute(statement, logger: context.logger) {
+                answer = row
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            // A twin request inserted the same transfer id at the same moment.
+            throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
         }
-        return StepEffects(amounts: declined == nil ? [("meal", amount)] : [], outbox: outbox)
+        guard let (outcome, reason, balance, pupilID, pupilName, guardians) = answer else {
+            throw AdalError.unavailable(reason: "the charge returned nothing")
+        }
+        switch outcome {
+        case "made": break
+        case "already_made": throw AlreadyMade(transfer: id)
+        case "conflict": throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
+        case "no_pupil": throw AdalError.notFound(what: "pupil")
+        case "not_a_till": throw AdalError.forbidden(reason: "this account is not a till of any school")
+        case "wrong_school": throw WorkflowError.refused(reason: "the pupil is not at this till's school")
+        case "no_contract": throw WorkflowError.refused(reason: "the school has no meal contract in force")
+        default: throw WorkflowError.refused(reason: reason ?? outcome)
+        }
+        var outbox: [OutboxMessage] = []
+        if let balance, let pupilID, let pupilName, let guardians {
+            outbox = BalanceWatch.messages(
+                guardians: try BalanceWatch.settings(guardians),
+                pupil: (pupilID, pupilName),
+                balance: balance,
+                context: context
+            )
+        }
+        return StepEffects(amounts: reason == nil ? [("meal", amount)] : [], outbox: outbox)
     }
 
     static func items(_ json: String) throws -> [Item] {
@@ -207,17 +167,6 @@ public enum MealAccountService {
             }
         }
         return items
-    }
-
-    static func tillSchool(_ userID: UUID, _ context: StepContext) async throws -> UUID? {
-        var school: UUID?
-        for try await id in try await context.connection.query(
-            "SELECT school_id FROM meal_tills WHERE tenant_id = \(context.tenantID) AND user_id = \(userID)",
-            logger: context.logger
-        ).decode(UUID.self) {
-            school = id
-        }
-        return school
     }
 
     // MARK: - Top-ups and refunds
@@ -424,5 +373,56 @@ enum Day {
         calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+    }
+}
+
+/// `adal_meal_charge` as a named prepared statement (docs/meal-payments.md); public for the
+/// benchmark, which runs it without the engine.
+public struct PreparedCharge: PreparedSQL {
+    /// outcome, reason, balance after, pupil id, pupil name, guardians' settings (JSON).
+    public typealias Row = (String, String?, Int64?, UUID?, String?, String?)
+    public static let name = "adal_meal_charge"
+    public static let sql =
+        (try? PreparedCharge(
+            tenantID: UUID(),
+            instanceID: UUID(),
+            transfer: UUID(),
+            requestHash: Data(),
+            till: UUID(),
+            items: "[]",
+            amount: 0,
+            allergens: [],
+            override: false,
+            now: Date(timeIntervalSince1970: 0),
+            shard: 0
+        ))?.query.sql ?? ""
+
+    public let query: PostgresQuery
+
+    public init(
+        tenantID: UUID,
+        instanceID: UUID,
+        transfer: UUID,
+        requestHash: Data,
+        till: UUID,
+        items: String,
+        amount: Int64,
+        allergens: [String],
+        override: Bool,
+        now: Date,
+        shard: Int16
+    ) throws {
+        // The daily limit counts the day in Kazakhstan.
+        let day = Day.kazakhstan(now)
+        query = try """
+        SELECT outcome, reason, balance, pupil_id, pupil_name, guardians::text
+        FROM adal_meal_charge(\(tenantID)::uuid, \(instanceID)::uuid, \(transfer)::uuid, \(requestHash)::bytea,
+            \(till)::uuid, \(items)::text::jsonb, \(amount)::bigint, \(allergens)::text[], \(override)::boolean,
+            \(now)::timestamptz, \(day)::date, \(shard)::smallint, \(Int16(Ledger.shards))::smallint)
+        """
+    }
+
+    public func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }

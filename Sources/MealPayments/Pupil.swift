@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 import Logging
@@ -54,15 +55,32 @@ enum BalanceWatch {
     static let lowBalanceTopic = "meals.low_balance"
     static let autoTopUpTopic = "meals.auto_top_up"
 
-    static func messages(pupil: Pupil, balance: Int64, context: StepContext) async throws -> [OutboxMessage] {
+    /// One guardian's settings: who, the low-balance alert, the automatic top-up's threshold and amount.
+    typealias Setting = (user: UUID, alert: Int64?, threshold: Int64?, amount: Int64?)
+
+    /// The guardians' settings as `adal_meal_charge` returns them: `[[user, alert, threshold, amount], …]`.
+    static func settings(_ json: String) throws -> [Setting] {
+        guard let rows = try? JSONDecoder().decode([[InputValue]].self, from: Data(json.utf8)) else {
+            throw AdalError.unavailable(reason: "the guardians' settings are not readable")
+        }
+        return rows.compactMap { row in
+            guard row.count == 4, case .string(let text) = row[0], let user = UUID(uuidString: text) else { return nil }
+            func number(_ value: InputValue) -> Int64? {
+                if case .integer(let number) = value { return number }
+                return nil
+            }
+            return (user, number(row[1]), number(row[2]), number(row[3]))
+        }
+    }
+
+    static func messages(
+        guardians: [Setting],
+        pupil: (id: UUID, name: String),
+        balance: Int64,
+        context: StepContext
+    ) -> [OutboxMessage] {
         var messages: [OutboxMessage] = []
-        for try await (user, alert, threshold, amount) in try await context.connection.query(
-            """
-            SELECT user_id, low_balance_alert, auto_threshold, auto_amount FROM guardians
-            WHERE tenant_id = \(context.tenantID) AND pupil_id = \(pupil.id)
-            """,
-            logger: context.logger
-        ).decode((UUID, Int64?, Int64?, Int64?).self) {
+        for (user, alert, threshold, amount) in guardians {
             if let alert, balance < alert {
                 messages.append(
                     OutboxMessage(

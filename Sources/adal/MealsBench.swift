@@ -17,9 +17,9 @@ struct MealsBench: AsyncParsableCommand {
             A throw-away embedded PostgreSQL (fsync and synchronous_commit on) with --pupils pupils in one school, \
             each funded through the ledger. HTTP: the real server in this process, wrk with --tills connections \
             for --seconds, each request a charge of a random pupil by a new id, or, for --retry-percent of them, the \
-            previous request sent again. Direct: --tills tasks running the charge's ledger statements (lock the pupil, \
-            daily total, conditional debit, supplier shard, transfer row) in their own transactions, without the \
-            engine's step record and audit leaf. Then `ledger check`.
+            previous request sent again. Direct: --tills tasks running the charge's statements (the pupil's \
+            instance locked, then adal_meal_charge: checks, debit, supplier shard, transfer row) in their own \
+            transactions, without the engine's step record and audit leaf. Then `ledger check`.
             """
     )
 
@@ -169,67 +169,54 @@ struct MealsBench: AsyncParsableCommand {
         """
     }
 
-    /// The charge's ledger statements from `tills` tasks for `seconds`, without HTTP or the engine.
+    /// The charge's statements from `tills` tasks for `seconds`, without HTTP or the engine: the
+    /// instance's lock and `adal_meal_charge`, in one transaction each.
     static func direct(tenantID: UUID, pupils: Int, tills: Int, seconds: Int, database: Database) async throws {
         let logger = database.logger
-        let list = try await database.withTenant(tenantID) { connection in
-            var found: [(UUID, UUID, UUID)] = []
-            for try await row in try await connection.query(
-                "SELECT id, account_id, school_id FROM pupils WHERE tenant_id = \(tenantID)",
+        let (list, till) = try await database.withTenant(tenantID) { connection in
+            var found: [UUID] = []
+            for try await instance in try await connection.query(
+                "SELECT instance_id FROM pupils WHERE tenant_id = \(tenantID)",
                 logger: logger
-            ).decode((UUID, UUID, UUID).self) {
-                found.append(row)
+            ).decode(UUID.self) {
+                found.append(instance)
             }
-            return found
+            var till: UUID?
+            for try await user in try await connection.query(
+                "SELECT user_id FROM meal_tills WHERE tenant_id = \(tenantID) LIMIT 1",
+                logger: logger
+            ).decode(UUID.self) {
+                till = user
+            }
+            return (found, till)
         }
+        guard let till else { throw AdalError.notFound(what: "till") }
         let deadline = ContinuousClock.now + .seconds(seconds)
         try await BenchEnvironment.concurrently(tills, label: "direct SQL (\(tills) tasks) charges") { _ in
             var latencies: [Double] = []
             while ContinuousClock.now < deadline {
-                let (pupil, account, school) = list.randomElement()!
+                let instance = list.randomElement()!
                 let amount = Int64.random(in: 20_000...60_000)
                 let start = ContinuousClock.now
                 try await database.withTenant(tenantID) { connection in
-                    try await connection.run(
-                        "SELECT 1 FROM pupils WHERE tenant_id = \(tenantID) AND id = \(pupil) FOR UPDATE",
+                    for try await _ in try await connection.execute(
+                        PreparedInstanceLock(tenantID: tenantID, instanceID: instance, idempotencyKey: nil),
                         logger: logger
-                    )
-                    try await connection.run(
-                        """
-                        SELECT coalesce(sum(amount), 0) FROM transfers WHERE tenant_id = \(tenantID)
-                          AND pupil_id = \(pupil) AND local_day = current_date AND status = 'posted'
-                          AND kind IN ('charge', 'subsidised_charge')
-                        """,
-                        logger: logger
-                    )
-                    let balance = try await Ledger.debitPupil(
-                        account: account,
-                        amount: amount,
+                    ) {}
+                    let charge = try PreparedCharge(
                         tenantID: tenantID,
-                        on: connection,
-                        logger: logger
+                        instanceID: instance,
+                        transfer: UUID(),
+                        requestHash: Data([0]),
+                        till: till,
+                        items: #"[{"name":"Lunch","price":\#(amount)}]"#,
+                        amount: amount,
+                        allergens: [],
+                        override: false,
+                        now: Date(),
+                        shard: Int16.random(in: 0..<Int16(Ledger.shards))
                     )
-                    let shard =
-                        balance == nil
-                        ? nil
-                        : try await Ledger.moveShared(
-                            .supplier,
-                            owner: Canteen.supplierBIN,
-                            amount: amount,
-                            tenantID: tenantID,
-                            on: connection,
-                            logger: logger
-                        )
-                    try await connection.run(
-                        """
-                        INSERT INTO transfers (tenant_id, id, kind, status, debit_account, credit_account, amount,
-                            pupil_id, school_id, request_hash, local_day)
-                        VALUES (\(tenantID), \(UUID()), 'charge', \(shard == nil ? "declined" : "posted"),
-                            \(shard == nil ? nil : account), \(shard), \(amount), \(pupil), \(school), '\\x00'::bytea,
-                            current_date)
-                        """,
-                        logger: logger
-                    )
+                    for try await _ in try await connection.execute(charge, logger: logger) {}
                 }
                 latencies.append(BenchEnvironment.seconds(ContinuousClock.now - start) * 1000)
             }

@@ -42,6 +42,7 @@ public enum MealAccountService {
             school = id
         }
         guard let school else { throw WorkflowError.refused(reason: "school \(bin) has no canteen registered") }
+        try await requireStaff(of: school, named: bin, context)
         let card = (input.string("card") ?? "").trimmingCharacters(in: .whitespaces)
         guard card.count >= 4, card.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
             throw AdalError.invalidField(field: "card", reason: "4 to 64 Latin letters, digits or hyphens")
@@ -70,6 +71,24 @@ public enum MealAccountService {
             throw AdalError.conflict(reason: "card \(card) belongs to another pupil")
         }
         return StepEffects(subject: input.string("pupil_name") ?? "")
+    }
+
+    /// A school administrator acts only at the schools they work at; akimat administrators
+    /// anywhere in the city.
+    static func requireStaff(of school: UUID, named name: String, _ context: StepContext) async throws {
+        guard context.actingRole == .role(.schoolAdmin) else { return }
+        if let user = context.actor.id {
+            for try await _ in try await context.connection.query(
+                """
+                SELECT 1 FROM meal_school_staff
+                WHERE tenant_id = \(context.tenantID) AND user_id = \(user) AND school_id = \(school)
+                """,
+                logger: context.logger
+            ) {
+                return
+            }
+        }
+        throw AdalError.forbidden(reason: "this account does not work at school \(name)")
     }
 
     // MARK: - Charging
@@ -225,6 +244,7 @@ public enum MealAccountService {
         let amount = context.input.integer("amount") ?? 0
         try await requireNew(id, context)
         guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        try await requireStaff(of: pupil.schoolID, named: "of this pupil", context)
         var charge: (String, Int64, UUID)?
         for try await row in try await connection.query(
             """

@@ -23,6 +23,23 @@ public struct MealQueries: Sendable {
         public var dailyLimit: Int64
     }
 
+    /// Whether the account works at the pupil's school (``MealSchools/assignStaff(userID:schoolBIN:tenantID:)``).
+    public func isStaff(_ userID: UUID, of pupilID: UUID, tenantID: UUID) async throws -> Bool {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            for try await _ in try await connection.query(
+                """
+                SELECT 1 FROM meal_school_staff s JOIN pupils p ON p.tenant_id = s.tenant_id AND p.school_id = s.school_id
+                WHERE s.tenant_id = \(tenantID) AND s.user_id = \(userID) AND p.id = \(pupilID)
+                """,
+                logger: logger
+            ) {
+                return true
+            }
+            return false
+        }
+    }
+
     /// The pupil a till card or QR code names.
     public func pupil(card: String, tenantID: UUID) async throws -> PupilRef? {
         try await pupils(tenantID) { "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID) AND card = \(card)" }

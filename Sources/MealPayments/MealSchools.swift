@@ -40,6 +40,35 @@ public struct MealSchools: MealContracts {
         }
     }
 
+    /// Lets a school administrator work at the school with `schoolBIN` (several schools may be added).
+    public func assignStaff(userID: UUID, schoolBIN: String, tenantID: UUID) async throws {
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            var found = false
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO meal_school_staff (tenant_id, user_id, school_id)
+                SELECT \(tenantID), \(userID), id FROM meal_schools WHERE tenant_id = \(tenantID) AND bin = \(schoolBIN)
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """,
+                logger: logger
+            ) {
+                found = true
+            }
+            if !found {
+                // Either already listed, or no such school: tell the second apart.
+                for try await _ in try await connection.query(
+                    "SELECT 1 FROM meal_schools WHERE tenant_id = \(tenantID) AND bin = \(schoolBIN)",
+                    logger: logger
+                ) {
+                    found = true
+                }
+            }
+            guard found else { throw AdalError.notFound(what: "school \(schoolBIN)") }
+        }
+    }
+
     /// Lets a till account charge for the school with `schoolBIN`.
     public func assignTill(userID: UUID, schoolBIN: String, tenantID: UUID) async throws {
         let logger = database.logger

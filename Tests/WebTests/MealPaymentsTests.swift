@@ -65,6 +65,13 @@ struct MealCity {
         )
         #expect(response.status == .noContent, "\(response.text)")
         response = try await client.api(
+            .put,
+            "/api/astana/meals/staff/school-office",
+            token: admin,
+            json: #"{"schoolBIN": "\#(schoolBIN)"}"#
+        )
+        #expect(response.status == .noContent, "\(response.text)")
+        response = try await client.api(
             .post,
             "/api/astana/meals/pupils",
             token: school,
@@ -524,6 +531,78 @@ struct MealPaymentsTests {
             let canteens = try await admin.get("/astana/meals/city?lang=en")
             #expect(canteens.status == .ok && canteens.main.contains("Мектеп-гимназия №1"))
             #expect(canteens.main.contains("more meals than pupils") && canteens.main.contains("550.00 ₸"))
+        }
+    }
+
+    @Test(
+        "a school administrator works only at their own school: another school's administrator cannot register pupils there, read, link guardians or refund"
+    )
+    func schoolStaffBound() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            let charged = try await city.charge(price: "30000")
+            #expect(charged.status == .created)
+            let chargeID = try #require((try charged.json()["transfer"] as? [String: Any])?["id"] as? String)
+            let other = "070941024691"
+            #expect(
+                try await client.api(
+                    .put,
+                    "/api/astana/meals/schools/\(other)",
+                    token: city.admin,
+                    json: #"{"name": "№ 2 мектеп", "supplierBIN": "\#(MealCity.supplierBIN)", "pricePerMeal": 50000}"#
+                ).status == .noContent
+            )
+            let stranger = try await fixture.account("other-office", name: "Other school", role: .schoolAdmin).token
+            // Not yet at any school: nothing.
+            let unbound = try await client.api(
+                .post,
+                "/api/astana/meals/pupils",
+                token: stranger,
+                json:
+                    #"{"schoolBIN": "\#(other)", "name": "Ерлан", "grade": 2, "card": "CARD-9001", "dailyLimit": 100000}"#
+            )
+            #expect(unbound.status == .forbidden && unbound.text.contains("does not work at school"), "\(unbound.text)")
+            #expect(
+                try await client.api(
+                    .put,
+                    "/api/astana/meals/staff/other-office",
+                    token: city.admin,
+                    json: #"{"schoolBIN": "\#(other)"}"#
+                ).status == .noContent
+            )
+            let own = try await client.api(
+                .post,
+                "/api/astana/meals/pupils",
+                token: stranger,
+                json:
+                    #"{"schoolBIN": "\#(other)", "name": "Ерлан", "grade": 2, "card": "CARD-9001", "dailyLimit": 100000}"#
+            )
+            #expect(own.status == .created, "\(own.text)")
+            let foreign = try await client.api(
+                .post,
+                "/api/astana/meals/pupils",
+                token: stranger,
+                json:
+                    #"{"schoolBIN": "\#(MealCity.schoolBIN)", "name": "Асель", "grade": 2, "card": "CARD-9002", "dailyLimit": 100000}"#
+            )
+            #expect(foreign.status == .forbidden)
+            let statement = "/api/astana/meals/pupils/\(city.pupil)/statement"
+            #expect(try await client.api(.get, statement, token: stranger).status == .notFound)
+            #expect(try await client.api(.get, statement, token: city.school).status == .ok)
+            #expect(
+                try await client.api(.put, "/api/astana/meals/pupils/\(city.pupil)/guardians/mother", token: stranger)
+                    .status == .notFound
+            )
+            let refund = try await client.api(
+                .post,
+                "/api/astana/meals/refunds",
+                token: stranger,
+                json:
+                    #"{"id": "\#(UUID().uuidString)", "chargeID": "\#(chargeID)", "amount": 1000, "reason": "wrong dish"}"#
+            )
+            #expect(refund.status == .forbidden || refund.status == .notFound, "\(refund.text)")
+            #expect(try await city.balance() == 70_000)
         }
     }
 }

@@ -25,6 +25,7 @@ struct MealsController {
         let group = router.group("api/:tenant/meals").add(middleware: APITokenMiddleware(dependencies: dependencies))
         group.put("schools/:bin", use: contract)
         group.put("tills/:login", use: till)
+        group.put("staff/:login", use: staff)
         group.post("pupils", use: registerPupil)
         group.put("pupils/:pupil/guardians/:login", use: guardian)
         group.get("children", use: children)
@@ -68,6 +69,15 @@ struct MealsController {
         let body = try await request.decode(as: TillBody.self, context: context)
         let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .canteenTill)
         try await dependencies.mealSchools.assignTill(userID: user, schoolBIN: body.schoolBIN, tenantID: tenant.id)
+        return .noContent
+    }
+
+    /// Lets a school administrator work at one more school.
+    @Sendable func staff(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, _) = try context.authorised([.akimatAdmin])
+        let body = try await request.decode(as: TillBody.self, context: context)
+        let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .schoolAdmin)
+        try await dependencies.mealSchools.assignStaff(userID: user, schoolBIN: body.schoolBIN, tenantID: tenant.id)
         return .noContent
     }
 
@@ -115,8 +125,11 @@ struct MealsController {
 
     /// Lists a parent account among the pupil's guardians.
     @Sendable func guardian(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
-        let (tenant, _) = try context.authorised(Self.schoolStaff)
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
         let pupil = try await pupilParameter(context, tenant: tenant)
+        guard try await mayRead(pupil, principal: principal, tenant: tenant) else {
+            throw AdalError.notFound(what: "pupil")
+        }
         let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .parent)
         try await dependencies.mealSchools.addGuardian(userID: user, pupilID: pupil.id, tenantID: tenant.id)
         return .noContent
@@ -331,17 +344,25 @@ struct MealsController {
 
     private var queries: MealQueries { MealQueries(database: dependencies.database) }
 
-    /// The pupil in the path, for their guardians, the school's staff and auditors; 404 for
-    /// anyone else.
+    /// The pupil in the path, for their guardians, the staff of their school, akimat
+    /// administrators and auditors; 404 for anyone else (another school's staff included).
     func visiblePupil(_ context: AppRequestContext) async throws -> (Tenant, MealQueries.PupilRef) {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let pupil = try await pupilParameter(context, tenant: tenant)
-        if principal.roles.isDisjoint(with: Self.schoolStaff.union([.auditor])) {
-            guard try await queries.isGuardian(principal.userID, of: pupil.id, tenantID: tenant.id) else {
-                throw AdalError.notFound(what: "pupil")
-            }
+        guard try await mayRead(pupil, principal: principal, tenant: tenant) else {
+            throw AdalError.notFound(what: "pupil")
         }
         return (tenant, pupil)
+    }
+
+    func mayRead(_ pupil: MealQueries.PupilRef, principal: Principal, tenant: Tenant) async throws -> Bool {
+        if !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]) { return true }
+        if principal.roles.contains(.schoolAdmin),
+            try await queries.isStaff(principal.userID, of: pupil.id, tenantID: tenant.id)
+        {
+            return true
+        }
+        return try await queries.isGuardian(principal.userID, of: pupil.id, tenantID: tenant.id)
     }
 
     private func pupilParameter(_ context: AppRequestContext, tenant: Tenant) async throws -> MealQueries.PupilRef {

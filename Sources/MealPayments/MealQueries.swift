@@ -126,6 +126,7 @@ public struct MealQueries: Sendable {
         public var line: Line
         public var pupil: UUID
         public var balance: Int64
+        public var pupilName: String
     }
 
     /// Transfers with their school, after `condition` (a WHERE clause and what follows).
@@ -139,7 +140,7 @@ public struct MealQueries: Sendable {
         return try await database.withTenant(tenantID) { connection in
             var query: PostgresQuery = """
                 SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
-                    t.pupil_id, a.balance
+                    t.pupil_id, a.balance, p.name
                 FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
                 JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
                 JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
@@ -149,7 +150,7 @@ public struct MealQueries: Sendable {
             query.binds = tail.binds
             var lines: [Found] = []
             for try await row in try await connection.query(query, logger: logger).decode(
-                (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID, Int64).self
+                (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID, Int64, String).self
             ) {
                 let items =
                     (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name)
@@ -169,11 +170,25 @@ public struct MealQueries: Sendable {
                             refersTo: row.8
                         ),
                         pupil: row.9,
-                        balance: row.10
+                        balance: row.10,
+                        pupilName: row.11
                     )
                 )
             }
             return lines
+        }
+    }
+
+    /// Today's meals (posted and declined) at the school the till account charges for, newest
+    /// first, at most `limit`.
+    public func tillDay(till userID: UUID, day: String, tenantID: UUID, limit: Int = 50) async throws -> [Found] {
+        let limit = Int32(clamping: max(1, min(limit, 500)))
+        return try await lines(tenantID) {
+            """
+            WHERE t.tenant_id = \(tenantID) AND t.local_day = \(day)::date AND t.kind IN ('charge', 'subsidised_charge')
+              AND t.school_id = (SELECT school_id FROM meal_tills WHERE tenant_id = \(tenantID) AND user_id = \(userID))
+            ORDER BY t.created_at DESC, t.id LIMIT \(limit)
+            """
         }
     }
 

@@ -605,4 +605,45 @@ struct MealPaymentsTests {
             #expect(try await city.balance() == 70_000)
         }
     }
+
+    @Test(
+        "the till's page charges by card at the contract price, shows the answer and today's meals; a reload is one charge"
+    )
+    func tillPage() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            var till = Browser(client: client)
+            #expect(try await till.signIn("astana", login: "till-1").status == .seeOther)
+            let page = try await till.get("/astana/meals/till?lang=en")
+            #expect(page.status == .ok && page.main.contains("No meals yet today."))
+            let key = UUID().uuidString.lowercased()
+            let form = ["_key": key, "card": "CARD-0001", "item": "Палау", "price": "450"]
+            let charged = try await till.post("/astana/meals/till?lang=en", form: form)
+            #expect(charged.status == .ok && charged.main.contains("Charged") && charged.main.contains("550.00 ₸"))
+            #expect(charged.main.contains("Айдана") && charged.main.contains("Палау"))
+            let again = try await till.post("/astana/meals/till?lang=en", form: form)
+            #expect(again.main.contains("this charge was already made"))
+            #expect(try await city.balance() == 55_000)
+            let dear = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "price": "500,01"]
+            )
+            #expect(dear.status == .unprocessableContent && dear.main.contains("above the contract price"))
+            let unknown = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-7777", "price": "450"]
+            )
+            #expect(unknown.status == .unprocessableContent && unknown.main.contains("pupil with this card"))
+            let peanuts = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "price": "100", "allergens": "Peanut"]
+            )
+            #expect(peanuts.main.contains("Declined") && peanuts.main.contains("peanut"))
+            #expect(try await city.balance() == 55_000)
+            var mother = Browser(client: client)
+            try await mother.signIn("astana", login: "mother")
+            #expect(try await mother.get("/astana/meals/till").status == .forbidden)
+        }
+    }
 }

@@ -260,6 +260,12 @@ struct MealsController {
     @Sendable func charge(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
         let (tenant, principal) = try context.authorised([.canteenTill])
         let body = try await request.decode(as: ChargeBody.self, context: context)
+        return try await charge(body, principal: principal, tenant: tenant)
+    }
+
+    /// A charge by card, for the API and the till's page alike.
+    func charge(_ body: ChargeBody, principal: Principal, tenant: Tenant) async throws -> EditedResponse<TransferAnswer>
+    {
         guard body.card.count <= 64, let pupil = try await queries.pupil(card: body.card, tenantID: tenant.id) else {
             throw AdalError.notFound(what: "pupil with this card")
         }

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Hummingbird
 import MealPayments
+import Workflow
 
 /// School meals for people: a guardian's children and each child's account (balance, monthly
 /// spending chart, every charge, alerts, CSV statement), and the city's canteens per school and
@@ -16,6 +17,115 @@ struct MealsPagesController {
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/alerts", use: saveAlerts)
         group.get("city", use: city)
+        group.get("till", use: till)
+        group.post("till", use: tillCharge)
+    }
+
+    /// The canteen till's page: a charge by card (the meal at the contract price, allergens, the
+    /// staff's override), its answer, and today's meals at this till's school. Each form carries
+    /// the charge's id, so a double click or a reload is one charge.
+    @Sendable func till(request: Request, context: AppRequestContext) async throws -> Response {
+        try await tillPage(answer: nil, message: nil, status: .ok, request: request, context: context)
+    }
+
+    @Sendable func tillCharge(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, principal) = try context.authorised([.canteenTill])
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        do {
+            guard let id = form["_key"].flatMap(UUID.init(uuidString:)) else {
+                throw AdalError.invalidField(field: "_key", reason: "the form's charge id is missing")
+            }
+            guard let price = form["price"].flatMap(StepForm.tiyn(fromTenge:)), price > 0 else {
+                throw AdalError.invalidField(field: "price", reason: "an amount in tenge, such as 550 or 550,50")
+            }
+            let name = (form["item"] ?? "").trimmingCharacters(in: .whitespaces)
+            let allergens = (form["allergens"] ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let answer = try await MealsController(dependencies: dependencies).charge(
+                MealsController.ChargeBody(
+                    id: id,
+                    card: (form["card"] ?? "").trimmingCharacters(in: .whitespaces),
+                    items: [
+                        MealsController.ChargeItem(
+                            name: name.isEmpty ? dependencies.pages.locales.text("till_meal", context.language) : name,
+                            price: price,
+                            allergens: allergens.isEmpty ? nil : allergens
+                        )
+                    ],
+                    allergenOverride: form["override"] == "on"
+                ),
+                principal: principal,
+                tenant: tenant
+            )
+            return try await tillPage(
+                answer: answer.responseGenerator,
+                message: nil,
+                status: .ok,
+                request: request,
+                context: context
+            )
+        } catch let error as AdalError {
+            return try await tillPage(
+                answer: nil,
+                message: error.description,
+                status: .unprocessableContent,
+                request: request,
+                context: context
+            )
+        } catch let WorkflowError.refused(reason) {
+            return try await tillPage(
+                answer: nil,
+                message: reason,
+                status: .unprocessableContent,
+                request: request,
+                context: context
+            )
+        }
+    }
+
+    private func tillPage(
+        answer: MealsController.TransferAnswer?,
+        message: String?,
+        status: HTTPResponse.Status,
+        request: Request,
+        context: AppRequestContext
+    ) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard let principal = context.principal else { return signIn(tenant) }
+        try principal.require(anyOf: [.canteenTill])
+        let today = String(Self.kazakhstanDay(Date()))
+        let day = try await queries.tillDay(till: principal.userID, day: today, tenantID: tenant.id)
+        let locales = dependencies.pages.locales
+        return dependencies.pages.page(
+            "meals_till",
+            titleKey: "till_title",
+            values: [
+                "slug": tenant.slug.value, "key": UUID().uuidString.lowercased(), "today": today,
+                "message": PageRenderer.optional(message),
+                "answer": answer.map { answer -> [String: Any] in
+                    [
+                        "posted": answer.transfer.status == "posted", "amount": Money.tenge(answer.transfer.amount),
+                        "reason": PageRenderer.optional(answer.transfer.reason),
+                        "balance": Money.tenge(answer.balance), "replayed": answer.replayed,
+                        "paidBy": locales.text(
+                            "meals_paid_by_" + (answer.transfer.paidBy ?? "parent"),
+                            context.language
+                        ),
+                    ]
+                } ?? false,
+                "meals": day.map { found -> [String: Any] in
+                    [
+                        "time": WorkflowPagesController.format(found.line.at), "pupil": found.pupilName,
+                        "items": found.line.items.joined(separator: ", "), "amount": Money.tenge(found.line.amount),
+                        "posted": found.line.status == "posted", "reason": PageRenderer.optional(found.line.reason),
+                    ]
+                },
+                "hasMeals": !day.isEmpty,
+            ],
+            request: request,
+            context: context,
+            status: status
+        )
     }
 
     private var queries: MealQueries { MealQueries(database: dependencies.database) }

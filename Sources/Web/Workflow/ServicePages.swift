@@ -12,7 +12,9 @@ enum ServicePages {
             roles.isDisjoint(with: SickLeavePagesController.clinicRoles)
                 ? "/\(slug)/sick-leave/mine" : "/\(slug)/sick-leave"
         case "meal-payments", MealsController.service:
-            roles.isDisjoint(with: [.akimatAdmin, .auditor]) ? "/\(slug)/meals" : "/\(slug)/meals/city"
+            roles.contains(.canteenTill)
+                ? "/\(slug)/meals/till"
+                : roles.isDisjoint(with: [.akimatAdmin, .auditor]) ? "/\(slug)/meals" : "/\(slug)/meals/city"
         case PrincipalRotationController.service:
             roles.isDisjoint(with: PrincipalRotationController.readers)
                 ? "/\(slug)/principal-rotation/public" : "/\(slug)/principal-rotation"

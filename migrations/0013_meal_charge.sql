@@ -85,8 +85,13 @@ BEGIN
         declined := format('contains %s, flagged for this pupil', array_to_string(flagged, ', '));
     END IF;
     IF declined IS NULL THEN
+        -- The pupil's meals of the day, found by the pupil's index over the day's hours in
+        -- Kazakhstan (local_day is that day of created_at). A condition on local_day would let the
+        -- cached generic plan read the day's index of the whole city instead and filter it.
         SELECT coalesce(sum(t.amount), 0)::bigint INTO spent FROM transfers t
-        WHERE t.tenant_id = p_tenant AND t.pupil_id = pupil.id AND t.local_day = p_day
+        WHERE t.tenant_id = p_tenant AND t.pupil_id = pupil.id
+          AND t.created_at >= (p_day::text || ' 00:00:00+05')::timestamptz
+          AND t.created_at < (p_day::text || ' 00:00:00+05')::timestamptz + interval '1 day'
           AND t.status = 'posted' AND t.kind IN ('charge', 'subsidised_charge');
         IF spent + p_amount > pupil.daily_limit THEN
             declined := format('over the daily limit of %s tiyn (%s spent today)', pupil.daily_limit, spent);

@@ -42,8 +42,16 @@ public struct MealQueries: Sendable {
 
     /// The pupil a till card or QR code names.
     public func pupil(card: String, tenantID: UUID) async throws -> PupilRef? {
-        try await pupils(tenantID) { "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID) AND card = \(card)" }
-            .first
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            for try await row in try await connection.execute(
+                PupilByCard(tenantID: tenantID, card: card),
+                logger: logger
+            ) {
+                return Self.pupilRef(row)
+            }
+            return nil
+        }
     }
 
     public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
@@ -73,26 +81,29 @@ public struct MealQueries: Sendable {
         try await children(of: userID, tenantID: tenantID).contains { $0.id == pupil }
     }
 
+    /// A row of `meal_pupil_refs` (every column, in its order).
+    typealias PupilRow = (UUID, UUID, UUID, String, String, String, String, Int64, String?, Int64)
+
+    static func pupilRef(_ row: PupilRow) -> PupilRef {
+        PupilRef(
+            id: row.1,
+            instance: row.2,
+            name: row.4,
+            schoolBIN: row.5,
+            schoolName: row.6,
+            balance: row.7,
+            freeMealCategory: row.8,
+            dailyLimit: row.9
+        )
+    }
+
     /// Rows of `meal_pupil_refs` (every column, in its order).
     private func pupils(_ tenantID: UUID, _ query: @escaping @Sendable () -> PostgresQuery) async throws -> [PupilRef] {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
             var found: [PupilRef] = []
-            for try await row in try await connection.query(query(), logger: logger).decode(
-                (UUID, UUID, UUID, String, String, String, String, Int64, String?, Int64).self
-            ) {
-                found.append(
-                    PupilRef(
-                        id: row.1,
-                        instance: row.2,
-                        name: row.4,
-                        schoolBIN: row.5,
-                        schoolName: row.6,
-                        balance: row.7,
-                        freeMealCategory: row.8,
-                        dailyLimit: row.9
-                    )
-                )
+            for try await row in try await connection.query(query(), logger: logger).decode(PupilRow.self) {
+                found.append(Self.pupilRef(row))
             }
             return found
         }
@@ -129,6 +140,39 @@ public struct MealQueries: Sendable {
         public var pupilName: String
     }
 
+    /// Transfers with their school, pupil and the pupil's balance: the columns of ``LineRow``.
+    static let linesSelect = """
+        SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
+            t.pupil_id, a.balance, p.name
+        FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
+        JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
+        JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
+        """
+
+    typealias LineRow = (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID, Int64, String)
+
+    static func found(_ row: LineRow) -> Found {
+        let items =
+            (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name) ?? []
+        return Found(
+            line: Line(
+                id: row.0,
+                kind: row.1,
+                status: row.2,
+                amount: row.3,
+                at: row.4,
+                school: row.5,
+                items: items,
+                paidBy: row.1 == "charge" ? "parent" : row.1 == "subsidised_charge" ? "subsidy" : nil,
+                reason: row.7,
+                refersTo: row.8
+            ),
+            pupil: row.9,
+            balance: row.10,
+            pupilName: row.11
+        )
+    }
+
     /// Transfers with their school, after `condition` (a WHERE clause and what follows).
     private func lines(
         _ tenantID: UUID,
@@ -138,42 +182,13 @@ public struct MealQueries: Sendable {
     {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            var query: PostgresQuery = """
-                SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
-                    t.pupil_id, a.balance, p.name
-                FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
-                JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
-                JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
-                """
+            var query = PostgresQuery(unsafeSQL: Self.linesSelect)
             let tail = condition()
             query.sql += " " + tail.sql
             query.binds = tail.binds
             var lines: [Found] = []
-            for try await row in try await connection.query(query, logger: logger).decode(
-                (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID, Int64, String).self
-            ) {
-                let items =
-                    (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name)
-                    ?? []
-                lines.append(
-                    Found(
-                        line: Line(
-                            id: row.0,
-                            kind: row.1,
-                            status: row.2,
-                            amount: row.3,
-                            at: row.4,
-                            school: row.5,
-                            items: items,
-                            paidBy: row.1 == "charge" ? "parent" : row.1 == "subsidised_charge" ? "subsidy" : nil,
-                            reason: row.7,
-                            refersTo: row.8
-                        ),
-                        pupil: row.9,
-                        balance: row.10,
-                        pupilName: row.11
-                    )
-                )
+            for try await row in try await connection.query(query, logger: logger).decode(LineRow.self) {
+                lines.append(Self.found(row))
             }
             return lines
         }
@@ -195,7 +210,14 @@ public struct MealQueries: Sendable {
     /// The transfer with `id`, its pupil and the pupil's balance now: one statement, which is
     /// all the till's answer needs after a step.
     public func transfer(_ id: UUID, tenantID: UUID) async throws -> Found? {
-        try await lines(tenantID) { "WHERE t.tenant_id = \(tenantID) AND t.id = \(id)" }.first
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            for try await row in try await connection.execute(TransferByID(tenantID: tenantID, id: id), logger: logger)
+            {
+                return Self.found(row)
+            }
+            return nil
+        }
     }
 
     /// The statement as CSV (RFC 4180), amounts in tenge.
@@ -341,5 +363,43 @@ public struct MealQueries: Sendable {
             }
             return found
         }
+    }
+}
+
+/// The pupil a card names, as a named prepared statement: the till looks it up on every charge.
+struct PupilByCard: PreparedSQL {
+    typealias Row = MealQueries.PupilRow
+    static let name = "adal_meal_pupil_by_card"
+    static let sql = PupilByCard(tenantID: UUID(), card: "").query.sql
+
+    let query: PostgresQuery
+
+    init(tenantID: UUID, card: String) {
+        query = "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID)::uuid AND card = \(card)::text"
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
+}
+
+/// One transfer with its pupil's balance, as a named prepared statement: the till's answer.
+struct TransferByID: PreparedSQL {
+    typealias Row = MealQueries.LineRow
+    static let name = "adal_meal_transfer_by_id"
+    static let sql = TransferByID(tenantID: UUID(), id: UUID()).query.sql
+
+    let query: PostgresQuery
+
+    init(tenantID: UUID, id: UUID) {
+        var query = PostgresQuery(unsafeSQL: MealQueries.linesSelect)
+        let tail: PostgresQuery = "WHERE t.tenant_id = \(tenantID)::uuid AND t.id = \(id)::uuid"
+        query.sql += " " + tail.sql
+        query.binds = tail.binds
+        self.query = query
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }

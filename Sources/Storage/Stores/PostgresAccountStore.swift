@@ -222,24 +222,12 @@ public struct PostgresAccountStore: AccountStore {
 
     public func tokenPrincipal(tokenHash: [UInt8], tenantID: UUID, now: Date) async throws -> Principal? {
         try await database.withTenant(tenantID) { connection in
-            // A token's roles are cut to those its user still holds.
-            let rows = try await connection.query(
-                """
-                SELECT t.id, u.id, u.login, u.display_name,
-                    ARRAY(SELECT r.role FROM user_roles r
-                          WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ANY (t.roles)
-                          ORDER BY r.role),
-                    t.last_used_at IS NULL OR t.last_used_at < \(now.addingTimeInterval(-Self.lastUseResolution))
-                FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-                WHERE t.tenant_id = \(tenantID) AND t.token_hash = \(Data(tokenHash)) AND t.revoked_at IS NULL
-                  AND u.disabled_at IS NULL
-                """,
+            let rows = try await connection.execute(
+                try TokenPrincipalQuery(tokenHash: tokenHash, tenantID: tenantID, now: now),
                 logger: logger
             )
             var found: (Principal, Bool)?
-            for try await (tokenID, userID, login, name, roles, stale) in rows.decode(
-                (UUID, UUID, String, String, [String], Bool).self
-            ) {
+            for try await (tokenID, userID, login, name, roles, stale) in rows {
                 let principal = Principal(
                     tenantID: tenantID,
                     userID: userID,
@@ -363,5 +351,36 @@ public struct PostgresAccountStore: AccountStore {
                 logger: logger
             )
         }
+    }
+}
+
+/// The principal of an API token, as a named prepared statement: every API request runs it. A
+/// token's roles are cut to those its user still holds; the last column says whether its last
+/// use is older than ``PostgresAccountStore/lastUseResolution``.
+struct TokenPrincipalQuery: PreparedSQL {
+    typealias Row = (UUID, UUID, String, String, [String], Bool)
+    static let name = "adal_token_principal"
+    static let sql =
+        (try? TokenPrincipalQuery(tokenHash: [], tenantID: UUID(), now: Date(timeIntervalSince1970: 0)))?.query.sql
+        ?? ""
+
+    let query: PostgresQuery
+
+    init(tokenHash: [UInt8], tenantID: UUID, now: Date) throws {
+        query = try """
+        SELECT t.id, u.id, u.login, u.display_name,
+            ARRAY(SELECT r.role FROM user_roles r
+                  WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ANY (t.roles)
+                  ORDER BY r.role),
+            t.last_used_at IS NULL
+                OR t.last_used_at < \(now.addingTimeInterval(-PostgresAccountStore.lastUseResolution))::timestamptz
+        FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
+        WHERE t.tenant_id = \(tenantID)::uuid AND t.token_hash = \(Data(tokenHash))::bytea AND t.revoked_at IS NULL
+          AND u.disabled_at IS NULL
+        """
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }

@@ -15,8 +15,7 @@ public enum CompetitionStore {
         _ instanceID: UUID,
         tenantID: UUID,
         on connection: PostgresConnection,
-        logger: Logger,
-        lock: Bool = false
+        logger: Logger
     ) async throws -> Competition? {
         var found: Competition?
         let rows = try await connection.query(
@@ -67,12 +66,6 @@ public enum CompetitionStore {
             )
         }
         guard var competition = found else { return nil }
-        if lock {
-            try await connection.run(
-                "SELECT 1 FROM meal_competitions WHERE tenant_id = \(tenantID) AND instance_id = \(instanceID) FOR UPDATE",
-                logger: logger
-            )
-        }
         for try await (bin, name, a, b, c) in try await connection.query(
             """
             SELECT school_bin, school_name, pupils_1_4, pupils_5_9, pupils_10_11 FROM meal_competition_schools

@@ -467,7 +467,24 @@ struct MealCompetitionTests {
             #expect(unmarked.status == .unprocessableContent && unmarked.text.contains("Commission member 1"))
             // Bid 3 is the dearest but favoured by the marks; member 5 marks against everyone else.
             try await city.markAll(id, favoured: 3, outlier: 4)
+            // Until the award is proposed nobody reads a member's marks, a supplier included.
+            func scoreInputs(_ path: String, token: String?) async throws -> [[String: Any]] {
+                let steps = try await client.api(.get, path, token: token).json()["steps"] as? [[String: Any]] ?? []
+                return steps.filter { $0["event"] as? String == "score" }.compactMap { $0["input"] as? [String: Any] }
+            }
+            for (path, token) in [
+                (base + "/meal-competitions/\(id)", nil), (base + "/instances/\(id)", city.suppliers[0].token),
+                (base + "/instances/\(id)", city.members[1].token),
+            ] {
+                let inputs = try await scoreInputs(path, token: token)
+                #expect(inputs.count == 15 && inputs.allSatisfy { $0["experience"] == nil }, "\(path)")
+            }
             #expect(try await city.step(id, "propose_award", token: city.officer).status == .ok)
+            #expect(
+                try await scoreInputs(base + "/meal-competitions/\(id)", token: nil).allSatisfy {
+                    $0["experience"] != nil
+                }
+            )
             let proposedResponse = try await client.api(.get, base + "/meal-competitions/\(id)")
             let proposed = try proposedResponse.json()
             // Independent arithmetic: discounts 3, 3, 1, 3, 1, 4 % at full marks; four members

@@ -355,7 +355,7 @@ struct CompetitionsController {
             contractValue: c.contractSignedAt == nil ? nil : c.contractValue,
             deliveries: c.deliveries.map { DeliveryBody(month: $0.month, meals: $0.meals, amount: $0.amount) },
             flags: flags.map { FlagBody(code: $0.code, detail: $0.detail) },
-            steps: steps.map { step in
+            steps: ServicePages.shown(steps, service: CompetitionService.key, state: c.state).map { step in
                 StepBody(
                     sequence: step.sequence,
                     event: step.event,

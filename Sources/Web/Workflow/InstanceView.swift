@@ -41,7 +41,11 @@ struct InstanceView {
         return InstanceView(
             summary: summary,
             definition: definition,
-            steps: try await queries.steps(of: id, tenantID: tenantID),
+            steps: ServicePages.shown(
+                try await queries.steps(of: id, tenantID: tenantID),
+                service: summary.service,
+                state: summary.state
+            ),
             availableEvents: events
         )
     }

@@ -1,5 +1,7 @@
 import Core
 import Foundation
+import MealTenders
+import Workflow
 
 /// Pages a service has beyond the generic ones (forms, instance page): its own list for the
 /// people who work in it, and a page per instance that shows its records (a certificate with its
@@ -19,6 +21,17 @@ enum ServicePages {
             roles.isDisjoint(with: PrincipalRotationController.readers)
                 ? "/\(slug)/principal-rotation/public" : "/\(slug)/principal-rotation"
         default: publicPath(service, slug: slug)
+        }
+    }
+
+    /// Steps as people see them: a commission member's marks stay hidden while the commission is
+    /// still marking — from everyone, the other members and the suppliers included — and are
+    /// public once an award is proposed (the audit leaf holds their hash all along).
+    static func shown(_ steps: [StepRecord], service: String, state: String) -> [StepRecord] {
+        guard service == CompetitionService.key, ["scoring", "scoring_overdue"].contains(state) else { return steps }
+        return steps.map { step in
+            guard step.event == "score", case .object(let input) = step.input else { return step }
+            return step.showing(.object(["bid": input["bid"] ?? .null, "marks": .string("sealed until the award")]))
         }
     }
 

@@ -42,6 +42,22 @@ public struct StepRecord: Sendable, Codable, Equatable {
     public let leafIndex: Int64?
 }
 
+extension StepRecord {
+    /// The same step showing `input` instead (a service keeps part of an input private for a while).
+    public func showing(_ input: InputValue) -> StepRecord {
+        StepRecord(
+            sequence: sequence,
+            event: event,
+            fromState: fromState,
+            toState: toState,
+            actorRole: actorRole,
+            input: input,
+            at: at,
+            leafIndex: leafIndex
+        )
+    }
+}
+
 /// Search criteria for instances; every one optional.
 public struct InstanceFilter: Sendable, Equatable {
     public var service: String?

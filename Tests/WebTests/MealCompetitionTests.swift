@@ -641,6 +641,12 @@ struct MealCompetitionTests {
             let detail = try await client.api(.get, CompetitionCity.base + "/meal-competitions/\(id)").json()
             let flags = (detail["flags"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
             #expect(flags.contains("single_bidder") && flags.contains("price_near_ceiling"), "\(flags)")
+            // The page says it in the reader's language, with the figures.
+            let page = try await client.execute(
+                uri: "/astana/meal-competitions/\(id.uuidString.lowercased())?lang=ru",
+                method: .get
+            )
+            #expect(page.text.contains("Единственная заявка") && page.text.contains("цена победителя — 98.9 %"))
             let releases = try await client.api(.get, "/astana/ocds/releases")
             #expect(releases.text.contains("\"direct\"") && releases.text.contains("\"unsuccessful\""))
             let problems = try CompetitionCity.validate(releases.text)

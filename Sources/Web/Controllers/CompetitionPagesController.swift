@@ -24,7 +24,12 @@ struct CompetitionPagesController {
     private var api: CompetitionsController { CompetitionsController(dependencies: dependencies) }
 
     func flagRows(_ flags: [RedFlag], _ language: Language) -> [[String: Any]] {
-        flags.map { ["title": dependencies.pages.locales.text("flag_" + $0.code, language), "detail": $0.detail] }
+        flags.map {
+            [
+                "title": dependencies.pages.locales.text("flag_" + $0.code, language),
+                "detail": dependencies.pages.locales.text("flag_\($0.code)_detail", language, figures: $0.figures),
+            ]
+        }
     }
 
     func stateTitle(_ competition: Competition, _ language: Language) -> String {

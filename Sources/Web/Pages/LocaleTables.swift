@@ -28,6 +28,15 @@ public struct LocaleTables: Sendable {
         strings[language]?[key] ?? key
     }
 
+    /// The text of `key` with `{1}`, `{2}`, … replaced by `figures` in order.
+    public func text(_ key: String, _ language: Language, figures: [String]) -> String {
+        var text = text(key, language)
+        for (index, figure) in figures.enumerated() {
+            text = text.replacingOccurrences(of: "{\(index + 1)}", with: figure)
+        }
+        return text
+    }
+
     /// A role's name in `language`.
     public func name(of role: Role, _ language: Language) -> String {
         text("role_" + role.rawValue, language)

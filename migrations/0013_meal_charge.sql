@@ -130,7 +130,7 @@ END;
 $$;
 
 -- Adds p_amount (negative to take) to shard p_shard of a shared account, making its p_shards
--- rows on first use; the shard row's id. The same rule as Ledger.moveShared in Swift.
+-- rows on first use; the shard row's id. Ledger.moveShared (top-ups, refunds) calls it too.
 CREATE FUNCTION adal_ledger_move_shared(
     p_tenant uuid,
     p_kind text,

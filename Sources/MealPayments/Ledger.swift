@@ -38,31 +38,9 @@ public enum Ledger {
         return id
     }
 
-    /// Takes `amount` from the pupil's account if it holds that much; the balance after, or nil
-    /// (nothing changed) when it does not.
-    public static func debitPupil(
-        account: UUID,
-        amount: Int64,
-        tenantID: UUID,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> Int64? {
-        var balance: Int64?
-        for try await value in try await connection.query(
-            """
-            UPDATE ledger_accounts SET balance = balance - \(amount)
-            WHERE tenant_id = \(tenantID) AND id = \(account) AND balance >= \(amount)
-            RETURNING balance
-            """,
-            logger: logger
-        ).decode(Int64.self) {
-            balance = value
-        }
-        return balance
-    }
-
     /// Adds `amount` (negative to take) to one of a shared account's shards, chosen at random,
-    /// making the shards on first use; the shard's row id.
+    /// making the shards on first use; the shard's row id. The rule is the database's
+    /// `adal_ledger_move_shared` (migration 0013), which the till's charge uses too.
     public static func moveShared(
         _ kind: Kind,
         owner: String,
@@ -72,27 +50,14 @@ public enum Ledger {
         logger: Logger
     ) async throws -> UUID {
         let shard = Int16.random(in: 0..<Int16(shards))
-        for attempt in 0..<2 {
-            for try await id in try await connection.query(
-                """
-                UPDATE ledger_accounts SET balance = balance + \(amount)
-                WHERE tenant_id = \(tenantID) AND kind = \(kind.rawValue) AND owner = \(owner) AND shard = \(shard)
-                RETURNING id
-                """,
-                logger: logger
-            ).decode(UUID.self) {
-                return id
-            }
-            guard attempt == 0 else { break }
-            try await connection.run(
-                """
-                INSERT INTO ledger_accounts (tenant_id, id, kind, owner, shard)
-                SELECT \(tenantID), gen_random_uuid(), \(kind.rawValue), \(owner), s
-                FROM generate_series(0, \(Int16(shards - 1))) AS s
-                ON CONFLICT (tenant_id, kind, owner, shard) DO NOTHING
-                """,
-                logger: logger
-            )
+        for try await id in try await connection.query(
+            """
+            SELECT adal_ledger_move_shared(\(tenantID)::uuid, \(kind.rawValue)::text, \(owner)::text, \(amount)::bigint,
+                \(shard)::smallint, \(Int16(shards))::smallint)
+            """,
+            logger: logger
+        ).decode(UUID.self) {
+            return id
         }
         throw AdalError.unavailable(reason: "ledger account \(kind.rawValue) \(owner) could not be opened")
     }

@@ -42,7 +42,7 @@ public enum MealAccountService {
             school = id
         }
         guard let school else { throw WorkflowError.refused(reason: "school \(bin) has no canteen registered") }
-        try await requireStaff(of: school, named: bin, context)
+        try await requireStaff(of: school, named: "school \(bin)", context)
         let card = (input.string("card") ?? "").trimmingCharacters(in: .whitespaces)
         guard card.count >= 4, card.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
             throw AdalError.invalidField(field: "card", reason: "4 to 64 Latin letters, digits or hyphens")
@@ -88,7 +88,7 @@ public enum MealAccountService {
                 return
             }
         }
-        throw AdalError.forbidden(reason: "this account does not work at school \(name)")
+        throw AdalError.forbidden(reason: "this account does not work at \(name)")
     }
 
     // MARK: - Charging
@@ -244,7 +244,7 @@ public enum MealAccountService {
         let amount = context.input.integer("amount") ?? 0
         try await requireNew(id, context)
         guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
-        try await requireStaff(of: pupil.schoolID, named: "of this pupil", context)
+        try await requireStaff(of: pupil.schoolID, named: "this pupil's school", context)
         var charge: (String, Int64, UUID)?
         for try await row in try await connection.query(
             """

@@ -66,6 +66,17 @@ public struct CompetitionService: Sendable {
         )
     }
 
+    /// What a step's input shows while the competition is in `state`: a commission member's
+    /// marks stay hidden while the commission is still marking — from everyone, the other members
+    /// and the suppliers included — and are public once an award is proposed (the audit leaf
+    /// holds their hash all along). Other inputs are shown as given.
+    public static func shownInput(event: String, input: InputValue, state: String) -> InputValue {
+        guard event == "score", ["scoring", "scoring_overdue"].contains(state), case .object(let fields) = input else {
+            return input
+        }
+        return .object(["bid": fields["bid"] ?? .null, "marks": .string("sealed until the award")])
+    }
+
     // MARK: - Reading
 
     func competition(_ context: StepContext) async throws -> Competition {
@@ -97,6 +108,13 @@ public struct CompetitionService: Sendable {
     }
 
     func publish(_ context: StepContext, _ stage: OCDSStage) async throws -> StepEffects {
+        _ = try await published(context, stage)
+        return .none
+    }
+
+    /// Publishes the stage's release and returns the competition it was made from (the step's
+    /// writes included), so an action that needs it reads it once.
+    func published(_ context: StepContext, _ stage: OCDSStage) async throws -> Competition {
         let competition = try await competition(context)
         let release = ocds.release(competition, stage: stage, sequence: context.sequence, at: context.now)
         try await OCDSRelease.publish(
@@ -110,7 +128,7 @@ public struct CompetitionService: Sendable {
             on: context.connection,
             logger: context.logger
         )
-        return .none
+        return competition
     }
 
     // MARK: - Guards
@@ -570,17 +588,15 @@ public struct CompetitionService: Sendable {
             WHERE tenant_id = \(context.tenantID) AND instance_id = \(context.instanceID)
             """
         )
-        var effects = try await publish(context, .contract)
-        let competition = try await competition(context)
+        let competition = try await published(context, .contract)
         guard let supplier = competition.awardSupplierBIN, let price = competition.awardPrice else {
             throw WorkflowError.refused(reason: "the competition has no award")
         }
-        effects.outbox = competition.schools.map {
-            Self.contractMessage(school: $0, supplierBIN: supplier, price: price)
-        }
-        effects.amounts = [("contract_value", price * competition.totalMeals)]
-        effects.identifiers = [supplier]
-        return effects
+        return StepEffects(
+            amounts: [("contract_value", price * competition.totalMeals)],
+            identifiers: [supplier],
+            outbox: competition.schools.map { Self.contractMessage(school: $0, supplierBIN: supplier, price: price) }
+        )
     }
 
     static func contractMessage(school: Competition.School, supplierBIN: String, price: Int64) -> OutboxMessage {

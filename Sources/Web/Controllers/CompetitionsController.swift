@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MealTenders
+import PostgresNIO
 import Storage
 import Workflow
 
@@ -197,34 +198,49 @@ struct CompetitionsController {
 
     /// The competition with its flags, for pages and the API alike.
     func load(_ id: UUID, tenantID: UUID) async throws -> (Competition, [RedFlag]) {
+        guard let found = try await flagged(tenantID: tenantID, ids: { _ in [id] }).first else {
+            throw AdalError.notFound(what: "competition")
+        }
+        return found
+    }
+
+    /// The city's competitions (newest first, at most ``CompetitionStore/pageSize``) with their flags.
+    func competitions(tenantID: UUID) async throws -> [(Competition, [RedFlag])] {
         let logger = dependencies.database.logger
-        let registry = dependencies.workflows.registry
-        return try await dependencies.database.withTenant(tenantID) { connection in
-            guard
-                let competition = try await CompetitionStore.load(
-                    id,
-                    tenantID: tenantID,
-                    on: connection,
-                    logger: logger
-                )
-            else { throw AdalError.notFound(what: "competition") }
-            let awards = try await CompetitionStore.awardsBySupplier(tenantID: tenantID, on: connection, logger: logger)
-            let standard = registry.latest(CompetitionService.key)?.parameter("bid_window").flatMap {
-                if case .duration(let window) = $0.defaultValue { return window }
-                return nil
-            }
-            return (competition, RedFlags.of(competition, awardsBySupplier: awards, standardWindow: standard))
+        return try await flagged(tenantID: tenantID) { connection in
+            try await CompetitionStore.list(tenantID: tenantID, on: connection, logger: logger)
         }
     }
 
-    func competitions(tenantID: UUID) async throws -> [(Competition, [RedFlag])] {
+    /// Competitions and their flags in one transaction; the city's awards, which the flags
+    /// compare each winner with, are read once.
+    private func flagged(
+        tenantID: UUID,
+        ids: @escaping @Sendable (PostgresConnection) async throws -> [UUID]
+    ) async throws -> [(Competition, [RedFlag])] {
         let logger = dependencies.database.logger
-        let ids = try await dependencies.database.withTenant(tenantID) { connection in
-            try await CompetitionStore.list(tenantID: tenantID, on: connection, logger: logger)
+        let standard = dependencies.workflows.registry.latest(CompetitionService.key)?.parameter("bid_window").flatMap {
+            if case .duration(let window) = $0.defaultValue { return window }
+            return nil
         }
-        var result: [(Competition, [RedFlag])] = []
-        for id in ids { result.append(try await load(id, tenantID: tenantID)) }
-        return result
+        return try await dependencies.database.withTenant(tenantID) { connection in
+            let awards = try await CompetitionStore.awardsBySupplier(tenantID: tenantID, on: connection, logger: logger)
+            var found: [(Competition, [RedFlag])] = []
+            for id in try await ids(connection) {
+                guard
+                    let competition = try await CompetitionStore.load(
+                        id,
+                        tenantID: tenantID,
+                        on: connection,
+                        logger: logger
+                    )
+                else { continue }
+                found.append(
+                    (competition, RedFlags.of(competition, awardsBySupplier: awards, standardWindow: standard))
+                )
+            }
+            return found
+        }
     }
 
     @Sendable func list(request: Request, context: AppRequestContext) async throws -> ListResponse {

@@ -24,15 +24,11 @@ enum ServicePages {
         }
     }
 
-    /// Steps as people see them: a commission member's marks stay hidden while the commission is
-    /// still marking — from everyone, the other members and the suppliers included — and are
-    /// public once an award is proposed (the audit leaf holds their hash all along).
+    /// Steps as people see them: each service may keep part of an input private for a while
+    /// (a competition's marks until the award is proposed).
     static func shown(_ steps: [StepRecord], service: String, state: String) -> [StepRecord] {
-        guard service == CompetitionService.key, ["scoring", "scoring_overdue"].contains(state) else { return steps }
-        return steps.map { step in
-            guard step.event == "score", case .object(let input) = step.input else { return step }
-            return step.showing(.object(["bid": input["bid"] ?? .null, "marks": .string("sealed until the award")]))
-        }
+        guard service == CompetitionService.key else { return steps }
+        return steps.map { $0.showing(CompetitionService.shownInput(event: $0.event, input: $0.input, state: state)) }
     }
 
     /// The page of the service anyone may read, signed in or not.

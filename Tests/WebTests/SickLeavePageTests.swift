@@ -102,6 +102,10 @@ struct SickLeavePageTests {
             let printable = try await doctor.get(certificatePath + "/print?lang=en")
             #expect(printable.main.contains("figure class=\"qr print\"") && printable.main.contains("<svg"))
             let png = try await doctor.get(certificatePath + "/versions/2/qr.png")
+            #expect(
+                png.status == .ok && png.headers[.contentType] == "image/png",
+                "\(png.status) \(png.text.prefix(300))"
+            )
             let tokens = try await api.versions(client, instance, doctor: try await doctorToken(fixture))
             #expect(
                 try ZBar.read(Array(png.body.readableBytesView))

@@ -22,6 +22,8 @@ public struct AppConfiguration: Sendable {
     public var migrateOnStart: Bool = true
     /// bcrypt cost; each step doubles the work. Production keeps at least 12.
     public var bcryptCost: UInt8 = 12
+    /// Longest wait for a pooled database connection before a request is answered 503.
+    public var databaseLeaseTimeout: Duration = .seconds(5)
     /// Largest request body accepted; larger bodies get 413.
     public var maximumBodyBytes: Int = 1 << 20
     /// Mark cookies Secure (set when served over HTTPS behind a proxy).

@@ -58,7 +58,7 @@ public func buildDependencies(
     metrics: PrometheusCollectorRegistry,
     logger: Logger
 ) async throws -> AppDependencies {
-    let database = Database(client: client, logger: logger)
+    let database = Database(client: client, logger: logger, leaseTimeout: configuration.databaseLeaseTimeout)
     let auditLog = PostgresAuditLog(database: database)
     let notary = try AuditKeys.notary(log: auditLog, configuration: configuration, logger: logger)
     let accounts = AccountService(

@@ -110,6 +110,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "OpenBudget",
+            dependencies: [
+                "Core",
+                "Storage",
+                "Workflow",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PrincipalRotation",
             dependencies: [
                 "Core",
@@ -127,6 +139,7 @@ let package = Package(
                 "Core",
                 "MealPayments",
                 "MealTenders",
+                "OpenBudget",
                 "PrincipalRotation",
                 "SickLeave",
                 "Storage",
@@ -149,6 +162,7 @@ let package = Package(
                 "Core",
                 "MealPayments",
                 "MealTenders",
+                "OpenBudget",
                 "PrincipalRotation",
                 "SickLeave",
                 "Storage",
@@ -173,6 +187,11 @@ let package = Package(
         .testTarget(
             name: "CoreTests",
             dependencies: ["Core"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OpenBudgetTests",
+            dependencies: ["Core", "OpenBudget"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -205,7 +224,9 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "MealPayments", "MealTenders", "PrincipalRotation", "SickLeave", "Storage", "Web",
+                "Audit", "Core", "MealPayments", "MealTenders", "OpenBudget", "PrincipalRotation", "SickLeave",
+                "Storage",
+                "Web",
                 "Workflow",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),

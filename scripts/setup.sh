@@ -28,11 +28,20 @@ fi
 
 install_validators() {
     local venv=.tools/venv
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    # The standards' own checkers: OCDS releases, Frictionless data packages, and a third-party
+    # Open311 (GeoReport v2) client that the tests point at the running server.
     if [ ! -x "$venv/bin/libcoveocds" ]; then
         echo "Installing libcoveocds (OCDS validator) into $venv ..."
-        rm -rf "$venv"
-        python3 -m venv "$venv"
         "$venv/bin/pip" install --quiet --disable-pip-version-check 'libcoveocds==0.17.*'
+    fi
+    if [ ! -x "$venv/bin/frictionless" ]; then
+        echo "Installing frictionless (data package validator) into $venv ..."
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'frictionless==5.21.*'
+    fi
+    if ! "$venv/bin/python" -c 'import georeport' >/dev/null 2>&1; then
+        echo "Installing georeport (Open311 client) into $venv ..."
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'georeport==0.3.1'
     fi
 }
 

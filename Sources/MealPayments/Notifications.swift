@@ -105,9 +105,5 @@ public enum MealOutbox {
 
 /// Amounts for people: tiyn as tenge with two decimals.
 public enum Money {
-    public static func tenge(_ tiyn: Int64) -> String {
-        let sign = tiyn < 0 ? "-" : ""
-        let magnitude = tiyn.magnitude
-        return String(format: "%@%llu.%02llu", sign, magnitude / 100, magnitude % 100)
-    }
+    public static func tenge(_ tiyn: Int64) -> String { Tenge.decimal(tiyn) }
 }

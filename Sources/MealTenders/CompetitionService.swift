@@ -624,7 +624,32 @@ public struct CompetitionService: Sendable {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw WorkflowError.refused(reason: "the delivery of \(month.prefix(7)) is already reported")
         }
-        return try await publish(context, .implementation)
+        let competition = try await published(context, .implementation)
+        // The month's amount is spent on the lot's schools in proportion to their pupils, and
+        // booked on each school's object of the open budget.
+        let year = Int(month.prefix(4)) ?? 0
+        let shares = BudgetSpending.split(
+            context.input.integer("amount") ?? 0,
+            weights: competition.schools.map(\.total)
+        )
+        return StepEffects(
+            outbox: zip(competition.schools, shares).filter { $0.1 > 0 }.map { school, share in
+                OutboxMessage(
+                    topic: BudgetSpending.topic,
+                    payload: .object(
+                        BudgetSpending.payload(
+                            bin: school.bin,
+                            year: year,
+                            category: "meals",
+                            amount: share,
+                            instanceID: context.instanceID,
+                            sequence: context.sequence,
+                            description: "\(competition.title): \(month.prefix(7))"
+                        ).mapValues(InputValue.string)
+                    )
+                )
+            }
+        )
     }
 
     func closeCompetition(_ context: StepContext) async throws -> StepEffects {

@@ -34,7 +34,7 @@ public struct Document: Sendable, Equatable {
         guard content.count <= maximumBytes else {
             throw .tooLarge(limit: "\(field) (\(trimmed))", maximumBytes: maximumBytes)
         }
-        guard let type = MediaType.sniff(content) else {
+        guard let type = MediaType.sniff(content), type != .mp4 else {
             throw .invalidField(field: field, reason: "\(trimmed) is not a PDF, JPEG or PNG file")
         }
         if let claimedType, !claimedType.isEmpty, claimedType.lowercased() != type.rawValue {

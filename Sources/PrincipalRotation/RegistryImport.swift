@@ -17,13 +17,7 @@ public enum RegistryCSV {
     /// At most this many problems are listed; the count says how many there were.
     public static let maximumListed = 200
 
-    public struct Problem: Sendable, Codable, Equatable, CustomStringConvertible {
-        public var line: Int
-        public var field: String?
-        public var message: String
-
-        public var description: String { "line \(line)" + (field.map { ", \($0)" } ?? "") + ": \(message)" }
-    }
+    public typealias Problem = CSV.Problem
 
     public struct Report: Sendable, Codable, Equatable {
         public var rows: Int
@@ -79,37 +73,16 @@ public enum RegistryCSV {
             report.problems = Array(problems.prefix(maximumListed))
             return (nil, report)
         }
-        guard bytes.count <= maximumBytes else {
-            return refuse([Problem(line: 0, field: nil, message: "the file is larger than \(maximumBytes) bytes")])
-        }
-        var body = bytes[...]
-        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
-        guard let text = String(validating: body, as: UTF8.self) else {
-            let valid = body.prefix { $0 < 0x80 }
-            let line = 1 + valid.filter { $0 == 0x0A }.count
-            return refuse([
-                Problem(line: line, field: nil, message: "the file is not UTF-8 text (save it as CSV UTF-8)")
-            ])
-        }
         let records: [CSV.Record]
         do {
-            records = try CSV.parse(text, maximumFields: header.count + 8, maximumRecords: maximumRows + 1)
+            records = try CSV.table(bytes, header: header, maximumBytes: maximumBytes, maximumRows: maximumRows)
         } catch {
-            return refuse([Problem(line: error.line, field: nil, message: error.reason)])
+            return refuse([error])
         }
-        guard let first = records.first, first.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) == header else {
-            return refuse([
-                Problem(
-                    line: 1,
-                    field: nil,
-                    message: "the first line must be exactly: " + header.joined(separator: ",")
-                )
-            ])
-        }
-        report.rows = records.count - 1
+        report.rows = records.count
         var problems: [Problem] = []
         var rows: [Row] = []
-        for record in records.dropFirst() {
+        for record in records {
             switch check(record, latestStart: latestStart) {
             case .success(let row): rows.append(row)
             case .failure(let found): problems += found.problems

@@ -26,7 +26,8 @@ struct AccountRuleTests {
     @Test("roles parse from their names and unknown ones are listed")
     func roles() throws {
         #expect(try Role.parse("canteen_till") == .canteenTill)
-        #expect(Role.allCases.count == 10)
+        #expect(try Role.parse("resident") == .resident)
+        #expect(Role.allCases.count == 11)
         #expect(throws: AdalError.self) { try Role.parse("mayor") }
     }
 

@@ -36,8 +36,10 @@ public struct TestDatabases: Sendable {
                     TestDatabases(
                         name: name,
                         cluster: cluster,
-                        owner: Database(client: ownerClient, logger: logger),
-                        application: Database(client: applicationClient, logger: logger)
+                        // The whole suite shares two cores and one PostgreSQL: a test waits up
+                        // to 30 s for a pooled connection (production waits 5 s).
+                        owner: Database(client: ownerClient, logger: logger, leaseTimeout: .seconds(30)),
+                        application: Database(client: applicationClient, logger: logger, leaseTimeout: .seconds(30))
                     )
                 )
             }

@@ -17,6 +17,9 @@ public enum AdalError: Error, Equatable, Sendable {
     case tooManyAttempts(retryAfterSeconds: Int)
     /// A request body, upload or list larger than its named limit.
     case tooLarge(limit: String, maximumBytes: Int)
+    /// A file of a type the route does not take, or whose bytes are not what its name or the
+    /// sender claims; `field` names the part, `reason` what was found and what is taken.
+    case unsupportedMediaType(field: String, reason: String)
     /// A form posted without a valid anti-forgery token.
     case csrfRejected
     /// The database or another dependency cannot be reached.
@@ -34,6 +37,7 @@ extension AdalError: CustomStringConvertible {
         case .conflict(let reason): "conflict: \(reason)"
         case .tooManyAttempts(let seconds): "too many attempts; try again in \(seconds) s"
         case .tooLarge(let limit, let maximumBytes): "\(limit) is larger than \(maximumBytes) bytes"
+        case .unsupportedMediaType(let field, let reason): "\(field): \(reason)"
         case .csrfRejected: "the form's anti-forgery token is missing or wrong"
         case .unavailable(let reason): "unavailable: \(reason)"
         }

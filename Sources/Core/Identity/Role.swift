@@ -10,6 +10,9 @@ public enum Role: String, CaseIterable, Codable, Sendable, Comparable {
     case clinicDoctor = "clinic_doctor"
     case employer
     case auditor
+    /// A resident of the city: reports on budget objects, proposes and votes in the
+    /// participatory budget of their district.
+    case resident
 
     public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rawValue < rhs.rawValue }
 

@@ -8,6 +8,8 @@ public enum ServiceKey: String, CaseIterable, Codable, Sendable {
     case sickLeave = "sick-leave"
     case principalRotation = "principal-rotation"
     case openBudget = "open-budget"
+    /// A citizen's report on a budget object, referred to the body responsible and answered.
+    case citizenReport = "citizen-report"
     case participatoryBudget = "participatory-budget"
 
     /// Parses a service key, naming `field` in the error.

@@ -1,3 +1,5 @@
+import Core
+
 /// What a sick-leave QR code carries: one version of one certificate, signed by the clinic.
 ///
 /// `SL1:` followed by the Base45 of a COSE_Sign1 message whose payload is a CBOR map with
@@ -256,8 +258,4 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

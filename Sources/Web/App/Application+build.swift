@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MealPayments
 import MealTenders
+import OpenBudget
 import PostgresNIO
 import Prometheus
 import SickLeave
@@ -48,6 +49,10 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     MealsPagesController(dependencies: dependencies).register(on: router)
     CompetitionsController(dependencies: dependencies).register(on: router)
     CompetitionPagesController(dependencies: dependencies).register(on: router)
+    OpenBudgetController(dependencies: dependencies).register(on: router)
+    CitizenReportsController(dependencies: dependencies).register(on: router)
+    Open311Controller(dependencies: dependencies).register(on: router)
+    BudgetPagesController(dependencies: dependencies).register(on: router)
     return router
 }
 
@@ -130,7 +135,7 @@ public func buildApplication(
         ).merging(
             CompetitionOutbox.handlers(engine: dependencies.workflows, contracts: dependencies.mealSchools),
             uniquingKeysWith: { first, _ in first }
-        ),
+        ).merging(OpenBudgetService.handlers(database: dependencies.database), uniquingKeysWith: { first, _ in first }),
         pollInterval: configuration.jobPollInterval,
         logger: logger
     )

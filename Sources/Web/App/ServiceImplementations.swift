@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MealPayments
 import MealTenders
+import OpenBudget
 import PrincipalRotation
 import SickLeave
 import Workflow
@@ -19,7 +20,8 @@ public enum ServiceImplementations {
             SickLeaveService(sealer: sealer).implementation, PrincipalRotationService.implementation,
             SettingsRecord.implementation, MealAccountService.implementation,
             CompetitionService(sealer: sealer, ocds: ocds).implementation,
-            DirectAwardService(ocds: ocds).implementation,
+            DirectAwardService(ocds: ocds).implementation, OpenBudgetService.implementation,
+            CitizenReportService(sealer: sealer).implementation,
         ]
     }
 

@@ -1,5 +1,6 @@
 import Core
 import Hummingbird
+import OpenBudget
 
 /// A city's pages: its home with the enabled services, sign-in, sign-out and the account page.
 struct TenantPagesController {
@@ -40,10 +41,20 @@ struct TenantPagesController {
             }
             return row
         }
+        // The headline figure: how much of the city's catalogue of public services is automated.
+        let share = ServiceCatalogue.share(
+            try await ServiceCatalogue(database: dependencies.database).entries(tenantID: tenant.id)
+        )
         return dependencies.pages.page(
             "tenant",
             titleKey: "services_title",
-            values: ["services": services, "hasServices": !services.isEmpty],
+            values: [
+                "services": services, "hasServices": !services.isEmpty, "slug": tenant.slug.value,
+                "automated": PageRenderer.optional(
+                    share.percent.map { BudgetPagesController.percent($0, context.language) }
+                ),
+                "catalogueTotal": String(share.total),
+            ],
             request: request,
             context: context
         )

@@ -99,6 +99,13 @@ public enum DemoData {
                 database: database,
                 configuration: configuration
             )
+            try await DemoBudget.seed(
+                tenant: tenant,
+                cityNumber: cityNumber,
+                accounts: accounts,
+                database: database,
+                configuration: configuration
+            )
         }
         return lines
     }

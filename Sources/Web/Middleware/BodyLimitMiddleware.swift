@@ -15,7 +15,7 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws
         -> Response
     {
-        let limit = UploadRoutes.carriesDocuments(request) ? max(maximumBytes, maximumUploadBytes) : maximumBytes
+        let limit = UploadRoutes.limit(request, body: maximumBytes, upload: maximumUploadBytes)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw AdalError.tooLarge(limit: "request body", maximumBytes: limit)
         }
@@ -23,12 +23,30 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// The requests that may carry documents: a bid on a competition, a supplier's registration.
+/// The requests that may carry documents (a bid on a competition, a supplier's registration, a
+/// spending entry) or a citizen's photos and videos, and the larger limits they have.
 enum UploadRoutes {
+    /// Five videos of 10 MiB or one of 50 MiB with four photos, and the form around them.
+    static let maximumMediaRequestBytes = 64 << 20
+
     static func carriesDocuments(_ request: Request) -> Bool {
         guard request.method == .post else { return false }
         let path = request.uri.path
         return path.hasSuffix("/bids") || path.hasSuffix("/suppliers") || path.hasSuffix("/suppliers/register")
+            || path.hasSuffix("/budget/spending")
+    }
+
+    /// A citizen's report with its files, on the API, the page or Open311.
+    static func carriesMedia(_ request: Request) -> Bool {
+        guard request.method == .post else { return false }
+        let path = request.uri.path
+        return path.hasSuffix("/reports") || path.hasSuffix("/requests.json")
+    }
+
+    /// The most a request may send: `body` for most, more for those carrying files.
+    static func limit(_ request: Request, body: Int, upload: Int) -> Int {
+        if carriesMedia(request) { return max(body, maximumMediaRequestBytes) }
+        return carriesDocuments(request) ? max(body, upload) : body
     }
 }
 

@@ -27,7 +27,10 @@ struct CSRFMiddleware: RouterMiddleware {
         let token = existing ?? SecretToken.generate().text
         context.csrfToken = token
 
-        if Self.isUnsafe(request.method) && !request.uri.path.hasPrefix("/api/") {
+        // The API and Open311 authenticate by token, never by cookie.
+        if Self.isUnsafe(request.method) && !request.uri.path.hasPrefix("/api/")
+            && !request.uri.path.hasPrefix("/open311/")
+        {
             guard let existing else { throw AdalError.csrfRejected }
             if let origin = request.headers[.origin], let host = request.head.authority {
                 guard URL(string: origin)?.hostWithPort == host else { throw AdalError.csrfRejected }
@@ -37,8 +40,7 @@ struct CSRFMiddleware: RouterMiddleware {
             if let boundary = MultipartForm.boundary(contentType: request.headers[.contentType]) {
                 // A form with files: the token is one of its parts.
                 let limit =
-                    UploadRoutes.carriesDocuments(request)
-                    ? max(maximumBodyBytes, maximumUploadBytes) : maximumBodyBytes
+                    UploadRoutes.limit(request, body: maximumBodyBytes, upload: maximumUploadBytes)
                 body = try await request.readBody(limit: limit)
                 sent = try MultipartForm(body: Array(buffer: body), boundary: boundary)["_csrf"]
             } else {

@@ -29,10 +29,12 @@ struct ErrorMiddleware: RouterMiddleware {
             var context = context
             context.language = LanguageMiddleware.language(of: request)
             var response =
-                request.uri.path.hasPrefix("/api/") || request.uri.path.hasPrefix("/audit/")
+                request.uri.path.hasPrefix("/open311/")
+                ? problem.open311()
+                : request.uri.path.hasPrefix("/api/") || request.uri.path.hasPrefix("/audit/")
                     || request.uri.path == "/health"
-                ? problem.json(instance: request.uri.path, requestID: context.id)
-                : problem.page(pages: pages, request: request, context: context)
+                    ? problem.json(instance: request.uri.path, requestID: context.id)
+                    : problem.page(pages: pages, request: request, context: context)
             if let seconds = problem.retryAfter {
                 response.headers[.retryAfter] = String(seconds)
             }
@@ -184,6 +186,15 @@ struct Problem {
                 field: nil,
                 retryAfter: nil
             )
+        case .unsupportedMediaType(let field, let reason):
+            self.init(
+                status: .unsupportedMediaType,
+                kind: "unsupported-media-type",
+                messageKey: "error_unsupported_media",
+                detail: "\(field): \(reason)",
+                field: field,
+                retryAfter: nil
+            )
         case .csrfRejected:
             self.init(
                 status: .forbidden,
@@ -220,6 +231,19 @@ struct Problem {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The error as Open311 GeoReport v2 clients read it: a list of `{code, description}`.
+    func open311() -> Response {
+        let document: [[String: Any]] = [
+            ["code": Int(status.code), "description": detail ?? "\(status.reasonPhrase) (\(kind))"]
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.withoutEscapingSlashes])) ?? Data()
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 
     /// The localised error page.

@@ -28,6 +28,9 @@ struct TenantMiddleware: RouterMiddleware {
 struct APITokenMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let dependencies: AppDependencies
+    /// Lets a request without an `Authorization` header through anonymously (a citizen's
+    /// report); a header with a token that is not valid is still refused.
+    var optional = false
 
     func handle(
         _ request: Request,
@@ -39,6 +42,7 @@ struct APITokenMiddleware: RouterMiddleware {
         var context = context
         let tenant = try await dependencies.tenant(named: context)
         context.tenant = tenant
+        if optional, request.headers[.authorization] == nil { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
             let principal = try await dependencies.accounts.principal(
                 apiToken: String(header.dropFirst("bearer ".count)).trimmingWhitespace(),

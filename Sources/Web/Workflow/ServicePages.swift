@@ -36,6 +36,8 @@ enum ServicePages {
         switch service {
         case "school-meal-competition", "meal-direct-award": "/\(slug)/meal-competitions"
         case PrincipalRotationController.service: "/\(slug)/principal-rotation/public"
+        case "open-budget": "/\(slug)/budget"
+        case "citizen-report": "/\(slug)/reports"
         default: nil
         }
     }
@@ -45,6 +47,7 @@ enum ServicePages {
         switch service {
         case SickLeavePagesController.service: "/\(slug)/sick-leave/certificates/\(instance.uuidString.lowercased())"
         case "school-meal-competition": "/\(slug)/meal-competitions/\(instance.uuidString.lowercased())"
+        case "citizen-report": "/\(slug)/reports/\(instance.uuidString.lowercased())"
         default: nil
         }
     }

@@ -74,29 +74,6 @@ struct StepForm {
         return input
     }
 
-    /// `1250`, `1 250,5`, `1250.50` tenge → tiyn; nil for anything else (more than two decimals,
-    /// signs, letters, or beyond Int64).
-    static func tiyn(fromTenge text: String) -> Int64? {
-        let compact = text.filter { $0 != " " && $0 != "\u{00A0}" }.replacingOccurrences(of: ",", with: ".")
-        let parts = compact.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), !parts[0].isEmpty, parts[0].allSatisfy(\.isASCIIDigit),
-            let whole = Int64(parts[0])
-        else { return nil }
-        var fraction: Int64 = 0
-        if parts.count == 2 {
-            let digits = parts[1]
-            guard (1...2).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), let value = Int64(digits) else {
-                return nil
-            }
-            fraction = digits.count == 1 ? value * 10 : value
-        }
-        let (scaled, overflow) = whole.multipliedReportingOverflow(by: 100)
-        guard !overflow else { return nil }
-        let (total, overflowAgain) = scaled.addingReportingOverflow(fraction)
-        return overflowAgain ? nil : total
-    }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+    /// Tenge as typed → tiyn (``Tenge/tiyn(from:)``).
+    static func tiyn(fromTenge text: String) -> Int64? { Tenge.tiyn(from: text) }
 }

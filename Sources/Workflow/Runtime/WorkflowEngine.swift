@@ -30,13 +30,15 @@ public struct WorkflowEngine: Sendable {
 
     // MARK: Starting
 
-    /// Starts an instance of `service` in the city's pinned version with the city's parameters.
+    /// Starts an instance of `service` in the city's pinned version with the city's parameters;
+    /// an `attachment` reaches the start's actions as in ``fire(tenantID:instanceID:event:actor:input:idempotencyKey:attachment:)``.
     public func start(
         tenantID: UUID,
         service: String,
         actor: StepActor,
         input: [String: InputValue],
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil,
+        attachment: [UInt8]? = nil
     ) async throws -> StepResult {
         try Self.checkKey(idempotencyKey)
         let request = Self.requestHash(
@@ -68,7 +70,8 @@ public struct WorkflowEngine: Sendable {
                     actor: actor,
                     input: input,
                     parameters: parameters,
-                    sequence: 1
+                    sequence: 1,
+                    attachment: attachment
                 )
                 try await write(step, on: connection, start: true, key: idempotencyKey, request: request)
                 return step.result

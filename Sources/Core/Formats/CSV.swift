@@ -1,23 +1,23 @@
-import Core
+import Foundation
 
 /// RFC 4180 comma-separated values: fields optionally in double quotes (a quote inside written
 /// twice), records ending in CRLF or LF. Strict: a quote inside an unquoted field, or text after
 /// a closing quote, is an error naming the line.
-enum CSV {
-    struct Record {
+public enum CSV {
+    public struct Record: Sendable {
         /// The line the record starts on (1-based).
-        var line: Int
-        var fields: [String]
+        public var line: Int
+        public var fields: [String]
     }
 
-    struct Malformed: Error {
-        var line: Int
-        var reason: String
+    public struct Malformed: Error {
+        public var line: Int
+        public var reason: String
     }
 
     /// Stops with an error at the first record beyond `maximumRecords`, so a huge file of junk
     /// costs no more than the limit.
-    static func parse(_ text: String, maximumFields: Int, maximumRecords: Int) throws(Malformed) -> [Record] {
+    public static func parse(_ text: String, maximumFields: Int, maximumRecords: Int) throws(Malformed) -> [Record] {
         var records: [Record] = []
         var fields: [String] = []
         var field = ""
@@ -85,5 +85,57 @@ enum CSV {
             records.append(Record(line: recordLine, fields: fields))
         }
         return records
+    }
+}
+
+extension CSV {
+    /// A problem with one line of an imported file, for the report that lists them all.
+    public struct Problem: Error, Sendable, Codable, Equatable, CustomStringConvertible {
+        public var line: Int
+        public var field: String?
+        public var message: String
+
+        public init(line: Int, field: String?, message: String) {
+            self.line = line
+            self.field = field
+            self.message = message
+        }
+
+        public var description: String { "line \(line)" + (field.map { ", \($0)" } ?? "") + ": \(message)" }
+    }
+
+    /// The rows of an uploaded file after its header: within `maximumBytes`, UTF-8 (a byte-order
+    /// mark is skipped), at most `maximumRows` rows, and a first line that is exactly `header`.
+    /// The one problem that stops the reading is thrown with its line.
+    public static func table(
+        _ bytes: [UInt8],
+        header: [String],
+        maximumBytes: Int,
+        maximumRows: Int
+    ) throws(Problem) -> [Record] {
+        guard bytes.count <= maximumBytes else {
+            throw Problem(line: 0, field: nil, message: "the file is larger than \(maximumBytes) bytes")
+        }
+        var body = bytes[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        guard let text = String(validating: body, as: UTF8.self) else {
+            let valid = body.prefix { $0 < 0x80 }
+            let line = 1 + valid.filter { $0 == 0x0A }.count
+            throw Problem(line: line, field: nil, message: "the file is not UTF-8 text (save it as CSV UTF-8)")
+        }
+        let records: [Record]
+        do {
+            records = try parse(text, maximumFields: header.count + 8, maximumRecords: maximumRows + 1)
+        } catch {
+            throw Problem(line: error.line, field: nil, message: error.reason)
+        }
+        guard let first = records.first, first.fields.map({ $0.trimmingCharacters(in: .whitespaces) }) == header else {
+            throw Problem(
+                line: 1,
+                field: nil,
+                message: "the first line must be exactly: " + header.joined(separator: ",")
+            )
+        }
+        return Array(records.dropFirst())
     }
 }

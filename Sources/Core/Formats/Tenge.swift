@@ -1,0 +1,39 @@
+import Foundation
+
+/// Amounts of money as people type and read them; Adal itself counts integer tiyn
+/// (1 tenge = 100 tiyn).
+public enum Tenge {
+    /// `1250`, `1 250,5`, `1250.50` tenge → tiyn; nil for anything else (more than two decimals,
+    /// signs, letters, or beyond Int64).
+    public static func tiyn(from text: String) -> Int64? {
+        let compact = text.filter { $0 != " " && $0 != "\u{00A0}" }.replacingOccurrences(of: ",", with: ".")
+        let parts = compact.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty, parts[0].allSatisfy(\.isASCIIDigit),
+            let whole = Int64(parts[0])
+        else { return nil }
+        var fraction: Int64 = 0
+        if parts.count == 2 {
+            let digits = parts[1]
+            guard (1...2).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), let value = Int64(digits) else {
+                return nil
+            }
+            fraction = digits.count == 1 ? value * 10 : value
+        }
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: 100)
+        guard !overflow else { return nil }
+        let (total, overflowAgain) = scaled.addingReportingOverflow(fraction)
+        return overflowAgain ? nil : total
+    }
+
+    /// Tiyn as a plain decimal in tenge, `1234.50`: the form open data and CSV files use.
+    public static func decimal(_ tiyn: Int64) -> String {
+        let sign = tiyn < 0 ? "-" : ""
+        let magnitude = tiyn.magnitude
+        return String(format: "%@%llu.%02llu", sign, magnitude / 100, magnitude % 100)
+    }
+}
+
+extension Character {
+    /// 0 to 9 only (not the other scripts' digits `isNumber` accepts).
+    public var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+}

@@ -191,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OpenBudgetTests",
-            dependencies: ["Core", "OpenBudget"],
+            dependencies: ["Core", "OpenBudget", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -68,6 +68,7 @@ struct WebFixture: Sendable {
 
     static func with(
         maximumBodyBytes: Int = 64 * 1024,
+        mode: TestingSetup = .router,
         _ body: @escaping @Sendable (WebFixture, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.with { databases in
@@ -118,7 +119,7 @@ struct WebFixture: Sendable {
                 shymkent: shymkent
             )
             let app = Application(router: try buildRouter(dependencies))
-            try await app.test(.router) { client in
+            try await app.test(mode) { client in
                 try await body(fixture, client)
             }
         }

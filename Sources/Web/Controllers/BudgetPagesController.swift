@@ -131,6 +131,14 @@ struct BudgetPagesController {
             label: locales.text("budget_chart_label", language)
         )
         let object = detail.object
+        let photos = reports.flatMap { report in
+            report.media.filter { $0.mediaType.hasPrefix("image/") }.map {
+                [
+                    "src": "/\(slug)/media/\($0.sha256)",
+                    "report": "/\(slug)/reports/\(report.instanceID.uuidString.lowercased())",
+                ]
+            }
+        }.prefix(20)
         return dependencies.pages.page(
             "budget_object",
             titleKey: "budget_object_title",
@@ -162,14 +170,7 @@ struct BudgetPagesController {
                         "step": proofPath(entry, slug: slug),
                     ]
                 },
-                "photos": reports.flatMap { report in
-                    report.media.filter { $0.mediaType.hasPrefix("image/") }.map {
-                        [
-                            "src": "/\(slug)/media/\($0.sha256)",
-                            "report": "/\(slug)/reports/\(report.instanceID.uuidString.lowercased())",
-                        ]
-                    }
-                }.prefix(20).map { $0 },
+                "photos": Array(photos), "hasPhotos": !photos.isEmpty,
                 "reports": reports.map { reportRow($0, slug: slug, language: language) },
                 "hasReports": !reports.isEmpty,
             ],
@@ -342,6 +343,7 @@ struct BudgetPagesController {
         values["due"] = PageRenderer.optional(
             report.closed ? nil : report.taskDueAt.map { WorkflowPagesController.format($0) }
         )
+        values["hasMedia"] = !report.media.isEmpty
         values["media"] = report.media.map {
             ["src": "/\(slug)/media/\($0.sha256)", "image": $0.mediaType.hasPrefix("image/"), "sha256": $0.sha256]
         }
@@ -366,6 +368,7 @@ struct BudgetPagesController {
                 principal: principal,
                 dependencies: dependencies
             )
+            values["hasActions"] = !view.availableEvents.isEmpty
             values["actions"] = view.availableEvents.map {
                 [
                     "title": $0.title[language],

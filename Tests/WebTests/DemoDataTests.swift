@@ -45,8 +45,8 @@ struct DemoDataTests {
             let users = try await PostgresAccountStore(database: databases.owner).users(
                 tenantID: try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: "astana")).id
             )
-            // One per role, four more commission members and two more suppliers.
-            #expect(users.count == Role.allCases.count + 6)
+            // One per role, four more commission members, two more suppliers and six voters.
+            #expect(users.count == Role.allCases.count + 12)
             #expect(users.allSatisfy { $0.iin != nil })
             // Astana's school registry has principals past the rotation limit and some due soon.
             let astana = try #require(await PostgresTenantStore(database: databases.owner).tenant(slug: "astana")).id
@@ -79,6 +79,23 @@ struct DemoDataTests {
                 let problems = try CompetitionCity.validate(releases.text)
                 #expect(problems.isEmpty, "\(problems)")
                 #expect(releases.text.contains("\"unsuccessful\"") || releases.text.contains("\"complete\""))
+                // The open budget: a few hundred objects with lines, spending and reports, the
+                // services catalogue's share on the home page, and rounds of the participatory budget.
+                for city in DemoData.cities {
+                    let objects = try await client.execute(uri: "/api/\(city.slug)/budget/objects", method: .get)
+                    let list = try objects.json()["objects"] as? [[String: Any]] ?? []
+                    #expect(list.count == 160, "\(city.slug)")
+                    #expect(list.filter { ($0["spent"] as? Int ?? 0) > 0 }.count >= 20, "\(city.slug)")
+                    let reports = try await client.execute(uri: "/api/\(city.slug)/reports", method: .get)
+                    #expect((try reports.json()["reports"] as? [Any])?.count == 6)
+                    let rounds = try await client.execute(uri: "/api/\(city.slug)/participatory-budget", method: .get)
+                    let states = (try rounds.json()["rounds"] as? [[String: Any]] ?? []).compactMap {
+                        $0["state"] as? String
+                    }
+                    #expect(states.sorted() == ["counted", "voting"], "\(city.slug): \(states)")
+                }
+                let home = try await client.execute(uri: "/astana?lang=en", method: .get)
+                #expect(home.text.contains("97.5 %"))
             }
         }
     }

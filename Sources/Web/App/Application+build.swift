@@ -53,6 +53,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     CitizenReportsController(dependencies: dependencies).register(on: router)
     Open311Controller(dependencies: dependencies).register(on: router)
     BudgetPagesController(dependencies: dependencies).register(on: router)
+    ParticipatoryBudgetController(dependencies: dependencies).register(on: router)
     return router
 }
 

@@ -22,6 +22,7 @@ public enum ServiceImplementations {
             CompetitionService(sealer: sealer, ocds: ocds).implementation,
             DirectAwardService(ocds: ocds).implementation, OpenBudgetService.implementation,
             CitizenReportService(sealer: sealer).implementation,
+            ParticipatoryBudgetService(sealer: sealer).implementation,
         ]
     }
 

@@ -368,13 +368,9 @@ struct BudgetPagesController {
                 principal: principal,
                 dependencies: dependencies
             )
-            values["hasActions"] = !view.availableEvents.isEmpty
-            values["actions"] = view.availableEvents.map {
-                [
-                    "title": $0.title[language],
-                    "path": "/\(slug)/instances/\(id.uuidString.lowercased())/events/\($0.name)",
-                ]
-            }
+            let actions = view.stepLinks(slug: slug, language: language)
+            values["hasActions"] = !actions.isEmpty
+            values["actions"] = actions
             values["contact"] = PageRenderer.optional(try await contact(of: id, tenantID: tenant.id))
         }
         values["mine"] = context.principal.map { $0.userID == report.reporterID } ?? false

@@ -157,9 +157,7 @@ struct CompetitionPagesController {
                 dependencies: dependencies
             )
             // Steps the person may take here, on the generic forms (bids and marks have their own).
-            let actions = (view?.availableEvents ?? []).filter { !["submit_bid", "score"].contains($0.name) }.map {
-                ["title": $0.title[language], "path": "/\(slug)/instances/\(idText)/events/\($0.name)"]
-            }
+            let actions = view?.stepLinks(slug: slug, language: language, except: ["submit_bid", "score"]) ?? []
             values["actions"] = actions
             values["hasActions"] = !actions.isEmpty
             let mayTake = Set((view?.availableEvents ?? []).map(\.name))

@@ -87,11 +87,12 @@ struct Open311Controller {
 
     // MARK: - Requests
 
-    func row(_ report: CitizenReport, slug: String) -> [String: Any] {
+    func row(_ report: CitizenReport, slug: String, context: AppRequestContext) -> [String: Any] {
         var row: [String: Any] = [
             "service_request_id": report.instanceID.uuidString.lowercased(),
             "status": report.closed ? "closed" : "open",
-            "service_code": report.category, "service_name": report.category, "description": report.description,
+            "service_code": report.category, "service_name": text("option_category_" + report.category, context),
+            "description": report.description,
             "agency_responsible": "akimat", "requested_datetime": WorkflowPagesController.iso(report.submittedAt),
             "updated_datetime": WorkflowPagesController.iso(report.updatedAt), "address": report.address,
             "status_notes": report.answer ?? "", "address_id": report.objectCode ?? "",
@@ -137,7 +138,7 @@ struct Open311Controller {
             }
         }
         let reports = try await ReportStore(database: dependencies.database).reports(filter, tenantID: tenant.id)
-        return try Self.json(reports.map { row($0, slug: tenant.slug.value) })
+        return try Self.json(reports.map { row($0, slug: tenant.slug.value, context: context) })
     }
 
     static func date(_ text: String?, field: String) throws -> Date? {
@@ -158,7 +159,7 @@ struct Open311Controller {
                 tenantID: tenant.id
             ).first
         else { throw AdalError.notFound(what: "service request") }
-        return try Self.json([row(report, slug: tenant.slug.value)])
+        return try Self.json([row(report, slug: tenant.slug.value, context: context)])
     }
 
     /// A new report from the form fields GeoReport v2 defines (URL-encoded), or a multipart

@@ -198,6 +198,124 @@ enum DemoBudget {
             geography: geography
         )
         try await ServiceCatalogue(database: database).replace(catalogue(cityNumber: cityNumber), tenantID: tenant.id)
+        try await participatory(
+            engine: engine,
+            tenant: tenant,
+            akimat: akimat,
+            resident: resident,
+            accounts: accounts,
+            geography: geography,
+            database: database,
+            year: year
+        )
+    }
+
+    /// The register of residents (the demo resident and six voters in the first district, more
+    /// in the others), last year's round counted and this year's open for voting, in which the
+    /// demo resident has not voted yet.
+    static func participatory(
+        engine: WorkflowEngine,
+        tenant: Tenant,
+        akimat: StepActor,
+        resident: User,
+        accounts: AccountService,
+        geography: Geography,
+        database: Database,
+        year: Int
+    ) async throws {
+        guard let commission = try await accounts.store.user(login: "commission-member", tenantID: tenant.id),
+            let residentIIN = resident.iin?.digits
+        else { return }
+        var voters: [StepActor] = []
+        var register = ["iin,district", "\(residentIIN),\(geography.districts[0])"]
+        for number in 0..<6 {
+            guard let iin = DemoData.demoIIN(seed: 3_000 + number) else { continue }
+            let login = "voter-\(number + 1)"
+            var user = try await accounts.store.user(login: login, tenantID: tenant.id)
+            if user == nil {
+                user = try await accounts.createUser(
+                    NewUser(login: login, displayName: "Demo voter \(number + 1)", iin: iin, roles: [.resident]),
+                    password: DemoData.password,
+                    tenantID: tenant.id
+                )
+            }
+            guard let user else { continue }
+            voters.append(StepActor(id: user.id, roles: [.resident]))
+            register.append("\(iin.digits),\(geography.districts[0])")
+        }
+        for number in 0..<40 {
+            guard let iin = DemoData.demoIIN(seed: 4_000 + number) else { continue }
+            register.append("\(iin.digits),\(geography.districts[1 + number % (geography.districts.count - 1)])")
+        }
+        let imported = try await ParticipatoryStore(database: database).importResidents(
+            Array((register.joined(separator: "\n") + "\n").utf8),
+            tenantID: tenant.id
+        )
+        guard imported.problems.isEmpty else {
+            throw AdalError.invalidField(field: "demo residents", reason: "\(imported.problems.prefix(3))")
+        }
+        let member = StepActor(id: commission.id, roles: [.commissionMember])
+        let me = StepActor(id: resident.id, roles: [.resident])
+        let code = geography.code
+        let projects: [(title: String, cost: Int64, object: String?)] = [
+            ("Мектеп ауласындағы балалар алаңы", 45_000_000_00, "\(code)-SCH-001"),
+            ("Саябақтағы жарық шамдары", 28_000_000_00, nil),
+            ("Балабақша жанындағы жаяу жүргіншілер жолы", 36_000_000_00, "\(code)-KIN-001"),
+            ("Аулаға орындықтар мен қоқыс жәшіктері", 9_500_000_00, nil),
+        ]
+        for (roundYear, counted) in [(year - 1, true), (year, false)] {
+            let round = try await engine.start(
+                tenantID: tenant.id,
+                service: ParticipatoryBudgetService.key,
+                actor: akimat,
+                input: [
+                    "district": .string(geography.districts[0]), "year": .integer(Int64(roundYear)),
+                    "budget_cap": .integer(80_000_000_00),
+                ]
+            ).instanceID
+            func fire(
+                _ event: String,
+                _ actor: StepActor,
+                _ input: [String: InputValue] = [:],
+                attachment: [UInt8]? = nil
+            ) async throws {
+                _ = try await engine.fire(
+                    tenantID: tenant.id,
+                    instanceID: round,
+                    event: event,
+                    actor: actor,
+                    input: input,
+                    attachment: attachment
+                )
+            }
+            for (index, project) in projects.enumerated() {
+                var input: [String: InputValue] = [
+                    "title": .string(project.title), "cost": .integer(project.cost),
+                    "description": .string("Тұрғындардың ұсынысы \(index + 1): демо деректер."),
+                ]
+                input["object_code"] = project.object.map(InputValue.string)
+                try await fire("propose", index == 0 ? me : voters[index], input)
+            }
+            try await fire("close_proposals", akimat)
+            for number in 1...projects.count {
+                try await fire(
+                    "review_project",
+                    member,
+                    ["project": .integer(Int64(number)), "eligible": .string(number == 4 && counted ? "no" : "yes")]
+                )
+            }
+            try await fire("open_voting", member)
+            let choices: [[Int]] = [[1], [1, 4], [3], [1, 2], [2, 3], [1]]
+            for (voter, choice) in zip(voters, choices).prefix(counted ? 6 : 2) where !(counted && choice.contains(4)) {
+                let ballot = Ballot(
+                    round: round,
+                    choices: choice,
+                    nonce: (0..<16).map { _ in UInt8.random(in: 0...255) }
+                )
+                try await fire("vote", voter, ["receipt": .string(ballot.receipt)], attachment: ballot.canonical)
+            }
+            if counted { try await fire("close_voting", akimat) }
+        }
     }
 
     /// Last year's repairs and part of the maintenance, each with its act; one entry withdrawn

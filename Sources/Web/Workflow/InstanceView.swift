@@ -101,3 +101,14 @@ struct InstanceView {
         return date
     }
 }
+
+extension InstanceView {
+    /// Links to the generic forms of the steps the person may take now, leaving out `except`
+    /// (steps a service page takes with forms of its own), as `title` and `path` for a page.
+    func stepLinks(slug: String, language: Language, except: Set<String> = []) -> [[String: String]] {
+        let id = summary.id.uuidString.lowercased()
+        return availableEvents.filter { !except.contains($0.name) }.map {
+            ["title": $0.title[language] ?? $0.name, "path": "/\(slug)/instances/\(id)/events/\($0.name)"]
+        }
+    }
+}

@@ -38,6 +38,7 @@ enum ServicePages {
         case PrincipalRotationController.service: "/\(slug)/principal-rotation/public"
         case "open-budget": "/\(slug)/budget"
         case "citizen-report": "/\(slug)/reports"
+        case "participatory-budget": "/\(slug)/participatory-budget"
         default: nil
         }
     }
@@ -48,6 +49,7 @@ enum ServicePages {
         case SickLeavePagesController.service: "/\(slug)/sick-leave/certificates/\(instance.uuidString.lowercased())"
         case "school-meal-competition": "/\(slug)/meal-competitions/\(instance.uuidString.lowercased())"
         case "citizen-report": "/\(slug)/reports/\(instance.uuidString.lowercased())"
+        case "participatory-budget": "/\(slug)/participatory-budget/\(instance.uuidString.lowercased())"
         default: nil
         }
     }

@@ -13,6 +13,9 @@ public struct CitizenReportService: Sendable {
     public static let key = "citizen-report"
     public static let fileFields = (1...MediaFile.maximumPerReport).map { "file_\($0)" }
     public static let maximumContact = 200
+    /// Who reports as themselves when signed in: the people of the city, not its staff acting
+    /// in their office (the definition's start lists the same roles).
+    public static let reporterRoles: Set<Role> = [.resident, .parent, .employer, .auditor]
 
     let sealer: KeySealer
 

@@ -79,6 +79,24 @@ struct CitizenReportTests {
             let early = try await client.api(.get, "/api/astana/reports/\(id)").json()
             #expect(early["state"] as? String == "referred")
             #expect(early["dueAt"] != nil)
+            // The body responsible lets the due date pass: the report is escalated by itself.
+            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    """
+                    UPDATE jobs SET run_at = now() - interval '1 second'
+                    WHERE instance_id = \(UUID(uuidString: id)!) AND event = 'escalate' AND status = 'pending'
+                    """,
+                    logger: fixture.databases.owner.logger
+                )
+            }
+            let runner = JobRunner(
+                engine: fixture.dependencies.workflows,
+                handlers: [:],
+                logger: fixture.databases.owner.logger
+            )
+            while try await runner.runDueJobs() > 0 {}
+            let overdue = try await client.api(.get, "/api/astana/reports/\(id)").json()
+            #expect(overdue["state"] as? String == "answer_overdue")
             let answered = try await city.step(
                 id,
                 "answer",
@@ -107,6 +125,11 @@ struct CitizenReportTests {
             _ = try await browser.signIn("astana", login: "resident-1")
             let mine = try await browser.get("/astana/reports?mine=1")
             #expect(mine.text.contains("/astana/reports/\(id)"))
+
+            // Another city finds neither the report nor its photos.
+            #expect(try await client.api(.get, "/api/shymkent/reports/\(id)").status == .notFound)
+            #expect(try await client.execute(uri: "/shymkent/media/\(hashes[0])", method: .get).status == .notFound)
+            #expect(try await client.execute(uri: "/astana/media/not-a-hash", method: .get).status == .notFound)
 
             #expect(try await city.step(id, "close").status == .ok)
             let closed =

@@ -8,6 +8,7 @@ import PostgresNIO
 import Storage
 import TestSupport
 import Testing
+import Workflow
 
 @testable import Web
 
@@ -258,6 +259,49 @@ struct OpenBudgetHTTPTests {
                 in: folder
             )
             #expect(broken.status != 0, "\(broken.output)")
+        }
+    }
+
+    @Test("a meal delivery's message is booked on the school's object once, however often it is delivered")
+    func deliveryBooking() async throws {
+        try await WebFixture.with(maximumBodyBytes: 1 << 20) { fixture, client in
+            let city = try await BudgetCity.prepare(fixture, client)
+            // Any recorded step will do as the source; a report is at hand.
+            let step = try await city.report(token: city.resident)
+            let instance = (try step.json()["id"] as? String ?? "").lowercased()
+            let payload = BudgetSpending.payload(
+                bin: "090000400002",
+                year: 2026,
+                category: "meals",
+                amount: 123_456,
+                instanceID: try #require(UUID(uuidString: instance)),
+                sequence: 1,
+                description: "Lot 1: 2026-10"
+            )
+            let handler = try #require(
+                OpenBudgetService.handlers(database: fixture.dependencies.database)[BudgetSpending.topic]
+            )
+            let message = OutboxMessage(
+                topic: BudgetSpending.topic,
+                payload: .object(payload.mapValues(InputValue.string))
+            )
+            try await handler(message, fixture.astana.id)
+            try await handler(message, fixture.astana.id)
+            let detail = try await city.object("AST-SCH-001")
+            let entries = detail["spending"] as? [[String: Any]] ?? []
+            #expect(entries.count == 1 && entries.first?["source"] as? String == "meal-delivery")
+            #expect(
+                (detail["lines"] as? [[String: Any]])?.first { $0["category"] as? String == "meals" }?["spent"] as? Int
+                    == 123_456
+            )
+            // An organisation with no school on the map (this one runs a clinic) books nothing, and nothing fails.
+            var elsewhere = payload
+            elsewhere["bin"] = "070941024691"
+            try await handler(
+                OutboxMessage(topic: BudgetSpending.topic, payload: .object(elsewhere.mapValues(InputValue.string))),
+                fixture.astana.id
+            )
+            #expect(try await city.count("budget_spending") == 1)
         }
     }
 }

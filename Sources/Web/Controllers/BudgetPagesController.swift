@@ -252,7 +252,7 @@ struct BudgetPagesController {
         let object = BudgetObject.isCode(code) ? try await store.object(code, tenantID: tenant.id)?.object : nil
         let (_, parameters) = try await dependencies.cityService(CitizenReportService.key, tenantID: tenant.id)
         let anonymous = parameters["allow_anonymous"] != .bool(false)
-        let signedIn = context.principal?.roles.contains(.resident) ?? false
+        let signedIn = !(context.principal?.roles.isDisjoint(with: CitizenReportService.reporterRoles) ?? true)
         return dependencies.pages.page(
             "report_form",
             titleKey: "report_new_title",
@@ -282,10 +282,15 @@ struct BudgetPagesController {
         let tenant = try context.requireTenant()
         let form = try await MultipartForm.read(request, limit: UploadRoutes.maximumMediaRequestBytes)
         let submission = CitizenReportsController.Submission(form: form)
-        let principal = context.principal.flatMap { $0.roles.contains(.resident) ? $0 : nil }
+        let principal = context.principal.flatMap {
+            $0.roles.isDisjoint(with: CitizenReportService.reporterRoles) ? nil : $0
+        }
         do {
             if context.principal != nil, principal == nil {
-                throw AdalError.forbidden(reason: "reports are made by residents; sign out to report anonymously")
+                throw AdalError.forbidden(
+                    reason:
+                        "reports are made by the city's people, not in an official role; sign out to report anonymously"
+                )
             }
             let (result, _) = try await CitizenReportsController(dependencies: dependencies).submit(
                 submission,

@@ -6,7 +6,7 @@ import OpenBudget
 import Workflow
 
 /// Citizens' reports over JSON: submitted with text and up to five photos or videos (signed in
-/// as a resident with a token, or anonymously with a contact where the city allows it), and read
+/// in with a token as a resident, parent, employer or auditor, or anonymously with a contact where the city allows it), and read
 /// by anyone — the report, its state, the answer, never the reporter.
 struct CitizenReportsController {
     let dependencies: AppDependencies
@@ -107,7 +107,7 @@ struct CitizenReportsController {
 
     @Sendable func submit(request: Request, context: AppRequestContext) async throws -> EditedResponse<Submitted> {
         let tenant = try context.requireTenant()
-        if let principal = context.principal { try principal.require(anyOf: [.resident]) }
+        if let principal = context.principal { try principal.require(anyOf: CitizenReportService.reporterRoles) }
         let form = try await MultipartForm.read(request, limit: UploadRoutes.maximumMediaRequestBytes)
         let (result, media) = try await submit(
             Submission(form: form),
@@ -121,7 +121,7 @@ struct CitizenReportsController {
     }
 
     /// Checks and cleans the files, then starts the report: one step that stores the report,
-    /// its files and the sealed contact, or nothing. A resident reports as themselves; anyone
+    /// its files and the sealed contact, or nothing. A signed-in person reports as themselves; anyone
     /// else as the system on their behalf, with a contact.
     func submit(
         _ submission: Submission,

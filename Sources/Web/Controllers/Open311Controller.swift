@@ -8,7 +8,7 @@ import Workflow
 /// Citizens' reports through Open311 GeoReport v2 (JSON), so the civic-reporting apps that speak
 /// it work with every city: `/open311/{city}/v2/` serves the service list, each service's
 /// definition, request creation and queries. A service is a report category; `api_key` is a
-/// resident's API token, and without one a report needs an e-mail or phone number (where the
+/// signed-in person's API token (a resident, parent, employer or auditor), and without one a report needs an e-mail or phone number (where the
 /// city takes anonymous reports). `media_url` is not fetched (the server never loads addresses
 /// it is handed); files come with a multipart request's `media` parts instead.
 struct Open311Controller {
@@ -199,7 +199,7 @@ struct Open311Controller {
             guard let found = try await dependencies.accounts.principal(apiToken: key, tenantID: tenant.id) else {
                 throw AdalError.unauthenticated
             }
-            try found.require(anyOf: [.resident])
+            try found.require(anyOf: CitizenReportService.reporterRoles)
             principal = found
         }
         let name = [text("first_name"), text("last_name")].compactMap { $0 }.joined(separator: " ")

@@ -139,7 +139,7 @@ enum PlannedSpentChart {
             "<text x=\"\(left + 144)\" y=\"\(legendY)\" font-size=\"11\">\(DistrictChart.escape(spentLabel))</text>"
         return """
             <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(width) \(height)" role="img" \
-            aria-label="\(DistrictChart.escape(label))" class="chart">\(shapes)</svg>
+            aria-label="\(DistrictChart.escape(label))" class="chart planned-spent">\(shapes)</svg>
             """
     }
 }

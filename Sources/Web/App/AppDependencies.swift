@@ -32,6 +32,8 @@ public struct AppDependencies: Sendable {
     public var keyRotation: KeyRotation
     /// Reads QR codes in uploaded pictures.
     public var qrReader = QRReader()
+    /// Bounds concurrent photo and video uploads and anonymous reports per address.
+    var mediaGate = MediaUploadGate()
     /// School-meal top-ups and the payment provider's webhooks.
     public var topUps: TopUps
     /// The built-in simulated payment provider.

@@ -21,7 +21,8 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     router.add(
         middleware: BodyLimitMiddleware(
             maximumBytes: dependencies.maximumBodyBytes,
-            maximumUploadBytes: dependencies.maximumUploadBodyBytes
+            maximumUploadBytes: dependencies.maximumUploadBodyBytes,
+            mediaGate: dependencies.mediaGate
         )
     )
     router.add(middleware: LanguageMiddleware(secureCookies: dependencies.secureCookies))

@@ -295,6 +295,7 @@ struct BudgetPagesController {
             let (result, _) = try await CitizenReportsController(dependencies: dependencies).submit(
                 submission,
                 principal: principal,
+                address: context.remoteAddress,
                 tenantID: tenant.id
             )
             return Response.redirect(

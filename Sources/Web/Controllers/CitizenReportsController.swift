@@ -112,6 +112,7 @@ struct CitizenReportsController {
         let (result, media) = try await submit(
             Submission(form: form),
             principal: context.principal,
+            address: context.remoteAddress,
             tenantID: tenant.id
         )
         return EditedResponse(
@@ -126,6 +127,7 @@ struct CitizenReportsController {
     func submit(
         _ submission: Submission,
         principal: Principal?,
+        address: String,
         tenantID: UUID
     ) async throws -> (StepResult, [String]) {
         guard submission.files.count <= MediaFile.maximumPerReport else {
@@ -168,6 +170,7 @@ struct CitizenReportsController {
                     reason: "sign in, or leave an e-mail or phone number so the answer can reach you"
                 )
             }
+            try dependencies.mediaGate.countAnonymous(from: address)
             actor = .system
         }
         let result = try await dependencies.workflows.start(

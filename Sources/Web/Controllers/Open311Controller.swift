@@ -218,6 +218,7 @@ struct Open311Controller {
         let (result, _) = try await CitizenReportsController(dependencies: dependencies).submit(
             submission,
             principal: principal,
+            address: context.remoteAddress,
             tenantID: tenant.id
         )
         return try Self.json([

@@ -7,6 +7,8 @@ import Hummingbird
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
     var maximumUploadBytes: Int = 0
+    /// When given, requests carrying photos and videos pass through it (at most a few at once).
+    var mediaGate: MediaUploadGate? = nil
 
     func handle(
         _ request: Request,
@@ -18,6 +20,9 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         let limit = UploadRoutes.limit(request, body: maximumBytes, upload: maximumUploadBytes)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw AdalError.tooLarge(limit: "request body", maximumBytes: limit)
+        }
+        if let mediaGate, UploadRoutes.carriesMedia(request) {
+            return try await mediaGate.admit { try await next(request, context) }
         }
         return try await next(request, context)
     }

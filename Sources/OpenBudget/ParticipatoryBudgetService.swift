@@ -12,6 +12,9 @@ import Workflow
 /// never shows a choice. The voter is kept apart, as a keyed hash of their IIN.
 public struct ParticipatoryBudgetService: Sendable {
     public static let key = "participatory-budget"
+    /// Proposals one resident may make in a round, and projects a round holds at most.
+    public static let proposalsPerResident = 5
+    public static let maximumProjects = 300
 
     let sealer: KeySealer
 
@@ -118,6 +121,22 @@ public struct ParticipatoryBudgetService: Sendable {
                 throw WorkflowError.refused(
                     reason: "object_code: \(code) is in \(object.district), not \(round.district)"
                 )
+            }
+        }
+        for try await (mine, all) in try await context.connection.query(
+            """
+            SELECT count(*) FILTER (WHERE proposed_by = \(context.actor.id)), count(*) FROM pb_projects
+            WHERE tenant_id = \(context.tenantID) AND instance_id = \(context.instanceID)
+            """,
+            logger: context.logger
+        ).decode((Int64, Int64).self) {
+            guard mine < proposalsPerResident else {
+                throw WorkflowError.refused(
+                    reason: "you have made \(proposalsPerResident) proposals in this round, the most one resident may"
+                )
+            }
+            guard all < maximumProjects else {
+                throw WorkflowError.refused(reason: "this round holds \(maximumProjects) projects, the most it takes")
             }
         }
         let cost = context.input.integer("cost") ?? 0

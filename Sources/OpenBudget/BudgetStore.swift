@@ -163,12 +163,13 @@ public struct BudgetStore: Sendable {
         }
     }
 
-    public static func object(
+    /// The object alone (no lines, no spending): what a step checks an input against.
+    public static func find(
         _ code: String,
         tenantID: UUID,
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> ObjectDetail? {
+    ) async throws -> BudgetObject? {
         var object: BudgetObject?
         for try await row in try await connection.query(
             """
@@ -179,7 +180,24 @@ public struct BudgetStore: Sendable {
             """,
             logger: logger
         ) { object = try Self.object(row.makeRandomAccess()) }
-        guard let object else { return nil }
+        return object
+    }
+
+    /// The object alone, or nil (another city's code included).
+    public func find(_ code: String, tenantID: UUID) async throws -> BudgetObject? {
+        try await database.withTenant(tenantID) { connection in
+            try await Self.find(code, tenantID: tenantID, on: connection, logger: database.logger)
+        }
+    }
+
+    /// The object, its lines with what was spent on each, and every spending entry.
+    public static func object(
+        _ code: String,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> ObjectDetail? {
+        guard let object = try await find(code, tenantID: tenantID, on: connection, logger: logger) else { return nil }
         let spending = try await Self.spending(objectCode: code, tenantID: tenantID, on: connection, logger: logger)
         let counted = spending.filter { !$0.withdrawn }
         var lines: [BudgetLine] = []

@@ -56,7 +56,7 @@ public struct CitizenReportService: Sendable {
             return .refuse("longitude: a number from -180 to 180")
         }
         if let code = context.input.string("object_code"),
-            try await BudgetStore.object(
+            try await BudgetStore.find(
                 code,
                 tenantID: context.tenantID,
                 on: context.connection,

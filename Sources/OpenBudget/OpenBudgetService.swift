@@ -17,7 +17,7 @@ public enum OpenBudgetService {
     static func recordSpending(_ context: StepContext) async throws -> StepEffects {
         let code = context.input.string("object_code") ?? ""
         guard
-            let detail = try await BudgetStore.object(
+            let object = try await BudgetStore.find(
                 code,
                 tenantID: context.tenantID,
                 on: context.connection,
@@ -63,8 +63,8 @@ public enum OpenBudgetService {
             logger: context.logger
         )
         return StepEffects(
-            identifiers: [detail.object.organisationBIN],
-            subject: "\(detail.object.name): \(category.rawValue) \(year)"
+            identifiers: [object.organisationBIN],
+            subject: "\(object.name): \(category.rawValue) \(year)"
         )
     }
 

@@ -110,12 +110,12 @@ public struct ParticipatoryBudgetService: Sendable {
         let round = try await round(context)
         if let code = context.input.string("object_code") {
             guard
-                let object = try await BudgetStore.object(
+                let object = try await BudgetStore.find(
                     code,
                     tenantID: context.tenantID,
                     on: context.connection,
                     logger: context.logger
-                )?.object
+                )
             else { throw WorkflowError.refused(reason: "object_code: no object \(code) in this city") }
             guard object.district == round.district else {
                 throw WorkflowError.refused(

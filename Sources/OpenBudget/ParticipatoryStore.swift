@@ -58,31 +58,81 @@ public struct ParticipatoryStore: Sendable {
         self.database = database
     }
 
+    /// The city's rounds (or only `id`), newest year first, without their projects.
+    static func rounds(
+        _ id: UUID?,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [ParticipatoryRound] {
+        var rounds: [ParticipatoryRound] = []
+        for try await (instance, district, year, cap, ballots, counted, state) in try await connection.query(
+            """
+            SELECT r.instance_id, r.district, r.year, r.budget_cap, r.ballots, r.counted_at,
+                coalesce(i.state, 'proposals')
+            FROM pb_rounds r LEFT JOIN workflow_instances i ON i.tenant_id = r.tenant_id AND i.id = r.instance_id
+            WHERE r.tenant_id = \(tenantID) AND (\(id)::uuid IS NULL OR r.instance_id = \(id)::uuid)
+            ORDER BY r.year DESC, r.district
+            """,
+            logger: logger
+        ).decode((UUID, String, Int32, Int64, Int32?, Date?, String).self) {
+            rounds.append(
+                ParticipatoryRound(
+                    instanceID: instance,
+                    district: district,
+                    year: Int(year),
+                    budgetCap: cap,
+                    ballots: ballots.map(Int.init),
+                    countedAt: counted,
+                    state: state
+                )
+            )
+        }
+        return rounds
+    }
+
     static func round(
         _ id: UUID,
         tenantID: UUID,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> ParticipatoryRound? {
-        for try await (district, year, cap, ballots, counted, state) in try await connection.query(
+        try await rounds(id, tenantID: tenantID, on: connection, logger: logger).first
+    }
+
+    /// The projects of the city's rounds (or only of `id`), by round, in the order proposed.
+    static func projects(
+        of id: UUID?,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [UUID: [ParticipatoryRound.Project]] {
+        var projects: [UUID: [ParticipatoryRound.Project]] = [:]
+        for try await row in try await connection.query(
             """
-            SELECT r.district, r.year, r.budget_cap, r.ballots, r.counted_at, coalesce(i.state, 'proposals')
-            FROM pb_rounds r LEFT JOIN workflow_instances i ON i.tenant_id = r.tenant_id AND i.id = r.instance_id
-            WHERE r.tenant_id = \(tenantID) AND r.instance_id = \(id)
+            SELECT instance_id, number, title, description, cost, object_code, status, review_note, votes, selected
+            FROM pb_projects
+            WHERE tenant_id = \(tenantID) AND (\(id)::uuid IS NULL OR instance_id = \(id)::uuid)
+            ORDER BY instance_id, number
             """,
             logger: logger
-        ).decode((String, Int32, Int64, Int32?, Date?, String).self) {
-            return ParticipatoryRound(
-                instanceID: id,
-                district: district,
-                year: Int(year),
-                budgetCap: cap,
-                ballots: ballots.map(Int.init),
-                countedAt: counted,
-                state: state
+        ) {
+            let r = row.makeRandomAccess()
+            projects[try r[0].decode(UUID.self), default: []].append(
+                ParticipatoryRound.Project(
+                    number: Int(try r[1].decode(Int32.self)),
+                    title: try r[2].decode(String.self),
+                    description: try r[3].decode(String.self),
+                    cost: try r[4].decode(Int64.self),
+                    objectCode: try r[5].decode(String?.self),
+                    status: ParticipatoryRound.Project.Status(rawValue: try r[6].decode(String.self)) ?? .proposed,
+                    reviewNote: try r[7].decode(String?.self),
+                    votes: try r[8].decode(Int32?.self).map(Int.init),
+                    selected: try r[9].decode(Bool.self)
+                )
             )
         }
-        return nil
+        return projects
     }
 
     static func projects(
@@ -91,64 +141,27 @@ public struct ParticipatoryStore: Sendable {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [ParticipatoryRound.Project] {
-        var projects: [ParticipatoryRound.Project] = []
-        for try await row in try await connection.query(
-            """
-            SELECT number, title, description, cost, object_code, status, review_note, votes, selected FROM pb_projects
-            WHERE tenant_id = \(tenantID) AND instance_id = \(id) ORDER BY number
-            """,
-            logger: logger
-        ) {
-            let r = row.makeRandomAccess()
-            projects.append(
-                ParticipatoryRound.Project(
-                    number: Int(try r[0].decode(Int32.self)),
-                    title: try r[1].decode(String.self),
-                    description: try r[2].decode(String.self),
-                    cost: try r[3].decode(Int64.self),
-                    objectCode: try r[4].decode(String?.self),
-                    status: ParticipatoryRound.Project.Status(rawValue: try r[5].decode(String.self)) ?? .proposed,
-                    reviewNote: try r[6].decode(String?.self),
-                    votes: try r[7].decode(Int32?.self).map(Int.init),
-                    selected: try r[8].decode(Bool.self)
-                )
-            )
-        }
-        return projects
+        try await projects(of: id, tenantID: tenantID, on: connection, logger: logger)[id] ?? []
     }
 
     /// The round with its projects, or nil (another city's id included).
     public func round(_ id: UUID, tenantID: UUID) async throws -> ParticipatoryRound? {
-        try await database.withTenant(tenantID, repeatableRead: true) { connection in
-            guard var round = try await Self.round(id, tenantID: tenantID, on: connection, logger: database.logger)
-            else {
-                return nil
-            }
-            round.projects = try await Self.projects(id, tenantID: tenantID, on: connection, logger: database.logger)
-            return round
-        }
+        try await rounds(id, tenantID: tenantID).first
     }
 
+    /// The city's rounds with their projects: two queries however many rounds there are.
     public func rounds(tenantID: UUID) async throws -> [ParticipatoryRound] {
-        try await database.withTenant(tenantID) { connection in
-            var ids: [UUID] = []
-            for try await id in try await connection.query(
-                "SELECT instance_id FROM pb_rounds WHERE tenant_id = \(tenantID) ORDER BY year DESC, district",
-                logger: database.logger
-            ).decode(UUID.self) { ids.append(id) }
-            var rounds: [ParticipatoryRound] = []
-            for id in ids {
-                if var round = try await Self.round(id, tenantID: tenantID, on: connection, logger: database.logger) {
-                    round.projects = try await Self.projects(
-                        id,
-                        tenantID: tenantID,
-                        on: connection,
-                        logger: database.logger
-                    )
-                    rounds.append(round)
-                }
+        try await rounds(nil, tenantID: tenantID)
+    }
+
+    func rounds(_ id: UUID?, tenantID: UUID) async throws -> [ParticipatoryRound] {
+        try await database.withTenant(tenantID, repeatableRead: true) { connection in
+            let projects = try await Self.projects(of: id, tenantID: tenantID, on: connection, logger: database.logger)
+            return try await Self.rounds(id, tenantID: tenantID, on: connection, logger: database.logger).map { round in
+                var round = round
+                round.projects = projects[round.instanceID] ?? []
+                return round
             }
-            return rounds
         }
     }
 

@@ -109,6 +109,8 @@ struct BudgetPageTests {
             )
             #expect(refused.status == .unsupportedMediaType)
             #expect(refused.text.contains("Kept text") && refused.text.contains("media[0]"))
+            // The reason opens in the reader's language (English, chosen above), then names the file.
+            #expect(refused.text.contains("This type of file is not taken. media[0]"))
         }
     }
 }

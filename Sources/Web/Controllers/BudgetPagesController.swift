@@ -249,7 +249,7 @@ struct BudgetPagesController {
         let tenant = try context.requireTenant()
         let language = context.language
         let code = values["object_code"] ?? ""
-        let object = BudgetObject.isCode(code) ? try await store.object(code, tenantID: tenant.id)?.object : nil
+        let object = BudgetObject.isCode(code) ? try await store.find(code, tenantID: tenant.id) : nil
         let (_, parameters) = try await dependencies.cityService(CitizenReportService.key, tenantID: tenant.id)
         let anonymous = parameters["allow_anonymous"] != .bool(false)
         let signedIn = !(context.principal?.roles.isDisjoint(with: CitizenReportService.reporterRoles) ?? true)
@@ -305,7 +305,7 @@ struct BudgetPagesController {
         } catch let error as AdalError {
             let status = Problem(error).status
             return try await reportPage(
-                message: error.description,
+                message: Problem(error).explained(error, pages: dependencies.pages, language: context.language),
                 status: status,
                 values: [
                     "object_code": submission.objectCode ?? "", "category": submission.category,

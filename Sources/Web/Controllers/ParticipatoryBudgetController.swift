@@ -326,7 +326,7 @@ struct ParticipatoryBudgetController {
             return try await roundPage(message: nil, receipt: receipt, status: .ok, request: request, context: context)
         } catch let error as AdalError {
             return try await roundPage(
-                message: error.description,
+                message: Problem(error).explained(error, pages: dependencies.pages, language: context.language),
                 receipt: nil,
                 status: Problem(error).status,
                 request: request,

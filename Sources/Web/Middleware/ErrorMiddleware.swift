@@ -233,6 +233,12 @@ struct Problem {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// For a form shown again: the reader's-language sentence for the kind of error, then the
+    /// exact detail (field, limit, what was found), which names things the way the API does.
+    func explained(_ error: AdalError, pages: PageRenderer, language: Language) -> String {
+        pages.locales.text(messageKey, language) + " " + error.description
+    }
+
     /// The error as Open311 GeoReport v2 clients read it: a list of `{code, description}`.
     func open311() -> Response {
         let document: [[String: Any]] = [

@@ -7,10 +7,12 @@ import Storage
 /// The double-entry ledger, in tiyn, on the step's own connection. Every posted transfer takes
 /// its amount from one account row and adds it to another, so the sum over all rows never
 /// changes. A pupil's row is moved by one conditional update (it can never go below zero, and
-/// there is no read-then-write race); the shared accounts are split into ``shards`` rows and each
-/// transfer touches one chosen at random, so no row is locked by every charge of the city.
+/// there is no read-then-write race); the shared accounts are split into up to ``shards`` rows
+/// and each transfer takes one that no other transaction holds (from a random one on, migration
+/// 0018), so no row is locked by every charge of the city and a charge waits for another only
+/// when every shard is held.
 public enum Ledger {
-    public static let shards = 16
+    public static let shards = 32
 
     public enum Kind: String, Sendable {
         case pupil
@@ -38,9 +40,10 @@ public enum Ledger {
         return id
     }
 
-    /// Adds `amount` (negative to take) to one of a shared account's shards, chosen at random,
-    /// making the shards on first use; the shard's row id. The rule is the database's
-    /// `adal_ledger_move_shared` (migration 0013), which the till's charge uses too.
+    /// Adds `amount` (negative to take) to one of a shared account's shards, the first free one
+    /// from a random one on, making the shards when needed; the shard's row id. The rule is the
+    /// database's `adal_ledger_move_shared` (migrations 0013 and 0018), which the till's charge
+    /// uses too.
     public static func moveShared(
         _ kind: Kind,
         owner: String,

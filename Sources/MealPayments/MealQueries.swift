@@ -44,14 +44,18 @@ public struct MealQueries: Sendable {
     public func pupil(card: String, tenantID: UUID) async throws -> PupilRef? {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            for try await row in try await connection.execute(
-                PupilByCard(tenantID: tenantID, card: card),
-                logger: logger
-            ) {
-                return Self.pupilRef(row)
-            }
-            return nil
+            try await Self.pupil(card: card, tenantID: tenantID, on: connection, logger: logger)
         }
+    }
+
+    /// The pupil a till card names, read in the caller's transaction for `tenantID`.
+    public static func pupil(
+        card: String,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> PupilRef? {
+        try await connection.first(PupilByCard(tenantID: tenantID, card: card), logger: logger).map(pupilRef)
     }
 
     public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
@@ -212,12 +216,19 @@ public struct MealQueries: Sendable {
     public func transfer(_ id: UUID, tenantID: UUID) async throws -> Found? {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            for try await row in try await connection.execute(TransferByID(tenantID: tenantID, id: id), logger: logger)
-            {
-                return Self.found(row)
-            }
-            return nil
+            try await Self.transfer(id, tenantID: tenantID, on: connection, logger: logger)
         }
+    }
+
+    /// ``transfer(_:tenantID:)`` in the caller's transaction for `tenantID` (it sees what the
+    /// transaction's step just wrote).
+    public static func transfer(
+        _ id: UUID,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Found? {
+        try await connection.first(TransferByID(tenantID: tenantID, id: id), logger: logger).map(found)
     }
 
     /// The statement as CSV (RFC 4180), amounts in tenge.

@@ -91,6 +91,32 @@ struct RowLevelSecurityTests {
         }
     }
 
+    @Test("the token's one-statement lookup sets its tenant for itself only, and puts back the one set before")
+    func tokenLookupKeepsTenant() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, shymkent) = try await twoTenants(databases)
+            let lookup: PostgresQuery = """
+                SELECT count(*) FROM adal_token_principal(\(astana.id)::uuid, '\\x00'::bytea, now(), now())
+                """
+            try await databases.application.client.withConnection { connection in
+                // Outside a transaction: nothing is left for the next one.
+                _ = try await connection.query(lookup, logger: logger).collect()
+                let visible = try await count(connection, tenant: nil)
+                #expect(visible == 0)
+            }
+            // Inside another tenant's transaction: that tenant is set again afterwards.
+            let after = try await databases.application.withTenant(shymkent.id) { connection in
+                _ = try await connection.query(lookup, logger: logger).collect()
+                return try await connection.query(
+                    "SELECT current_setting('app.tenant_id'), (SELECT count(*) FROM users WHERE tenant_id = \(astana.id))",
+                    logger: logger
+                ).collect()[0].decode((String, Int).self)
+            }
+            #expect(UUID(uuidString: after.0) == shymkent.id)
+            #expect(after.1 == 0)
+        }
+    }
+
     @Test("the application role cannot create tenants")
     func applicationCannotCreateTenants() async throws {
         try await TestDatabases.with { databases in

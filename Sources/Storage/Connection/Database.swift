@@ -121,4 +121,13 @@ extension PostgresConnection {
     public func run(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws {
         for try await _ in try await self.query(query, logger: logger, file: file, line: line) {}
     }
+
+    /// The first row of a prepared statement, or nil when it returns none.
+    public func first<Statement: PostgresPreparedStatement>(
+        _ statement: Statement,
+        logger: Logger
+    ) async throws -> Statement.Row? {
+        for try await row in try await execute(statement, logger: logger) { return row }
+        return nil
+    }
 }

@@ -220,39 +220,24 @@ public struct PostgresAccountStore: AccountStore {
     /// same token (a till's) wait for the one before it to commit.
     public static let lastUseResolution: TimeInterval = 60
 
+    /// One round trip outside any transaction (`adal_token_principal`, migration 0017): every
+    /// API request runs it, and it also writes the token's stale last use.
     public func tokenPrincipal(tokenHash: [UInt8], tenantID: UUID, now: Date) async throws -> Principal? {
-        try await database.withTenant(tenantID) { connection in
-            let rows = try await connection.execute(
-                try TokenPrincipalQuery(tokenHash: tokenHash, tenantID: tenantID, now: now),
-                logger: logger
-            )
-            var found: (Principal, Bool)?
-            for try await (tokenID, userID, login, name, roles, stale) in rows {
-                let principal = Principal(
-                    tenantID: tenantID,
-                    userID: userID,
-                    login: login,
-                    displayName: name,
-                    roles: Set(roles.compactMap(Role.init)),
-                    channel: .token(id: tokenID)
-                )
-                found = (principal, stale)
-            }
-            guard let (principal, stale) = found else { return nil }
-            if stale, case .token(let tokenID) = principal.channel {
-                // Another request of the same token may be writing it: skip rather than wait.
-                try await connection.run(
-                    """
-                    UPDATE api_tokens SET last_used_at = \(now)
-                    WHERE tenant_id = \(tenantID) AND id IN (
-                        SELECT id FROM api_tokens WHERE tenant_id = \(tenantID) AND id = \(tokenID)
-                        FOR UPDATE SKIP LOCKED)
-                    """,
-                    logger: logger
-                )
-            }
-            return principal
-        }
+        let query = try TokenPrincipalQuery(tokenHash: tokenHash, tenantID: tenantID, now: now)
+        let logger = logger
+        guard
+            let (tokenID, userID, login, name, roles) = try await database.withConnection({
+                try await $0.first(query, logger: logger)
+            })
+        else { return nil }
+        return Principal(
+            tenantID: tenantID,
+            userID: userID,
+            login: login,
+            displayName: name,
+            roles: Set(roles.compactMap(Role.init)),
+            channel: .token(id: tokenID)
+        )
     }
 
     public func revokeToken(id: UUID, tenantID: UUID, at date: Date) async throws -> Bool {
@@ -355,11 +340,11 @@ public struct PostgresAccountStore: AccountStore {
 }
 
 /// The principal of an API token, as a named prepared statement: every API request runs it. A
-/// token's roles are cut to those its user still holds; the last column says whether its last
-/// use is older than ``PostgresAccountStore/lastUseResolution``.
+/// token's roles are cut to those its user still holds; its last use is written when it is older
+/// than ``PostgresAccountStore/lastUseResolution``.
 struct TokenPrincipalQuery: PreparedSQL {
-    typealias Row = (UUID, UUID, String, String, [String], Bool)
-    static let name = "adal_token_principal"
+    typealias Row = (UUID, UUID, String, String, [String])
+    static let name = "adal_token_principal_of"
     static let sql =
         (try? TokenPrincipalQuery(tokenHash: [], tenantID: UUID(), now: Date(timeIntervalSince1970: 0)))?.query.sql
         ?? ""
@@ -368,15 +353,9 @@ struct TokenPrincipalQuery: PreparedSQL {
 
     init(tokenHash: [UInt8], tenantID: UUID, now: Date) throws {
         query = try """
-        SELECT t.id, u.id, u.login, u.display_name,
-            ARRAY(SELECT r.role FROM user_roles r
-                  WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ANY (t.roles)
-                  ORDER BY r.role),
-            t.last_used_at IS NULL
-                OR t.last_used_at < \(now.addingTimeInterval(-PostgresAccountStore.lastUseResolution))::timestamptz
-        FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-        WHERE t.tenant_id = \(tenantID)::uuid AND t.token_hash = \(Data(tokenHash))::bytea AND t.revoked_at IS NULL
-          AND u.disabled_at IS NULL
+        SELECT token_id, user_id, login, display_name, roles FROM adal_token_principal(
+            \(tenantID)::uuid, \(Data(tokenHash))::bytea, \(now)::timestamptz,
+            \(now.addingTimeInterval(-PostgresAccountStore.lastUseResolution))::timestamptz)
         """
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MealPayments
+import PostgresNIO
 import Workflow
 
 /// Cashless school meals over JSON under `/api/{city}/meals`: canteen contracts and tills (the
@@ -263,20 +264,30 @@ struct MealsController {
         return try await charge(body, principal: principal, tenant: tenant)
     }
 
-    /// A charge by card, for the API and the till's page alike.
+    /// A charge by card, for the API and the till's page alike: the card's pupil, the step and
+    /// the answer are read and written in one transaction.
     func charge(_ body: ChargeBody, principal: Principal, tenant: Tenant) async throws -> EditedResponse<TransferAnswer>
     {
-        guard body.card.count <= 64, let pupil = try await queries.pupil(card: body.card, tenantID: tenant.id) else {
-            throw AdalError.notFound(what: "pupil with this card")
-        }
+        guard body.card.count <= 64 else { throw AdalError.notFound(what: "pupil with this card") }
         var input: [String: InputValue] = [
             "transfer_id": .string(body.id.uuidString.lowercased()),
             "items": .string(String(decoding: try Self.canonical.encode(body.items), as: UTF8.self)),
         ]
         if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
+        let (tenantID, logger, card) = (tenant.id, dependencies.database.logger, body.card)
         return try await step(
             "charge",
-            pupil: pupil,
+            locate: { connection in
+                guard
+                    let pupil = try await MealQueries.pupil(
+                        card: card,
+                        tenantID: tenantID,
+                        on: connection,
+                        logger: logger
+                    )
+                else { throw AdalError.notFound(what: "pupil with this card") }
+                return pupil.instance
+            },
             transfer: body.id,
             input: input,
             key: "charge-\(body.id.uuidString.lowercased())",
@@ -300,7 +311,7 @@ struct MealsController {
         else { throw AdalError.notFound(what: "charge \(body.chargeID)") }
         return try await step(
             "refund",
-            pupil: pupil,
+            locate: { _ in pupil.instance },
             transfer: body.id,
             input: [
                 "transfer_id": .string(body.id.uuidString.lowercased()),
@@ -313,36 +324,43 @@ struct MealsController {
         )
     }
 
+    /// A step of the pupil's meal account keyed by the transfer's id, answered with the transfer
+    /// as stored: read in the step's transaction, or after it when a twin of the request made
+    /// the transfer first (its answer stands).
     private func step(
         _ event: String,
-        pupil: MealQueries.PupilRef,
+        locate: @escaping @Sendable (PostgresConnection) async throws -> UUID,
         transfer: UUID,
         input: [String: InputValue],
         key: String,
         principal: Principal,
         tenant: Tenant
     ) async throws -> EditedResponse<TransferAnswer> {
-        var replayed: Bool
+        let (tenantID, logger) = (tenant.id, dependencies.database.logger)
+        let answer: (found: MealQueries.Found?, replayed: Bool)
         do {
-            replayed = try await dependencies.workflows.fire(
-                tenantID: tenant.id,
-                instanceID: pupil.instance,
+            answer = try await dependencies.workflows.fire(
+                tenantID: tenantID,
+                locate: locate,
                 event: event,
                 actor: StepActor(id: principal.userID, roles: principal.roles),
                 input: input,
-                idempotencyKey: key
-            ).replayed
+                idempotencyKey: key,
+                answer: { connection, result in
+                    (
+                        try await MealQueries.transfer(transfer, tenantID: tenantID, on: connection, logger: logger),
+                        result.replayed
+                    )
+                }
+            )
         } catch is MealAccountService.AlreadyMade {
-            // A twin of this request, sent at the same moment, was made first: its answer stands.
-            replayed = true
+            answer = (try await queries.transfer(transfer, tenantID: tenantID), true)
         }
-        guard let found = try await queries.transfer(transfer, tenantID: tenant.id) else {
-            throw AdalError.notFound(what: "transfer \(transfer)")
-        }
+        guard let found = answer.found else { throw AdalError.notFound(what: "transfer \(transfer)") }
         let line = found.line
         return EditedResponse(
-            status: replayed ? .ok : line.status == "posted" ? .created : .ok,
-            response: TransferAnswer(transfer: line, balance: found.balance, replayed: replayed)
+            status: answer.replayed ? .ok : line.status == "posted" ? .created : .ok,
+            response: TransferAnswer(transfer: line, balance: found.balance, replayed: answer.replayed)
         )
     }
 

@@ -47,36 +47,43 @@ public struct WorkflowEngine: Sendable {
             event: EventDefinition.startName,
             input: input
         )
-        return try await withIdempotencyRace(tenantID: tenantID, key: idempotencyKey, request: request) {
-            try await database.withTenant(tenantID) { connection in
-                if let key = idempotencyKey,
-                    let earlier = try await storedResult(connection, tenantID: tenantID, key: key, request: request)
-                {
-                    return earlier
+        return try await withIdempotencyRace(
+            tenantID: tenantID,
+            key: idempotencyKey,
+            {
+                try await database.withTenant(tenantID) { connection in
+                    if let key = idempotencyKey,
+                        let earlier = try await storedResult(connection, tenantID: tenantID, key: key, request: request)
+                    {
+                        return earlier
+                    }
+                    let (definition, parameters) = try await pinnedDefinition(
+                        connection,
+                        tenantID: tenantID,
+                        service: service
+                    )
+                    let instanceID = UUID()
+                    let step = try await prepare(
+                        connection,
+                        tenantID: tenantID,
+                        instanceID: instanceID,
+                        definition: definition,
+                        event: definition.start,
+                        fromState: nil,
+                        actor: actor,
+                        input: input,
+                        parameters: parameters,
+                        sequence: 1,
+                        attachment: attachment
+                    )
+                    try await write(step, on: connection, start: true, key: idempotencyKey, request: request)
+                    return step.result
                 }
-                let (definition, parameters) = try await pinnedDefinition(
-                    connection,
-                    tenantID: tenantID,
-                    service: service
-                )
-                let instanceID = UUID()
-                let step = try await prepare(
-                    connection,
-                    tenantID: tenantID,
-                    instanceID: instanceID,
-                    definition: definition,
-                    event: definition.start,
-                    fromState: nil,
-                    actor: actor,
-                    input: input,
-                    parameters: parameters,
-                    sequence: 1,
-                    attachment: attachment
-                )
-                try await write(step, on: connection, start: true, key: idempotencyKey, request: request)
-                return step.result
+            },
+            replay: { connection, key in
+                try await storedResult(connection, tenantID: tenantID, key: key, request: request)
             }
-        }
+        )
     }
 
     // MARK: Firing
@@ -92,24 +99,65 @@ public struct WorkflowEngine: Sendable {
         idempotencyKey: String? = nil,
         attachment: [UInt8]? = nil
     ) async throws -> StepResult {
+        try await fire(
+            tenantID: tenantID,
+            locate: { _ in instanceID },
+            event: event,
+            actor: actor,
+            input: input,
+            idempotencyKey: idempotencyKey,
+            attachment: attachment,
+            answer: { _, result in result }
+        )
+    }
+
+    /// Fires `event` as ``fire(tenantID:instanceID:event:actor:input:idempotencyKey:attachment:)``
+    /// does, with the caller's reads in the step's own transaction: `locate` finds the instance
+    /// (a pupil's account by the card a till read), and `answer` reads what the caller reports
+    /// once the step is written or replayed (the charge it made). A request that needs both is
+    /// then one transaction instead of three — the canteen till's path.
+    public func fire<Answer: Sendable>(
+        tenantID: UUID,
+        locate: @escaping @Sendable (PostgresConnection) async throws -> UUID,
+        event: String,
+        actor: StepActor,
+        input: [String: InputValue],
+        idempotencyKey: String? = nil,
+        attachment: [UInt8]? = nil,
+        answer: @escaping @Sendable (PostgresConnection, StepResult) async throws -> Answer
+    ) async throws -> Answer {
         try Self.checkKey(idempotencyKey)
-        let request = Self.requestHash(instanceID: instanceID, service: nil, event: event, input: input)
-        return try await withIdempotencyRace(tenantID: tenantID, key: idempotencyKey, request: request) {
-            try await database.withTenant(tenantID) { connection in
-                try await fire(
-                    on: connection,
-                    tenantID: tenantID,
-                    instanceID: instanceID,
-                    event: event,
-                    actor: actor,
-                    input: input,
-                    idempotencyKey: idempotencyKey,
-                    request: request,
-                    expectedStateSequence: nil,
-                    attachment: attachment
-                )!
-            }
+        let request = { @Sendable (instanceID: UUID) in
+            Self.requestHash(instanceID: instanceID, service: nil, event: event, input: input)
         }
+        return try await withIdempotencyRace(
+            tenantID: tenantID,
+            key: idempotencyKey,
+            {
+                try await database.withTenant(tenantID) { connection in
+                    let instanceID = try await locate(connection)
+                    let result = try await fire(
+                        on: connection,
+                        tenantID: tenantID,
+                        instanceID: instanceID,
+                        event: event,
+                        actor: actor,
+                        input: input,
+                        idempotencyKey: idempotencyKey,
+                        request: request(instanceID),
+                        expectedStateSequence: nil,
+                        attachment: attachment
+                    )!
+                    return try await answer(connection, result)
+                }
+            },
+            replay: { connection, key in
+                let request = request(try await locate(connection))
+                guard let earlier = try await storedResult(connection, tenantID: tenantID, key: key, request: request)
+                else { return nil }
+                return try await answer(connection, earlier)
+            }
+        )
     }
 
     /// The step inside a caller's transaction (the job runner's, for timers).
@@ -426,19 +474,19 @@ public struct WorkflowEngine: Sendable {
     }
 
     /// Two requests with one new key can race past the lookup; the unique index stops the
-    /// second, which then answers with the first one's result (or a conflict).
-    private func withIdempotencyRace(
+    /// second, which then answers with what `replay` makes of the first one's step (or with a
+    /// conflict) in a transaction of its own.
+    private func withIdempotencyRace<Answer: Sendable>(
         tenantID: UUID,
         key: String?,
-        request: [UInt8],
-        _ body: () async throws -> StepResult
-    ) async throws -> StepResult {
+        _ body: () async throws -> Answer,
+        replay: @escaping @Sendable (PostgresConnection, String) async throws -> Answer?
+    ) async throws -> Answer {
         do {
             return try await body()
-        } catch let error as PSQLError where error.sqlState == SQLState.uniqueViolation && key != nil {
-            let earlier = try await database.withTenant(tenantID) { connection in
-                try await storedResult(connection, tenantID: tenantID, key: key!, request: request)
-            }
+        } catch let error as PSQLError where error.sqlState == SQLState.uniqueViolation {
+            guard let key else { throw error }
+            let earlier = try await database.withTenant(tenantID) { connection in try await replay(connection, key) }
             guard let earlier else { throw error }
             return earlier
         }

@@ -244,12 +244,13 @@ enum BenchEnvironment {
     }
 
     /// Runs `body` as `tasks` concurrent tasks, each returning its latencies in milliseconds,
-    /// and prints the throughput and p50/p99 of them all.
+    /// prints the throughput and p50/p99 of them all, and returns how many there were.
+    @discardableResult
     static func concurrently(
         _ tasks: Int,
         label: String,
         _ body: @escaping @Sendable (Int) async throws -> [Double]
-    ) async throws {
+    ) async throws -> Int {
         let begin = ContinuousClock.now
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for task in 0..<tasks { group.addTask { try await body(task) } }
@@ -258,6 +259,7 @@ enum BenchEnvironment {
             return all.sorted()
         }
         print(report(label, latencies: latencies, seconds: seconds(ContinuousClock.now - begin)))
+        return latencies.count
     }
 
     /// `label: N in T s = R /s; p50 …, p99 …` from sorted latencies in milliseconds.

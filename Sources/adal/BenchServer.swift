@@ -77,6 +77,15 @@ enum BenchServer {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The number of requests wrk completed ("N requests in …").
+    static func requests(_ output: String) -> Int {
+        output.split(separator: "\n").lazy.compactMap { line -> Int? in
+            let words = line.split(separator: " ")
+            guard words.count > 2, words[1] == "requests", words[2] == "in" else { return nil }
+            return Int(words[0])
+        }.first ?? 0
+    }
+
     /// Requests per second, p50, p99, non-2xx count and the script's count of wrong answers.
     static func summary(_ output: String) -> String {
         func value(after label: String) -> String {

@@ -84,14 +84,17 @@ struct MealsBench: AsyncParsableCommand {
                     _ = try BenchServer.wrk([
                         "-t1", "-c4", "-d2s", "-s", script, base + "/api/\(city.slug)/meals/charges",
                     ])
+                    let before = try await BenchCPU.now(database: database)
                     let output = try BenchServer.wrk([
                         "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
                         base + "/api/\(city.slug)/meals/charges",
                     ])
+                    let after = try await BenchCPU.now(database: database)
                     print(
                         "HTTP POST /api/{city}/meals/charges (\(tills) tills, \(retryPercent)% retried, \(seconds) s, "
                             + "wrk on the same 2 cores): " + BenchServer.summary(output)
                     )
+                    print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
                 }
             } else {
                 print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")
@@ -197,7 +200,9 @@ struct MealsBench: AsyncParsableCommand {
         }
         guard let till else { throw AdalError.notFound(what: "till") }
         let deadline = ContinuousClock.now + .seconds(seconds)
-        try await BenchEnvironment.concurrently(tills, label: "direct SQL (\(tills) tasks) charges") { _ in
+        let before = try await BenchCPU.now(database: database)
+        let charges = try await BenchEnvironment.concurrently(tills, label: "direct SQL (\(tills) tasks) charges") {
+            _ in
             var latencies: [Double] = []
             while ContinuousClock.now < deadline {
                 let instance = list.randomElement()!
@@ -227,5 +232,6 @@ struct MealsBench: AsyncParsableCommand {
             }
             return latencies
         }
+        print("  " + (try await BenchCPU.now(database: database)).perRequest(since: before, requests: charges))
     }
 }

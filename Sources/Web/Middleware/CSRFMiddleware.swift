@@ -21,16 +21,17 @@ struct CSRFMiddleware: RouterMiddleware {
     ) async throws
         -> Response
     {
+        // The API and Open311 authenticate by token, never by cookie, and render no forms.
+        if request.uri.path.hasPrefix("/api/") || request.uri.path.hasPrefix("/open311/") {
+            return try await next(request, context)
+        }
         var context = context
         var request = request
         let existing = request.cookies[AdalCookie.csrf].map(\.value).flatMap { SecretToken.isWellFormed($0) ? $0 : nil }
         let token = existing ?? SecretToken.generate().text
         context.csrfToken = token
 
-        // The API and Open311 authenticate by token, never by cookie.
-        if Self.isUnsafe(request.method) && !request.uri.path.hasPrefix("/api/")
-            && !request.uri.path.hasPrefix("/open311/")
-        {
+        if Self.isUnsafe(request.method) {
             guard let existing else { throw AdalError.csrfRejected }
             if let origin = request.headers[.origin], let host = request.head.authority {
                 guard URL(string: origin)?.hostWithPort == host else { throw AdalError.csrfRejected }

@@ -1,0 +1,78 @@
+import Foundation
+import PostgresNIO
+import Storage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CPU time spent by the three parties of an HTTP benchmark on one machine — this process (the
+/// server), PostgreSQL (its postmaster and every child) and the load generator (this process's
+/// waited-for children) — so a run reports what a request costs, not only how many fit into a
+/// noisy shared VM's seconds.
+struct BenchCPU {
+    var server: Double
+    var database: Double
+    var generator: Double
+
+    /// The times now; PostgreSQL's postmaster is found from a backend of `database`.
+    static func now(database: Database) async throws -> BenchCPU {
+        let backend = try await database.withConnection { connection in
+            try await connection.query("SELECT pg_backend_pid()", logger: database.logger).decode(Int32.self)
+                .reduce(into: Int32(0)) { $0 = $1 }
+        }
+        let processes = ProcessTimes.all()
+        let postmaster = processes[backend]?.parent ?? -1
+        let database = processes.filter { $0.key == postmaster || $0.value.parent == postmaster }
+            .reduce(0) { $0 + $1.value.seconds }
+        var own = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &own)
+        var children = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        return BenchCPU(server: own.seconds, database: database, generator: children.seconds)
+    }
+
+    /// "CPU per request: …" for `requests` requests between `start` and `self`, with the rate
+    /// the machine's cores would allow at that cost.
+    func perRequest(since start: BenchCPU, requests: Int) -> String {
+        guard requests > 0 else { return "CPU per request: no requests" }
+        let parts = [server - start.server, database - start.database, generator - start.generator]
+        let milliseconds = parts.map { $0 * 1000 / Double(requests) }
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        return String(
+            format: "CPU per request: server %.2f ms, PostgreSQL %.2f ms, wrk %.2f ms; %d cores at this cost: %.0f /s",
+            milliseconds[0],
+            milliseconds[1],
+            milliseconds[2],
+            Int(cores),
+            cores * 1000 / milliseconds.reduce(0, +)
+        )
+    }
+}
+
+/// Each process's parent and CPU seconds (user + system), from `/proc`.
+enum ProcessTimes {
+    static func all() -> [Int32: (parent: Int32, seconds: Double)] {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var found: [Int32: (Int32, Double)] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // After the command's closing parenthesis: state, parent, …, utime (12th), stime (13th).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let parent = Int32(fields[1]), let user = Double(fields[11]),
+                let system = Double(fields[12])
+            else { continue }
+            found[pid] = (parent, (user + system) / ticks)
+        }
+        return found
+    }
+}
+
+extension rusage {
+    fileprivate var seconds: Double {
+        Double(ru_utime.tv_sec) + Double(ru_utime.tv_usec) / 1e6 + Double(ru_stime.tv_sec) + Double(ru_stime.tv_usec)
+            / 1e6
+    }
+}

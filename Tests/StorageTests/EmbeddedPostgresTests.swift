@@ -65,6 +65,35 @@ struct EmbeddedPostgresTests {
         }
     }
 
+    @Test(
+        "roles connect over the cluster's own Unix socket, with their password; a folder too long for a socket uses TCP"
+    )
+    func unixSocket() async throws {
+        try await withDataDirectory { directory in
+            let cluster = try await EmbeddedPostgres(dataDirectory: directory, unsafeFastMode: true).start(
+                logger: logger
+            )
+            defer { cluster.stop(logger: logger) }
+            #expect(cluster.socketPath == directory + "/pgdata/.s.PGSQL.\(cluster.port)")
+            #expect(cluster.configuration(role: .application).unixSocketPath == cluster.socketPath)
+            let transport = try await PostgresClient.using(cluster.configuration(role: .application), logger: logger) {
+                try await $0.query("SELECT coalesce(inet_client_addr()::text, 'socket')", logger: logger).collect()
+                    .first?.decode(String.self)
+            }
+            #expect(transport == "socket")
+            // The socket asks for the password as loopback does.
+            var wrong = cluster.connectionConfiguration(role: .application)
+            wrong.password = "not-the-password"
+            await #expect(throws: PSQLError.self) {
+                try await PostgresConnection.connect(configuration: wrong, id: 9, logger: logger).close()
+            }
+        }
+        let long = "/tmp/adal-launcher-" + String(repeating: "x", count: 100)
+        #expect(EmbeddedPostgres(dataDirectory: long).socketDirectory(port: 5432) == nil)
+        #expect(EmbeddedPostgres(dataDirectory: "/tmp/it's").socketDirectory(port: 5432) == nil)
+        #expect(EmbeddedPostgres(dataDirectory: "/tmp/adal-1").socketDirectory(port: 5432) == "/tmp/adal-1/pgdata")
+    }
+
     @Test("the generated credentials are readable by their owner only")
     func credentialsArePrivate() async throws {
         try await withDataDirectory { directory in

@@ -52,16 +52,8 @@ public actor TestCluster {
             EmbeddedPostgres.stopImmediately(dataDirectory: directory)
             try? FileManager.default.removeItem(atPath: directory)
         }
-        let superuser = cluster.configuration(role: .superuser, database: "postgres")
         let connection = try await PostgresConnection.connect(
-            configuration: .init(
-                host: "127.0.0.1",
-                port: cluster.port,
-                username: superuser.username,
-                password: superuser.password,
-                database: "postgres",
-                tls: .disable
-            ),
+            configuration: cluster.connectionConfiguration(role: .superuser, database: "postgres"),
             id: 1,
             logger: logger
         )

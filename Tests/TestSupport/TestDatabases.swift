@@ -17,6 +17,14 @@ public struct TestDatabases: Sendable {
         cluster.configuration(role: .application, database: name)
     }
 
+    /// A `DATABASE_URL` for `role` on this database over loopback TCP (what a separate server
+    /// process, or a database that is not embedded, is given).
+    public func url(_ role: DatabaseRole) -> String {
+        let configuration = cluster.configuration(role: role, database: name)
+        return "postgres://\(configuration.username):\(configuration.password ?? "")@127.0.0.1:\(cluster.port)/\(name)"
+            + "?sslmode=disable"
+    }
+
     public var ownerConfiguration: PostgresClient.Configuration {
         cluster.configuration(role: .owner, database: name)
     }

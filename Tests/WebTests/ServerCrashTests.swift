@@ -88,10 +88,6 @@ struct ServerDidNotStart: Error, CustomStringConvertible {
 
 @Suite("Crashes")
 struct ServerCrashTests {
-    static func url(_ configuration: PostgresClient.Configuration) -> String {
-        "postgres://\(configuration.username):\(configuration.password ?? "")@\(configuration.host ?? "127.0.0.1"):\(configuration.port ?? 5432)/\(configuration.database ?? "")?sslmode=disable"
-    }
-
     /// Sends `request` until the server answers it (2xx or a refusal), across crashes.
     static func acknowledged(
         _ server: ServerProcess,
@@ -120,7 +116,7 @@ struct ServerCrashTests {
             ServerProcess(
                 port: try FreePort.find(),
                 environment: [
-                    "DATABASE_URL": ServerCrashTests.url(databases.applicationConfiguration),
+                    "DATABASE_URL": databases.url(.application),
                     "ADAL_DATA_DIR": directory + "/" + name, "ADAL_WORKFLOWS_DIR": directory + "/workflows",
                     "ADAL_MIGRATIONS_DIR": "migrations", "ADAL_LOG_LEVEL": "warning",
                     "ADAL_AUDIT_SIGNER_KEY": signerKey,

@@ -10,10 +10,9 @@ import Testing
 @Suite("Start-up")
 struct StartupTests {
     /// A configuration whose DATABASE_URL connects with `role`'s settings.
-    static func serving(as role: PostgresClient.Configuration, database: String) -> AppConfiguration {
+    static func serving(as role: DatabaseRole, of databases: TestDatabases) -> AppConfiguration {
         var configuration = AppConfiguration()
-        configuration.databaseURL =
-            "postgres://\(role.username):\(role.password ?? "")@127.0.0.1:\(role.port ?? 5432)/\(database)?sslmode=disable"
+        configuration.databaseURL = databases.url(role)
         configuration.migrationsDirectory = TestCluster.migrationsDirectory
         return configuration
     }
@@ -49,7 +48,7 @@ struct StartupTests {
     @Test("serving as a role that owns the tables is refused")
     func ownerRoleRefused() async throws {
         try await TestDatabases.with { databases in
-            let configuration = Self.serving(as: databases.ownerConfiguration, database: databases.name)
+            let configuration = Self.serving(as: .owner, of: databases)
             await #expect(throws: PrivilegedApplicationRole.self) {
                 _ = try await prepareDatabase(configuration: configuration, logger: TestCluster.logger)
             }
@@ -59,7 +58,7 @@ struct StartupTests {
     @Test("the application role with an up-to-date schema starts")
     func applicationRoleStarts() async throws {
         try await TestDatabases.with { databases in
-            let configuration = Self.serving(as: databases.applicationConfiguration, database: databases.name)
+            let configuration = Self.serving(as: .application, of: databases)
             let endpoints = try await prepareDatabase(configuration: configuration, logger: TestCluster.logger)
             #expect(endpoints.cluster == nil)
             #expect(endpoints.owner == nil)

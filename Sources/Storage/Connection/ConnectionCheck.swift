@@ -15,7 +15,9 @@ public enum ConnectionCheck {
         configuration: PostgresClient.Configuration,
         logger: Logger
     ) async throws {
-        let target = configuration.host.map { "\($0):\(configuration.port ?? 5432)" } ?? "the configured server"
+        let target =
+            configuration.host.map { "\($0):\(configuration.port ?? 5432)" } ?? configuration.unixSocketPath
+            ?? "the configured server"
         let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {

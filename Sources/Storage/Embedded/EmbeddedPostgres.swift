@@ -9,8 +9,8 @@ import Glibc
 /// A private PostgreSQL cluster under Adal's data folder, created on first start.
 ///
 /// Used whenever no `DATABASE_URL` is configured, so that `adal` and its tests need nothing but
-/// the system's PostgreSQL programs. The cluster listens on a free loopback port only, with
-/// password (SCRAM) authentication; the generated passwords live in `credentials.json` beside
+/// the system's PostgreSQL programs. The cluster listens on a free loopback port and on a Unix
+/// socket in its own folder (which Adal uses), with password (SCRAM) authentication on both; the generated passwords live in `credentials.json` beside
 /// it, readable by the owner of the data folder only.
 public struct EmbeddedPostgres: Sendable {
     /// Name of the database Adal uses inside the cluster.
@@ -31,6 +31,18 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     var clusterDirectory: String { dataDirectory + "/pgdata" }
+
+    /// Where the cluster puts its Unix socket: its own folder (only its system user, and root,
+    /// can enter it; connecting still needs a role's password). Nil when the socket's path would
+    /// not fit a socket address (107 bytes) or the folder's name has characters other than
+    /// letters, digits and `/._-` (pg_ctl hands its options to a shell); then only loopback TCP.
+    func socketDirectory(port: Int) -> String? {
+        let directory = clusterDirectory
+        guard (directory + "/.s.PGSQL.\(port)").utf8.count <= 107,
+            directory.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/._-".contains($0)) })
+        else { return nil }
+        return directory
+    }
     var credentialsPath: String { dataDirectory + "/credentials.json" }
 
     /// The system user that runs the cluster's programs: `postgres` when we are root, since
@@ -64,7 +76,10 @@ public struct EmbeddedPostgres: Sendable {
         }
 
         let port = try self.port ?? FreePort.find()
-        var options = ["-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''"]
+        var options = [
+            "-p \(port)", "-c listen_addresses=127.0.0.1",
+            "-c unix_socket_directories='\(socketDirectory(port: port) ?? "")'",
+        ]
         if unsafeFastMode {
             // Tests run side by side, each with its own pools and sometimes server processes:
             // more connections than a server's default 100.

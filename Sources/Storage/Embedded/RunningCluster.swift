@@ -12,19 +12,30 @@ public struct RunningCluster: Sendable {
     /// False when another process started the cluster; then it is left running on stop.
     public let startedHere: Bool
 
-    /// Connection settings for `role` on `database` over loopback.
+    /// The cluster's Unix socket, when it listens on one (a cluster started by this version,
+    /// in a folder whose path fits a socket address); nil for loopback TCP only.
+    public var socketPath: String? {
+        let path = clusterDirectory + "/.s.PGSQL.\(port)"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Connection settings for `role` on `database`: over the cluster's Unix socket when it has
+    /// one (no TCP/IP stack for every statement's round trip), otherwise over loopback.
     public func configuration(
         role: DatabaseRole,
         database: String = EmbeddedPostgres.databaseName
     )
         -> PostgresClient.Configuration
     {
-        let password =
-            switch role {
-            case .superuser: credentials.superuserPassword
-            case .owner: credentials.ownerPassword
-            case .application: credentials.applicationPassword
-            }
+        let password = password(of: role)
+        if let socketPath {
+            return PostgresClient.Configuration(
+                unixSocketPath: socketPath,
+                username: role.name,
+                password: password,
+                database: database
+            )
+        }
         return PostgresClient.Configuration(
             host: "127.0.0.1",
             port: port,
@@ -33,6 +44,33 @@ public struct RunningCluster: Sendable {
             database: database,
             tls: .disable
         )
+    }
+
+    /// The settings of ``configuration(role:database:)`` for a single connection.
+    public func connectionConfiguration(
+        role: DatabaseRole,
+        database: String = EmbeddedPostgres.databaseName
+    ) -> PostgresConnection.Configuration {
+        let pooled = configuration(role: role, database: database)
+        guard let socket = pooled.unixSocketPath else {
+            return .init(
+                host: "127.0.0.1",
+                port: port,
+                username: pooled.username,
+                password: pooled.password,
+                database: database,
+                tls: .disable
+            )
+        }
+        return .init(unixSocketPath: socket, username: pooled.username, password: pooled.password, database: database)
+    }
+
+    private func password(of role: DatabaseRole) -> String {
+        switch role {
+        case .superuser: credentials.superuserPassword
+        case .owner: credentials.ownerPassword
+        case .application: credentials.applicationPassword
+        }
     }
 
     /// Creates Adal's owner and application roles and its database, where they are missing.
@@ -63,16 +101,8 @@ public struct RunningCluster: Sendable {
         logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let configuration = self.configuration(role: .superuser, database: database)
         let connection = try await PostgresConnection.connect(
-            configuration: .init(
-                host: configuration.host!,
-                port: configuration.port!,
-                username: configuration.username,
-                password: configuration.password,
-                database: configuration.database,
-                tls: .disable
-            ),
+            configuration: connectionConfiguration(role: .superuser, database: database),
             id: 1,
             logger: logger
         )

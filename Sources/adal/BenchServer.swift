@@ -77,6 +77,15 @@ enum BenchServer {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// wrk's requests per second ("Requests/sec: …").
+    static func rate(_ output: String) -> Double? {
+        output.split(separator: "\n").lazy.compactMap { line -> Double? in
+            let words = line.split(separator: " ")
+            guard words.count == 2, words[0] == "Requests/sec:" else { return nil }
+            return Double(words[1])
+        }.first
+    }
+
     /// The number of requests wrk completed ("N requests in …").
     static func requests(_ output: String) -> Int {
         output.split(separator: "\n").lazy.compactMap { line -> Int? in

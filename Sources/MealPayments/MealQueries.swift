@@ -40,15 +40,7 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The pupil a till card or QR code names.
-    public func pupil(card: String, tenantID: UUID) async throws -> PupilRef? {
-        let logger = database.logger
-        return try await database.withTenant(tenantID) { connection in
-            try await Self.pupil(card: card, tenantID: tenantID, on: connection, logger: logger)
-        }
-    }
-
-    /// The pupil a till card names, read in the caller's transaction for `tenantID`.
+    /// The pupil a till card or QR code names, read in the caller's transaction for `tenantID`.
     public static func pupil(
         card: String,
         tenantID: UUID,

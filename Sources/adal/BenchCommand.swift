@@ -203,10 +203,12 @@ enum BenchEnvironment {
     }()
 
     /// Creates the cluster, migrates it, creates `tenants` cities (bench-0…), runs `body` with
-    /// the application role's and the owner's databases, and removes the cluster.
+    /// the application role's and the owner's databases, and removes the cluster. With
+    /// `statements`, the cluster counts its statements (``BenchStatements``).
     static func with(
         tenants: Int,
         connections: Int,
+        statements: Bool = false,
         _ body: @escaping @Sendable (_ application: Database, _ owner: Database, [Tenant]) async throws -> Void
     ) async throws {
         let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
@@ -217,7 +219,10 @@ enum BenchEnvironment {
         var configuration = AppConfiguration()
         configuration.dataDirectory = directory
         configuration.migrationsDirectory = ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
-        let endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
+        var endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
+        if statements {
+            endpoints = try await BenchStatements.load(into: endpoints, directory: directory, logger: logger)
+        }
         let application = {
             var application = endpoints.application
             application.options.maximumConnections = connections

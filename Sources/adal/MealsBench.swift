@@ -30,10 +30,15 @@ struct MealsBench: AsyncParsableCommand {
     @Option(help: "Seconds of each run.") var seconds = 15
     @Option(help: "Share of requests sent again with the same id, in percent.") var retryPercent = 10
     @Option(help: "Database connections of the server's pool (tills beyond them wait for one).") var connections = 16
+    @Flag(help: "Also print the statements that took PostgreSQL's time during the HTTP run (pg_stat_statements).")
+    var statements = false
 
     func run() async throws {
-        let (pupils, tills, seconds, retryPercent) = (pupils, tills, seconds, retryPercent)
-        try await BenchEnvironment.with(tenants: 1, connections: connections) { database, owner, cities in
+        let (pupils, tills, seconds, retryPercent, statements) = (pupils, tills, seconds, retryPercent, statements)
+        try await BenchEnvironment.with(tenants: 1, connections: connections, statements: statements) {
+            database,
+            owner,
+            cities in
             let city = cities[0]
             let token = try await Canteen.open(tenantID: city.id, pricePerMeal: 60_000, database: owner)
             let engine = WorkflowEngine(
@@ -87,6 +92,7 @@ struct MealsBench: AsyncParsableCommand {
                     _ = try BenchServer.wrk([
                         "-t1", "-c4", "-d2s", "-s", script, base + "/api/\(city.slug)/meals/charges",
                     ])
+                    if statements { try await BenchStatements.reset(owner) }
                     let before = try await BenchCPU.now(database: database)
                     let output = try BenchServer.wrk([
                         "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
@@ -99,6 +105,7 @@ struct MealsBench: AsyncParsableCommand {
                     )
                     print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
                     httpRate = BenchServer.rate(output)
+                    if statements { print(try await BenchStatements.top(owner).joined(separator: "\n")) }
                 }
             } else {
                 print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")

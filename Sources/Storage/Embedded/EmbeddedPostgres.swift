@@ -10,8 +10,9 @@ import Glibc
 ///
 /// Used whenever no `DATABASE_URL` is configured, so that `adal` and its tests need nothing but
 /// the system's PostgreSQL programs. The cluster listens on a free loopback port and on a Unix
-/// socket in its own folder (which Adal uses), with password (SCRAM) authentication on both; the generated passwords live in `credentials.json` beside
-/// it, readable by the owner of the data folder only.
+/// socket in its own folder (which Adal uses), with password (SCRAM) authentication on both; the
+/// generated passwords live in `credentials.json` beside it, readable by the owner of the data
+/// folder only.
 public struct EmbeddedPostgres: Sendable {
     /// Name of the database Adal uses inside the cluster.
     public static let databaseName = "adal"
@@ -31,6 +32,7 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     var clusterDirectory: String { dataDirectory + "/pgdata" }
+    var credentialsPath: String { dataDirectory + "/credentials.json" }
 
     /// Where the cluster puts its Unix socket: its own folder (only its system user, and root,
     /// can enter it; connecting still needs a role's password). Nil when the socket's path would
@@ -38,12 +40,14 @@ public struct EmbeddedPostgres: Sendable {
     /// letters, digits and `/._-` (pg_ctl hands its options to a shell); then only loopback TCP.
     func socketDirectory(port: Int) -> String? {
         let directory = clusterDirectory
-        guard (directory + "/.s.PGSQL.\(port)").utf8.count <= 107,
+        guard Self.socketFile(in: directory, port: port).utf8.count <= 107,
             directory.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/._-".contains($0)) })
         else { return nil }
         return directory
     }
-    var credentialsPath: String { dataDirectory + "/credentials.json" }
+
+    /// The socket file PostgreSQL makes in `directory` for `port`.
+    static func socketFile(in directory: String, port: Int) -> String { directory + "/.s.PGSQL.\(port)" }
 
     /// The system user that runs the cluster's programs: `postgres` when we are root, since
     /// PostgreSQL refuses to run as root; otherwise ourselves.

@@ -15,7 +15,7 @@ public struct RunningCluster: Sendable {
     /// The cluster's Unix socket, when it listens on one (a cluster started by this version,
     /// in a folder whose path fits a socket address); nil for loopback TCP only.
     public var socketPath: String? {
-        let path = clusterDirectory + "/.s.PGSQL.\(port)"
+        let path = EmbeddedPostgres.socketFile(in: clusterDirectory, port: port)
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 

@@ -25,10 +25,14 @@ struct WorkflowSQLTests {
         #expect(!PreparedStepWrite.sql.isEmpty)
     }
 
-    @Test("the lock statement's text does not depend on the key")
+    @Test("the lock statement's text depends on neither the keys nor how many instances it locks")
     func lockText() {
         #expect(
-            WorkflowSQL.lockInstance(tenantID: UUID(), instanceID: UUID(), idempotencyKey: "k").sql
+            WorkflowSQL.lockInstances(tenantID: UUID(), instanceIDs: [UUID(), UUID()], idempotencyKeys: ["k", ""]).sql
+                == PreparedInstanceLock.sql
+        )
+        #expect(
+            PreparedInstanceLock(tenantID: UUID(), instanceID: UUID(), idempotencyKey: nil).query.sql
                 == PreparedInstanceLock.sql
         )
     }

@@ -26,7 +26,7 @@ public struct WorkflowEngine: Sendable {
         self.clock = clock
     }
 
-    private var logger: Logger { database.logger }
+    var logger: Logger { database.logger }
 
     // MARK: Starting
 
@@ -175,57 +175,93 @@ public struct WorkflowEngine: Sendable {
         expectedStateSequence: Int64?,
         attachment: [UInt8]? = nil
     ) async throws -> StepResult? {
-        let rows = try await connection.execute(
-            PreparedInstanceLock(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey),
-            logger: logger
-        )
-        var found: PreparedInstanceLock.Row? = nil
-        for try await row in rows { found = row }
-        guard let row = found else { throw AdalError.notFound(what: "instance") }
-        if let earlierInstance = row.7, let sequence = row.8, let event = row.9, let to = row.11, let at = row.12 {
-            guard let stored = row.13, Array(stored) == request else {
+        guard
+            let locked = try await connection.first(
+                PreparedInstanceLock(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey),
+                logger: logger
+            )
+        else { throw AdalError.notFound(what: "instance") }
+        switch try await begin(
+            locked,
+            on: connection,
+            tenantID: tenantID,
+            instanceID: instanceID,
+            event: eventName,
+            actor: actor,
+            input: input,
+            request: request,
+            expectedStateSequence: expectedStateSequence,
+            attachment: attachment
+        ) {
+        case .replayed(let earlier): return earlier
+        case .stale: return nil
+        case .prepared(let step):
+            try await write(step, on: connection, start: false, key: idempotencyKey, request: request)
+            return step.result
+        }
+    }
+
+    /// What a request makes of its locked instance, before anything is written.
+    enum Begun {
+        /// The key was used before for the same request: its stored result.
+        case replayed(StepResult)
+        /// The instance has left the state a timer was set in.
+        case stale
+        /// The step, checked and with its actions run, to be written.
+        case prepared(PreparedStep)
+    }
+
+    /// Checks a request against its locked instance: the stored step when the key was used
+    /// before (a conflict when for another request), or the event's checks and actions.
+    func begin(
+        _ locked: LockedInstance,
+        on connection: PostgresConnection,
+        tenantID: UUID,
+        instanceID: UUID,
+        event eventName: String,
+        actor: StepActor,
+        input: [String: InputValue],
+        request: [UInt8],
+        expectedStateSequence: Int64? = nil,
+        attachment: [UInt8]? = nil
+    ) async throws -> Begun {
+        if let stored = locked.stored {
+            guard stored.requestSHA256 == request else {
                 throw AdalError.conflict(reason: "idempotency key already used with a different request")
             }
-            return StepResult(
-                instanceID: earlierInstance,
-                sequence: sequence,
-                event: event,
-                fromState: row.10,
-                toState: to,
-                at: at,
-                replayed: true
-            )
+            return .replayed(stored.result)
         }
-        if let expected = expectedStateSequence, expected != row.5 { return nil }
-        guard let definition = registry.definition(row.0, version: Int(row.1)) else {
-            throw AdalError.unavailable(reason: "definition \(row.0)@\(row.1) is not loaded")
+        if let expected = expectedStateSequence, expected != locked.stateSequence { return .stale }
+        let (service, version) = (locked.service, locked.definitionVersion)
+        guard let definition = registry.definition(service, version: version) else {
+            throw AdalError.unavailable(reason: "definition \(service)@\(version) is not loaded")
         }
-        guard definition.sha256 == row.2 else {
+        guard definition.sha256 == locked.definitionSHA256 else {
             throw AdalError.unavailable(reason: "definition \(definition.reference) changed since the instance started")
         }
-        guard let event = definition.event(eventName, from: row.4) else {
+        guard let event = definition.event(eventName, from: locked.state) else {
             if definition.events.contains(where: { $0.name == eventName }) {
-                throw AdalError.conflict(reason: "event '\(eventName)' is not allowed in state '\(row.4)'")
+                throw AdalError.conflict(reason: "event '\(eventName)' is not allowed in state '\(locked.state)'")
             }
             throw AdalError.invalidField(field: "event", reason: "\(definition.key) has no event '\(eventName)'")
         }
-        let stored = try JSONDecoder().decode([String: InputValue].self, from: Data(row.3.utf8))
+        let stored = try JSONDecoder().decode([String: InputValue].self, from: Data(locked.parametersJSON.utf8))
         let parameters = try ParameterSet(definition: definition, settings: stored)
-        let step = try await prepare(
-            connection,
-            tenantID: tenantID,
-            instanceID: instanceID,
-            definition: definition,
-            event: event,
-            fromState: row.4,
-            actor: actor,
-            input: input,
-            parameters: parameters,
-            sequence: row.6 + 1,
-            attachment: attachment
+        return .prepared(
+            try await prepare(
+                connection,
+                tenantID: tenantID,
+                instanceID: instanceID,
+                definition: definition,
+                event: event,
+                fromState: locked.state,
+                actor: actor,
+                input: input,
+                parameters: parameters,
+                sequence: locked.lastSequence + 1,
+                attachment: attachment
+            )
         )
-        try await write(step, on: connection, start: false, key: idempotencyKey, request: request)
-        return step.result
     }
 
     // MARK: The step
@@ -369,10 +405,34 @@ public struct WorkflowEngine: Sendable {
         request: [UInt8],
         cancelAllTimers: Bool = false
     ) async throws {
+        try await write(
+            [stepWrite(step, start: start, key: key, request: request, cancelAllTimers: cancelAllTimers)],
+            on: connection
+        )
+    }
+
+    /// Writes steps of one city, on different instances, in one statement (``StepWrite/query(_:)``).
+    func write(_ steps: [StepWrite], on connection: PostgresConnection) async throws {
+        guard !steps.isEmpty else { return }
+        // Read to the end: a failure of a statement that returns rows arrives with its rows.
+        for try await _ in try await connection.execute(
+            PreparedStepWrite(query: try StepWrite.query(steps)),
+            logger: logger
+        ) {}
+    }
+
+    /// What the statement writes for `step`.
+    func stepWrite(
+        _ step: PreparedStep,
+        start: Bool,
+        key: String?,
+        request: [UInt8],
+        cancelAllTimers: Bool = false
+    ) throws -> StepWrite {
         let jobs = StateJobs(step: step)
         let target = step.toState
         let stays = step.event.stays
-        let write = StepWrite(
+        return StepWrite(
             start: start,
             tenantID: step.tenantID,
             instanceID: step.instanceID,
@@ -405,8 +465,6 @@ public struct WorkflowEngine: Sendable {
             jobs: jobs,
             auditEntry: try step.leaf.encoded()
         )
-        // Read to the end: a failure of a statement that returns rows arrives with its rows.
-        for try await _ in try await connection.execute(try write.prepared, logger: logger) {}
     }
 
     // MARK: Helpers
@@ -494,7 +552,7 @@ public struct WorkflowEngine: Sendable {
 
     static let maximumKeyLength = 200
 
-    private static func checkKey(_ key: String?) throws(AdalError) {
+    static func checkKey(_ key: String?) throws(AdalError) {
         guard let key else { return }
         guard (1...maximumKeyLength).contains(key.utf8.count), !key.contains(where: \.isNewline) else {
             throw .invalidField(field: "idempotency_key", reason: "1 to \(maximumKeyLength) bytes on one line")

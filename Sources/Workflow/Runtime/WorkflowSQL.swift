@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import PostgresNIO
 import Storage
@@ -5,16 +6,28 @@ import Storage
 /// The statements of a step, in one place, so that the engine and the benchmark's raw mode
 /// (`adal bench workflow`, which runs the same statements without the engine) cannot drift.
 public enum WorkflowSQL {
-    /// Locks an instance and reads what a step needs, with the step stored under
-    /// `idempotencyKey`, if any.
-    public static func lockInstance(tenantID: UUID, instanceID: UUID, idempotencyKey: String?) -> PostgresQuery {
+    /// Locks instances and reads what their steps need, each with the step stored under its
+    /// request's idempotency key (an empty key for none), if any. The instances are locked in
+    /// the order of their ids, so two batches that share instances never wait for each other in
+    /// a circle; each row carries its instance's position (from 1) in `instanceIDs`, which holds
+    /// no instance twice.
+    public static func lockInstances(tenantID: UUID, instanceIDs: [UUID], idempotencyKeys: [String]) -> PostgresQuery {
+        // Both lookups stay index probes whatever the cached generic plan guesses of the lists'
+        // lengths: the instances by `= ANY`, the key by a LATERAL subquery with LIMIT, which
+        // the planner does not turn into a join (that may hash the city's whole step table).
         """
-        SELECT i.service_key, i.definition_version, i.definition_sha256, i.parameters::text, i.state,
-               i.state_sequence, i.last_sequence,
+        SELECT array_position(\(instanceIDs)::uuid[], i.id), i.service_key, i.definition_version,
+               i.definition_sha256, i.parameters::text, i.state, i.state_sequence, i.last_sequence,
                s.instance_id, s.sequence, s.event, s.from_state, s.to_state, s.at, s.request_sha256
         FROM workflow_instances i
-        LEFT JOIN workflow_steps s ON s.tenant_id = i.tenant_id AND s.idempotency_key = \(idempotencyKey)::text
-        WHERE i.tenant_id = \(tenantID)::uuid AND i.id = \(instanceID)::uuid
+        LEFT JOIN LATERAL (
+            SELECT * FROM workflow_steps k
+            WHERE k.tenant_id = i.tenant_id
+              AND k.idempotency_key = nullif((\(idempotencyKeys)::text[])[array_position(\(instanceIDs)::uuid[], i.id)], '')
+            LIMIT 1
+        ) s ON true
+        WHERE i.tenant_id = \(tenantID)::uuid AND i.id = ANY(\(instanceIDs)::uuid[])
+        ORDER BY i.id
         FOR UPDATE OF i
         """
     }
@@ -32,24 +45,84 @@ public struct PreparedStepWrite: PreparedSQL {
     public func decodeRow(_ row: PostgresRow) throws {}
 }
 
-/// The lock query as a named prepared statement.
+/// The lock query as a named prepared statement, for one instance or a batch.
 public struct PreparedInstanceLock: PreparedSQL {
-    public typealias Row = (
-        String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?, Date?, Data?
-    )
+    public typealias Row = LockedInstance
     public static let name = "adal_instance_lock"
-    public static let sql: String = WorkflowSQL.lockInstance(tenantID: UUID(), instanceID: UUID(), idempotencyKey: nil)
+    public static let sql: String = WorkflowSQL.lockInstances(tenantID: UUID(), instanceIDs: [], idempotencyKeys: [])
         .sql
 
     public let query: PostgresQuery
 
     public init(tenantID: UUID, instanceID: UUID, idempotencyKey: String?) {
-        query = WorkflowSQL.lockInstance(tenantID: tenantID, instanceID: instanceID, idempotencyKey: idempotencyKey)
+        self.init(tenantID: tenantID, instanceIDs: [instanceID], idempotencyKeys: [idempotencyKey])
+    }
+
+    public init(tenantID: UUID, instanceIDs: [UUID], idempotencyKeys: [String?]) {
+        query = WorkflowSQL.lockInstances(
+            tenantID: tenantID,
+            instanceIDs: instanceIDs,
+            idempotencyKeys: idempotencyKeys.map { $0 ?? "" }
+        )
     }
 
     public func decodeRow(_ row: PostgresRow) throws -> Row {
-        try row.decode(Row.self)
+        let columns = try row.decode(
+            (
+                Int32, String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?,
+                Date?, Data?
+            ).self
+        )
+        var stored: LockedInstance.StoredStep?
+        if let instance = columns.8, let sequence = columns.9, let event = columns.10, let to = columns.12,
+            let at = columns.13
+        {
+            stored = LockedInstance.StoredStep(
+                result: StepResult(
+                    instanceID: instance,
+                    sequence: sequence,
+                    event: event,
+                    fromState: columns.11,
+                    toState: to,
+                    at: at,
+                    replayed: true
+                ),
+                requestSHA256: columns.14.map { Array($0) }
+            )
+        }
+        return LockedInstance(
+            position: Int(columns.0) - 1,
+            service: columns.1,
+            definitionVersion: Int(columns.2),
+            definitionSHA256: columns.3,
+            parametersJSON: columns.4,
+            state: columns.5,
+            stateSequence: columns.6,
+            lastSequence: columns.7,
+            stored: stored
+        )
     }
+}
+
+/// What the lock read of one instance: where it stands, and the step stored under the
+/// request's idempotency key, if any.
+public struct LockedInstance: Sendable {
+    /// A step an earlier request with the same key made, and that request's hash.
+    struct StoredStep: Sendable {
+        let result: StepResult
+        let requestSHA256: [UInt8]?
+    }
+
+    /// The request's position (from 0) in the batch.
+    let position: Int
+    let service: String
+    let definitionVersion: Int
+    let definitionSHA256: String
+    let parametersJSON: String
+    let state: String
+    let stateSequence: Int64
+    let lastSequence: Int64
+    let stored: StoredStep?
 }
 
 /// Everything one step writes, as one statement: the instance (created or moved), the step
@@ -140,69 +213,123 @@ public struct StepWrite: Sendable {
         self.auditEntry = auditEntry
     }
 
-    public func query() throws -> PostgresQuery {
-        let closedAt: Date? = closes ? at : nil
-        let version = Int32(definitionVersion)
-        let inputHash = Data(inputSHA256)
-        let requestHash = requestSHA256.map { Data($0) }
-        let entry = Data(auditEntry)
-        // Every parameter is cast, so that the statement prepares the same way whatever the values:
-        // its types never depend on inference from context.
-        return try """
-        WITH created AS (
-            INSERT INTO workflow_instances (
-                tenant_id, id, service_key, definition_version, definition_sha256, parameters, state,
-                state_sequence, state_entered_at, last_sequence, subject, task_role, task_due_at,
-                created_at, updated_at, closed_at)
-            SELECT \(tenantID)::uuid, \(instanceID)::uuid, \(service)::text, \(version)::integer,
-                   \(definitionSHA256)::text, \(parametersJSON)::text::jsonb, \(toState)::text, \(sequence)::bigint,
-                   \(at)::timestamptz, \(sequence)::bigint, coalesce(\(subject)::text, ''), \(taskRole)::text,
-                   \(taskDueAt)::timestamptz, \(at)::timestamptz, \(at)::timestamptz, \(closedAt)::timestamptz
-            WHERE \(start)::boolean
-        ), moved AS (
-            UPDATE workflow_instances SET state = \(toState)::text,
-                state_sequence = CASE WHEN \(stays)::boolean THEN state_sequence ELSE \(sequence)::bigint END,
-                state_entered_at = CASE WHEN \(stays)::boolean THEN state_entered_at ELSE \(at)::timestamptz END,
-                last_sequence = \(sequence)::bigint, subject = coalesce(\(subject)::text, subject),
-                task_role = CASE WHEN \(stays)::boolean THEN task_role ELSE \(taskRole)::text END,
-                task_due_at = CASE WHEN \(stays)::boolean THEN task_due_at ELSE \(taskDueAt)::timestamptz END,
-                updated_at = \(at)::timestamptz,
-                closed_at = \(closedAt)::timestamptz
-            WHERE NOT \(start)::boolean AND tenant_id = \(tenantID)::uuid AND id = \(instanceID)::uuid
-        ), step AS (
-            INSERT INTO workflow_steps (
-                tenant_id, instance_id, sequence, event, from_state, to_state, actor_id, actor_role, input,
-                input_sha256, idempotency_key, request_sha256, at)
-            VALUES (\(tenantID)::uuid, \(instanceID)::uuid, \(sequence)::bigint, \(event)::text, \(fromState)::text,
-                \(toState)::text, \(actorID)::uuid, \(actorRole)::text, \(inputJSON)::text::jsonb, \(inputHash)::bytea,
-                \(idempotencyKey)::text, \(requestHash)::bytea, \(at)::timestamptz)
-        ), cancelled AS (
-            -- A timer the runner holds is skipped, not waited for (the runner waits for this
-            -- instance, so waiting here would deadlock); it finds the state left and does nothing.
-            UPDATE jobs SET status = 'cancelled', finished_at = \(at)::timestamptz
-            WHERE tenant_id = \(tenantID)::uuid AND id IN (
-                SELECT id FROM jobs
-                WHERE \(cancelsTimers)::boolean AND tenant_id = \(tenantID)::uuid AND instance_id = \(instanceID)::uuid
-                  AND status = 'pending' AND kind IN ('timer', 'escalation')
-                FOR UPDATE SKIP LOCKED)
-        ), scheduled AS (
-            INSERT INTO jobs (tenant_id, kind, instance_id, state_sequence, event, topic, payload, run_at)
-            SELECT \(tenantID)::uuid, k, CASE WHEN k = 'outbox' THEN NULL ELSE \(instanceID)::uuid END,
-                   CASE WHEN k = 'outbox' THEN NULL ELSE \(sequence)::bigint END, nullif(e, ''), nullif(t, ''),
-                   p::jsonb, r
-            FROM unnest(\(jobs.kinds)::text[], \(jobs.events)::text[], \(jobs.topics)::text[],
-                        \(jobs.payloads)::text[], \(jobs.runAt)::timestamptz[]) AS j (k, e, t, p, r)
-        ), leaf AS (
-            INSERT INTO audit_queue (tenant_id, entry) VALUES (\(tenantID)::uuid, \(entry)::bytea)
-        )
-        SELECT pg_notify(\(WorkflowEngine.jobsChannel)::text, \(tenantID.uuidString)::text) WHERE \(jobs.dueNow)::boolean
-        """
-    }
+    /// This step's statement: ``query(_:)`` of it alone.
+    public func query() throws -> PostgresQuery { try Self.query([self]) }
 
     /// The statement prepared once per connection and then only bound and executed: after a few
-    /// runs PostgreSQL keeps a generic plan, so a step no longer pays for parsing and planning.
+    /// runs PostgreS"""L keeps a generic plan, so a step no longer pays for parsing and planning.
     public var prepared: PreparedStepWrite {
         get throws { PreparedStepWrite(query: try query()) }
+    }
+
+    /// The statement that writes `steps` — of one city, on different instances — at once: each
+    /// list below holds one value per step, in the steps' order (their audit leaves are queued
+    /// in it), with an empty value standing for none where a column may be null.
+    public static func query(_ steps: [StepWrite]) throws -> PostgresQuery {
+        let tenantID = steps.first?.tenantID ?? UUID()
+        guard steps.allSatisfy({ $0.tenantID == tenantID }) else {
+            throw AdalError.unavailable(reason: "a batch of steps belongs to one city")
+        }
+        let start = steps.map(\.start)
+        let instance = steps.map(\.instanceID)
+        let service = steps.map(\.service)
+        let version = steps.map { Int32($0.definitionVersion) }
+        let definitionSHA256 = steps.map(\.definitionSHA256)
+        let parameters = steps.map(\.parametersJSON)
+        let sequence = steps.map(\.sequence)
+        let event = steps.map(\.event)
+        let from = steps.map { $0.fromState ?? "" }
+        let to = steps.map(\.toState)
+        let actor = steps.map { $0.actorID?.uuidString ?? "" }
+        let role = steps.map(\.actorRole)
+        let input = steps.map(\.inputJSON)
+        let inputHash = steps.map { ByteBuffer(bytes: $0.inputSHA256) }
+        let key = steps.map { $0.idempotencyKey ?? "" }
+        let request = steps.map { ByteBuffer(bytes: $0.requestSHA256 ?? []) }
+        let at = steps.map(\.at)
+        let subject = steps.map { $0.subject ?? "" }
+        let taskRole = steps.map { $0.taskRole ?? "" }
+        let hasDue = steps.map { $0.taskDueAt != nil }
+        let due = steps.map { $0.taskDueAt ?? $0.at }
+        let closes = steps.map(\.closes)
+        let stays = steps.map(\.stays)
+        let cancels = steps.map(\.cancelsTimers)
+        let entry = steps.map { ByteBuffer(bytes: $0.auditEntry) }
+        var jobs = (step: [Int32](), kinds: [String](), events: [String](), topics: [String](), payloads: [String]())
+        var runAt: [Date] = []
+        for (index, step) in steps.enumerated() {
+            jobs.step += Array(repeating: Int32(index + 1), count: step.jobs.kinds.count)
+            jobs.kinds += step.jobs.kinds
+            jobs.events += step.jobs.events
+            jobs.topics += step.jobs.topics
+            jobs.payloads += step.jobs.payloads
+            runAt += step.jobs.runAt
+        }
+        let dueNow = steps.contains { $0.jobs.dueNow }
+        // Every parameter is cast, so that the statement prepares the same way whatever the values:
+        // its types never depend on inference from context.
+        return """
+            WITH w AS MATERIALIZED (
+                SELECT * FROM unnest(\(start)::boolean[], \(instance)::uuid[], \(service)::text[], \(version)::integer[],
+                    \(definitionSHA256)::text[], \(parameters)::text[], \(sequence)::bigint[], \(event)::text[],
+                    \(from)::text[], \(to)::text[], \(actor)::text[], \(role)::text[], \(input)::text[],
+                    \(inputHash)::bytea[], \(key)::text[], \(request)::bytea[], \(at)::timestamptz[], \(subject)::text[],
+                    \(taskRole)::text[], \(hasDue)::boolean[], \(due)::timestamptz[], \(closes)::boolean[],
+                    \(stays)::boolean[], \(cancels)::boolean[], \(entry)::bytea[])
+                    WITH ORDINALITY AS w (start, instance, service, version, sha256, parameters, sequence, event,
+                        from_state, to_state, actor, role, input, input_sha256, key, request, at, subject, task_role,
+                        has_due, due, closes, stays, cancels, entry, n)
+            ), created AS (
+                INSERT INTO workflow_instances (
+                    tenant_id, id, service_key, definition_version, definition_sha256, parameters, state,
+                    state_sequence, state_entered_at, last_sequence, subject, task_role, task_due_at,
+                    created_at, updated_at, closed_at)
+                SELECT \(tenantID)::uuid, w.instance, w.service, w.version, w.sha256, w.parameters::jsonb, w.to_state,
+                       w.sequence, w.at, w.sequence, w.subject, nullif(w.task_role, ''),
+                       CASE WHEN w.has_due THEN w.due END, w.at, w.at, CASE WHEN w.closes THEN w.at END
+                FROM w WHERE w.start
+            ), moved AS (
+                UPDATE workflow_instances i SET state = w.to_state,
+                    state_sequence = CASE WHEN w.stays THEN i.state_sequence ELSE w.sequence END,
+                    state_entered_at = CASE WHEN w.stays THEN i.state_entered_at ELSE w.at END,
+                    last_sequence = w.sequence, subject = coalesce(nullif(w.subject, ''), i.subject),
+                    task_role = CASE WHEN w.stays THEN i.task_role ELSE nullif(w.task_role, '') END,
+                    task_due_at = CASE WHEN w.stays THEN i.task_due_at WHEN w.has_due THEN w.due END,
+                    updated_at = w.at,
+                    closed_at = CASE WHEN w.closes THEN w.at END
+                FROM w WHERE NOT w.start AND i.tenant_id = \(tenantID)::uuid AND i.id = w.instance
+            ), step AS (
+                INSERT INTO workflow_steps (
+                    tenant_id, instance_id, sequence, event, from_state, to_state, actor_id, actor_role, input,
+                    input_sha256, idempotency_key, request_sha256, at)
+                SELECT \(tenantID)::uuid, w.instance, w.sequence, w.event, nullif(w.from_state, ''), w.to_state,
+                       nullif(w.actor, '')::uuid, w.role, w.input::jsonb, w.input_sha256, nullif(w.key, ''),
+                       nullif(w.request, ''::bytea), w.at
+                FROM w
+            ), cancelled AS (
+                -- A timer the runner holds is skipped, not waited for (the runner waits for this
+                -- instance, so waiting here would deadlock); it finds the state left and does nothing.
+                UPDATE jobs SET status = 'cancelled', finished_at = w.at
+                FROM w
+                WHERE jobs.tenant_id = \(tenantID)::uuid AND jobs.instance_id = w.instance AND jobs.id IN (
+                    SELECT j.id FROM jobs j
+                    WHERE j.tenant_id = \(tenantID)::uuid AND j.status = 'pending' AND j.kind IN ('timer', 'escalation')
+                      AND j.instance_id IN (SELECT c.instance FROM w c WHERE c.cancels)
+                    FOR UPDATE SKIP LOCKED)
+            ), scheduled AS (
+                INSERT INTO jobs (tenant_id, kind, instance_id, state_sequence, event, topic, payload, run_at)
+                SELECT \(tenantID)::uuid, j.k, CASE WHEN j.k = 'outbox' THEN NULL ELSE w.instance END,
+                       CASE WHEN j.k = 'outbox' THEN NULL ELSE w.sequence END, nullif(j.e, ''), nullif(j.t, ''),
+                       j.p::jsonb, j.r
+                FROM unnest(\(jobs.step)::integer[], \(jobs.kinds)::text[], \(jobs.events)::text[],
+                            \(jobs.topics)::text[], \(jobs.payloads)::text[], \(runAt)::timestamptz[])
+                    AS j (s, k, e, t, p, r)
+                JOIN w ON w.n = j.s
+            ), leaf AS (
+                INSERT INTO audit_queue (tenant_id, entry) SELECT \(tenantID)::uuid, w.entry FROM w ORDER BY w.n
+            )
+            SELECT pg_notify(\(WorkflowEngine.jobsChannel)::text, \(tenantID.uuidString)::text) WHERE \(dueNow)::boolean
+            """
     }
 }
 

@@ -1,0 +1,213 @@
+import Core
+import Foundation
+import PostgresNIO
+import Storage
+
+/// One request of a batch of steps (``WorkflowEngine/fire(tenantID:batch:missing:locate:answer:)``):
+/// what a single fire takes, with the caller's own `context` for its `locate` and `answer`.
+public struct BatchedStep<Context: Sendable>: Sendable {
+    public var context: Context
+    public var event: String
+    public var actor: StepActor
+    public var input: [String: InputValue]
+    public var idempotencyKey: String?
+
+    public init(
+        context: Context,
+        event: String,
+        actor: StepActor,
+        input: [String: InputValue],
+        idempotencyKey: String?
+    ) {
+        self.context = context
+        self.event = event
+        self.actor = actor
+        self.input = input
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+extension WorkflowEngine {
+    /// Fires a batch of events of one city in one transaction — one BEGIN, one lock statement,
+    /// one write and one COMMIT (so one WAL flush) for all of them — each answered as it would
+    /// have been alone. `locate` finds each request's instance (nil: answered with `missing`);
+    /// `answer` reads, in the same transaction, what the caller reports for each step made or
+    /// replayed.
+    ///
+    /// Each step is checked and its actions run as on its own. A request that throws, or any
+    /// database error, rolls the whole batch back, and then every request runs on its own: one
+    /// bad request costs the others time, never their result. A request on an instance or with a
+    /// key already in the batch runs on its own after the batch commits (so it sees the first
+    /// one's step, or replays it).
+    public func fire<Context: Sendable, Answer: Sendable>(
+        tenantID: UUID,
+        batch: [BatchedStep<Context>],
+        missing: AdalError,
+        locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
+        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+    ) async -> [Result<Answer, any Error>] {
+        let alone = { @Sendable (request: BatchedStep<Context>) async -> Result<Answer, any Error> in
+            await self.fireAlone(tenantID: tenantID, request, missing: missing, locate: locate, answer: answer)
+        }
+        guard batch.count > 1 else { return await batch.asyncMap(alone) }
+        let outcome: ([Result<Answer, any Error>?], later: [Int])
+        do {
+            outcome = try await database.withTenant(tenantID) { connection in
+                try await fireTogether(
+                    on: connection,
+                    tenantID: tenantID,
+                    batch: batch,
+                    missing: missing,
+                    locate: locate,
+                    answer: answer
+                )
+            }
+        } catch {
+            return await withTaskGroup(of: (Int, Result<Answer, any Error>).self) { group in
+                for (index, request) in batch.enumerated() { group.addTask { (index, await alone(request)) } }
+                var results = [Result<Answer, any Error>](repeating: .failure(missing), count: batch.count)
+                for await (index, result) in group { results[index] = result }
+                return results
+            }
+        }
+        var results = outcome.0
+        for index in outcome.later { results[index] = await alone(batch[index]) }
+        return results.map { $0 ?? .failure(missing) }
+    }
+
+    /// One request as ``fire(tenantID:locate:event:actor:input:idempotencyKey:attachment:answer:)``
+    /// runs it, its error as its result.
+    private func fireAlone<Context: Sendable, Answer: Sendable>(
+        tenantID: UUID,
+        _ request: BatchedStep<Context>,
+        missing: AdalError,
+        locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
+        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+    ) async -> Result<Answer, any Error> {
+        let context = request.context
+        do {
+            return .success(
+                try await fire(
+                    tenantID: tenantID,
+                    locate: { connection in
+                        guard let instance = try await locate(connection, [context]).first ?? nil else { throw missing }
+                        return instance
+                    },
+                    event: request.event,
+                    actor: request.actor,
+                    input: request.input,
+                    idempotencyKey: request.idempotencyKey,
+                    answer: { connection, result in
+                        guard let answer = try await answer(connection, [(context, result)]).first else {
+                            throw AdalError.unavailable(reason: "the step's answer could not be read")
+                        }
+                        return answer
+                    }
+                )
+            )
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The batch inside its transaction: each request's result, nil for those left for later
+    /// (listed in `later`), which touch an instance or a key already in the batch.
+    private func fireTogether<Context: Sendable, Answer: Sendable>(
+        on connection: PostgresConnection,
+        tenantID: UUID,
+        batch: [BatchedStep<Context>],
+        missing: AdalError,
+        locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
+        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+    ) async throws -> ([Result<Answer, any Error>?], later: [Int]) {
+        var results = [Result<Answer, any Error>?](repeating: nil, count: batch.count)
+        var later: [Int] = []
+        let instances = try await locate(connection, batch.map(\.context))
+        guard instances.count == batch.count else {
+            throw AdalError.unavailable(reason: "the batch's instances could not be found")
+        }
+        var chosen: [Int] = []
+        var (seenInstances, seenKeys) = (Set<UUID>(), Set<String>())
+        for (index, request) in batch.enumerated() {
+            do {
+                try Self.checkKey(request.idempotencyKey)
+            } catch {
+                results[index] = .failure(error)
+                continue
+            }
+            guard let instance = instances[index] else {
+                results[index] = .failure(missing)
+                continue
+            }
+            let key = request.idempotencyKey
+            if seenInstances.contains(instance) || key.map(seenKeys.contains) == true {
+                later.append(index)
+                continue
+            }
+            seenInstances.insert(instance)
+            if let key { seenKeys.insert(key) }
+            chosen.append(index)
+        }
+        var locked: [Int: LockedInstance] = [:]
+        if !chosen.isEmpty {
+            let lock = PreparedInstanceLock(
+                tenantID: tenantID,
+                instanceIDs: chosen.map { instances[$0]! },
+                idempotencyKeys: chosen.map { batch[$0].idempotencyKey }
+            )
+            for try await row in try await connection.execute(lock, logger: logger) {
+                locked[chosen[row.position]] = row
+            }
+        }
+        var made: [(index: Int, result: StepResult)] = []
+        var writes: [StepWrite] = []
+        for index in chosen {
+            let (request, instance) = (batch[index], instances[index]!)
+            guard let row = locked[index] else {
+                results[index] = .failure(AdalError.notFound(what: "instance"))
+                continue
+            }
+            let hash = Self.requestHash(instanceID: instance, service: nil, event: request.event, input: request.input)
+            let begun: Begun
+            do {
+                begun = try await begin(
+                    row,
+                    on: connection,
+                    tenantID: tenantID,
+                    instanceID: instance,
+                    event: request.event,
+                    actor: request.actor,
+                    input: request.input,
+                    request: hash
+                )
+            } catch  where row.stored != nil {
+                // A key's reuse for another request: found by reading alone, so the batch goes on.
+                results[index] = .failure(error)
+                continue
+            }
+            guard case .prepared(let step) = begun else {
+                if case .replayed(let earlier) = begun { made.append((index, earlier)) }
+                continue
+            }
+            writes.append(try stepWrite(step, start: false, key: request.idempotencyKey, request: hash))
+            made.append((index, step.result))
+        }
+        try await write(writes, on: connection)
+        let answers = try await answer(connection, made.map { (batch[$0.index].context, $0.result) })
+        guard answers.count == made.count else {
+            throw AdalError.unavailable(reason: "the batch's answers could not be read")
+        }
+        for (step, reply) in zip(made, answers) { results[step.index] = .success(reply) }
+        return (results, later)
+    }
+}
+
+extension Array where Element: Sendable {
+    /// The elements transformed one after another.
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var mapped: [T] = []
+        mapped.reserveCapacity(count)
+        for element in self { mapped.append(await transform(element)) }
+        return mapped
+    }
+}

@@ -1,0 +1,170 @@
+import Audit
+import Core
+import Foundation
+import PostgresNIO
+import Testing
+import Workflow
+
+@Suite("Steps fired in batches")
+struct EngineBatchTests {
+    /// One request of a batch whose context is the instance itself (nil: an instance that
+    /// cannot be found).
+    static func request(
+        _ event: String,
+        on instance: UUID?,
+        as actor: StepActor,
+        input: [String: InputValue] = [:],
+        key: String? = nil
+    ) -> BatchedStep<UUID?> {
+        BatchedStep(context: instance, event: event, actor: actor, input: input, idempotencyKey: key)
+    }
+
+    static func fire(_ batch: [BatchedStep<UUID?>], _ fixture: EngineFixture) async -> [Result<StepResult, any Error>] {
+        await fixture.engine.fire(
+            tenantID: fixture.astana.id,
+            batch: batch,
+            missing: .notFound(what: "request"),
+            locate: { _, instances in instances },
+            answer: { _, made in made.map(\.1) }
+        )
+    }
+
+    @Test("a batch writes each step as it would alone: states, tasks, timers, keys and audit leaves in order")
+    func writesLikeAlone() async throws {
+        try await EngineFixture.with { fixture in
+            let a = try await fixture.startRequest().instanceID
+            let b = try await fixture.startRequest().instanceID
+            let c = try await fixture.startRequest().instanceID
+            let queuedBefore = try await fixture.count("SELECT count(*) FROM audit_queue")
+            let results = await Self.fire(
+                [
+                    Self.request("approve", on: a, as: fixture.officer, key: "batch-a"),
+                    Self.request("reject", on: b, as: fixture.officer, input: ["reason": .string("duplicate")]),
+                    Self.request("approve", on: c, as: fixture.akimatAdmin, input: ["note": .string("urgent")]),
+                ],
+                fixture
+            )
+            let made = try results.map { try $0.get() }
+            #expect(made.map(\.instanceID) == [a, b, c])
+            #expect(made.map(\.toState) == ["approved", "rejected", "approved"])
+            #expect(made.allSatisfy { $0.sequence == 2 && !$0.replayed && $0.fromState == "submitted" })
+
+            for (instance, state) in [(a, "approved"), (b, "rejected"), (c, "approved")] {
+                #expect(
+                    try await fixture.count(
+                        """
+                        SELECT count(*) FROM workflow_instances
+                        WHERE id = \(instance) AND state = \(state) AND last_sequence = 2 AND state_sequence = 2
+                          AND task_role IS NULL AND subject = 'Oven × 2'
+                          AND (closed_at IS NOT NULL) = \(state == "rejected")
+                        """
+                    ) == 1
+                )
+                // The submitted state's escalation is cancelled; approval sets its expiry timer.
+                #expect(
+                    try await fixture.count(
+                        "SELECT count(*) FROM jobs WHERE instance_id = \(instance) AND kind = 'escalation' AND status = 'pending'"
+                    ) == 0
+                )
+                #expect(
+                    try await fixture.count(
+                        """
+                        SELECT count(*) FROM jobs WHERE instance_id = \(instance) AND kind = 'timer' AND event = 'expire'
+                          AND status = 'pending' AND state_sequence = 2
+                        """
+                    ) == (state == "approved" ? 1 : 0)
+                )
+            }
+            #expect(
+                try await fixture.count(
+                    """
+                    SELECT count(*) FROM workflow_steps WHERE sequence = 2 AND idempotency_key = 'batch-a'
+                      AND request_sha256 IS NOT NULL AND instance_id = \(a)
+                    """
+                ) == 1
+            )
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM workflow_steps WHERE sequence = 2 AND idempotency_key IS NULL AND request_sha256 IS NULL"
+                ) == 2
+            )
+
+            // The leaves are queued in the batch's order, each with its own step.
+            let entries = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                var entries: [AuditEntry] = []
+                for try await bytes in try await connection.query(
+                    "SELECT entry FROM audit_queue ORDER BY id",
+                    logger: fixture.databases.owner.logger
+                ).decode(Data.self) {
+                    entries.append(try AuditEntry(decoding: Array(bytes)))
+                }
+                return entries
+            }
+            #expect(entries.count == queuedBefore + 3)
+            let batch = entries.suffix(3)
+            #expect(batch.map(\.instanceID) == [a, b, c])
+            #expect(batch.map(\.event) == ["approve", "reject", "approve"])
+            #expect(batch.map(\.actorRole) == ["procurement_officer", "procurement_officer", "akimat_admin"])
+            #expect(batch.allSatisfy { $0.sequence == 2 })
+        }
+    }
+
+    @Test("in one batch a replay, a reused key, an unknown instance and a repeated instance each get their own answer")
+    func ownAnswers() async throws {
+        try await EngineFixture.with { fixture in
+            let a = try await fixture.startRequest().instanceID
+            let b = try await fixture.startRequest().instanceID
+            let c = try await fixture.startRequest().instanceID
+            let first = try await fixture.fire("approve", on: a, as: fixture.officer, key: "k-a")
+            let results = await Self.fire(
+                [
+                    Self.request("approve", on: a, as: fixture.officer, key: "k-a"),
+                    Self.request("approve", on: b, as: fixture.officer, key: "k-a"),
+                    Self.request("approve", on: nil, as: fixture.officer),
+                    Self.request("approve", on: c, as: fixture.officer, key: "k-c"),
+                    Self.request("reject", on: c, as: fixture.officer, input: ["reason": .string("late")]),
+                    Self.request("approve", on: b, as: fixture.officer, key: "k-b"),
+                ],
+                fixture
+            )
+            let replay = try results[0].get()
+            #expect(replay.replayed && replay.instanceID == a && replay.sequence == first.sequence)
+            #expect(throws: AdalError.conflict(reason: "idempotency key already used with a different request")) {
+                try results[1].get()
+            }
+            #expect(throws: AdalError.notFound(what: "request")) { try results[2].get() }
+            #expect(try results[3].get().toState == "approved")
+            // Runs after the batch, on its own, and finds the instance already approved.
+            #expect(throws: AdalError.conflict(reason: "event 'reject' is not allowed in state 'approved'")) {
+                try results[4].get()
+            }
+            #expect(try results[5].get().toState == "approved")
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps") == 3 + 3)
+        }
+    }
+
+    @Test("a request that fails rolls its batch back, and every request then runs on its own")
+    func failureRunsAlone() async throws {
+        try await EngineFixture.with { fixture in
+            let a = try await fixture.startRequest().instanceID
+            let b = try await fixture.startRequest().instanceID
+            let c = try await fixture.startRequest().instanceID
+            let results = await Self.fire(
+                [
+                    Self.request("approve", on: a, as: fixture.officer, key: "alone-a"),
+                    // A school administrator may not approve: refused in the middle of the batch.
+                    Self.request("approve", on: b, as: fixture.schoolAdmin),
+                    Self.request("approve", on: c, as: fixture.officer),
+                ],
+                fixture
+            )
+            #expect(try results[0].get().sequence == 2)
+            #expect(throws: AdalError.self) { try results[1].get() }
+            #expect(try results[2].get().sequence == 2)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE instance_id = \(a)") == 2)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE instance_id = \(b)") == 1)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE instance_id = \(c)") == 2)
+            #expect(try await fixture.count("SELECT count(*) FROM audit_queue") == 3 + 2)
+        }
+    }
+}

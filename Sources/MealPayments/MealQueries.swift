@@ -40,14 +40,22 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The pupil a till card or QR code names, read in the caller's transaction for `tenantID`.
-    public static func pupil(
-        card: String,
+    /// The meal-account instances of the pupils whose till cards or QR codes were read, by card,
+    /// in the caller's transaction for `tenantID`; a card no pupil has is left out.
+    public static func instances(
+        cards: [String],
         tenantID: UUID,
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> PupilRef? {
-        try await connection.first(PupilByCard(tenantID: tenantID, card: card), logger: logger).map(pupilRef)
+    ) async throws -> [String: UUID] {
+        var found: [String: UUID] = [:]
+        for try await (card, instance) in try await connection.execute(
+            InstancesByCard(tenantID: tenantID, cards: cards),
+            logger: logger
+        ) {
+            found[card] = instance
+        }
+        return found
     }
 
     public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
@@ -208,19 +216,23 @@ public struct MealQueries: Sendable {
     public func transfer(_ id: UUID, tenantID: UUID) async throws -> Found? {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            try await Self.transfer(id, tenantID: tenantID, on: connection, logger: logger)
+            try await Self.transfers([id], tenantID: tenantID, on: connection, logger: logger)[id]
         }
     }
 
-    /// ``transfer(_:tenantID:)`` in the caller's transaction for `tenantID` (it sees what the
-    /// transaction's step just wrote).
-    public static func transfer(
-        _ id: UUID,
+    /// Transfers by id as ``transfer(_:tenantID:)`` reads them, in the caller's transaction for
+    /// `tenantID` (it sees what the transaction's steps just wrote); an unknown id is left out.
+    public static func transfers(
+        _ ids: [UUID],
         tenantID: UUID,
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> Found? {
-        try await connection.first(TransferByID(tenantID: tenantID, id: id), logger: logger).map(found)
+    ) async throws -> [UUID: Found] {
+        var found: [UUID: Found] = [:]
+        for try await row in try await connection.execute(TransfersByID(tenantID: tenantID, ids: ids), logger: logger) {
+            found[row.0] = Self.found(row)
+        }
+        return found
     }
 
     /// The statement as CSV (RFC 4180), amounts in tenge.
@@ -369,16 +381,17 @@ public struct MealQueries: Sendable {
     }
 }
 
-/// The pupil a card names, as a named prepared statement: the till looks it up on every charge.
-struct PupilByCard: PreparedSQL {
-    typealias Row = MealQueries.PupilRow
-    static let name = "adal_meal_pupil_by_card"
-    static let sql = PupilByCard(tenantID: UUID(), card: "").query.sql
+/// The pupils some cards name, as a named prepared statement: the till looks them up on every charge.
+struct InstancesByCard: PreparedSQL {
+    typealias Row = (String, UUID)
+    static let name = "adal_meal_instances_by_card"
+    static let sql = InstancesByCard(tenantID: UUID(), cards: []).query.sql
 
     let query: PostgresQuery
 
-    init(tenantID: UUID, card: String) {
-        query = "SELECT * FROM meal_pupil_refs WHERE tenant_id = \(tenantID)::uuid AND card = \(card)::text"
+    init(tenantID: UUID, cards: [String]) {
+        query =
+            "SELECT card, instance_id FROM pupils WHERE tenant_id = \(tenantID)::uuid AND card = ANY(\(cards)::text[])"
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
@@ -386,17 +399,17 @@ struct PupilByCard: PreparedSQL {
     }
 }
 
-/// One transfer with its pupil's balance, as a named prepared statement: the till's answer.
-struct TransferByID: PreparedSQL {
+/// Transfers with their pupils' balances, as a named prepared statement: the till's answer.
+struct TransfersByID: PreparedSQL {
     typealias Row = MealQueries.LineRow
-    static let name = "adal_meal_transfer_by_id"
-    static let sql = TransferByID(tenantID: UUID(), id: UUID()).query.sql
+    static let name = "adal_meal_transfers_by_id"
+    static let sql = TransfersByID(tenantID: UUID(), ids: []).query.sql
 
     let query: PostgresQuery
 
-    init(tenantID: UUID, id: UUID) {
+    init(tenantID: UUID, ids: [UUID]) {
         var query = PostgresQuery(unsafeSQL: MealQueries.linesSelect)
-        let tail: PostgresQuery = "WHERE t.tenant_id = \(tenantID)::uuid AND t.id = \(id)::uuid"
+        let tail: PostgresQuery = "WHERE t.tenant_id = \(tenantID)::uuid AND t.id = ANY(\(ids)::uuid[])"
         query.sql += " " + tail.sql
         query.binds = tail.binds
         self.query = query

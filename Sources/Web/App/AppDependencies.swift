@@ -40,6 +40,8 @@ public struct AppDependencies: Sendable {
     public var paymentProvider: SimulatedProvider
     /// Canteens, their contracts and tills.
     public var mealSchools: MealSchools
+    /// The tills' charges, in batches.
+    var mealCharges: MealCharges
     /// School-meal suppliers and their documents.
     public var suppliers: Suppliers
     /// Seals clinics' keys and bids; also derives a retried bid's nonce.
@@ -86,6 +88,7 @@ public struct AppDependencies: Sendable {
         topUps = TopUps(database: database, engine: workflows, webhookSecret: webhookSecret)
         paymentProvider = SimulatedProvider(topUps: topUps, webhookSecret: webhookSecret)
         mealSchools = MealSchools(database: database)
+        mealCharges = MealCharges(engine: workflows)
         suppliers = Suppliers(database: database)
         self.keySealer = keySealer
         ocds = OCDSRelease(prefix: ocdsPrefix)

@@ -265,7 +265,8 @@ struct MealsController {
     }
 
     /// A charge by card, for the API and the till's page alike: the card's pupil, the step and
-    /// the answer are read and written in one transaction.
+    /// the answer are read and written in one transaction, shared with the charges that arrive
+    /// at the same time (``MealCharges``).
     func charge(_ body: ChargeBody, principal: Principal, tenant: Tenant) async throws -> EditedResponse<TransferAnswer>
     {
         guard body.card.count <= 64 else { throw AdalError.notFound(what: "pupil with this card") }
@@ -274,26 +275,15 @@ struct MealsController {
             "items": .string(String(decoding: try Self.canonical.encode(body.items), as: UTF8.self)),
         ]
         if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
-        let (tenantID, logger, card) = (tenant.id, dependencies.database.logger, body.card)
-        return try await step(
-            "charge",
-            locate: { connection in
-                guard
-                    let pupil = try await MealQueries.pupil(
-                        card: card,
-                        tenantID: tenantID,
-                        on: connection,
-                        logger: logger
-                    )
-                else { throw AdalError.notFound(what: "pupil with this card") }
-                return pupil.instance
-            },
+        let charge = MealCharges.Charge(
+            card: body.card,
             transfer: body.id,
-            input: input,
-            key: "charge-\(body.id.uuidString.lowercased())",
-            principal: principal,
-            tenant: tenant
+            actor: StepActor(id: principal.userID, roles: principal.roles),
+            input: input
         )
+        return try await answer(transfer: body.id, tenantID: tenant.id) {
+            try await dependencies.mealCharges.charge(charge, tenantID: tenant.id)
+        }
     }
 
     struct RefundBody: Decodable {
@@ -325,8 +315,7 @@ struct MealsController {
     }
 
     /// A step of the pupil's meal account keyed by the transfer's id, answered with the transfer
-    /// as stored: read in the step's transaction, or after it when a twin of the request made
-    /// the transfer first (its answer stands).
+    /// as stored (``answer(transfer:tenantID:_:)``).
     private func step(
         _ event: String,
         locate: @escaping @Sendable (PostgresConnection) async throws -> UUID,
@@ -337,9 +326,8 @@ struct MealsController {
         tenant: Tenant
     ) async throws -> EditedResponse<TransferAnswer> {
         let (tenantID, logger) = (tenant.id, dependencies.database.logger)
-        let answer: (found: MealQueries.Found?, replayed: Bool)
-        do {
-            answer = try await dependencies.workflows.fire(
+        return try await answer(transfer: transfer, tenantID: tenantID) {
+            try await dependencies.workflows.fire(
                 tenantID: tenantID,
                 locate: locate,
                 event: event,
@@ -348,11 +336,26 @@ struct MealsController {
                 idempotencyKey: key,
                 answer: { connection, result in
                     (
-                        try await MealQueries.transfer(transfer, tenantID: tenantID, on: connection, logger: logger),
+                        try await MealQueries.transfers([transfer], tenantID: tenantID, on: connection, logger: logger)[
+                            transfer
+                        ],
                         result.replayed
                     )
                 }
             )
+        }
+    }
+
+    /// The transfer a step made, as `step` read it in the step's transaction — or read after it
+    /// when a twin of the request made the transfer first (its answer stands).
+    private func answer(
+        transfer: UUID,
+        tenantID: UUID,
+        _ step: () async throws -> MealCharges.Answer
+    ) async throws -> EditedResponse<TransferAnswer> {
+        let answer: MealCharges.Answer
+        do {
+            answer = try await step()
         } catch is MealAccountService.AlreadyMade {
             answer = (try await queries.transfer(transfer, tenantID: tenantID), true)
         }

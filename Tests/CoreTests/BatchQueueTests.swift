@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+@testable import Core
+
+@Suite("Batches of requests")
+struct BatchQueueTests {
+    /// Holds the first batch until opened, and records every batch served.
+    final class Served: Sendable {
+        let batches = Locked<[[String]]>([])
+        let (gate, opener) = AsyncStream<Void>.makeStream()
+
+        func serve(_ items: [String]) async -> [Result<String, any Error>] {
+            let first = batches.withLock { batches in
+                batches.append(items)
+                return batches.count == 1
+            }
+            if first { for await _ in gate { break } }
+            return items.map { $0 == "fails" ? .failure(AdalError.conflict(reason: "refused")) : .success("ok " + $0) }
+        }
+
+        /// A queue of one lane whose batches this serves.
+        func queue(maximumBatch: Int = 4, maximumWaiting: Int = 100) -> BatchQueue<String, String, String> {
+            BatchQueue(lanes: 1, maximumBatch: maximumBatch, maximumWaiting: maximumWaiting) { _, items in
+                await self.serve(items)
+            }
+        }
+
+        /// Waits until `condition` holds (the queue's state changes on other tasks).
+        static func until(_ condition: () -> Bool) async throws {
+            for _ in 0..<2_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(condition())
+        }
+    }
+
+    @Test("a lone request is served at once; those that arrive meanwhile are served together, a batch at most")
+    func groupsWhatWaits() async throws {
+        let served = Served()
+        let queue = served.queue()
+        async let first = queue.submit("0", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        let answers = Task {
+            try await withThrowingTaskGroup(of: (String, String).self) { group in
+                for item in 1...9 { group.addTask { ("\(item)", try await queue.submit("\(item)", key: "astana")) } }
+                return try await group.reduce(into: [String: String]()) { $0[$1.0] = $1.1 }
+            }
+        }
+        try await Served.until { queue.waiting == 9 }
+        served.opener.yield()
+        #expect(try await first == "ok 0")
+        let later = try await answers.value
+        #expect(later.count == 9 && later.allSatisfy { $0.value == "ok " + $0.key })
+        let batches = served.batches.current
+        #expect(batches.map(\.count) == [1, 4, 4, 1])
+        #expect(Set(batches.dropFirst().joined()) == Set((1...9).map { "\($0)" }))
+        #expect(queue.waiting == 0)
+    }
+
+    @Test("cities take turns, so a busy city cannot hold another back")
+    func citiesTakeTurns() async throws {
+        let served = Served()
+        let queue = served.queue()
+        async let first = queue.submit("a0", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        var tasks: [Task<String, any Error>] = []
+        for item in 1...6 {
+            tasks.append(Task { try await queue.submit("a\(item)", key: "astana") })
+            try await Served.until { queue.waiting == item }
+        }
+        for item in 1...2 {
+            tasks.append(Task { try await queue.submit("s\(item)", key: "shymkent") })
+            try await Served.until { queue.waiting == 6 + item }
+        }
+        served.opener.yield()
+        _ = try await first
+        for task in tasks { _ = try await task.value }
+        let batches = served.batches.current
+        #expect(batches == [["a0"], ["a1", "a2", "a3", "a4"], ["s1", "s2"], ["a5", "a6"]])
+    }
+
+    @Test("a failure reaches only its own request, and more than the limit of waiting requests are refused")
+    func failuresAndLimit() async throws {
+        let served = Served()
+        let queue = served.queue(maximumBatch: 8, maximumWaiting: 2)
+        async let first = queue.submit("0", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        let failing = Task { try await queue.submit("fails", key: "astana") }
+        try await Served.until { queue.waiting == 1 }
+        let passing = Task { try await queue.submit("2", key: "astana") }
+        try await Served.until { queue.waiting == 2 }
+        await #expect(throws: AdalError.unavailable(reason: "too many requests are waiting; try again shortly")) {
+            try await queue.submit("3", key: "shymkent")
+        }
+        served.opener.yield()
+        #expect(try await first == "ok 0")
+        await #expect(throws: AdalError.conflict(reason: "refused")) { try await failing.value }
+        #expect(try await passing.value == "ok 2")
+        #expect(served.batches.current == [["0"], ["fails", "2"]])
+    }
+}

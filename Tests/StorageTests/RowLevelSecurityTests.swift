@@ -91,12 +91,12 @@ struct RowLevelSecurityTests {
         }
     }
 
-    @Test("the token's one-statement lookup sets its tenant for itself only, and puts back the one set before")
+    @Test("the tokens' one-statement lookup sets its tenant for itself only, and puts back the one set before")
     func tokenLookupKeepsTenant() async throws {
         try await TestDatabases.with { databases in
             let (astana, shymkent) = try await twoTenants(databases)
             let lookup: PostgresQuery = """
-                SELECT count(*) FROM adal_token_principal(\(astana.id)::uuid, '\\x00'::bytea, now(), now())
+                SELECT count(*) FROM adal_token_principals(\(astana.id)::uuid, ARRAY['\\x00'::bytea], now(), now())
                 """
             try await databases.application.client.withConnection { connection in
                 // Outside a transaction: nothing is left for the next one.

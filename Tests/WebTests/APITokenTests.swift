@@ -65,6 +65,43 @@ struct APITokenTests {
         }
     }
 
+    @Test("tokens looked up at the same time are looked up together, each answered with its own principal")
+    func lookedUpTogether() async throws {
+        try await WebFixture.with { fixture, _ in
+            let (accounts, astana) = (fixture.dependencies.accounts, fixture.astana.id)
+            let admin = try await accounts.issueToken(login: "admin", name: "a", roles: [.auditor], tenantID: astana)
+            let parent = try await accounts.issueToken(login: "parent", name: "p", roles: [], tenantID: astana)
+            let revoked = try await accounts.issueToken(login: "admin", name: "r", roles: [], tenantID: astana)
+            #expect(try await accounts.store.revokeToken(id: revoked.token.id, tenantID: astana, at: Date()))
+            // The last was given to nobody; each is also presented to Shymkent, which knows none.
+            let texts = [admin.secret.text, parent.secret.text, revoked.secret.text, SecretToken.generate().text]
+            let answers = try await withThrowingTaskGroup(of: (Int, Principal?, Principal?).self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let text = texts[index % texts.count]
+                        return (
+                            index % texts.count,
+                            try await accounts.principal(apiToken: text, tenantID: astana),
+                            try await accounts.principal(apiToken: text, tenantID: fixture.shymkent.id)
+                        )
+                    }
+                }
+                return try await group.reduce(into: [(Int, Principal?, Principal?)]()) { $0.append($1) }
+            }
+            #expect(answers.count == 200)
+            for (which, principal, elsewhere) in answers {
+                #expect(elsewhere == nil)
+                switch which {
+                case 0:
+                    #expect(principal?.login == "admin" && principal?.roles == [.auditor])
+                    #expect(principal?.channel == .token(id: admin.token.id))
+                case 1: #expect(principal?.login == "parent" && principal?.channel == .token(id: parent.token.id))
+                default: #expect(principal == nil)
+                }
+            }
+        }
+    }
+
     @Test("a token cannot be scoped beyond its user's roles")
     func noEscalation() async throws {
         try await WebFixture.with { fixture, client in

@@ -6,9 +6,23 @@ import PostgresNIO
 /// also names the tenant in its WHERE clause: row-level security and the code check agree.
 public struct PostgresAccountStore: AccountStore {
     let database: Database
+    /// The token lookups of requests that arrive together: one statement per city and batch.
+    private let tokenLookups: BatchQueue<UUID, (hash: [UInt8], now: Date), Principal?>
 
     public init(database: Database) {
         self.database = database
+        tokenLookups = BatchQueue(
+            lanes: max(2, ProcessInfo.processInfo.activeProcessorCount),
+            maximumBatch: 128,
+            maximumWaiting: 8_192
+        ) { tenantID, lookups in
+            do {
+                let found = try await Self.tokenPrincipals(lookups, tenantID: tenantID, database: database)
+                return lookups.map { .success(found[$0.hash]) }
+            } catch {
+                return lookups.map { _ in .failure(error) }
+            }
+        }
     }
 
     private var logger: Logger { database.logger }
@@ -169,14 +183,7 @@ public struct PostgresAccountStore: AccountStore {
             for try await (sessionID, userID, login, name, roles) in rows.decode(
                 (UUID, UUID, String, String, [String]).self
             ) {
-                return Principal(
-                    tenantID: tenantID,
-                    userID: userID,
-                    login: login,
-                    displayName: name,
-                    roles: Set(roles.compactMap(Role.init)),
-                    channel: .session(id: sessionID)
-                )
+                return Self.principal(tenantID, userID, login, name, roles, channel: .session(id: sessionID))
             }
             return nil
         }
@@ -220,23 +227,52 @@ public struct PostgresAccountStore: AccountStore {
     /// same token (a till's) wait for the one before it to commit.
     public static let lastUseResolution: TimeInterval = 60
 
-    /// One round trip outside any transaction (`adal_token_principal`, migration 0017): every
-    /// API request runs it, and it also writes the token's stale last use.
+    /// The token's principal, looked up together with the tokens of the requests that arrive at
+    /// the same time (``BatchQueue``): one round trip outside any transaction for them all
+    /// (`adal_token_principals`, migration 0019), which also writes the tokens' stale last use.
+    /// A lone request is looked up at once.
     public func tokenPrincipal(tokenHash: [UInt8], tenantID: UUID, now: Date) async throws -> Principal? {
-        let query = try TokenPrincipalQuery(tokenHash: tokenHash, tenantID: tenantID, now: now)
-        let logger = logger
-        guard
-            let (tokenID, userID, login, name, roles) = try await database.withConnection({
-                try await $0.first(query, logger: logger)
-            })
-        else { return nil }
-        return Principal(
+        try await tokenLookups.submit((tokenHash, now), key: tenantID)
+    }
+
+    /// The principals of a batch of lookups, by token hash; the latest request's time counts
+    /// for the tokens' last use.
+    private static func tokenPrincipals(
+        _ lookups: [(hash: [UInt8], now: Date)],
+        tenantID: UUID,
+        database: Database
+    ) async throws -> [[UInt8]: Principal] {
+        let now = lookups.map(\.now).max() ?? Date()
+        let query = try TokenPrincipalsQuery(tokenHashes: Array(Set(lookups.map(\.hash))), tenantID: tenantID, now: now)
+        let logger = database.logger
+        return try await database.withConnection { connection in
+            var found: [[UInt8]: Principal] = [:]
+            for try await (hash, tokenID, userID, login, name, roles) in try await connection.execute(
+                query,
+                logger: logger
+            ) {
+                found[Array(hash)] = Self.principal(tenantID, userID, login, name, roles, channel: .token(id: tokenID))
+            }
+            return found
+        }
+    }
+
+    /// A principal from its row: the roles as stored (names this server does not know dropped).
+    private static func principal(
+        _ tenantID: UUID,
+        _ userID: UUID,
+        _ login: String,
+        _ name: String,
+        _ roles: [String],
+        channel: Principal.Channel
+    ) -> Principal {
+        Principal(
             tenantID: tenantID,
             userID: userID,
             login: login,
             displayName: name,
             roles: Set(roles.compactMap(Role.init)),
-            channel: .token(id: tokenID)
+            channel: channel
         )
     }
 
@@ -339,22 +375,23 @@ public struct PostgresAccountStore: AccountStore {
     }
 }
 
-/// The principal of an API token, as a named prepared statement: every API request runs it. A
-/// token's roles are cut to those its user still holds; its last use is written when it is older
-/// than ``PostgresAccountStore/lastUseResolution``.
-struct TokenPrincipalQuery: PreparedSQL {
-    typealias Row = (UUID, UUID, String, String, [String])
-    static let name = "adal_token_principal_of"
+/// The principals of API tokens, as a named prepared statement: every API request's token is
+/// looked up by it, alone or with others. A token's roles are cut to those its user still holds;
+/// its last use is written when it is older than ``PostgresAccountStore/lastUseResolution``.
+struct TokenPrincipalsQuery: PreparedSQL {
+    typealias Row = (Data, UUID, UUID, String, String, [String])
+    static let name = "adal_token_principals_of"
     static let sql =
-        (try? TokenPrincipalQuery(tokenHash: [], tenantID: UUID(), now: Date(timeIntervalSince1970: 0)))?.query.sql
+        (try? TokenPrincipalsQuery(tokenHashes: [], tenantID: UUID(), now: Date(timeIntervalSince1970: 0)))?.query.sql
         ?? ""
 
     let query: PostgresQuery
 
-    init(tokenHash: [UInt8], tenantID: UUID, now: Date) throws {
+    init(tokenHashes: [[UInt8]], tenantID: UUID, now: Date) throws {
+        let hashes = tokenHashes.map { ByteBuffer(bytes: $0) }
         query = try """
-        SELECT token_id, user_id, login, display_name, roles FROM adal_token_principal(
-            \(tenantID)::uuid, \(Data(tokenHash))::bytea, \(now)::timestamptz,
+        SELECT token_hash, token_id, user_id, login, display_name, roles FROM adal_token_principals(
+            \(tenantID)::uuid, \(hashes)::bytea[], \(now)::timestamptz,
             \(now.addingTimeInterval(-PostgresAccountStore.lastUseResolution))::timestamptz)
         """
     }

@@ -11,11 +11,11 @@ import Web
 /// The real HTTP server, in this process, on a free loopback port and a bench database; and wrk,
 /// which drives it. Shared by the HTTP benchmarks.
 enum BenchServer {
-    /// Runs `body` with the server's base address and a scratch folder; stops the server
+    /// Runs `body` with the server's base address, a scratch folder and its services; stops the server
     /// gracefully afterwards, so requests in flight finish.
     static func with(
         database: Database,
-        _ body: (_ base: String, _ directory: String) async throws -> Void
+        _ body: (_ base: String, _ directory: String, _ dependencies: AppDependencies) async throws -> Void
     ) async throws {
         var configuration = AppConfiguration()
         configuration.dataDirectory = NSTemporaryDirectory() + "/adal-bench-http-\(UUID().uuidString)"
@@ -46,7 +46,7 @@ enum BenchServer {
             try await Task.sleep(for: .milliseconds(50))
             waited += 1
         }
-        try await body("http://127.0.0.1:\(port.current ?? 0)", configuration.dataDirectory)
+        try await body("http://127.0.0.1:\(port.current ?? 0)", configuration.dataDirectory, dependencies)
         await group.triggerGracefulShutdown()
         _ = try? await server.value
     }

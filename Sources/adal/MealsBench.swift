@@ -85,7 +85,7 @@ struct MealsBench: AsyncParsableCommand {
             )
             var httpRate: Double?
             if BenchServer.wrkAvailable {
-                try await BenchServer.with(database: database) { base, directory in
+                try await BenchServer.with(database: database) { base, directory, dependencies in
                     let script = directory + "/charges.lua"
                     try Self.script(pupils: pupils, token: token, retryPercent: retryPercent)
                         .write(toFile: script, atomically: true, encoding: .utf8)
@@ -94,6 +94,7 @@ struct MealsBench: AsyncParsableCommand {
                     ])
                     if statements { try await BenchStatements.reset(owner) }
                     let before = try await BenchCPU.now(database: database)
+                    let batchesBefore = dependencies.mealChargeBatches
                     let output = try BenchServer.wrk([
                         "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
                         base + "/api/\(city.slug)/meals/charges",
@@ -104,6 +105,18 @@ struct MealsBench: AsyncParsableCommand {
                             + "wrk on the same 2 cores): " + BenchServer.summary(output)
                     )
                     print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
+                    let batches = dependencies.mealChargeBatches
+                    let (transactions, charges) = (
+                        batches.batches - batchesBefore.batches, batches.charges - batchesBefore.charges
+                    )
+                    print(
+                        String(
+                            format: "  charges per transaction: %.1f on average (%d charges in %d batches)",
+                            Double(charges) / Double(max(transactions, 1)),
+                            charges,
+                            transactions
+                        )
+                    )
                     httpRate = BenchServer.rate(output)
                     if statements { print(try await BenchStatements.top(owner).joined(separator: "\n")) }
                 }

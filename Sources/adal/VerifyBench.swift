@@ -181,7 +181,7 @@ struct VerifyBench: AsyncParsableCommand {
             print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")
             return
         }
-        try await BenchServer.with(database: database) { base, directory in
+        try await BenchServer.with(database: database) { base, directory, _ in
             try await verifyRuns(
                 base: base,
                 directory: directory,

@@ -23,6 +23,7 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         var turns: [Key] = []
         var count = 0
         var running = 0
+        var served = (batches: 0, requests: 0)
     }
 
     public let lanes: Int
@@ -38,6 +39,9 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         self.maximumWaiting = maximumWaiting
         self.serve = serve
     }
+
+    /// Batches served so far and the requests in them: their ratio is the mean batch size.
+    public var served: (batches: Int, requests: Int) { state.withLock { $0.served } }
 
     /// Requests waiting for a lane now.
     public var waiting: Int { state.withLock { $0.count } }
@@ -74,6 +78,8 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
             if !queue.isEmpty { state.turns.append(key) }
             state.count -= batch.count
             state.running += 1
+            state.served.batches += 1
+            state.served.requests += batch.count
             batches.append((key, batch))
         }
         return batches

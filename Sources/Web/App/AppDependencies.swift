@@ -42,6 +42,8 @@ public struct AppDependencies: Sendable {
     public var mealSchools: MealSchools
     /// The tills' charges, in batches.
     var mealCharges: MealCharges
+    /// The tills' charges served so far, and the batches (transactions) they took.
+    public var mealChargeBatches: (batches: Int, charges: Int) { mealCharges.served }
     /// School-meal suppliers and their documents.
     public var suppliers: Suppliers
     /// Seals clinics' keys and bids; also derives a retried bid's nonce.

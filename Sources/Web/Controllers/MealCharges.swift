@@ -75,6 +75,12 @@ struct MealCharges: Sendable {
     /// The step's idempotency key: the charge's id, so a retried charge replays the first.
     static func key(_ transfer: UUID) -> String { "charge-\(transfer.uuidString.lowercased())" }
 
+    /// Batches served so far and the charges in them.
+    var served: (batches: Int, charges: Int) {
+        let served = queue.served
+        return (served.batches, served.requests)
+    }
+
     /// Serves one charge in the next batch of its city; its own answer or error.
     func charge(_ charge: Charge, tenantID: UUID) async throws -> Answer {
         try await queue.submit(charge, key: tenantID)

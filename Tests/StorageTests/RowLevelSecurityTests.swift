@@ -117,6 +117,22 @@ struct RowLevelSecurityTests {
         }
     }
 
+    @Test("generic plans are asked for one transaction at a time and never carried into the next")
+    func genericPlansStayInTheirTransaction() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await twoTenants(databases)
+            let database = databases.application
+            for round in 0..<20 {
+                let generic = round % 2 == 0
+                let mode = try await database.withTenant(astana.id, genericPlans: generic) { connection in
+                    try await connection.query("SELECT current_setting('plan_cache_mode')", logger: logger)
+                        .collect()[0].decode(String.self)
+                }
+                #expect(mode == (generic ? "force_generic_plan" : "auto"))
+            }
+        }
+    }
+
     @Test("the application role cannot create tenants")
     func applicationCannotCreateTenants() async throws {
         try await TestDatabases.with { databases in

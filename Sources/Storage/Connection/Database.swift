@@ -21,10 +21,17 @@ public struct Database: Sendable {
     /// `repeatableRead` gives every statement of it the same snapshot.
     /// The setting is transaction-local (`set_config(…, true)`), so a pooled connection never
     /// carries one request's tenant into the next.
+    ///
+    /// `genericPlans` runs the transaction's prepared statements on their generic plans
+    /// (`plan_cache_mode = force_generic_plan`, for this transaction only). A workflow step's
+    /// statements bind lists (a batch's instances, steps and charges): PostgreSQL's custom plans
+    /// take their lengths into account and look cheaper, so it kept planning those statements
+    /// again on every run, which cost more than running them (`adal bench meals`).
     @discardableResult
     public func withTenant<Result: Sendable>(
         _ tenantID: UUID,
         repeatableRead: Bool = false,
+        genericPlans: Bool = false,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let logger = logger
@@ -32,7 +39,8 @@ public struct Database: Sendable {
             if repeatableRead {
                 try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
             }
-            for try await _ in try await connection.execute(SetTenant(tenantID: tenantID), logger: logger) {}
+            let setting = SetTenant(tenantID: tenantID, genericPlans: genericPlans)
+            for try await _ in try await connection.execute(setting, logger: logger) {}
             return try await body(connection)
         }
     }
@@ -93,24 +101,29 @@ public enum SQLState {
     public static let insufficientPrivilege = "42501"
 }
 
-/// `set_config('app.tenant_id', …, true)`, prepared once per connection: every tenant
-/// transaction starts with it.
+/// `set_config('app.tenant_id', …, true)`, and for a transaction that asks for them generic
+/// plans, prepared once per connection: every tenant transaction starts with it.
 struct SetTenant: PostgresPreparedStatement {
-    typealias Row = String
+    typealias Row = (String, String?)
     static let name = "adal_set_tenant"
-    static let sql = "SELECT set_config('app.tenant_id', $1::text, true)"
-    static let bindingDataTypes: [PostgresDataType] = [.text]
+    static let sql = """
+        SELECT set_config('app.tenant_id', $1::text, true),
+               CASE WHEN $2::boolean THEN set_config('plan_cache_mode', 'force_generic_plan', true) END
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text, .bool]
 
     let tenantID: UUID
+    let genericPlans: Bool
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
+        var bindings = PostgresBindings(capacity: 2)
         bindings.append(tenantID.uuidString)
+        bindings.append(genericPlans)
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> String {
-        try row.decode(String.self)
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }
 

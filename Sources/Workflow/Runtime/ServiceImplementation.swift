@@ -9,15 +9,27 @@ import PostgresNIO
 public struct ServiceImplementation: Sendable {
     public typealias Guard = @Sendable (StepContext) async throws -> GuardVerdict
     public typealias Action = @Sendable (StepContext) async throws -> StepEffects
+    /// An action for many steps of one event at once (a batch of steps,
+    /// ``WorkflowEngine/fire(tenantID:batch:missing:locate:answer:)``): each step's effects, in
+    /// the steps' order. It must do for each step what the action of the same name does alone.
+    public typealias BatchAction = @Sendable ([StepContext]) async throws -> [StepEffects]
 
     public let key: String
     public let guards: [String: Guard]
     public let actions: [String: Action]
+    /// Actions that also run for a whole batch of steps in one go.
+    public let batchActions: [String: BatchAction]
 
-    public init(key: String, guards: [String: Guard] = [:], actions: [String: Action] = [:]) {
+    public init(
+        key: String,
+        guards: [String: Guard] = [:],
+        actions: [String: Action] = [:],
+        batchActions: [String: BatchAction] = [:]
+    ) {
         self.key = key
         self.guards = guards
         self.actions = actions
+        self.batchActions = batchActions
     }
 
     /// The names a definition may use.

@@ -52,7 +52,7 @@ extension WorkflowEngine {
         guard batch.count > 1 else { return await batch.asyncMap(alone) }
         let outcome: ([Result<Answer, any Error>?], later: [Int])
         do {
-            outcome = try await database.withTenant(tenantID) { connection in
+            outcome = try await database.withTenant(tenantID, genericPlans: true) { connection in
                 try await fireTogether(
                     on: connection,
                     tenantID: tenantID,
@@ -160,7 +160,8 @@ extension WorkflowEngine {
             }
         }
         var made: [(index: Int, result: StepResult)] = []
-        var writes: [StepWrite] = []
+        var checked: [(index: Int, context: StepContext, hash: [UInt8])] = []
+        let now = clock()
         for index in chosen {
             let (request, instance) = (batch[index], instances[index]!)
             guard let row = locked[index] else {
@@ -178,19 +179,28 @@ extension WorkflowEngine {
                     event: request.event,
                     actor: request.actor,
                     input: request.input,
-                    request: hash
+                    request: hash,
+                    now: now,
+                    runsActions: false
                 )
             } catch  where row.stored != nil {
                 // A key's reuse for another request: found by reading alone, so the batch goes on.
                 results[index] = .failure(error)
                 continue
             }
-            guard case .prepared(let step) = begun else {
-                if case .replayed(let earlier) = begun { made.append((index, earlier)) }
-                continue
+            switch begun {
+            case .replayed(let earlier): made.append((index, earlier))
+            case .checked(let context): checked.append((index, context, hash))
+            case .stale, .prepared: throw AdalError.unavailable(reason: "the step could not be prepared")
             }
-            writes.append(try stepWrite(step, start: false, key: request.idempotencyKey, request: hash))
-            made.append((index, step.result))
+        }
+        let effects = try await runActions(checked.map(\.context))
+        var writes: [StepWrite] = []
+        for (step, effects) in zip(checked, effects) {
+            let prepared = try await finish(step.context, effects: effects)
+            let key = batch[step.index].idempotencyKey
+            writes.append(try stepWrite(prepared, start: false, key: key, request: step.hash))
+            made.append((step.index, prepared.result))
         }
         try await write(writes, on: connection)
         let answers = try await answer(connection, made.map { (batch[$0.index].context, $0.result) })
@@ -202,12 +212,45 @@ extension WorkflowEngine {
     }
 }
 
+extension WorkflowEngine {
+    /// The actions of checked steps: an action with a batch form runs once for all the steps of
+    /// one service's event (in the steps' order), any other once per step.
+    func runActions(_ contexts: [StepContext]) async throws -> [StepEffects] {
+        guard let first = contexts.first else { return [] }
+        let implementation = registry.implementation(first.definition.key)
+        let together = contexts.allSatisfy {
+            $0.definition.key == first.definition.key && $0.event.name == first.event.name
+        }
+        guard together, first.event.actions.contains(where: { implementation.batchActions[$0] != nil }) else {
+            return try await contexts.asyncMap(runActions)
+        }
+        var effects = [StepEffects](repeating: .none, count: contexts.count)
+        for name in first.event.actions {
+            if let action = implementation.batchActions[name] {
+                let made = try await action(contexts)
+                guard made.count == contexts.count else {
+                    throw AdalError.unavailable(reason: "action '\(name)' answered for some steps of its batch only")
+                }
+                for index in effects.indices { effects[index].merge(made[index]) }
+            } else {
+                guard let action = implementation.actions[name] else {
+                    throw AdalError.unavailable(
+                        reason: "action '\(name)' of \(first.definition.key) is not implemented"
+                    )
+                }
+                for index in effects.indices { effects[index].merge(try await action(contexts[index])) }
+            }
+        }
+        return effects
+    }
+}
+
 extension Array where Element: Sendable {
     /// The elements transformed one after another.
-    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var mapped: [T] = []
         mapped.reserveCapacity(count)
-        for element in self { mapped.append(await transform(element)) }
+        for element in self { mapped.append(try await transform(element)) }
         return mapped
     }
 }

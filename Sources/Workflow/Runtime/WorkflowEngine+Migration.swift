@@ -81,17 +81,21 @@ extension WorkflowEngine {
                     actions: [],
                     location: Self.noLocation
                 )
-                let step = try await prepare(
-                    connection,
-                    tenantID: tenantID,
-                    instanceID: instance.id,
-                    definition: target,
-                    event: event,
-                    fromState: instance.state,
-                    actor: actor,
-                    input: ["from_version": .integer(Int64(fromVersion)), "to_version": .integer(Int64(toVersion))],
-                    parameters: parameters,
-                    sequence: instance.sequence + 1
+                let step = try await prepared(
+                    try await check(
+                        connection,
+                        tenantID: tenantID,
+                        instanceID: instance.id,
+                        definition: target,
+                        event: event,
+                        fromState: instance.state,
+                        actor: actor,
+                        input: [
+                            "from_version": .integer(Int64(fromVersion)), "to_version": .integer(Int64(toVersion)),
+                        ],
+                        parameters: parameters,
+                        sequence: instance.sequence + 1
+                    )
                 )
                 // Every timer of the old version goes; the new state's start afresh.
                 try await connection.query(

@@ -51,7 +51,7 @@ public struct WorkflowEngine: Sendable {
             tenantID: tenantID,
             key: idempotencyKey,
             {
-                try await database.withTenant(tenantID) { connection in
+                try await database.withTenant(tenantID, genericPlans: true) { connection in
                     if let key = idempotencyKey,
                         let earlier = try await storedResult(connection, tenantID: tenantID, key: key, request: request)
                     {
@@ -63,18 +63,20 @@ public struct WorkflowEngine: Sendable {
                         service: service
                     )
                     let instanceID = UUID()
-                    let step = try await prepare(
-                        connection,
-                        tenantID: tenantID,
-                        instanceID: instanceID,
-                        definition: definition,
-                        event: definition.start,
-                        fromState: nil,
-                        actor: actor,
-                        input: input,
-                        parameters: parameters,
-                        sequence: 1,
-                        attachment: attachment
+                    let step = try await prepared(
+                        try await check(
+                            connection,
+                            tenantID: tenantID,
+                            instanceID: instanceID,
+                            definition: definition,
+                            event: definition.start,
+                            fromState: nil,
+                            actor: actor,
+                            input: input,
+                            parameters: parameters,
+                            sequence: 1,
+                            attachment: attachment
+                        )
                     )
                     try await write(step, on: connection, start: true, key: idempotencyKey, request: request)
                     return step.result
@@ -134,7 +136,7 @@ public struct WorkflowEngine: Sendable {
             tenantID: tenantID,
             key: idempotencyKey,
             {
-                try await database.withTenant(tenantID) { connection in
+                try await database.withTenant(tenantID, genericPlans: true) { connection in
                     let instanceID = try await locate(connection)
                     let result = try await fire(
                         on: connection,
@@ -194,7 +196,7 @@ public struct WorkflowEngine: Sendable {
             attachment: attachment
         ) {
         case .replayed(let earlier): return earlier
-        case .stale: return nil
+        case .stale, .checked: return nil
         case .prepared(let step):
             try await write(step, on: connection, start: false, key: idempotencyKey, request: request)
             return step.result
@@ -209,6 +211,8 @@ public struct WorkflowEngine: Sendable {
         case stale
         /// The step, checked and with its actions run, to be written.
         case prepared(PreparedStep)
+        /// The step checked, its actions left to the caller (a batch runs them together).
+        case checked(StepContext)
     }
 
     /// Checks a request against its locked instance: the stored step when the key was used
@@ -223,7 +227,9 @@ public struct WorkflowEngine: Sendable {
         input: [String: InputValue],
         request: [UInt8],
         expectedStateSequence: Int64? = nil,
-        attachment: [UInt8]? = nil
+        attachment: [UInt8]? = nil,
+        now: Date? = nil,
+        runsActions: Bool = true
     ) async throws -> Begun {
         if let stored = locked.stored {
             guard stored.requestSHA256 == request else {
@@ -247,21 +253,21 @@ public struct WorkflowEngine: Sendable {
         }
         let stored = try JSONDecoder().decode([String: InputValue].self, from: Data(locked.parametersJSON.utf8))
         let parameters = try ParameterSet(definition: definition, settings: stored)
-        return .prepared(
-            try await prepare(
-                connection,
-                tenantID: tenantID,
-                instanceID: instanceID,
-                definition: definition,
-                event: event,
-                fromState: locked.state,
-                actor: actor,
-                input: input,
-                parameters: parameters,
-                sequence: locked.lastSequence + 1,
-                attachment: attachment
-            )
+        let context = try await check(
+            connection,
+            tenantID: tenantID,
+            instanceID: instanceID,
+            definition: definition,
+            event: event,
+            fromState: locked.state,
+            actor: actor,
+            input: input,
+            parameters: parameters,
+            sequence: locked.lastSequence + 1,
+            attachment: attachment,
+            now: now
         )
+        return runsActions ? .prepared(try await prepared(context)) : .checked(context)
     }
 
     // MARK: The step
@@ -297,7 +303,14 @@ public struct WorkflowEngine: Sendable {
         }
     }
 
-    func prepare(
+    /// The step of a checked context, with its actions run: ready to be written.
+    func prepared(_ context: StepContext) async throws -> PreparedStep {
+        try await finish(context, effects: try await runActions(context))
+    }
+
+    /// The step's context once the actor's role, the input and the guards have passed; its time
+    /// is `now`, or the clock's.
+    func check(
         _ connection: PostgresConnection,
         tenantID: UUID,
         instanceID: UUID,
@@ -308,14 +321,14 @@ public struct WorkflowEngine: Sendable {
         input: [String: InputValue],
         parameters: ParameterSet,
         sequence: Int64,
-        attachment: [UInt8]? = nil
-    ) async throws -> PreparedStep {
+        attachment: [UInt8]? = nil,
+        now: Date? = nil
+    ) async throws -> StepContext {
         guard let actingRole = actor.acting(in: event) else {
             let allowed = event.actors.map(\.description).joined(separator: ", ")
             throw AdalError.forbidden(reason: "'\(event.name)' may be taken by: \(allowed)")
         }
         let checked = try InputChecker.check(input, against: event.input)
-        let now = clock()
         let context = StepContext(
             tenantID: tenantID,
             instanceID: instanceID,
@@ -326,7 +339,7 @@ public struct WorkflowEngine: Sendable {
             actingRole: actingRole,
             input: checked,
             parameters: parameters,
-            now: now,
+            now: now ?? clock(),
             sequence: sequence,
             attachment: attachment,
             registry: registry,
@@ -340,19 +353,34 @@ public struct WorkflowEngine: Sendable {
             }
             if case .refuse(let reason) = try await check(context) { throw WorkflowError.refused(reason: reason) }
         }
+        return context
+    }
+
+    /// The event's actions for one step, in the definition's order.
+    func runActions(_ context: StepContext) async throws -> StepEffects {
+        let implementation = registry.implementation(context.definition.key)
         var effects = StepEffects.none
-        for name in event.actions {
+        for name in context.event.actions {
             guard let action = implementation.actions[name] else {
-                throw AdalError.unavailable(reason: "action '\(name)' of \(definition.key) is not implemented")
+                throw AdalError.unavailable(reason: "action '\(name)' of \(context.definition.key) is not implemented")
             }
             effects.merge(try await action(context))
         }
+        return effects
+    }
+
+    /// The step as it will be written, once its actions have run: its target state and its
+    /// audit leaf.
+    func finish(_ context: StepContext, effects: StepEffects) async throws -> PreparedStep {
+        let (definition, event, fromState, checked) = (
+            context.definition, context.event, context.fromState, context.input
+        )
         let targetName = fromState.map { event.target(from: $0) } ?? event.to
         guard let target = definition.state(targetName) else {
             throw AdalError.unavailable(reason: "state '\(targetName)' is missing from \(definition.reference)")
         }
         let inputJSON = InputValue.object(checked.values).canonicalJSON
-        let key = try await subjectKeys.key(for: tenantID, on: connection, logger: logger)
+        let key = try await subjectKeys.key(for: context.tenantID, on: context.connection, logger: logger)
         var subjects: [[UInt8]] = []
         for identifier in checked.identifiers + effects.identifiers {
             let hash = Array(HMAC<SHA256>.authenticationCode(for: Array(identifier.utf8), using: key))
@@ -363,13 +391,13 @@ public struct WorkflowEngine: Sendable {
             throw AdalError.invalidField(field: "input", reason: "a step records at most 16 amounts and 16 identifiers")
         }
         let leaf = AuditEntry(
-            tenantID: tenantID,
+            tenantID: context.tenantID,
             service: definition.key,
-            instanceID: instanceID,
-            sequence: UInt64(sequence),
+            instanceID: context.instanceID,
+            sequence: UInt64(context.sequence),
             event: event.name,
-            actorRole: actingRole.description,
-            time: now,
+            actorRole: context.actingRole.description,
+            time: context.now,
             amounts: amounts,
             inputHash: Array(SHA256.hash(data: Array(inputJSON.utf8))),
             subjects: subjects,
@@ -377,20 +405,20 @@ public struct WorkflowEngine: Sendable {
             previousLeafIndex: AuditEntry.noPreviousLeaf
         )
         return PreparedStep(
-            tenantID: tenantID,
-            instanceID: instanceID,
+            tenantID: context.tenantID,
+            instanceID: context.instanceID,
             definition: definition,
             event: event,
             fromState: fromState,
             toState: target,
-            actor: actor,
-            actingRole: actingRole,
+            actor: context.actor,
+            actingRole: context.actingRole,
             input: checked,
             inputJSON: inputJSON,
-            parameters: parameters,
+            parameters: context.parameters,
             effects: effects,
-            sequence: sequence,
-            at: now,
+            sequence: context.sequence,
+            at: context.now,
             leaf: leaf
         )
     }

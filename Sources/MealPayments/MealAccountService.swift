@@ -21,10 +21,11 @@ public enum MealAccountService {
             guards: ["balance_is_zero": { try await balanceIsZero($0) }],
             actions: [
                 "open_account": { try await open($0) },
-                "charge": { try await charge($0) },
+                "charge": { try await charges([$0])[0] },
                 "post_top_up": { try await postTopUp($0) },
                 "refund": { try await refund($0) },
-            ]
+            ],
+            batchActions: ["charge": { try await charges($0) }]
         )
     }
 
@@ -100,68 +101,82 @@ public enum MealAccountService {
         var allergens: [String]?
     }
 
-    /// A till's charge: the items' total checked against the contract price, the allergens, the
-    /// daily limit and the balance, then the pupil's (or the subsidy's) debit and the supplier's
-    /// credit — all in one prepared statement (`adal_meal_charge`, migration 0013), so a charge is
-    /// one round trip inside its step.
-    static func charge(_ context: StepContext) async throws -> StepEffects {
-        let id = try transferID(context)
-        let itemsJSON = context.input.string("items") ?? ""
-        let items = try Self.items(itemsJSON)
-        var amount: Int64 = 0
-        for item in items {
-            let (sum, overflow) = amount.addingReportingOverflow(item.price)
-            guard !overflow else { throw AdalError.invalidField(field: "items", reason: "the total is too large") }
-            amount = sum
+    /// Tills' charges, one or a batch: each charge's items' total checked against the contract
+    /// price, the allergens, the daily limit and the balance, then the pupil's (or the subsidy's)
+    /// debit and the supplier's credit — for all of them in one prepared statement
+    /// (`adal_meal_charges`, migration 0020), so a batch of charges is one round trip.
+    static func charges(_ contexts: [StepContext]) async throws -> [StepEffects] {
+        guard let first = contexts.first else { return [] }
+        var charges: [PreparedCharges.Charge] = []
+        for context in contexts {
+            let itemsJSON = context.input.string("items") ?? ""
+            let items = try Self.items(itemsJSON)
+            var amount: Int64 = 0
+            for item in items {
+                let (sum, overflow) = amount.addingReportingOverflow(item.price)
+                guard !overflow else { throw AdalError.invalidField(field: "items", reason: "the total is too large") }
+                amount = sum
+            }
+            guard let userID = context.actor.id else {
+                throw AdalError.forbidden(reason: "this account is not a till of any school")
+            }
+            charges.append(
+                PreparedCharges.Charge(
+                    instanceID: context.instanceID,
+                    transfer: try transferID(context),
+                    requestHash: requestHash(context),
+                    till: userID,
+                    items: itemsJSON,
+                    amount: amount,
+                    allergens: items.flatMap { $0.allergens ?? [] },
+                    override: context.input.string("allergen_override") == "confirmed_by_staff"
+                )
+            )
         }
-        guard let userID = context.actor.id else {
-            throw AdalError.forbidden(reason: "this account is not a till of any school")
-        }
-        let statement = try PreparedCharge(
-            tenantID: context.tenantID,
-            instanceID: context.instanceID,
-            transfer: id,
-            requestHash: requestHash(context),
-            till: userID,
-            items: itemsJSON,
-            amount: amount,
-            allergens: items.flatMap { $0.allergens ?? [] },
-            override: context.input.string("allergen_override") == "confirmed_by_staff",
-            now: context.now,
+        let statement = try PreparedCharges(
+            tenantID: first.tenantID,
+            charges: charges,
+            now: first.now,
             shard: Int16.random(in: 0..<Int16(Ledger.shards))
         )
-        var answer: PreparedCharge.Row?
+        var rows: [Int: PreparedCharges.Row] = [:]
         do {
-            for try await row in try await context.connection.execute(statement, logger: context.logger) {
-                answer = row
+            for try await row in try await first.connection.execute(statement, logger: first.logger) {
+                rows[Int(row.0) - 1] = row
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             // A twin request inserted the same transfer id at the same moment.
-            throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
+            let which = charges.count == 1 ? "transfer \(charges[0].transfer)" : "a transfer of the batch"
+            throw AdalError.conflict(reason: "\(which) already exists with another request")
         }
-        guard let (outcome, reason, balance, pupilID, pupilName, guardians) = answer else {
-            throw AdalError.unavailable(reason: "the charge returned nothing")
+        var effects: [StepEffects] = []
+        for (index, (context, charge)) in zip(contexts, charges).enumerated() {
+            guard let (_, outcome, reason, balance, pupilID, pupilName, guardians) = rows[index] else {
+                throw AdalError.unavailable(reason: "the charge returned nothing")
+            }
+            let id = charge.transfer
+            switch outcome {
+            case "made": break
+            case "already_made": throw AlreadyMade(transfer: id)
+            case "conflict": throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
+            case "no_pupil": throw AdalError.notFound(what: "pupil")
+            case "not_a_till": throw AdalError.forbidden(reason: "this account is not a till of any school")
+            case "wrong_school": throw WorkflowError.refused(reason: "the pupil is not at this till's school")
+            case "no_contract": throw WorkflowError.refused(reason: "the school has no meal contract in force")
+            default: throw WorkflowError.refused(reason: reason ?? outcome)
+            }
+            var outbox: [OutboxMessage] = []
+            if let balance, let pupilID, let pupilName, let guardians {
+                outbox = BalanceWatch.messages(
+                    guardians: try BalanceWatch.settings(guardians),
+                    pupil: (pupilID, pupilName),
+                    balance: balance,
+                    context: context
+                )
+            }
+            effects.append(StepEffects(amounts: reason == nil ? [("meal", charge.amount)] : [], outbox: outbox))
         }
-        switch outcome {
-        case "made": break
-        case "already_made": throw AlreadyMade(transfer: id)
-        case "conflict": throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
-        case "no_pupil": throw AdalError.notFound(what: "pupil")
-        case "not_a_till": throw AdalError.forbidden(reason: "this account is not a till of any school")
-        case "wrong_school": throw WorkflowError.refused(reason: "the pupil is not at this till's school")
-        case "no_contract": throw WorkflowError.refused(reason: "the school has no meal contract in force")
-        default: throw WorkflowError.refused(reason: reason ?? outcome)
-        }
-        var outbox: [OutboxMessage] = []
-        if let balance, let pupilID, let pupilName, let guardians {
-            outbox = BalanceWatch.messages(
-                guardians: try BalanceWatch.settings(guardians),
-                pupil: (pupilID, pupilName),
-                balance: balance,
-                context: context
-            )
-        }
-        return StepEffects(amounts: reason == nil ? [("meal", amount)] : [], outbox: outbox)
+        return effects
     }
 
     static func items(_ json: String) throws -> [Item] {
@@ -396,48 +411,63 @@ enum Day {
     }
 }
 
-/// `adal_meal_charge` as a named prepared statement (docs/meal-payments.md); public for the
-/// benchmark, which runs it without the engine.
-public struct PreparedCharge: PreparedSQL {
-    /// outcome, reason, balance after, pupil id, pupil name, guardians' settings (JSON).
-    public typealias Row = (String, String?, Int64?, UUID?, String?, String?)
-    public static let name = "adal_meal_charge"
+/// `adal_meal_charges` as a named prepared statement (docs/meal-payments.md): the charges of a
+/// batch in one round trip; public for the benchmark, which runs it without the engine.
+public struct PreparedCharges: PreparedSQL {
+    /// One charge as the till sent it, its total counted.
+    public struct Charge: Sendable {
+        public var instanceID: UUID
+        public var transfer: UUID
+        public var requestHash: Data
+        public var till: UUID
+        public var items: String
+        public var amount: Int64
+        public var allergens: [String]
+        public var override: Bool
+
+        public init(
+            instanceID: UUID,
+            transfer: UUID,
+            requestHash: Data,
+            till: UUID,
+            items: String,
+            amount: Int64,
+            allergens: [String],
+            override: Bool
+        ) {
+            self.instanceID = instanceID
+            self.transfer = transfer
+            self.requestHash = requestHash
+            self.till = till
+            self.items = items
+            self.amount = amount
+            self.allergens = allergens
+            self.override = override
+        }
+    }
+
+    /// position (from 1), outcome, reason, balance after, pupil id, pupil name, guardians'
+    /// settings (JSON).
+    public typealias Row = (Int32, String, String?, Int64?, UUID?, String?, String?)
+    public static let name = "adal_meal_charges"
     public static let sql =
-        (try? PreparedCharge(
-            tenantID: UUID(),
-            instanceID: UUID(),
-            transfer: UUID(),
-            requestHash: Data(),
-            till: UUID(),
-            items: "[]",
-            amount: 0,
-            allergens: [],
-            override: false,
-            now: Date(timeIntervalSince1970: 0),
-            shard: 0
-        ))?.query.sql ?? ""
+        (try? PreparedCharges(tenantID: UUID(), charges: [], now: Date(timeIntervalSince1970: 0), shard: 0))?.query.sql
+        ?? ""
 
     public let query: PostgresQuery
 
-    public init(
-        tenantID: UUID,
-        instanceID: UUID,
-        transfer: UUID,
-        requestHash: Data,
-        till: UUID,
-        items: String,
-        amount: Int64,
-        allergens: [String],
-        override: Bool,
-        now: Date,
-        shard: Int16
-    ) throws {
+    public init(tenantID: UUID, charges: [Charge], now: Date, shard: Int16) throws {
         // The daily limit counts the day in Kazakhstan.
         let day = Day.kazakhstan(now)
+        let allergens = try charges.map { String(decoding: try JSONEncoder().encode($0.allergens), as: UTF8.self) }
+        let (instances, transfers) = (charges.map(\.instanceID), charges.map(\.transfer))
+        let hashes = charges.map { ByteBuffer(bytes: $0.requestHash) }
+        let (tills, items, amounts) = (charges.map(\.till), charges.map(\.items), charges.map(\.amount))
+        let overrides = charges.map(\.override)
         query = try """
-        SELECT outcome, reason, balance, pupil_id, pupil_name, guardians::text
-        FROM adal_meal_charge(\(tenantID)::uuid, \(instanceID)::uuid, \(transfer)::uuid, \(requestHash)::bytea,
-            \(till)::uuid, \(items)::text::jsonb, \(amount)::bigint, \(allergens)::text[], \(override)::boolean,
+        SELECT n, outcome, reason, balance, pupil_id, pupil_name, guardians::text
+        FROM adal_meal_charges(\(tenantID)::uuid, \(instances)::uuid[], \(transfers)::uuid[], \(hashes)::bytea[],
+            \(tills)::uuid[], \(items)::text[], \(amounts)::bigint[], \(allergens)::text[], \(overrides)::boolean[],
             \(now)::timestamptz, \(day)::date, \(shard)::smallint, \(Int16(Ledger.shards))::smallint)
         """
     }

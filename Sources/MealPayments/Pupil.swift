@@ -58,7 +58,7 @@ enum BalanceWatch {
     /// One guardian's settings: who, the low-balance alert, the automatic top-up's threshold and amount.
     typealias Setting = (user: UUID, alert: Int64?, threshold: Int64?, amount: Int64?)
 
-    /// The guardians' settings as `adal_meal_charge` returns them: `[[user, alert, threshold, amount], …]`.
+    /// The guardians' settings as `adal_meal_charges` returns them: `[[user, alert, threshold, amount], …]`.
     static func settings(_ json: String) throws -> [Setting] {
         guard let rows = try? JSONDecoder().decode([[InputValue]].self, from: Data(json.utf8)) else {
             throw AdalError.unavailable(reason: "the guardians' settings are not readable")

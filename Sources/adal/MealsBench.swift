@@ -17,9 +17,9 @@ struct MealsBench: AsyncParsableCommand {
             A throw-away embedded PostgreSQL (fsync and synchronous_commit on) with --pupils pupils in one school, \
             each funded through the ledger. HTTP: the real server in this process, wrk with --tills connections \
             for --seconds, each request a charge of a random pupil by a new id, or, for --retry-percent of them, the \
-            previous request sent again. Direct: --tills tasks running the charge's statements (the pupil's \
-            instance locked, then adal_meal_charge: checks, debit, supplier shard, transfer row) in their own \
-            transactions, without the engine's step record and audit leaf. Each run prints its rate, p50 and p99 \
+            previous request sent again. Direct: --tills tasks running the charges' statements in batches as the \
+            server does (the pupils' instances locked, then adal_meal_charges: checks, debits, shards, transfer \
+            rows), without HTTP, the engine's step records and audit leaves. Each run prints its rate, p50 and p99 \
             and the CPU time per charge of the server, PostgreSQL and wrk; then the HTTP rate as a share of the \
             direct one, and `ledger check`.
             """
@@ -210,10 +210,11 @@ struct MealsBench: AsyncParsableCommand {
         """
     }
 
-    /// The charge's statements from `tills` tasks for `seconds`, without HTTP or the engine: the
-    /// instance's lock and `adal_meal_charge`, in one transaction each.
-    /// The charges' SQL without the server, the engine's step record or the audit leaf; the rate
-    /// it reached per second.
+    /// The charges' statements from `tills` tasks for `seconds`, without HTTP or the engine, in
+    /// batches as the server makes them (a ``BatchQueue`` of the city): the instances' lock and
+    /// `adal_meal_charges` for the batch, in one transaction each; no step record or audit leaf.
+    /// The rate it reached per second. Each task charges its own pupils, as a batch may hold a
+    /// pupil only once.
     static func direct(
         tenantID: UUID,
         pupils: Int,
@@ -242,40 +243,62 @@ struct MealsBench: AsyncParsableCommand {
             return (found, till)
         }
         guard let till else { throw AdalError.notFound(what: "till") }
+        let queue = BatchQueue<UUID, PreparedCharges.Charge, Void>(lanes: 2, maximumBatch: 64, maximumWaiting: 4_096) {
+            tenantID,
+            charges in
+            do {
+                try await database.withTenant(tenantID, genericPlans: true) { connection in
+                    let lock = PreparedInstanceLock(
+                        tenantID: tenantID,
+                        instanceIDs: charges.map(\.instanceID),
+                        idempotencyKeys: charges.map { _ in nil }
+                    )
+                    for try await _ in try await connection.execute(lock, logger: logger) {}
+                    let statement = try PreparedCharges(
+                        tenantID: tenantID,
+                        charges: charges,
+                        now: Date(),
+                        shard: Int16.random(in: 0..<Int16(Ledger.shards))
+                    )
+                    for try await _ in try await connection.execute(statement, logger: logger) {}
+                }
+                return charges.map { _ in .success(()) }
+            } catch {
+                return charges.map { _ in .failure(error) }
+            }
+        }
         let deadline = ContinuousClock.now + .seconds(seconds)
         let before = try await BenchCPU.now(database: database)
         let begin = ContinuousClock.now
         let charges = try await BenchEnvironment.concurrently(tills, label: "direct SQL (\(tills) tasks) charges") {
-            _ in
+            task in
+            let own = stride(from: task, to: list.count, by: tills).map { list[$0] }
             var latencies: [Double] = []
-            while ContinuousClock.now < deadline {
-                let instance = list.randomElement()!
+            while ContinuousClock.now < deadline, let instance = own.randomElement() {
                 let amount = Int64.random(in: 20_000...60_000)
                 let start = ContinuousClock.now
-                try await database.withTenant(tenantID) { connection in
-                    for try await _ in try await connection.execute(
-                        PreparedInstanceLock(tenantID: tenantID, instanceID: instance, idempotencyKey: nil),
-                        logger: logger
-                    ) {}
-                    let charge = try PreparedCharge(
-                        tenantID: tenantID,
-                        instanceID: instance,
-                        transfer: UUID(),
-                        requestHash: Data([0]),
-                        till: till,
-                        items: #"[{"name":"Lunch","price":\#(amount)}]"#,
-                        amount: amount,
-                        allergens: [],
-                        override: false,
-                        now: Date(),
-                        shard: Int16.random(in: 0..<Int16(Ledger.shards))
-                    )
-                    for try await _ in try await connection.execute(charge, logger: logger) {}
-                }
+                let charge = PreparedCharges.Charge(
+                    instanceID: instance,
+                    transfer: UUID(),
+                    requestHash: Data([0]),
+                    till: till,
+                    items: #"[{"name":"Lunch","price":\#(amount)}]"#,
+                    amount: amount,
+                    allergens: [],
+                    override: false
+                )
+                try await queue.submit(charge, key: tenantID)
                 latencies.append(BenchEnvironment.seconds(ContinuousClock.now - start) * 1000)
             }
             return latencies
         }
+        let served = queue.served
+        print(
+            String(
+                format: "  charges per transaction: %.1f on average",
+                Double(served.requests) / Double(max(served.batches, 1))
+            )
+        )
         let elapsed = BenchEnvironment.seconds(ContinuousClock.now - begin)
         print("  " + (try await BenchCPU.now(database: database)).perRequest(since: before, requests: charges))
         return Double(charges) / elapsed

@@ -19,9 +19,13 @@ struct BatchQueueTests {
             return items.map { $0 == "fails" ? .failure(AdalError.conflict(reason: "refused")) : .success("ok " + $0) }
         }
 
-        /// A queue of one lane whose batches this serves.
-        func queue(maximumBatch: Int = 4, maximumWaiting: Int = 100) -> BatchQueue<String, String, String> {
-            BatchQueue(lanes: 1, maximumBatch: maximumBatch, maximumWaiting: maximumWaiting) { _, items in
+        /// A queue whose batches this serves.
+        func queue(
+            lanes: Int = 1,
+            maximumBatch: Int = 4,
+            maximumWaiting: Int = 100
+        ) -> BatchQueue<String, String, String> {
+            BatchQueue(lanes: lanes, maximumBatch: maximumBatch, maximumWaiting: maximumWaiting) { _, items in
                 await self.serve(items)
             }
         }
@@ -76,6 +80,24 @@ struct BatchQueueTests {
         for task in tasks { _ = try await task.value }
         let batches = served.batches.current
         #expect(batches == [["a0"], ["a1", "a2", "a3", "a4"], ["s1", "s2"], ["a5", "a6"]])
+    }
+
+    @Test("a city has one batch in flight at a time, while other cities' batches run beside it")
+    func oneBatchPerCity() async throws {
+        let served = Served()
+        let queue = served.queue(lanes: 2)
+        async let first = queue.submit("a0", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        #expect(try await queue.submit("s0", key: "shymkent") == "ok s0")
+        let second = Task { try await queue.submit("a1", key: "astana") }
+        try await Served.until { queue.waiting == 1 }
+        // A lane is free, but Astana's first batch is still in flight.
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(queue.waiting == 1 && served.batches.current.count == 2)
+        served.opener.yield()
+        #expect(try await first == "ok a0")
+        #expect(try await second.value == "ok a1")
+        #expect(served.batches.current == [["a0"], ["s0"], ["a1"]])
     }
 
     @Test("a failure reaches only its own request, and more than the limit of waiting requests are refused")

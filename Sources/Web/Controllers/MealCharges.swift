@@ -22,9 +22,7 @@ struct MealCharges: Sendable {
     /// step was an earlier request's, replayed.
     typealias Answer = (found: MealQueries.Found?, replayed: Bool)
 
-    /// Batches running at once: one per core keeps the server and PostgreSQL busy while a batch
-    /// waits for its commit's flush, and leaves the next batch time to collect charges (on 2
-    /// cores, 2 lanes served more charges per second than 3 or 4 in `adal bench meals`).
+    /// Batches running at once, for all cities together (one at a time per city).
     static let lanes = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Charges in one transaction at most: bounds a transaction's locks and its rollback's cost.
     static let maximumBatch = 64
@@ -34,42 +32,47 @@ struct MealCharges: Sendable {
     private let queue: BatchQueue<UUID, Charge, Answer>
 
     init(engine: WorkflowEngine) {
-        let logger = engine.database.logger
         queue = BatchQueue(lanes: Self.lanes, maximumBatch: Self.maximumBatch, maximumWaiting: Self.maximumWaiting) {
             tenantID,
-            charges in
-            await engine.fire(
-                tenantID: tenantID,
-                batch: charges.map {
-                    BatchedStep(
-                        context: $0,
-                        event: "charge",
-                        actor: $0.actor,
-                        input: $0.input,
-                        idempotencyKey: Self.key($0.transfer)
-                    )
-                },
-                missing: .notFound(what: "pupil with this card"),
-                locate: { connection, charges in
-                    let found = try await MealQueries.instances(
-                        cards: charges.map(\.card),
-                        tenantID: tenantID,
-                        on: connection,
-                        logger: logger
-                    )
-                    return charges.map { found[$0.card] }
-                },
-                answer: { connection, made in
-                    let found = try await MealQueries.transfers(
-                        made.map(\.0.transfer),
-                        tenantID: tenantID,
-                        on: connection,
-                        logger: logger
-                    )
-                    return made.map { (found[$0.0.transfer], $0.1.replayed) }
-                }
-            )
+            charges in await Self.serve(charges, tenantID: tenantID, engine: engine)
         }
+    }
+
+    /// One batch of a city's charges, in one transaction; each charge's own answer or error.
+    static func serve(_ charges: [Charge], tenantID: UUID, engine: WorkflowEngine) async -> [Result<Answer, any Error>]
+    {
+        let logger = engine.database.logger
+        return await engine.fire(
+            tenantID: tenantID,
+            batch: charges.map {
+                BatchedStep(
+                    context: $0,
+                    event: "charge",
+                    actor: $0.actor,
+                    input: $0.input,
+                    idempotencyKey: key($0.transfer)
+                )
+            },
+            missing: .notFound(what: "pupil with this card"),
+            locate: { connection, charges in
+                let found = try await MealQueries.instances(
+                    cards: charges.map(\.card),
+                    tenantID: tenantID,
+                    on: connection,
+                    logger: logger
+                )
+                return charges.map { found[$0.card] }
+            },
+            answer: { connection, made in
+                let found = try await MealQueries.transfers(
+                    made.map(\.0.transfer),
+                    tenantID: tenantID,
+                    on: connection,
+                    logger: logger
+                )
+                return made.map { (found[$0.0.transfer], $0.1.replayed) }
+            }
+        )
     }
 
     /// The step's idempotency key: the charge's id, so a retried charge replays the first.

@@ -269,21 +269,26 @@ struct MealsController {
     /// at the same time (``MealCharges``).
     func charge(_ body: ChargeBody, principal: Principal, tenant: Tenant) async throws -> EditedResponse<TransferAnswer>
     {
+        let charge = try Self.charge(body, principal: principal)
+        return try await answer(transfer: body.id, tenantID: tenant.id) {
+            try await dependencies.mealCharges.charge(charge, tenantID: tenant.id)
+        }
+    }
+
+    /// The step a charge asks for.
+    static func charge(_ body: ChargeBody, principal: Principal) throws -> MealCharges.Charge {
         guard body.card.count <= 64 else { throw AdalError.notFound(what: "pupil with this card") }
         var input: [String: InputValue] = [
             "transfer_id": .string(body.id.uuidString.lowercased()),
-            "items": .string(String(decoding: try Self.canonical.encode(body.items), as: UTF8.self)),
+            "items": .string(String(decoding: try canonical.encode(body.items), as: UTF8.self)),
         ]
         if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
-        let charge = MealCharges.Charge(
+        return MealCharges.Charge(
             card: body.card,
             transfer: body.id,
             actor: StepActor(id: principal.userID, roles: principal.roles),
             input: input
         )
-        return try await answer(transfer: body.id, tenantID: tenant.id) {
-            try await dependencies.mealCharges.charge(charge, tenantID: tenant.id)
-        }
     }
 
     struct RefundBody: Decodable {

@@ -1,0 +1,141 @@
+import Core
+import Foundation
+import HummingbirdTesting
+import PostgresNIO
+import Testing
+import Workflow
+
+@testable import MealPayments
+@testable import Web
+
+@Suite("School meals: charges in batches")
+struct MealChargeBatchTests {
+    static let secondSchoolBIN = "061211600012"
+    static let secondSupplierBIN = "791028302728"
+
+    /// Registers a pupil of `school` with `card`; the pupil's id.
+    static func pupil(
+        _ city: MealCity,
+        card: String,
+        school: String = MealCity.schoolBIN,
+        extra: String = "",
+        dailyLimit: Int64 = 10_000_000
+    ) async throws -> String {
+        let response = try await city.client.api(
+            .post,
+            "/api/astana/meals/pupils",
+            token: city.admin,
+            json: """
+                {"schoolBIN": "\(school)", "name": "Pupil \(card)", "grade": 4, "card": "\(card)",
+                 "dailyLimit": \(dailyLimit)\(extra)}
+                """
+        )
+        #expect(response.status == .created, "\(response.text)")
+        return try #require((try response.json()["pupil"] as? [String: Any])?["id"] as? String)
+    }
+
+    static func body(_ card: String, _ price: Int64, allergens: [String] = []) -> MealsController.ChargeBody {
+        MealsController.ChargeBody(
+            id: UUID(),
+            card: card,
+            items: [MealsController.ChargeItem(name: "Палау", price: price, allergens: allergens)]
+        )
+    }
+
+    @Test("charges served in one batch each get the answer they would get alone, and the ledger balances")
+    func mixedBatch() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let tenant = fixture.astana.id
+            // A second canteen with its own supplier and till.
+            var response = try await client.api(
+                .put,
+                "/api/astana/meals/schools/\(Self.secondSchoolBIN)",
+                token: city.admin,
+                json: #"{"name": "School 2", "supplierBIN": "\#(Self.secondSupplierBIN)", "pricePerMeal": 60000}"#
+            )
+            #expect(response.status == .noContent, "\(response.text)")
+            let till2 = try await fixture.account("till-2", name: "Canteen till 2", role: .canteenTill).token
+            response = try await client.api(
+                .put,
+                "/api/astana/meals/tills/till-2",
+                token: city.admin,
+                json: #"{"schoolBIN": "\#(Self.secondSchoolBIN)"}"#
+            )
+            #expect(response.status == .noContent, "\(response.text)")
+            try await city.topUp(100_000)
+            _ = try await Self.pupil(city, card: "CARD-FREE", extra: #", "freeMealCategory": "large family""#)
+            _ = try await Self.pupil(city, card: "CARD-EMPTY")
+            _ = try await Self.pupil(city, card: "CARD-MILK", extra: #", "allergens": ["milk"]"#)
+            _ = try await Self.pupil(city, card: "CARD-LIMIT", extra: #", "freeMealCategory": "x""#, dailyLimit: 10_000)
+            _ = try await Self.pupil(
+                city,
+                card: "CARD-SECOND",
+                school: Self.secondSchoolBIN,
+                extra: #", "freeMealCategory": "x""#
+            )
+
+            let accounts = fixture.dependencies.accounts
+            let till = try #require(try await accounts.principal(apiToken: city.till, tenantID: tenant))
+            let other = try #require(try await accounts.principal(apiToken: till2, tenantID: tenant))
+            let bodies: [(MealsController.ChargeBody, Principal)] = [
+                (Self.body("CARD-0001", 30_000), till),
+                (Self.body("CARD-FREE", 40_000), till),
+                (Self.body("CARD-EMPTY", 20_000), till),
+                (Self.body("CARD-MILK", 20_000, allergens: ["Milk"]), till),
+                (Self.body("CARD-LIMIT", 20_000), till),
+                (Self.body("CARD-SECOND", 55_000), other),
+                (Self.body("NO-SUCH-CARD", 20_000), till),
+            ]
+            let charges = try bodies.map { try MealsController.charge($0.0, principal: $0.1) }
+            let results = await MealCharges.serve(charges, tenantID: tenant, engine: fixture.dependencies.workflows)
+            #expect(results.count == 7)
+            func line(_ index: Int) throws -> MealQueries.Found {
+                try #require(try results[index].get().found)
+            }
+            #expect(try line(0).line.status == "posted" && line(0).balance == 70_000)
+            #expect(try line(0).line.paidBy == "parent")
+            #expect(try line(1).line.status == "posted" && line(1).line.paidBy == "subsidy")
+            #expect(try line(2).line.status == "declined" && line(2).line.reason == "insufficient balance")
+            #expect(try line(3).line.reason == "contains milk, flagged for this pupil")
+            #expect(try line(4).line.reason == "over the daily limit of 10000 tiyn (0 spent today)")
+            #expect(try line(5).line.status == "posted" && line(5).line.school == "School 2")
+            #expect(throws: AdalError.notFound(what: "pupil with this card")) { try results[6].get() }
+            #expect(try (0..<6).allSatisfy { !(try results[$0].get().replayed) })
+
+            // Booked together: one time for the batch, and one shard move per shared account.
+            let booked = try await fixture.databases.owner.withTenant(tenant) { connection in
+                try await connection.query(
+                    """
+                    SELECT count(DISTINCT t.created_at), count(*),
+                           count(DISTINCT t.credit_account) FILTER (WHERE t.status = 'posted'),
+                           (SELECT count(*) FROM workflow_steps WHERE event = 'charge')
+                    FROM transfers t WHERE t.kind IN ('charge', 'subsidised_charge')
+                    """,
+                    logger: fixture.databases.owner.logger
+                ).collect()[0].decode((Int, Int, Int, Int).self)
+            }
+            #expect(booked == (1, 6, 2, 6))
+            let check = try await city.ledgerCheck()
+            #expect(check.passed, "\(check)")
+
+            // The same batch again is replayed, each charge with its first answer.
+            let again = await MealCharges.serve(charges, tenantID: tenant, engine: fixture.dependencies.workflows)
+            for index in 0..<6 {
+                let (first, second) = (try results[index].get(), try again[index].get())
+                #expect(second.replayed && second.found?.line == first.found?.line)
+            }
+
+            // A refusal in a batch (a till of another school) leaves the others their answers.
+            let mixed = try [
+                (Self.body("CARD-0001", 10_000), other), (Self.body("CARD-FREE", 10_000), till),
+            ].map { try MealsController.charge($0.0, principal: $0.1) }
+            let answers = await MealCharges.serve(mixed, tenantID: tenant, engine: fixture.dependencies.workflows)
+            #expect(throws: WorkflowError.refused(reason: "the pupil is not at this till's school")) {
+                try answers[0].get()
+            }
+            #expect(try answers[1].get().found?.line.status == "posted")
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+}

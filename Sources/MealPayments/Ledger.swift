@@ -10,7 +10,8 @@ import Storage
 /// there is no read-then-write race); the shared accounts are split into up to ``shards`` rows
 /// and each transfer takes one that no other transaction holds (from a random one on, migration
 /// 0018), so no row is locked by every charge of the city and a charge waits for another only
-/// when every shard is held.
+/// when every shard is held. A batch of till charges moves each shared account once, on one
+/// shard, for the batch's total (`adal_meal_charges`, migration 0020); each transfer names it.
 public enum Ledger {
     public static let shards = 32
 

@@ -180,8 +180,7 @@ extension WorkflowEngine {
                     actor: request.actor,
                     input: request.input,
                     request: hash,
-                    now: now,
-                    runsActions: false
+                    now: now
                 )
             } catch  where row.stored != nil {
                 // A key's reuse for another request: found by reading alone, so the batch goes on.
@@ -191,7 +190,7 @@ extension WorkflowEngine {
             switch begun {
             case .replayed(let earlier): made.append((index, earlier))
             case .checked(let context): checked.append((index, context, hash))
-            case .stale, .prepared: throw AdalError.unavailable(reason: "the step could not be prepared")
+            case .stale: throw AdalError.unavailable(reason: "the step could not be prepared")
             }
         }
         let effects = try await runActions(checked.map(\.context))

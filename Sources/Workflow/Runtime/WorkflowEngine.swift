@@ -196,8 +196,9 @@ public struct WorkflowEngine: Sendable {
             attachment: attachment
         ) {
         case .replayed(let earlier): return earlier
-        case .stale, .checked: return nil
-        case .prepared(let step):
+        case .stale: return nil
+        case .checked(let context):
+            let step = try await prepared(context)
             try await write(step, on: connection, start: false, key: idempotencyKey, request: request)
             return step.result
         }
@@ -209,14 +210,13 @@ public struct WorkflowEngine: Sendable {
         case replayed(StepResult)
         /// The instance has left the state a timer was set in.
         case stale
-        /// The step, checked and with its actions run, to be written.
-        case prepared(PreparedStep)
-        /// The step checked, its actions left to the caller (a batch runs them together).
+        /// The step checked; its actions are the caller's to run (a batch runs them together).
         case checked(StepContext)
     }
 
     /// Checks a request against its locked instance: the stored step when the key was used
-    /// before (a conflict when for another request), or the event's checks and actions.
+    /// before (a conflict when for another request), or the step's context once the event's
+    /// checks and guards have passed.
     func begin(
         _ locked: LockedInstance,
         on connection: PostgresConnection,
@@ -228,8 +228,7 @@ public struct WorkflowEngine: Sendable {
         request: [UInt8],
         expectedStateSequence: Int64? = nil,
         attachment: [UInt8]? = nil,
-        now: Date? = nil,
-        runsActions: Bool = true
+        now: Date? = nil
     ) async throws -> Begun {
         if let stored = locked.stored {
             guard stored.requestSHA256 == request else {
@@ -267,7 +266,7 @@ public struct WorkflowEngine: Sendable {
             attachment: attachment,
             now: now
         )
-        return runsActions ? .prepared(try await prepared(context)) : .checked(context)
+        return .checked(context)
     }
 
     // MARK: The step

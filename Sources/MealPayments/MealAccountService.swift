@@ -459,7 +459,8 @@ public struct PreparedCharges: PreparedSQL {
     public init(tenantID: UUID, charges: [Charge], now: Date, shard: Int16) throws {
         // The daily limit counts the day in Kazakhstan.
         let day = Day.kazakhstan(now)
-        let allergens = try charges.map { String(decoding: try JSONEncoder().encode($0.allergens), as: UTF8.self) }
+        let encoder = JSONEncoder()
+        let allergens = try charges.map { String(decoding: try encoder.encode($0.allergens), as: UTF8.self) }
         let (instances, transfers) = (charges.map(\.instanceID), charges.map(\.transfer))
         let hashes = charges.map { ByteBuffer(bytes: $0.requestHash) }
         let (tills, items, amounts) = (charges.map(\.till), charges.map(\.items), charges.map(\.amount))

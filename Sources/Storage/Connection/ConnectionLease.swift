@@ -17,6 +17,10 @@ extension Database {
     ///
     /// The cost per call is one task and one timer on an event loop (no task group): this is on
     /// every transaction's path.
+    ///
+    /// `body` runs on the connection's event loop (``ConnectionExecutor``), where each of its
+    /// statements' replies arrives. So it must not compute for long: hash passwords, render
+    /// pages and build exports outside it (work inside a transaction holds its locks anyway).
     public func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
@@ -41,7 +45,9 @@ extension Database {
                         )
                     }
                     defer { ConnectionWatch.shared.unwatch(connection) }
-                    return try await body(connection)
+                    return try await withTaskExecutorPreference(ConnectionExecutor(connection.eventLoop)) {
+                        try await body(connection)
+                    }
                 }
                 outcome.settle(with: .success(result))
             } catch let error as PSQLError where Self.isOutage(error) {

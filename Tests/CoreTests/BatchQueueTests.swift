@@ -16,7 +16,12 @@ struct BatchQueueTests {
                 return batches.count == 1
             }
             if first { for await _ in gate { break } }
-            return items.map { $0 == "fails" ? .failure(AdalError.conflict(reason: "refused")) : .success("ok " + $0) }
+            // A repeat of an item already in this batch belongs in the next one.
+            var seen: Set<String> = []
+            return items.map { item in
+                guard seen.insert(item).inserted else { return .failure(NextBatch()) }
+                return item == "fails" ? .failure(AdalError.conflict(reason: "refused")) : .success("ok " + item)
+            }
         }
 
         /// A queue whose batches this serves.
@@ -118,5 +123,28 @@ struct BatchQueueTests {
         await #expect(throws: AdalError.conflict(reason: "refused")) { try await failing.value }
         #expect(try await passing.value == "ok 2")
         #expect(served.batches.current == [["0"], ["fails", "2"]])
+    }
+
+    @Test("a request handed back for the next batch goes first in it, and is answered once it is served")
+    func handedBackGoesFirst() async throws {
+        let served = Served()
+        let queue = served.queue(maximumBatch: 4, maximumWaiting: 4)
+        async let first = queue.submit("0", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        let answers = Task {
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for item in ["a", "a", "b", "a"] { group.addTask { try await queue.submit(item, key: "astana") } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+        }
+        try await Served.until { queue.waiting == 4 }
+        served.opener.yield()
+        #expect(try await first == "ok 0")
+        #expect(try await answers.value.sorted() == ["ok a", "ok a", "ok a", "ok b"])
+        let batches = served.batches.current
+        #expect(batches.count == 4 && batches[2] == ["a", "a"] && batches[3] == ["a"])
+        #expect(batches[1].sorted() == ["a", "a", "a", "b"])
+        #expect(queue.waiting == 0)
+        #expect(queue.served.requests == 5)
     }
 }

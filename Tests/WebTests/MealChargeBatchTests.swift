@@ -88,8 +88,15 @@ struct MealChargeBatchTests {
                 (Self.body("NO-SUCH-CARD", 20_000), till),
             ]
             let charges = try bodies.map { try MealsController.charge($0.0, principal: $0.1) }
-            let results = await MealCharges.serve(charges, tenantID: tenant, engine: fixture.dependencies.workflows)
-            #expect(results.count == 7)
+            // A till's retry that arrives while its first request waits, and a second charge of
+            // the same pupil: the twin gets the first's answer, the second the next batch.
+            let second = try MealsController.charge(Self.body("CARD-0001", 10_000), principal: till)
+            let results = await MealCharges.serve(
+                charges + [charges[0], second],
+                tenantID: tenant,
+                engine: fixture.dependencies.workflows
+            )
+            #expect(results.count == 9)
             func line(_ index: Int) throws -> MealQueries.Found {
                 try #require(try results[index].get().found)
             }
@@ -102,6 +109,9 @@ struct MealChargeBatchTests {
             #expect(try line(5).line.status == "posted" && line(5).line.school == "School 2")
             #expect(throws: AdalError.notFound(what: "pupil with this card")) { try results[6].get() }
             #expect(try (0..<6).allSatisfy { !(try results[$0].get().replayed) })
+            let twin = try results[7].get()
+            #expect(try twin.replayed && twin.found?.line == line(0).line && twin.found?.balance == 70_000)
+            #expect(throws: NextBatch.self) { try results[8].get() }
 
             // Booked together: one time for the batch, and one shard move per shared account.
             let booked = try await fixture.databases.owner.withTenant(tenant) { connection in

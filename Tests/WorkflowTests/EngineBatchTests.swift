@@ -19,11 +19,16 @@ struct EngineBatchTests {
         BatchedStep(context: instance, event: event, actor: actor, input: input, idempotencyKey: key)
     }
 
-    static func fire(_ batch: [BatchedStep<UUID?>], _ fixture: EngineFixture) async -> [Result<StepResult, any Error>] {
+    static func fire(
+        _ batch: [BatchedStep<UUID?>],
+        _ fixture: EngineFixture,
+        repeats: RepeatInBatch = .runAfter
+    ) async -> [Result<StepResult, any Error>] {
         await fixture.engine.fire(
             tenantID: fixture.astana.id,
             batch: batch,
             missing: .notFound(what: "request"),
+            repeats: repeats,
             locate: { _, instances in instances },
             answer: { _, made in made.map(\.1) }
         )
@@ -140,6 +145,51 @@ struct EngineBatchTests {
             }
             #expect(try results[5].get().toState == "approved")
             #expect(try await fixture.count("SELECT count(*) FROM workflow_steps") == 3 + 3)
+        }
+    }
+
+    @Test(
+        "a twin with the same key gets the first's step, or a refusal when it is another request; a repeated instance can be handed back"
+    )
+    func twinsAndRepeats() async throws {
+        try await EngineFixture.with { fixture in
+            let a = try await fixture.startRequest().instanceID
+            let b = try await fixture.startRequest().instanceID
+            let results = await Self.fire(
+                [
+                    Self.request("approve", on: a, as: fixture.officer, key: "k-a"),
+                    Self.request("reject", on: a, as: fixture.officer, input: ["reason": .string("late")]),
+                    Self.request("approve", on: b, as: fixture.officer, key: "k-a"),
+                    Self.request("approve", on: a, as: fixture.officer, key: "k-a"),
+                    Self.request("approve", on: b, as: fixture.officer),
+                ],
+                fixture,
+                repeats: .nextBatch
+            )
+            let first = try results[0].get()
+            #expect(first.toState == "approved" && !first.replayed)
+            #expect(throws: NextBatch.self) { try results[1].get() }
+            #expect(throws: AdalError.conflict(reason: "idempotency key already used with a different request")) {
+                try results[2].get()
+            }
+            let twin = try results[3].get()
+            #expect(twin.replayed && twin.sequence == first.sequence && twin.instanceID == a)
+            #expect(try results[4].get().toState == "approved")
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps") == 2 + 2)
+            // Served next, the handed-back request sees the first one's step; the twin's answer
+            // is what a retry gets now.
+            let next = await Self.fire(
+                [
+                    Self.request("reject", on: a, as: fixture.officer, input: ["reason": .string("late")]),
+                    Self.request("approve", on: a, as: fixture.officer, key: "k-a"),
+                ],
+                fixture
+            )
+            #expect(throws: AdalError.conflict(reason: "event 'reject' is not allowed in state 'approved'")) {
+                try next[0].get()
+            }
+            let retried = try next[1].get()
+            #expect(retried.replayed && retried.sequence == twin.sequence && retried.toState == twin.toState)
         }
     }
 

@@ -12,6 +12,10 @@ import Synchronization
 /// both batches came out smaller, cost more per request, and waited on each other's locks.)
 /// At most `lanes` batches run at once in all; keys take turns, so a busy city cannot starve
 /// another. More than `maximumWaiting` waiting requests are refused as unavailable.
+///
+/// `serve` may answer a request with ``NextBatch``: it then waits at the head of its key's
+/// next batch (a request that must see the first's effects, such as a second one on the same
+/// record), instead of holding up this batch's answers with a transaction of its own.
 public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: Sendable>: Sendable {
     public typealias Serve = @Sendable (Key, [Item]) async -> [Result<Answer, any Error>]
 
@@ -106,19 +110,40 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
     private func start(_ batch: Batch) {
         Task {
             let results = await serve(batch.key, batch.requests.map(\.item))
+            var deferred: [Waiting] = []
             for (index, waiting) in batch.requests.enumerated() {
                 guard index < results.count else {
                     waiting.continuation.resume(throwing: AdalError.unavailable(reason: "the request was not served"))
                     continue
                 }
-                waiting.continuation.resume(with: results[index])
+                if case .failure(let error) = results[index], error is NextBatch {
+                    deferred.append(waiting)
+                } else {
+                    waiting.continuation.resume(with: results[index])
+                }
             }
             let next = state.withLock { state in
                 state.running -= 1
                 state.working.remove(batch.key)
+                if !deferred.isEmpty {
+                    // Already admitted, so not counted against the limit again; first in the key's
+                    // next batch, and the key's turn comes first.
+                    if state.waiting[batch.key, default: []].isEmpty {
+                        state.turns.insert(batch.key, at: 0)
+                    }
+                    state.waiting[batch.key, default: []].insert(contentsOf: deferred, at: 0)
+                    state.count += deferred.count
+                    state.served.requests -= deferred.count
+                }
                 return take(&state)
             }
             for batch in next { start(batch) }
         }
     }
+}
+
+/// The answer of a batch's `serve` for a request that belongs in its key's next batch
+/// (``BatchQueue``).
+public struct NextBatch: Error, Sendable {
+    public init() {}
 }

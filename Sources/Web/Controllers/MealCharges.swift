@@ -6,7 +6,7 @@ import Workflow
 
 /// The tills' charges, served in batches: each charge is its own step of its pupil's meal
 /// account with its own answer, and the charges of a city that arrive together share one
-/// transaction (``BatchQueue``, ``WorkflowEngine/fire(tenantID:batch:missing:locate:answer:)``).
+/// transaction (``BatchQueue``, ``WorkflowEngine/fire(tenantID:batch:missing:repeats:locate:answer:)``).
 /// A lone charge runs at once; at a canteen's rush hour the fixed cost of a transaction — its
 /// round trips and its flush to disk — is shared by everything that arrived during the last one.
 struct MealCharges: Sendable {
@@ -54,6 +54,7 @@ struct MealCharges: Sendable {
                 )
             },
             missing: .notFound(what: "pupil with this card"),
+            repeats: .nextBatch,
             locate: { connection, charges in
                 let found = try await MealQueries.instances(
                     cards: charges.map(\.card),

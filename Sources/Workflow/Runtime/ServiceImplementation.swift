@@ -10,7 +10,7 @@ public struct ServiceImplementation: Sendable {
     public typealias Guard = @Sendable (StepContext) async throws -> GuardVerdict
     public typealias Action = @Sendable (StepContext) async throws -> StepEffects
     /// An action for many steps of one event at once (a batch of steps,
-    /// ``WorkflowEngine/fire(tenantID:batch:missing:locate:answer:)``): each step's effects, in
+    /// ``WorkflowEngine/fire(tenantID:batch:missing:repeats:locate:answer:)``): each step's effects, in
     /// the steps' order. It must do for each step what the action of the same name does alone.
     public typealias BatchAction = @Sendable ([StepContext]) async throws -> [StepEffects]
 
@@ -175,5 +175,18 @@ public struct StepResult: Sendable, Equatable, Codable {
         self.toState = toState
         self.at = at
         self.replayed = replayed
+    }
+
+    /// This result as a later request with the same key gets it.
+    var replay: StepResult {
+        StepResult(
+            instanceID: instanceID,
+            sequence: sequence,
+            event: event,
+            fromState: fromState,
+            toState: toState,
+            at: at,
+            replayed: true
+        )
     }
 }

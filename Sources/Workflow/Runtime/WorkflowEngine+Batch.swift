@@ -3,7 +3,7 @@ import Foundation
 import PostgresNIO
 import Storage
 
-/// One request of a batch of steps (``WorkflowEngine/fire(tenantID:batch:missing:locate:answer:)``):
+/// One request of a batch of steps (``WorkflowEngine/fire(tenantID:batch:missing:repeats:locate:answer:)``):
 /// what a single fire takes, with the caller's own `context` for its `locate` and `answer`.
 public struct BatchedStep<Context: Sendable>: Sendable {
     public var context: Context
@@ -27,6 +27,14 @@ public struct BatchedStep<Context: Sendable>: Sendable {
     }
 }
 
+/// What a batch does with a request on an instance, or with a key, already in it.
+public enum RepeatInBatch: Sendable {
+    /// Runs it on its own after the batch commits, before the batch answers.
+    case runAfter
+    /// Answers it with ``NextBatch``, for a ``BatchQueue`` to put first in the city's next batch.
+    case nextBatch
+}
+
 extension WorkflowEngine {
     /// Fires a batch of events of one city in one transaction — one BEGIN, one lock statement,
     /// one write and one COMMIT (so one WAL flush) for all of them — each answered as it would
@@ -37,12 +45,13 @@ extension WorkflowEngine {
     /// Each step is checked and its actions run as on its own. A request that throws, or any
     /// database error, rolls the whole batch back, and then every request runs on its own: one
     /// bad request costs the others time, never their result. A request on an instance or with a
-    /// key already in the batch runs on its own after the batch commits (so it sees the first
-    /// one's step, or replays it).
+    /// key already in the batch waits until the batch commits (so it sees the first one's step,
+    /// or replays it): as `repeats` says, run on its own or handed back for the next batch.
     public func fire<Context: Sendable, Answer: Sendable>(
         tenantID: UUID,
         batch: [BatchedStep<Context>],
         missing: AdalError,
+        repeats: RepeatInBatch = .runAfter,
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
         answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
     ) async -> [Result<Answer, any Error>] {
@@ -71,7 +80,12 @@ extension WorkflowEngine {
             }
         }
         var results = outcome.0
-        for index in outcome.later { results[index] = await alone(batch[index]) }
+        for index in outcome.later {
+            switch repeats {
+            case .runAfter: results[index] = await alone(batch[index])
+            case .nextBatch: results[index] = .failure(NextBatch())
+            }
+        }
         return results.map { $0 ?? .failure(missing) }
     }
 
@@ -127,7 +141,10 @@ extension WorkflowEngine {
             throw AdalError.unavailable(reason: "the batch's instances could not be found")
         }
         var chosen: [Int] = []
-        var (seenInstances, seenKeys) = (Set<UUID>(), Set<String>())
+        var seenInstances = Set<UUID>()
+        var firstWithKey: [String: Int] = [:]
+        // Requests with a key already in the batch, and the request that has it first.
+        var twins: [(index: Int, first: Int)] = []
         for (index, request) in batch.enumerated() {
             do {
                 try Self.checkKey(request.idempotencyKey)
@@ -140,12 +157,16 @@ extension WorkflowEngine {
                 continue
             }
             let key = request.idempotencyKey
-            if seenInstances.contains(instance) || key.map(seenKeys.contains) == true {
+            if let key, let first = firstWithKey[key] {
+                twins.append((index, first))
+                continue
+            }
+            if seenInstances.contains(instance) {
                 later.append(index)
                 continue
             }
             seenInstances.insert(instance)
-            if let key { seenKeys.insert(key) }
+            if let key { firstWithKey[key] = index }
             chosen.append(index)
         }
         var locked: [Int: LockedInstance] = [:]
@@ -161,6 +182,7 @@ extension WorkflowEngine {
         }
         var made: [(index: Int, result: StepResult)] = []
         var checked: [(index: Int, context: StepContext, hash: [UInt8])] = []
+        var hashes: [Int: [UInt8]] = [:]
         let now = clock()
         for index in chosen {
             let (request, instance) = (batch[index], instances[index]!)
@@ -169,6 +191,7 @@ extension WorkflowEngine {
                 continue
             }
             let hash = Self.requestHash(instanceID: instance, service: nil, event: request.event, input: request.input)
+            hashes[index] = hash
             let begun: Begun
             do {
                 begun = try await begin(
@@ -200,6 +223,28 @@ extension WorkflowEngine {
             let key = batch[step.index].idempotencyKey
             writes.append(try stepWrite(prepared, start: false, key: key, request: step.hash))
             made.append((step.index, prepared.result))
+        }
+        // A twin is answered as it would be right after the first commits: with the first's
+        // step when it is the same request, refused when it is another; after the batch when
+        // the first made no step.
+        let firstResults = Dictionary(made.map { ($0.index, $0.result) }, uniquingKeysWith: { first, _ in first })
+        for twin in twins {
+            guard let result = firstResults[twin.first] else {
+                later.append(twin.index)
+                continue
+            }
+            let request = batch[twin.index]
+            let hash = Self.requestHash(
+                instanceID: instances[twin.index]!,
+                service: nil,
+                event: request.event,
+                input: request.input
+            )
+            if hash == hashes[twin.first] {
+                made.append((twin.index, result.replay))
+            } else {
+                results[twin.index] = .failure(Self.keyReused)
+            }
         }
         try await write(writes, on: connection)
         let answers = try await answer(connection, made.map { (batch[$0.index].context, $0.result) })

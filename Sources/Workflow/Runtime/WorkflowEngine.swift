@@ -232,7 +232,7 @@ public struct WorkflowEngine: Sendable {
     ) async throws -> Begun {
         if let stored = locked.stored {
             guard stored.requestSHA256 == request else {
-                throw AdalError.conflict(reason: "idempotency key already used with a different request")
+                throw Self.keyReused
             }
             return .replayed(stored.result)
         }
@@ -543,7 +543,7 @@ public struct WorkflowEngine: Sendable {
             (UUID, Int64, String, String?, String, Date, Data?).self
         ) {
             guard let stored, Array(stored) == request else {
-                throw AdalError.conflict(reason: "idempotency key already used with a different request")
+                throw Self.keyReused
             }
             return StepResult(
                 instanceID: instance,
@@ -578,6 +578,9 @@ public struct WorkflowEngine: Sendable {
     }
 
     static let maximumKeyLength = 200
+
+    /// The answer to a key sent again with another request.
+    static let keyReused = AdalError.conflict(reason: "idempotency key already used with a different request")
 
     static func checkKey(_ key: String?) throws(AdalError) {
         guard let key else { return }

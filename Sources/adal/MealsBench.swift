@@ -105,18 +105,7 @@ struct MealsBench: AsyncParsableCommand {
                             + "wrk on the same 2 cores): " + BenchServer.summary(output)
                     )
                     print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
-                    let batches = dependencies.mealChargeBatches
-                    let (transactions, charges) = (
-                        batches.batches - batchesBefore.batches, batches.charges - batchesBefore.charges
-                    )
-                    print(
-                        String(
-                            format: "  charges per transaction: %.1f on average (%d charges in %d batches)",
-                            Double(charges) / Double(max(transactions, 1)),
-                            charges,
-                            transactions
-                        )
-                    )
+                    print("  " + Self.describe(dependencies.mealChargeBatches.since(batchesBefore)))
                     httpRate = BenchServer.rate(output)
                     if statements { print(try await BenchStatements.top(owner).joined(separator: "\n")) }
                 }
@@ -171,6 +160,19 @@ struct MealsBench: AsyncParsableCommand {
                 logger: logger
             )
         }
+    }
+
+    /// Charges per transaction and a batch's time from its start to its answers (with the
+    /// tills' closed loop, a charge waits for the batch in flight, then for its own).
+    static func describe(_ served: BatchesServed) -> String {
+        String(
+            format:
+                "charges per transaction: %.1f on average (%d charges in %d batches); a batch %.1f ms from start to answers",
+            served.meanSize,
+            served.requests,
+            served.batches,
+            served.meanMilliseconds
+        )
     }
 
     /// The wrk script: a charge of a random pupil with a new id, or the previous request again.
@@ -293,12 +295,7 @@ struct MealsBench: AsyncParsableCommand {
             return latencies
         }
         let served = queue.served
-        print(
-            String(
-                format: "  charges per transaction: %.1f on average",
-                Double(served.requests) / Double(max(served.batches, 1))
-            )
-        )
+        print("  " + Self.describe(served))
         let elapsed = BenchEnvironment.seconds(ContinuousClock.now - begin)
         print("  " + (try await BenchCPU.now(database: database)).perRequest(since: before, requests: charges))
         return Double(charges) / elapsed

@@ -32,25 +32,35 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         /// Batches in flight, and the keys they serve.
         var running = 0
         var working: Set<Key> = []
-        var served = (batches: 0, requests: 0)
+        var served = BatchesServed()
     }
 
     public let lanes: Int
     public let maximumBatch: Int
     public let maximumWaiting: Int
     private let serve: Serve
+    private let executor: @Sendable () -> (any TaskExecutor)?
     private let state = Mutex(State())
 
-    public init(lanes: Int, maximumBatch: Int, maximumWaiting: Int, serve: @escaping Serve) {
+    /// `executor` gives each task that serves batches its preferred executor (nil: the global
+    /// one), such as the database's event loops for batches that mostly wait for the database.
+    public init(
+        lanes: Int,
+        maximumBatch: Int,
+        maximumWaiting: Int,
+        executor: @escaping @Sendable () -> (any TaskExecutor)? = { nil },
+        serve: @escaping Serve
+    ) {
         precondition(lanes > 0 && maximumBatch > 0 && maximumWaiting > 0)
         self.lanes = lanes
         self.maximumBatch = maximumBatch
         self.maximumWaiting = maximumWaiting
+        self.executor = executor
         self.serve = serve
     }
 
-    /// Batches served so far and the requests in them: their ratio is the mean batch size.
-    public var served: (batches: Int, requests: Int) { state.withLock { $0.served } }
+    /// Batches served so far, the requests in them and the time spent serving them.
+    public var served: BatchesServed { state.withLock { $0.served } }
 
     /// Requests waiting for a batch now.
     public var waiting: Int { state.withLock { $0.count } }
@@ -108,8 +118,17 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
     }
 
     private func start(_ batch: Batch) {
-        Task {
+        Task(executorPreference: executor()) { await self.run(batch) }
+    }
+
+    /// Serves `batch`, then, in the same task, the next batch it leaves to take (starting a new
+    /// task costs the next batch a wait for a free thread while the server is busy).
+    private func run(_ first: Batch) async {
+        var batch = first
+        while true {
+            let began = ContinuousClock.now
             let results = await serve(batch.key, batch.requests.map(\.item))
+            let took = ContinuousClock.now - began
             var deferred: [Waiting] = []
             for (index, waiting) in batch.requests.enumerated() {
                 guard index < results.count else {
@@ -122,23 +141,52 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
                     waiting.continuation.resume(with: results[index])
                 }
             }
+            let key = batch.key
             let next = state.withLock { state in
                 state.running -= 1
-                state.working.remove(batch.key)
+                state.working.remove(key)
+                state.served.serving += took
                 if !deferred.isEmpty {
                     // Already admitted, so not counted against the limit again; first in the key's
                     // next batch, and the key's turn comes first.
-                    if state.waiting[batch.key, default: []].isEmpty {
-                        state.turns.insert(batch.key, at: 0)
+                    if state.waiting[key, default: []].isEmpty {
+                        state.turns.insert(key, at: 0)
                     }
-                    state.waiting[batch.key, default: []].insert(contentsOf: deferred, at: 0)
+                    state.waiting[key, default: []].insert(contentsOf: deferred, at: 0)
                     state.count += deferred.count
                     state.served.requests -= deferred.count
                 }
                 return take(&state)
             }
-            for batch in next { start(batch) }
+            guard let following = next.first else { return }
+            for other in next.dropFirst() { start(other) }
+            batch = following
         }
+    }
+}
+
+/// What a ``BatchQueue`` has served so far.
+public struct BatchesServed: Sendable, Equatable {
+    public var batches = 0
+    public var requests = 0
+    /// Time from each batch's start to its answers, summed over the batches.
+    public var serving = Duration.zero
+
+    /// Requests per batch on average.
+    public var meanSize: Double { Double(requests) / Double(max(batches, 1)) }
+    /// A batch's time from its start to its answers on average, in milliseconds.
+    public var meanMilliseconds: Double {
+        let (seconds, attoseconds) = serving.components
+        return (Double(seconds) + Double(attoseconds) / 1e18) * 1000 / Double(max(batches, 1))
+    }
+
+    /// What was served between `earlier` and this.
+    public func since(_ earlier: BatchesServed) -> BatchesServed {
+        BatchesServed(
+            batches: batches - earlier.batches,
+            requests: requests - earlier.requests,
+            serving: serving - earlier.serving
+        )
     }
 }
 

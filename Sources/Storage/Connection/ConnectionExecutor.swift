@@ -7,14 +7,14 @@ import NIOCore
 /// with HTTP work, about a millisecond per round trip (`adal bench meals`). A transaction
 /// preferring this executor resumes on the loop that read the reply, with no hop in between;
 /// its statements are written from that loop too.
-final class ConnectionExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
+public final class ConnectionExecutor: TaskExecutor {
+    public let eventLoop: any EventLoop
 
-    init(_ eventLoop: any EventLoop) {
+    public init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }

@@ -28,7 +28,9 @@ extension Database {
         // Whichever comes first, the lease or the deadline, decides; the other then does nothing.
         let lease = Locked(LeaseState.waiting)
         let client = client
-        let work = Task {
+        // On an event loop of the pool's, the current one if there is one: the lease's reply
+        // and the body's statements then need no hop to a thread of the global executor.
+        let work = Task(executorPreference: Self.executor()) {
             do {
                 let result = try await client.withConnection { connection in
                     let won = lease.withLock { state in
@@ -80,6 +82,12 @@ extension Database {
         } onCancel: {
             work.cancel()
         }
+    }
+
+    /// An executor on an event loop of the pool's (the current one when called on one), for a
+    /// task that mostly waits for the database: each reply then resumes it where it arrived.
+    public static func executor() -> ConnectionExecutor {
+        ConnectionExecutor(PostgresClient.defaultEventLoopGroup.any())
     }
 
     /// Throws ``AdalError/unavailable(reason:)`` when the connection has closed.

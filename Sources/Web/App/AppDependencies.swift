@@ -43,7 +43,7 @@ public struct AppDependencies: Sendable {
     /// The tills' charges, in batches.
     var mealCharges: MealCharges
     /// The tills' charges served so far, and the batches (transactions) they took.
-    public var mealChargeBatches: (batches: Int, charges: Int) { mealCharges.served }
+    public var mealChargeBatches: BatchesServed { mealCharges.served }
     /// School-meal suppliers and their documents.
     public var suppliers: Suppliers
     /// Seals clinics' keys and bids; also derives a retried bid's nonce.

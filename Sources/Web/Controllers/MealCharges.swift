@@ -32,10 +32,13 @@ struct MealCharges: Sendable {
     private let queue: BatchQueue<UUID, Charge, Answer>
 
     init(engine: WorkflowEngine) {
-        queue = BatchQueue(lanes: Self.lanes, maximumBatch: Self.maximumBatch, maximumWaiting: Self.maximumWaiting) {
-            tenantID,
-            charges in await Self.serve(charges, tenantID: tenantID, engine: engine)
-        }
+        queue = BatchQueue(
+            lanes: Self.lanes,
+            maximumBatch: Self.maximumBatch,
+            maximumWaiting: Self.maximumWaiting,
+            executor: { Database.executor() },
+            serve: { tenantID, charges in await Self.serve(charges, tenantID: tenantID, engine: engine) }
+        )
     }
 
     /// One batch of a city's charges, in one transaction; each charge's own answer or error.
@@ -79,11 +82,8 @@ struct MealCharges: Sendable {
     /// The step's idempotency key: the charge's id, so a retried charge replays the first.
     static func key(_ transfer: UUID) -> String { "charge-\(transfer.uuidString.lowercased())" }
 
-    /// Batches served so far and the charges in them.
-    var served: (batches: Int, charges: Int) {
-        let served = queue.served
-        return (served.batches, served.requests)
-    }
+    /// Batches served so far, the charges in them and the time they took.
+    var served: BatchesServed { queue.served }
 
     /// Serves one charge in the next batch of its city; its own answer or error.
     func charge(_ charge: Charge, tenantID: UUID) async throws -> Answer {

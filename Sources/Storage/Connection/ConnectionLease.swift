@@ -18,7 +18,7 @@ extension Database {
     /// The cost per call is one task and one timer on an event loop (no task group): this is on
     /// every transaction's path.
     ///
-    /// `body` runs on the connection's event loop (``ConnectionExecutor``), where each of its
+    /// `body` runs on the connection's event loop (``EventLoopExecutor``), where each of its
     /// statements' replies arrives. So it must not compute for long: hash passwords, render
     /// pages and build exports outside it (work inside a transaction holds its locks anyway).
     public func withConnection<Result: Sendable>(
@@ -47,7 +47,7 @@ extension Database {
                         )
                     }
                     defer { ConnectionWatch.shared.unwatch(connection) }
-                    return try await withTaskExecutorPreference(ConnectionExecutor(connection.eventLoop)) {
+                    return try await withTaskExecutorPreference(EventLoopExecutor(connection.eventLoop)) {
                         try await body(connection)
                     }
                 }
@@ -86,8 +86,8 @@ extension Database {
 
     /// An executor on an event loop of the pool's (the current one when called on one), for a
     /// task that mostly waits for the database: each reply then resumes it where it arrived.
-    public static func executor() -> ConnectionExecutor {
-        ConnectionExecutor(PostgresClient.defaultEventLoopGroup.any())
+    public static func executor() -> EventLoopExecutor {
+        EventLoopExecutor(PostgresClient.defaultEventLoopGroup.any())
     }
 
     /// Throws ``AdalError/unavailable(reason:)`` when the connection has closed.

@@ -15,10 +15,13 @@ public struct AppRequestContext: RequestContext {
     public var csrfToken: String = ""
     /// The client's address, for throttling; not trusted for anything else.
     public let remoteAddress: String
+    /// The event loop of the request's connection (``EventLoopMiddleware``).
+    public let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        self.eventLoop = source.channel.eventLoop
     }
 
     /// Hummingbird's own decoding limit; the configured limit is enforced by ``BodyLimitMiddleware``.

@@ -34,7 +34,10 @@ struct MealsController {
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/top-ups", use: topUp)
         group.put("pupils/:pupil/alerts", use: alerts)
-        group.post("charges", use: charge)
+        router.group("api/:tenant/meals")
+            .add(middleware: EventLoopMiddleware())
+            .add(middleware: APITokenMiddleware(dependencies: dependencies))
+            .post("charges", use: charge)
         group.post("refunds", use: refund)
     }
 

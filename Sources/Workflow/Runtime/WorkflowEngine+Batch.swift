@@ -27,7 +27,8 @@ public struct BatchedStep<Context: Sendable>: Sendable {
     }
 }
 
-/// What a batch does with a request on an instance, or with a key, already in it.
+/// What a batch does with a request on an instance already in it (or with a key already in it,
+/// when the first request with that key made no step).
 public enum RepeatInBatch: Sendable {
     /// Runs it on its own after the batch commits, before the batch answers.
     case runAfter
@@ -44,9 +45,11 @@ extension WorkflowEngine {
     ///
     /// Each step is checked and its actions run as on its own. A request that throws, or any
     /// database error, rolls the whole batch back, and then every request runs on its own: one
-    /// bad request costs the others time, never their result. A request on an instance or with a
-    /// key already in the batch waits until the batch commits (so it sees the first one's step,
-    /// or replays it): as `repeats` says, run on its own or handed back for the next batch.
+    /// bad request costs the others time, never their result. A request with a key already in the
+    /// batch gets what it would get right after the first commits (its step replayed, or the
+    /// key-reuse refusal). A request on an instance already in the batch waits until the batch
+    /// commits, so it sees the first one's step: as `repeats` says, run on its own or handed back
+    /// for the next batch.
     public func fire<Context: Sendable, Answer: Sendable>(
         tenantID: UUID,
         batch: [BatchedStep<Context>],

@@ -14,15 +14,17 @@ public struct PostgresAccountStore: AccountStore {
         tokenLookups = BatchQueue(
             lanes: max(2, ProcessInfo.processInfo.activeProcessorCount),
             maximumBatch: 128,
-            maximumWaiting: 8_192
-        ) { tenantID, lookups in
-            do {
-                let found = try await Self.tokenPrincipals(lookups, tenantID: tenantID, database: database)
-                return lookups.map { .success(found[$0.hash]) }
-            } catch {
-                return lookups.map { _ in .failure(error) }
+            maximumWaiting: 8_192,
+            executor: { Database.executor() },
+            serve: { tenantID, lookups in
+                do {
+                    let found = try await Self.tokenPrincipals(lookups, tenantID: tenantID, database: database)
+                    return lookups.map { .success(found[$0.hash]) }
+                } catch {
+                    return lookups.map { _ in .failure(error) }
+                }
             }
-        }
+        )
     }
 
     private var logger: Logger { database.logger }

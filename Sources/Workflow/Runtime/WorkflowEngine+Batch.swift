@@ -144,6 +144,8 @@ extension WorkflowEngine {
             throw AdalError.unavailable(reason: "the batch's instances could not be found")
         }
         var chosen: [Int] = []
+        // Each located request's hash, which its key stands for (a twin is compared by it).
+        var hashes: [Int: [UInt8]] = [:]
         var seenInstances = Set<UUID>()
         var firstWithKey: [String: Int] = [:]
         // Requests with a key already in the batch, and the request that has it first.
@@ -159,6 +161,12 @@ extension WorkflowEngine {
                 results[index] = .failure(missing)
                 continue
             }
+            hashes[index] = Self.requestHash(
+                instanceID: instance,
+                service: nil,
+                event: request.event,
+                input: request.input
+            )
             let key = request.idempotencyKey
             if let key, let first = firstWithKey[key] {
                 twins.append((index, first))
@@ -185,7 +193,6 @@ extension WorkflowEngine {
         }
         var made: [(index: Int, result: StepResult)] = []
         var checked: [(index: Int, context: StepContext, hash: [UInt8])] = []
-        var hashes: [Int: [UInt8]] = [:]
         let now = clock()
         for index in chosen {
             let (request, instance) = (batch[index], instances[index]!)
@@ -193,8 +200,7 @@ extension WorkflowEngine {
                 results[index] = .failure(AdalError.notFound(what: "instance"))
                 continue
             }
-            let hash = Self.requestHash(instanceID: instance, service: nil, event: request.event, input: request.input)
-            hashes[index] = hash
+            let hash = hashes[index]!
             let begun: Begun
             do {
                 begun = try await begin(
@@ -236,14 +242,7 @@ extension WorkflowEngine {
                 later.append(twin.index)
                 continue
             }
-            let request = batch[twin.index]
-            let hash = Self.requestHash(
-                instanceID: instances[twin.index]!,
-                service: nil,
-                event: request.event,
-                input: request.input
-            )
-            if hash == hashes[twin.first] {
+            if hashes[twin.index] == hashes[twin.first] {
                 made.append((twin.index, result.replay))
             } else {
                 results[twin.index] = .failure(Self.keyReused)

@@ -245,30 +245,38 @@ struct MealsBench: AsyncParsableCommand {
             return (found, till)
         }
         guard let till else { throw AdalError.notFound(what: "till") }
-        let queue = BatchQueue<UUID, PreparedCharges.Charge, Void>(lanes: 2, maximumBatch: 64, maximumWaiting: 4_096) {
-            tenantID,
-            charges in
-            do {
-                try await database.withTenant(tenantID, genericPlans: true) { connection in
-                    let lock = PreparedInstanceLock(
-                        tenantID: tenantID,
-                        instanceIDs: charges.map(\.instanceID),
-                        idempotencyKeys: charges.map { _ in nil }
-                    )
-                    for try await _ in try await connection.execute(lock, logger: logger) {}
-                    let statement = try PreparedCharges(
-                        tenantID: tenantID,
-                        charges: charges,
-                        now: Date(),
-                        shard: Int16.random(in: 0..<Int16(Ledger.shards))
-                    )
-                    for try await _ in try await connection.execute(statement, logger: logger) {}
+        let queue = BatchQueue<UUID, PreparedCharges.Charge, Void>(
+            lanes: 2,
+            maximumBatch: 64,
+            maximumWaiting: 4_096,
+            opening: { tenantID, take in
+                // Opened ahead as the server's batches are; the batch's size once taken.
+                let taken = Locked(0)
+                do {
+                    try await database.withTenant(tenantID, genericPlans: true) { connection in
+                        let charges = await take()
+                        taken.withLock { $0 = charges.count }
+                        guard !charges.isEmpty else { return }
+                        let lock = PreparedInstanceLock(
+                            tenantID: tenantID,
+                            instanceIDs: charges.map(\.instanceID),
+                            idempotencyKeys: charges.map { _ in nil }
+                        )
+                        for try await _ in try await connection.execute(lock, logger: logger) {}
+                        let statement = try PreparedCharges(
+                            tenantID: tenantID,
+                            charges: charges,
+                            now: Date(),
+                            shard: Int16.random(in: 0..<Int16(Ledger.shards))
+                        )
+                        for try await _ in try await connection.execute(statement, logger: logger) {}
+                    }
+                    return Array(repeating: .success(()), count: taken.current)
+                } catch {
+                    return Array(repeating: .failure(error), count: taken.current)
                 }
-                return charges.map { _ in .success(()) }
-            } catch {
-                return charges.map { _ in .failure(error) }
             }
-        }
+        )
         let deadline = ContinuousClock.now + .seconds(seconds)
         let before = try await BenchCPU.now(database: database)
         let begin = ContinuousClock.now

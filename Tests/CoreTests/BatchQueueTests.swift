@@ -35,6 +35,28 @@ struct BatchQueueTests {
             }
         }
 
+        /// Opens counted so far (a queue opened ahead), and what the next opens do before they
+        /// take their requests: go on, wait for `opened`, or give up without taking any.
+        let opens = Locked(0)
+        let beforeTaking = Locked<[Opening]>([])
+        let (openGate, opened) = AsyncStream<Void>.makeStream()
+        enum Opening { case wait, giveUp }
+
+        /// A queue whose batches are opened ahead, then served by this.
+        func queueOpenedAhead(maximumBatch: Int = 4) -> BatchQueue<String, String, String> {
+            BatchQueue(lanes: 1, maximumBatch: maximumBatch, maximumWaiting: 100) { _, take in
+                self.opens.withLock { $0 += 1 }
+                let next = self.beforeTaking.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                switch next {
+                case .giveUp: return []
+                case .wait: for await _ in self.openGate { break }
+                case nil: break
+                }
+                let items = await take()
+                return items.isEmpty ? [] : await self.serve(items)
+            }
+        }
+
         /// Waits until `condition` holds (the queue's state changes on other tasks).
         static func until(_ condition: () -> Bool) async throws {
             for _ in 0..<2_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
@@ -146,5 +168,65 @@ struct BatchQueueTests {
         #expect(batches[1].sorted() == ["a", "a", "a", "b"])
         #expect(queue.waiting == 0)
         #expect(queue.served.requests == 5 && queue.served.batches == 4 && queue.served.serving > .zero)
+    }
+
+    @Test(
+        "a batch is opened beside the city's batch in flight once a request waits, and takes all that wait when it ends"
+    )
+    func opensAhead() async throws {
+        let served = Served()
+        let queue = served.queueOpenedAhead()
+        async let first = queue.submit("0", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        #expect(served.opens.current == 1)
+        var tasks: [Task<String, any Error>] = []
+        for item in 1...3 {
+            tasks.append(Task { try await queue.submit("\(item)", key: "astana") })
+            try await Served.until { queue.waiting == item }
+        }
+        // One batch opened ahead for all that wait; it has not taken them yet.
+        try await Served.until { served.opens.current == 2 }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(served.opens.current == 2 && served.batches.current.count == 1 && queue.waiting == 3)
+        served.opener.yield()
+        #expect(try await first == "ok 0")
+        for (index, task) in tasks.enumerated() { #expect(try await task.value == "ok \(index + 1)") }
+        #expect(served.batches.current == [["0"], ["1", "2", "3"]])
+        // Without a batch in flight a request is served at once, and nothing is opened ahead.
+        #expect(try await queue.submit("4", key: "astana") == "ok 4")
+        #expect(served.opens.current == 3 && served.batches.current.last == ["4"])
+        #expect(queue.served.batches == 3 && queue.served.requests == 5)
+    }
+
+    @Test("requests left to a batch opened ahead wait for it while it opens, and go to an ordinary batch if it cannot")
+    func openingAheadLateOrFailing() async throws {
+        // Opened ahead, but not open yet when the batch in flight ends: nothing else takes them.
+        let served = Served()
+        let queue = served.queueOpenedAhead()
+        async let first = queue.submit("a", key: "astana")
+        try await Served.until { served.batches.current.count == 1 }
+        served.beforeTaking.withLock { $0 = [.wait] }
+        let later = Task { try await queue.submit("b", key: "astana") }
+        try await Served.until { served.opens.current == 2 }
+        served.opener.yield()
+        #expect(try await first == "ok a")
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(queue.waiting == 1 && served.batches.current.count == 1 && served.opens.current == 2)
+        served.opened.yield()
+        #expect(try await later.value == "ok b")
+        #expect(served.batches.current == [["a"], ["b"]])
+
+        // Opened ahead, but given up before taking (the database is away): an ordinary batch.
+        let other = Served()
+        let second = other.queueOpenedAhead()
+        async let held = second.submit("c", key: "astana")
+        try await Served.until { other.batches.current.count == 1 }
+        other.beforeTaking.withLock { $0 = [.giveUp] }
+        let left = Task { try await second.submit("d", key: "astana") }
+        try await Served.until { other.opens.current == 2 && other.beforeTaking.current.isEmpty }
+        other.opener.yield()
+        #expect(try await held == "ok c")
+        #expect(try await left.value == "ok d")
+        #expect(other.batches.current == [["c"], ["d"]] && other.opens.current == 3)
     }
 }

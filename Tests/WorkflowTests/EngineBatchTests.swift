@@ -217,4 +217,35 @@ struct EngineBatchTests {
             #expect(try await fixture.count("SELECT count(*) FROM audit_queue") == 3 + 2)
         }
     }
+
+    @Test("a batch taken once its transaction is open: taken once, a lone request runs in it, none commits nothing")
+    func takenWhenOpen() async throws {
+        try await EngineFixture.with { fixture in
+            let a = try await fixture.startRequest().instanceID
+            let takes = Locked(0)
+            let fire = { @Sendable (batch: [BatchedStep<UUID?>]) async -> [Result<StepResult, any Error>] in
+                await fixture.engine.fire(
+                    tenantID: fixture.astana.id,
+                    take: {
+                        takes.withLock { $0 += 1 }
+                        return batch
+                    },
+                    missing: .notFound(what: "request"),
+                    locate: { _, instances in instances },
+                    answer: { _, made in made.map(\.1) }
+                )
+            }
+            let stepsBefore = try await fixture.count("SELECT count(*) FROM workflow_steps")
+            #expect(await fire([]).isEmpty)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps") == stepsBefore)
+            let lone = await fire([Self.request("approve", on: a, as: fixture.officer, key: "taken-a")])
+            #expect(try lone.map { try $0.get().toState } == ["approved"])
+            // A failing lone request is rolled back and run alone, with its own error.
+            let refused = await fire([Self.request("approve", on: a, as: fixture.schoolAdmin)])
+            #expect(throws: AdalError.self) { try refused[0].get() }
+            #expect(takes.current == 3)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps") == stepsBefore + 1)
+            #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE instance_id = \(a)") == 2)
+        }
+    }
 }

@@ -16,8 +16,19 @@ import Synchronization
 /// `serve` may answer a request with ``NextBatch``: it then waits at the head of its key's
 /// next batch (a request that must see the first's effects, such as a second one on the same
 /// record), instead of holding up this batch's answers with a transaction of its own.
+///
+/// Opened ahead (``init(lanes:maximumBatch:maximumWaiting:executor:opening:)``): a batch's
+/// `serve` first opens what it needs (a connection, BEGIN, the tenant) and then calls `take` for
+/// its requests. When requests wait while a key's batch is in flight, its next batch is opened
+/// beside it at once and takes them the moment the first one ends, so the opening's round trips
+/// are off their path: under load every request waits for the batch in flight and then its own,
+/// and the opening was a fifth of each.
 public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: Sendable>: Sendable {
     public typealias Serve = @Sendable (Key, [Item]) async -> [Result<Answer, any Error>]
+    /// A batch's requests, once it has opened what it needs (called once; may be empty).
+    public typealias Take = @Sendable () async -> [Item]
+    /// Opens what a batch needs, calls `take` once for its requests, serves them; their results.
+    public typealias Opening = @Sendable (Key, @escaping Take) async -> [Result<Answer, any Error>]
 
     private struct Waiting {
         let item: Item
@@ -32,30 +43,72 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         /// Batches in flight, and the keys they serve.
         var running = 0
         var working: Set<Key> = []
+        /// Next batches opened ahead, by key: nil while opening, then its wait for its requests.
+        var ahead: [Key: CheckedContinuation<[Waiting], Never>?] = [:]
         var served = BatchesServed()
     }
 
     public let lanes: Int
     public let maximumBatch: Int
     public let maximumWaiting: Int
-    private let serve: Serve
+    private let serve: Opening
+    /// Whether next batches are opened ahead (``Opening``).
+    private let opensAhead: Bool
     private let executor: @Sendable () -> (any TaskExecutor)?
     private let state = Mutex(State())
 
     /// `executor` gives each task that serves batches its preferred executor (nil: the global
     /// one), such as the database's event loops for batches that mostly wait for the database.
-    public init(
+    public convenience init(
         lanes: Int,
         maximumBatch: Int,
         maximumWaiting: Int,
         executor: @escaping @Sendable () -> (any TaskExecutor)? = { nil },
         serve: @escaping Serve
     ) {
+        self.init(
+            lanes: lanes,
+            maximumBatch: maximumBatch,
+            maximumWaiting: maximumWaiting,
+            executor: executor,
+            opensAhead: false,
+            serve: { key, take in await serve(key, await take()) }
+        )
+    }
+
+    /// A queue whose batches are opened ahead: `opening` opens what a batch needs, then calls
+    /// `take` once for its requests (an empty list when none are left by then).
+    public convenience init(
+        lanes: Int,
+        maximumBatch: Int,
+        maximumWaiting: Int,
+        executor: @escaping @Sendable () -> (any TaskExecutor)? = { nil },
+        opening: @escaping Opening
+    ) {
+        self.init(
+            lanes: lanes,
+            maximumBatch: maximumBatch,
+            maximumWaiting: maximumWaiting,
+            executor: executor,
+            opensAhead: true,
+            serve: opening
+        )
+    }
+
+    private init(
+        lanes: Int,
+        maximumBatch: Int,
+        maximumWaiting: Int,
+        executor: @escaping @Sendable () -> (any TaskExecutor)?,
+        opensAhead: Bool,
+        serve: @escaping Opening
+    ) {
         precondition(lanes > 0 && maximumBatch > 0 && maximumWaiting > 0)
         self.lanes = lanes
         self.maximumBatch = maximumBatch
         self.maximumWaiting = maximumWaiting
         self.executor = executor
+        self.opensAhead = opensAhead
         self.serve = serve
     }
 
@@ -68,20 +121,21 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
     /// Serves `item` in a batch of `key`'s requests; its own result.
     public func submit(_ item: Item, key: Key) async throws -> Answer {
         try await withCheckedThrowingContinuation { continuation in
-            let batches = state.withLock { state -> [Batch]? in
+            let started = state.withLock { state -> (batches: [Batch], ahead: Bool)? in
                 guard state.count < maximumWaiting else { return nil }
                 if state.waiting[key, default: []].isEmpty { state.turns.append(key) }
                 state.waiting[key, default: []].append(Waiting(item: item, continuation: continuation))
                 state.count += 1
-                return take(&state)
+                return (take(&state), opensAhead(key, &state))
             }
-            guard let batches else {
+            guard let started else {
                 continuation.resume(
                     throwing: AdalError.unavailable(reason: "too many requests are waiting; try again shortly")
                 )
                 return
             }
-            for batch in batches { start(batch) }
+            for batch in started.batches { start(batch) }
+            if started.ahead { openAhead(key) }
         }
     }
 
@@ -90,35 +144,100 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         let requests: [Waiting]
     }
 
-    /// Batches for the keys without one in flight, while lanes are free.
+    /// Batches for the keys without one in flight (or opened ahead), while lanes are free.
     private func take(_ state: inout State) -> [Batch] {
         var batches: [Batch] = []
         var passed: [Key] = []
         while state.running < lanes, !state.turns.isEmpty {
             let key = state.turns.removeFirst()
-            guard !state.working.contains(key) else {
+            guard !state.working.contains(key), state.ahead[key] == nil else {
                 passed.append(key)
                 continue
             }
-            var queue = state.waiting[key] ?? []
-            let requests = Array(queue.prefix(maximumBatch))
-            queue.removeFirst(requests.count)
-            state.waiting[key] = queue.isEmpty ? nil : queue
-            // What is left waits for its next turn, after the other keys'.
-            if !queue.isEmpty { state.turns.append(key) }
-            state.count -= requests.count
-            state.running += 1
-            state.working.insert(key)
-            state.served.batches += 1
-            state.served.requests += requests.count
-            batches.append(Batch(key: key, requests: requests))
+            batches.append(Batch(key: key, requests: next(key, &state)))
         }
         state.turns.insert(contentsOf: passed, at: 0)
         return batches
     }
 
+    /// Takes `key`'s next batch from its waiting requests (those left over wait for its next
+    /// turn, after the other keys') and counts it in flight; none when none wait.
+    private func next(_ key: Key, _ state: inout State) -> [Waiting] {
+        var queue = state.waiting[key] ?? []
+        let requests = Array(queue.prefix(maximumBatch))
+        guard !requests.isEmpty else { return [] }
+        queue.removeFirst(requests.count)
+        state.waiting[key] = queue.isEmpty ? nil : queue
+        state.turns.removeAll { $0 == key }
+        if !queue.isEmpty { state.turns.append(key) }
+        state.count -= requests.count
+        state.running += 1
+        state.working.insert(key)
+        state.served.batches += 1
+        state.served.requests += requests.count
+        return requests
+    }
+
+    /// Whether `key`'s next batch should be opened ahead now: requests wait while its batch is in
+    /// flight, and none is opened yet. Marks it as opening.
+    private func opensAhead(_ key: Key, _ state: inout State) -> Bool {
+        guard opensAhead, state.working.contains(key), state.ahead[key] == nil,
+            !(state.waiting[key] ?? []).isEmpty
+        else { return false }
+        state.ahead[key] = .some(nil)
+        return true
+    }
+
     private func start(_ batch: Batch) {
         Task(executorPreference: executor()) { await self.run(batch) }
+    }
+
+    /// Opens `key`'s next batch while its batch in flight runs; it takes its requests when that
+    /// one ends, then goes on as any batch.
+    private func openAhead(_ key: Key) {
+        Task(executorPreference: executor()) { await self.serveAhead(key) }
+    }
+
+    private func serveAhead(_ key: Key) async {
+        let taken = Locked<(requests: [Waiting], at: ContinuousClock.Instant)?>(nil)
+        let results = await serve(key) {
+            let requests = await self.takeAhead(key)
+            taken.withLock { $0 = (requests, ContinuousClock.now) }
+            return requests.map(\.item)
+        }
+        guard let (requests, began) = taken.current.map({ ($0.requests, $0.at) }) else {
+            // It could not open (the database is away): its requests go to an ordinary batch.
+            let batches = state.withLock { state in
+                state.ahead[key] = nil
+                return take(&state)
+            }
+            for batch in batches { start(batch) }
+            return
+        }
+        guard !requests.isEmpty,
+            let following = finish(
+                Batch(key: key, requests: requests),
+                results: results,
+                took: ContinuousClock.now - began
+            )
+        else { return }
+        await run(following)
+    }
+
+    /// The requests of `key`'s batch opened ahead: at once when its batch in flight has ended,
+    /// else when it ends.
+    private func takeAhead(_ key: Key) async -> [Waiting] {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> [Waiting]? in
+                guard !state.working.contains(key) else {
+                    state.ahead[key] = .some(continuation)
+                    return nil
+                }
+                state.ahead[key] = nil
+                return next(key, &state)
+            }
+            if let now { continuation.resume(returning: now) }
+        }
     }
 
     /// Serves `batch`, then, in the same task, the next batch it leaves to take (starting a new
@@ -127,41 +246,58 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         var batch = first
         while true {
             let began = ContinuousClock.now
-            let results = await serve(batch.key, batch.requests.map(\.item))
-            let took = ContinuousClock.now - began
-            var deferred: [Waiting] = []
-            for (index, waiting) in batch.requests.enumerated() {
-                guard index < results.count else {
-                    waiting.continuation.resume(throwing: AdalError.unavailable(reason: "the request was not served"))
-                    continue
-                }
-                if case .failure(let error) = results[index], error is NextBatch {
-                    deferred.append(waiting)
-                } else {
-                    waiting.continuation.resume(with: results[index])
-                }
+            let requests = batch.requests
+            let results = await serve(batch.key) { requests.map(\.item) }
+            guard let following = finish(batch, results: results, took: ContinuousClock.now - began) else {
+                return
             }
-            let key = batch.key
-            let next = state.withLock { state in
-                state.running -= 1
-                state.working.remove(key)
-                state.served.serving += took
-                if !deferred.isEmpty {
-                    // Already admitted, so not counted against the limit again; first in the key's
-                    // next batch, and the key's turn comes first.
-                    if state.waiting[key, default: []].isEmpty {
-                        state.turns.insert(key, at: 0)
-                    }
-                    state.waiting[key, default: []].insert(contentsOf: deferred, at: 0)
-                    state.count += deferred.count
-                    state.served.requests -= deferred.count
-                }
-                return take(&state)
-            }
-            guard let following = next.first else { return }
-            for other in next.dropFirst() { start(other) }
             batch = following
         }
+    }
+
+    /// Answers `batch`'s requests (a request handed back waits first in its key's next batch),
+    /// hands the key's waiting requests to a batch opened ahead, and starts the batches this
+    /// leaves to take; the first of them for the caller to serve.
+    private func finish(_ batch: Batch, results: [Result<Answer, any Error>], took: Duration) -> Batch? {
+        var deferred: [Waiting] = []
+        for (index, waiting) in batch.requests.enumerated() {
+            guard index < results.count else {
+                waiting.continuation.resume(throwing: AdalError.unavailable(reason: "the request was not served"))
+                continue
+            }
+            if case .failure(let error) = results[index], error is NextBatch {
+                deferred.append(waiting)
+            } else {
+                waiting.continuation.resume(with: results[index])
+            }
+        }
+        let key = batch.key
+        let (batches, handOver, ahead) = state.withLock { state in
+            state.running -= 1
+            state.working.remove(key)
+            state.served.serving += took
+            if !deferred.isEmpty {
+                // Already admitted, so not counted against the limit again; first in the key's
+                // next batch, and the key's turn comes first.
+                if state.waiting[key, default: []].isEmpty {
+                    state.turns.insert(key, at: 0)
+                }
+                state.waiting[key, default: []].insert(contentsOf: deferred, at: 0)
+                state.count += deferred.count
+                state.served.requests -= deferred.count
+            }
+            var handOver: (CheckedContinuation<[Waiting], Never>, [Waiting])?
+            if case .some(.some(let waiter)) = state.ahead[key] {
+                state.ahead[key] = nil
+                handOver = (waiter, next(key, &state))
+            }
+            return (take(&state), handOver, opensAhead(key, &state))
+        }
+        if let (waiter, requests) = handOver { waiter.resume(returning: requests) }
+        if ahead { openAhead(key) }
+        guard let following = batches.first else { return nil }
+        for other in batches.dropFirst() { start(other) }
+        return following
     }
 }
 

@@ -37,24 +37,35 @@ struct MealCharges: Sendable {
             maximumBatch: Self.maximumBatch,
             maximumWaiting: Self.maximumWaiting,
             executor: { Database.executor() },
-            serve: { tenantID, charges in await Self.serve(charges, tenantID: tenantID, engine: engine) }
+            opening: { tenantID, take in await Self.serve(take: take, tenantID: tenantID, engine: engine) }
         )
     }
 
     /// One batch of a city's charges, in one transaction; each charge's own answer or error.
     static func serve(_ charges: [Charge], tenantID: UUID, engine: WorkflowEngine) async -> [Result<Answer, any Error>]
     {
+        await serve(take: { charges }, tenantID: tenantID, engine: engine)
+    }
+
+    /// One batch of a city's charges, taken once its transaction is open.
+    static func serve(
+        take: @escaping @Sendable () async -> [Charge],
+        tenantID: UUID,
+        engine: WorkflowEngine
+    ) async -> [Result<Answer, any Error>] {
         let logger = engine.database.logger
         return await engine.fire(
             tenantID: tenantID,
-            batch: charges.map {
-                BatchedStep(
-                    context: $0,
-                    event: "charge",
-                    actor: $0.actor,
-                    input: $0.input,
-                    idempotencyKey: key($0.transfer)
-                )
+            take: {
+                await take().map {
+                    BatchedStep(
+                        context: $0,
+                        event: "charge",
+                        actor: $0.actor,
+                        input: $0.input,
+                        idempotencyKey: key($0.transfer)
+                    )
+                }
             },
             missing: .notFound(what: "pupil with this card"),
             repeats: .nextBatch,

@@ -58,14 +58,47 @@ extension WorkflowEngine {
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
         answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
     ) async -> [Result<Answer, any Error>] {
+        guard batch.count > 1 else {
+            return await batch.asyncMap {
+                await fireAlone(tenantID: tenantID, $0, missing: missing, locate: locate, answer: answer)
+            }
+        }
+        return await fire(
+            tenantID: tenantID,
+            take: { batch },
+            missing: missing,
+            repeats: repeats,
+            locate: locate,
+            answer: answer
+        )
+    }
+
+    /// ``fire(tenantID:batch:missing:repeats:locate:answer:)`` for a batch taken once its
+    /// transaction is open (BEGIN and the city set): `take` is called once, in the transaction,
+    /// and may give any number of requests, none included (an empty transaction then commits).
+    /// A ``BatchQueue`` opened ahead serves its batches this way, so the opening's round trips
+    /// overlap the batch before.
+    public func fire<Context: Sendable, Answer: Sendable>(
+        tenantID: UUID,
+        take: @escaping @Sendable () async -> [BatchedStep<Context>],
+        missing: AdalError,
+        repeats: RepeatInBatch = .runAfter,
+        locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
+        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+    ) async -> [Result<Answer, any Error>] {
         let alone = { @Sendable (request: BatchedStep<Context>) async -> Result<Answer, any Error> in
             await self.fireAlone(tenantID: tenantID, request, missing: missing, locate: locate, answer: answer)
         }
-        guard batch.count > 1 else { return await batch.asyncMap(alone) }
+        // The batch as taken, for running its requests alone when the transaction fails (taken
+        // then if it failed before the batch was).
+        let taken = Locked<[BatchedStep<Context>]?>(nil)
         let outcome: ([Result<Answer, any Error>?], later: [Int])
         do {
             outcome = try await database.withTenant(tenantID, genericPlans: true) { connection in
-                try await fireTogether(
+                let batch = await take()
+                taken.withLock { $0 = batch }
+                guard !batch.isEmpty else { return ([], later: []) }
+                return try await fireTogether(
                     on: connection,
                     tenantID: tenantID,
                     batch: batch,
@@ -75,6 +108,8 @@ extension WorkflowEngine {
                 )
             }
         } catch {
+            let batch: [BatchedStep<Context>]
+            if let earlier = taken.current { batch = earlier } else { batch = await take() }
             return await withTaskGroup(of: (Int, Result<Answer, any Error>).self) { group in
                 for (index, request) in batch.enumerated() { group.addTask { (index, await alone(request)) } }
                 var results = [Result<Answer, any Error>](repeating: .failure(missing), count: batch.count)
@@ -82,6 +117,7 @@ extension WorkflowEngine {
                 return results
             }
         }
+        let batch = taken.current ?? []
         var results = outcome.0
         for index in outcome.later {
             switch repeats {

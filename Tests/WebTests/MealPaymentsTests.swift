@@ -265,6 +265,14 @@ struct MealPaymentsTests {
             let wrongSchool = try await city.charge(token: other)
             #expect(wrongSchool.status == .unprocessableContent && wrongSchool.text.contains("school"))
             #expect(try await city.charge(token: city.parent).status == .forbidden)
+            // The till's token is looked up while its charge waits for a batch: a token that is
+            // unknown is refused all the same, before a body it sent that cannot be read.
+            let unknown = SecretToken.generate().text
+            #expect(try await city.charge(token: unknown).status == .unauthorized)
+            let unreadable = "/api/astana/meals/charges"
+            #expect(try await client.api(.post, unreadable, token: unknown, json: "{").status == .unauthorized)
+            #expect(try await client.api(.post, unreadable, token: city.parent, json: "{").status == .forbidden)
+            #expect(try await client.api(.post, unreadable, token: city.till, json: "{").status == .badRequest)
             // Allergen declined unless staff override; daily limit declined.
             let allergen = try await city.charge(price: "20000", allergens: #"["Peanut"]"#)
             #expect(

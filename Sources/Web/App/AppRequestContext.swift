@@ -11,6 +11,9 @@ public struct AppRequestContext: RequestContext {
     public var tenant: Tenant?
     /// The signed-in user (session) or machine (token), if any.
     public var principal: Principal?
+    /// The API token's principal while it is still being looked up (``APITokenMiddleware`` with
+    /// `deferred`): the route starts its work and awaits it before it acts.
+    var pendingPrincipal: Task<Principal?, any Error>?
     /// The anti-forgery token that forms on this page must send back.
     public var csrfToken: String = ""
     /// The client's address, for throttling; not trusted for anything else.
@@ -38,6 +41,24 @@ public struct AppRequestContext: RequestContext {
         let (tenant, principal) = try (requireTenant(), requirePrincipal())
         try principal.require(anyOf: roles)
         return (tenant, principal)
+    }
+
+    /// The tenant and a closure that gives the principal once its lookup ends, who must hold one
+    /// of `roles` — the principal itself when it is already known.
+    func authorisedLater(_ roles: Set<Role>) throws -> (Tenant, @Sendable () async throws -> Principal) {
+        let tenant = try requireTenant()
+        guard let pending = pendingPrincipal else {
+            let (_, principal) = try authorised(roles)
+            return (tenant, { principal })
+        }
+        return (
+            tenant,
+            {
+                guard let principal = try await pending.value else { throw AdalError.unauthenticated }
+                try principal.require(anyOf: roles)
+                return principal
+            }
+        )
     }
 
     /// The principal, or `unauthenticated`.

@@ -14,8 +14,26 @@ struct MealCharges: Sendable {
     struct Charge: Sendable {
         var card: String
         var transfer: UUID
-        var actor: StepActor
+        /// Who charges: known at once, or once the till's token has been looked up (meanwhile
+        /// the charge waits for its batch); a charge whose actor fails gets that error.
+        var actor: @Sendable () async throws -> StepActor
         var input: [String: InputValue]
+
+        init(card: String, transfer: UUID, actor: StepActor, input: [String: InputValue]) {
+            self.init(card: card, transfer: transfer, input: input, actor: { actor })
+        }
+
+        init(
+            card: String,
+            transfer: UUID,
+            input: [String: InputValue],
+            actor: @escaping @Sendable () async throws -> StepActor
+        ) {
+            self.card = card
+            self.transfer = transfer
+            self.actor = actor
+            self.input = input
+        }
     }
 
     /// The transfer as stored after the step (nil if it could not be read), and whether the
@@ -47,25 +65,43 @@ struct MealCharges: Sendable {
         await serve(take: { charges }, tenantID: tenantID, engine: engine)
     }
 
-    /// One batch of a city's charges, taken once its transaction is open.
+    /// One batch of a city's charges, taken once its transaction is open. Each charge's actor is
+    /// awaited then (a till's token is looked up while its charge waits); a charge refused there
+    /// gets its error and makes no step.
     static func serve(
         take: @escaping @Sendable () async -> [Charge],
         tenantID: UUID,
         engine: WorkflowEngine
     ) async -> [Result<Answer, any Error>] {
         let logger = engine.database.logger
-        return await engine.fire(
+        // The charges as taken, and those refused before their step, by position.
+        let taken = Locked<(count: Int, stepped: [Int], refused: [Int: any Error])>((0, [], [:]))
+        let stepped = await engine.fire(
             tenantID: tenantID,
             take: {
-                await take().map {
-                    BatchedStep(
-                        context: $0,
-                        event: "charge",
-                        actor: $0.actor,
-                        input: $0.input,
-                        idempotencyKey: key($0.transfer)
-                    )
+                let charges = await take()
+                var steps: [BatchedStep<Charge>] = []
+                var positions: [Int] = []
+                var refused: [Int: any Error] = [:]
+                for (position, charge) in charges.enumerated() {
+                    do {
+                        let actor = try await charge.actor()
+                        steps.append(
+                            BatchedStep(
+                                context: charge,
+                                event: "charge",
+                                actor: actor,
+                                input: charge.input,
+                                idempotencyKey: key(charge.transfer)
+                            )
+                        )
+                        positions.append(position)
+                    } catch {
+                        refused[position] = error
+                    }
                 }
+                taken.withLock { $0 = (charges.count, positions, refused) }
+                return steps
             },
             missing: .notFound(what: "pupil with this card"),
             repeats: .nextBatch,
@@ -85,9 +121,17 @@ struct MealCharges: Sendable {
                     on: connection,
                     logger: logger
                 )
-                return made.map { (found[$0.0.transfer], $0.1.replayed) }
+                return made.map { Answer(found: found[$0.0.transfer], replayed: $0.1.replayed) }
             }
         )
+        let (count, positions, refused) = taken.current
+        var results = [Result<Answer, any Error>](
+            repeating: .failure(AdalError.unavailable(reason: "the charge was not served")),
+            count: count
+        )
+        for (position, result) in zip(positions, stepped) { results[position] = result }
+        for (position, error) in refused { results[position] = .failure(error) }
+        return results
     }
 
     /// The step's idempotency key: the charge's id, so a retried charge replays the first.

@@ -36,7 +36,7 @@ struct MealsController {
         group.put("pupils/:pupil/alerts", use: alerts)
         router.group("api/:tenant/meals")
             .add(middleware: EventLoopMiddleware())
-            .add(middleware: APITokenMiddleware(dependencies: dependencies))
+            .add(middleware: APITokenMiddleware(dependencies: dependencies, deferred: true))
             .post("charges", use: charge)
         group.post("refunds", use: refund)
     }
@@ -261,9 +261,19 @@ struct MealsController {
 
     /// A meal at the till: one step of the pupil's meal account, keyed by the charge's id, so a
     /// retry gets the first answer (a decline included).
+    ///
+    /// The till's token is looked up while the charge waits for its batch (`deferred` on this
+    /// route's ``APITokenMiddleware``); the charge's step is made only once it is found and holds
+    /// the till's role. A body that cannot be read is reported only to a till whose token holds.
     @Sendable func charge(request: Request, context: AppRequestContext) async throws -> EditedResponse<TransferAnswer> {
-        let (tenant, principal) = try context.authorised([.canteenTill])
-        let body = try await request.decode(as: ChargeBody.self, context: context)
+        let (tenant, principal) = try context.authorisedLater([.canteenTill])
+        let body: ChargeBody
+        do {
+            body = try await request.decode(as: ChargeBody.self, context: context)
+        } catch {
+            _ = try await principal()
+            throw error
+        }
         return try await charge(body, principal: principal, tenant: tenant)
     }
 
@@ -272,6 +282,15 @@ struct MealsController {
     /// at the same time (``MealCharges``).
     func charge(_ body: ChargeBody, principal: Principal, tenant: Tenant) async throws -> EditedResponse<TransferAnswer>
     {
+        try await charge(body, principal: { principal }, tenant: tenant)
+    }
+
+    /// A charge whose till is known once `principal` gives it.
+    func charge(
+        _ body: ChargeBody,
+        principal: @escaping @Sendable () async throws -> Principal,
+        tenant: Tenant
+    ) async throws -> EditedResponse<TransferAnswer> {
         let charge = try Self.charge(body, principal: principal)
         return try await answer(transfer: body.id, tenantID: tenant.id) {
             try await dependencies.mealCharges.charge(charge, tenantID: tenant.id)
@@ -280,18 +299,24 @@ struct MealsController {
 
     /// The step a charge asks for.
     static func charge(_ body: ChargeBody, principal: Principal) throws -> MealCharges.Charge {
+        try charge(body, principal: { principal })
+    }
+
+    /// The step a charge asks for, by a till known once `principal` gives it.
+    static func charge(
+        _ body: ChargeBody,
+        principal: @escaping @Sendable () async throws -> Principal
+    ) throws -> MealCharges.Charge {
         guard body.card.count <= 64 else { throw AdalError.notFound(what: "pupil with this card") }
         var input: [String: InputValue] = [
             "transfer_id": .string(body.id.uuidString.lowercased()),
             "items": .string(String(decoding: try canonical.encode(body.items), as: UTF8.self)),
         ]
         if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
-        return MealCharges.Charge(
-            card: body.card,
-            transfer: body.id,
-            actor: StepActor(id: principal.userID, roles: principal.roles),
-            input: input
-        )
+        return MealCharges.Charge(card: body.card, transfer: body.id, input: input) {
+            let principal = try await principal()
+            return StepActor(id: principal.userID, roles: principal.roles)
+        }
     }
 
     struct RefundBody: Decodable {

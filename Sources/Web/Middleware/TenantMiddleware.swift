@@ -31,6 +31,10 @@ struct APITokenMiddleware: RouterMiddleware {
     /// Lets a request without an `Authorization` header through anonymously (a citizen's
     /// report); a header with a token that is not valid is still refused.
     var optional = false
+    /// Starts the token's lookup and lets the request on at once, the lookup pending in its
+    /// context (``AppRequestContext/authorisedLater(_:)``): for a route whose work waits in a
+    /// queue anyway, so the lookup runs during that wait instead of before it.
+    var deferred = false
 
     func handle(
         _ request: Request,
@@ -43,12 +47,19 @@ struct APITokenMiddleware: RouterMiddleware {
         let tenant = try await dependencies.tenant(named: context)
         context.tenant = tenant
         if optional, request.headers[.authorization] == nil { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-            let principal = try await dependencies.accounts.principal(
-                apiToken: String(header.dropFirst("bearer ".count)).trimmingWhitespace(),
-                tenantID: tenant.id
-            )
-        else { throw AdalError.unauthenticated }
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw AdalError.unauthenticated
+        }
+        let token = String(header.dropFirst("bearer ".count)).trimmingWhitespace()
+        if deferred {
+            let accounts = dependencies.accounts
+            let tenantID = tenant.id
+            context.pendingPrincipal = Task { try await accounts.principal(apiToken: token, tenantID: tenantID) }
+            return try await next(request, context)
+        }
+        guard let principal = try await dependencies.accounts.principal(apiToken: token, tenantID: tenant.id) else {
+            throw AdalError.unauthenticated
+        }
         context.principal = principal
         return try await next(request, context)
     }

@@ -87,10 +87,11 @@ struct MealChargeBatchTests {
                 (Self.body("CARD-SECOND", 55_000), other),
                 (Self.body("NO-SUCH-CARD", 20_000), till),
             ]
-            let charges = try bodies.map { try MealsController.charge($0.0, principal: $0.1) }
+            let charges = try bodies.map { body, principal in try MealsController.charge(body, principal: { principal })
+            }
             // A till's retry that arrives while its first request waits, and a second charge of
             // the same pupil: the twin gets the first's answer, the second the next batch.
-            let second = try MealsController.charge(Self.body("CARD-0001", 10_000), principal: till)
+            let second = try MealsController.charge(Self.body("CARD-0001", 10_000), principal: { till })
             let results = await MealCharges.serve(
                 charges + [charges[0], second],
                 tenantID: tenant,
@@ -139,7 +140,7 @@ struct MealChargeBatchTests {
             // A refusal in a batch (a till of another school) leaves the others their answers.
             let mixed = try [
                 (Self.body("CARD-0001", 10_000), other), (Self.body("CARD-FREE", 10_000), till),
-            ].map { try MealsController.charge($0.0, principal: $0.1) }
+            ].map { body, principal in try MealsController.charge(body, principal: { principal }) }
             let answers = await MealCharges.serve(mixed, tenantID: tenant, engine: fixture.dependencies.workflows)
             #expect(throws: WorkflowError.refused(reason: "the pupil is not at this till's school")) {
                 try answers[0].get()

@@ -19,10 +19,6 @@ struct MealCharges: Sendable {
         var actor: @Sendable () async throws -> StepActor
         var input: [String: InputValue]
 
-        init(card: String, transfer: UUID, actor: StepActor, input: [String: InputValue]) {
-            self.init(card: card, transfer: transfer, input: input, actor: { actor })
-        }
-
         init(
             card: String,
             transfer: UUID,

@@ -297,11 +297,6 @@ struct MealsController {
         }
     }
 
-    /// The step a charge asks for.
-    static func charge(_ body: ChargeBody, principal: Principal) throws -> MealCharges.Charge {
-        try charge(body, principal: { principal })
-    }
-
     /// The step a charge asks for, by a till known once `principal` gives it.
     static func charge(
         _ body: ChargeBody,

@@ -151,9 +151,10 @@ public enum MealAccountService {
         }
         var effects: [StepEffects] = []
         for (index, (context, charge)) in zip(contexts, charges).enumerated() {
-            guard let (_, outcome, reason, balance, pupilID, pupilName, guardians) = rows[index] else {
-                throw AdalError.unavailable(reason: "the charge returned nothing")
-            }
+            guard let row = rows[index] else { throw AdalError.unavailable(reason: "the charge returned nothing") }
+            let (_, outcome, reason, balance, pupilID, pupilName, guardians) = (
+                row.0, row.1, row.2, row.3, row.4, row.5, row.6
+            )
             let id = charge.transfer
             switch outcome {
             case "made": break
@@ -174,7 +175,18 @@ public enum MealAccountService {
                     context: context
                 )
             }
-            effects.append(StepEffects(amounts: reason == nil ? [("meal", charge.amount)] : [], outbox: outbox))
+            // The transfer as the till's answer shows it, so the answer needs no read of its own.
+            var booked: MealQueries.Found?
+            if let kind = row.7, let status = row.8, let at = row.9, let items = row.11, let pupilID, let pupilName,
+                let after = row.12
+            {
+                booked = MealQueries.found(
+                    (id, kind, status, charge.amount, at, row.10, items, reason, nil, pupilID, after, pupilName)
+                )
+            }
+            effects.append(
+                StepEffects(amounts: reason == nil ? [("meal", charge.amount)] : [], outbox: outbox, reply: booked)
+            )
         }
         return effects
     }
@@ -446,9 +458,12 @@ public struct PreparedCharges: PreparedSQL {
         }
     }
 
-    /// position (from 1), outcome, reason, balance after, pupil id, pupil name, guardians'
-    /// settings (JSON).
-    public typealias Row = (Int32, String, String?, Int64?, UUID?, String?, String?)
+    /// position (from 1), outcome, reason, balance after a debit of the pupil's own money, pupil
+    /// id, pupil name, guardians' settings (JSON); for a charge made, the transfer's kind, status,
+    /// time, school and items, and the pupil's balance after the batch (migration 0021).
+    public typealias Row = (
+        Int32, String, String?, Int64?, UUID?, String?, String?, String?, String?, Date?, String?, String?, Int64?
+    )
     public static let name = "adal_meal_charges"
     public static let sql =
         (try? PreparedCharges(tenantID: UUID(), charges: [], now: Date(timeIntervalSince1970: 0), shard: 0))?.query.sql
@@ -466,7 +481,8 @@ public struct PreparedCharges: PreparedSQL {
         let (tills, items, amounts) = (charges.map(\.till), charges.map(\.items), charges.map(\.amount))
         let overrides = charges.map(\.override)
         query = try """
-        SELECT n, outcome, reason, balance, pupil_id, pupil_name, guardians::text
+        SELECT n, outcome, reason, balance, pupil_id, pupil_name, guardians::text, kind, status, created_at, school,
+            items, account_balance
         FROM adal_meal_charges(\(tenantID)::uuid, \(instances)::uuid[], \(transfers)::uuid[], \(hashes)::bytea[],
             \(tills)::uuid[], \(items)::text[], \(amounts)::bigint[], \(allergens)::text[], \(overrides)::boolean[],
             \(now)::timestamptz, \(day)::date, \(shard)::smallint, \(Int16(Ledger.shards))::smallint)

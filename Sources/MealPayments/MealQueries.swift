@@ -40,22 +40,33 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The meal-account instances of the pupils whose till cards or QR codes were read, by card,
-    /// in the caller's transaction for `tenantID`; a card no pupil has is left out.
-    public static func instances(
+    /// Charges at the till as they are located, in the caller's transaction for `tenantID`:
+    /// each card's pupil's meal-account instance (nil for a card no pupil has), and each charge id
+    /// already booked — a till's retry — as its answer shows it, so that answer needs no read of
+    /// its own. In the order given.
+    public static func locate(
         cards: [String],
+        transfers: [UUID],
         tenantID: UUID,
         on connection: PostgresConnection,
         logger: Logger
-    ) async throws -> [String: UUID] {
-        var found: [String: UUID] = [:]
-        for try await (card, instance) in try await connection.execute(
-            InstancesByCard(tenantID: tenantID, cards: cards),
+    ) async throws -> [(instance: UUID?, booked: Found?)] {
+        var located = [(instance: UUID?, booked: Found?)](repeating: (nil, nil), count: cards.count)
+        for try await row in try await connection.execute(
+            ChargesLocated(tenantID: tenantID, cards: cards, transfers: transfers),
             logger: logger
         ) {
-            found[card] = instance
+            let index = Int(row.0) - 1
+            guard located.indices.contains(index) else { continue }
+            var booked: Found?
+            if let id = row.2, let kind = row.3, let status = row.4, let amount = row.5, let at = row.6,
+                let items = row.8, let pupil = row.11, let balance = row.12, let name = row.13
+            {
+                booked = found((id, kind, status, amount, at, row.7, items, row.9, row.10, pupil, balance, name))
+            }
+            located[index] = (row.1, booked)
         }
-        return found
+        return located
     }
 
     public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
@@ -146,8 +157,8 @@ public struct MealQueries: Sendable {
 
     /// Transfers with their school, pupil and the pupil's balance: the columns of ``LineRow``.
     static let linesSelect = """
-        SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
-            t.pupil_id, a.balance, p.name
+        SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name AS school, t.items::text, t.reason, t.refers_to,
+            t.pupil_id, a.balance, p.name AS pupil_name
         FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
         JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
         JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
@@ -381,17 +392,33 @@ public struct MealQueries: Sendable {
     }
 }
 
-/// The pupils some cards name, as a named prepared statement: the till looks them up on every charge.
-struct InstancesByCard: PreparedSQL {
-    typealias Row = (String, UUID)
-    static let name = "adal_meal_instances_by_card"
-    static let sql = InstancesByCard(tenantID: UUID(), cards: []).query.sql
+/// ``MealQueries/locate(cards:transfers:tenantID:on:logger:)`` as a named prepared statement:
+/// the till's charges locate their pupils (and find their retries) with it in every batch. Each
+/// lookup is a LATERAL probe with LIMIT, so the cached generic plan stays index probes.
+struct ChargesLocated: PreparedSQL {
+    /// Position (from 1), the card's instance, then the booked transfer's ``MealQueries/LineRow``
+    /// columns, each nil when the charge id is new.
+    typealias Row = (
+        Int32, UUID?, UUID?, String?, String?, Int64?, Date?, String?, String?, String?, UUID?, UUID?, Int64?, String?
+    )
+    static let name = "adal_meal_charges_located"
+    static let sql = ChargesLocated(tenantID: UUID(), cards: [], transfers: []).query.sql
 
     let query: PostgresQuery
 
-    init(tenantID: UUID, cards: [String]) {
-        query =
-            "SELECT card, instance_id FROM pupils WHERE tenant_id = \(tenantID)::uuid AND card = ANY(\(cards)::text[])"
+    init(tenantID: UUID, cards: [String], transfers: [UUID]) {
+        query = """
+            SELECT r.n::integer, q.instance_id, l.*
+            FROM unnest(\(cards)::text[], \(transfers)::uuid[]) WITH ORDINALITY AS r (card, transfer, n)
+            LEFT JOIN LATERAL (
+                SELECT instance_id FROM pupils WHERE tenant_id = \(tenantID)::uuid AND card = r.card LIMIT 1
+            ) q ON true
+            LEFT JOIN LATERAL (
+                \(unescaped: MealQueries.linesSelect)
+                WHERE t.tenant_id = \(tenantID)::uuid AND t.id = r.transfer LIMIT 1
+            ) l ON true
+            ORDER BY r.n
+            """
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {

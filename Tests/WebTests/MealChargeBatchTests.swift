@@ -127,6 +127,21 @@ struct MealChargeBatchTests {
                 ).collect()[0].decode((Int, Int, Int, Int).self)
             }
             #expect(booked == (1, 6, 2, 6))
+            // Each answer came from what the batch booked, without a read of its own: it is what
+            // reading the transfer back gives, to the microsecond and the balance after.
+            let stored = try await fixture.databases.owner.withTenant(tenant) { connection in
+                try await MealQueries.transfers(
+                    charges.prefix(6).map(\.transfer),
+                    tenantID: tenant,
+                    on: connection,
+                    logger: fixture.databases.owner.logger
+                )
+            }
+            for index in 0..<6 {
+                let (answer, read) = (try line(index), try #require(stored[charges[index].transfer]))
+                #expect(answer.line == read.line && answer.balance == read.balance, "charge \(index)")
+                #expect(answer.pupil == read.pupil && answer.pupilName == read.pupilName, "charge \(index)")
+            }
             let check = try await city.ledgerCheck()
             #expect(check.passed, "\(check)")
 
@@ -135,6 +150,7 @@ struct MealChargeBatchTests {
             for index in 0..<6 {
                 let (first, second) = (try results[index].get(), try again[index].get())
                 #expect(second.replayed && second.found?.line == first.found?.line)
+                #expect(second.found?.balance == first.found?.balance && second.found?.pupil == first.found?.pupil)
             }
 
             // A refusal in a batch (a till of another school) leaves the others their answers.

@@ -30,7 +30,7 @@ struct EngineBatchTests {
             missing: .notFound(what: "request"),
             repeats: repeats,
             locate: { _, instances in instances },
-            answer: { _, made in made.map(\.1) }
+            answer: { _, made in made.map(\.result) }
         )
     }
 
@@ -232,7 +232,7 @@ struct EngineBatchTests {
                     },
                     missing: .notFound(what: "request"),
                     locate: { _, instances in instances },
-                    answer: { _, made in made.map(\.1) }
+                    answer: { _, made in made.map(\.result) }
                 )
             }
             let stepsBefore = try await fixture.count("SELECT count(*) FROM workflow_steps")

@@ -72,6 +72,8 @@ struct MealCharges: Sendable {
         let logger = engine.database.logger
         // The charges as taken, and those refused before their step, by position.
         let taken = Locked<(count: Int, stepped: [Int], refused: [Int: any Error])>((0, [], [:]))
+        // The charges already booked (the tills' retries) as found while locating, by id.
+        let booked = Locked<[UUID: MealQueries.Found]>([:])
         let stepped = await engine.fire(
             tenantID: tenantID,
             take: {
@@ -102,22 +104,38 @@ struct MealCharges: Sendable {
             missing: .notFound(what: "pupil with this card"),
             repeats: .nextBatch,
             locate: { connection, charges in
-                let found = try await MealQueries.instances(
+                let located = try await MealQueries.locate(
                     cards: charges.map(\.card),
+                    transfers: charges.map(\.transfer),
                     tenantID: tenantID,
                     on: connection,
                     logger: logger
                 )
-                return charges.map { found[$0.card] }
+                booked.withLock { booked in
+                    for (charge, place) in zip(charges, located) {
+                        if let found = place.booked { booked[charge.transfer] = found }
+                    }
+                }
+                return located.map(\.instance)
             },
             answer: { connection, made in
-                let found = try await MealQueries.transfers(
-                    made.map(\.0.transfer),
-                    tenantID: tenantID,
-                    on: connection,
-                    logger: logger
-                )
-                return made.map { Answer(found: found[$0.0.transfer], replayed: $0.1.replayed) }
+                // A charge made here is answered with what its action booked; a retry with the
+                // transfer found while locating; anything else is read.
+                var found = booked.current
+                for step in made {
+                    if let reply = step.reply as? MealQueries.Found { found[step.context.transfer] = reply }
+                }
+                let unread = made.map(\.context.transfer).filter { found[$0] == nil }
+                if !unread.isEmpty {
+                    let read = try await MealQueries.transfers(
+                        unread,
+                        tenantID: tenantID,
+                        on: connection,
+                        logger: logger
+                    )
+                    found.merge(read) { _, read in read }
+                }
+                return made.map { Answer(found: found[$0.context.transfer], replayed: $0.result.replayed) }
             }
         )
         let (count, positions, refused) = taken.current

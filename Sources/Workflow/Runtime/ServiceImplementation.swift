@@ -113,17 +113,23 @@ public struct StepEffects: Sendable {
     public var outbox: [OutboxMessage]
     /// A new label for the instance in lists and search.
     public var subject: String?
+    /// What the actions read or wrote that the caller answers with (a transfer as booked), handed
+    /// to a batch's `answer` (``WorkflowEngine/fire(tenantID:take:missing:repeats:locate:answer:)``)
+    /// so it need not read it again; never stored.
+    public var reply: (any Sendable)?
 
     public init(
         amounts: [(label: String, tiyn: Int64)] = [],
         identifiers: [String] = [],
         outbox: [OutboxMessage] = [],
-        subject: String? = nil
+        subject: String? = nil,
+        reply: (any Sendable)? = nil
     ) {
         self.amounts = amounts
         self.identifiers = identifiers
         self.outbox = outbox
         self.subject = subject
+        self.reply = reply
     }
 
     public static let none = StepEffects()
@@ -133,6 +139,7 @@ public struct StepEffects: Sendable {
         identifiers += other.identifiers
         outbox += other.outbox
         subject = other.subject ?? subject
+        reply = other.reply ?? reply
     }
 }
 

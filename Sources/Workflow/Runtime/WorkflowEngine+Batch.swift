@@ -27,6 +27,16 @@ public struct BatchedStep<Context: Sendable>: Sendable {
     }
 }
 
+/// A step a batch made or replayed, as its `answer` gets it.
+public struct MadeStep<Context: Sendable>: Sendable {
+    /// The request's own context (``BatchedStep/context``).
+    public let context: Context
+    public let result: StepResult
+    /// What the step's actions replied (``StepEffects/reply``): nil for a step replayed from an
+    /// earlier request's, made by a request run alone, or whose actions reply nothing.
+    public let reply: (any Sendable)?
+}
+
 /// What a batch does with a request on an instance already in it (or with a key already in it,
 /// when the first request with that key made no step).
 public enum RepeatInBatch: Sendable {
@@ -40,8 +50,9 @@ extension WorkflowEngine {
     /// Fires a batch of events of one city in one transaction — one BEGIN, one lock statement,
     /// one write and one COMMIT (so one WAL flush) for all of them — each answered as it would
     /// have been alone. `locate` finds each request's instance (nil: answered with `missing`);
-    /// `answer` reads, in the same transaction, what the caller reports for each step made or
-    /// replayed.
+    /// `answer` gives, in the same transaction, what the caller reports for each step made or
+    /// replayed — from what the step's actions replied (``MadeStep/reply``) or read again. A twin
+    /// answered with its first's step gets the first's reply too.
     ///
     /// Each step is checked and its actions run as on its own. A request that throws, or any
     /// database error, rolls the whole batch back, and then every request runs on its own: one
@@ -56,7 +67,7 @@ extension WorkflowEngine {
         missing: AdalError,
         repeats: RepeatInBatch = .runAfter,
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
-        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+        answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
     ) async -> [Result<Answer, any Error>] {
         guard batch.count > 1 else {
             return await batch.asyncMap {
@@ -84,7 +95,7 @@ extension WorkflowEngine {
         missing: AdalError,
         repeats: RepeatInBatch = .runAfter,
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
-        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+        answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
     ) async -> [Result<Answer, any Error>] {
         let alone = { @Sendable (request: BatchedStep<Context>) async -> Result<Answer, any Error> in
             await self.fireAlone(tenantID: tenantID, request, missing: missing, locate: locate, answer: answer)
@@ -135,7 +146,7 @@ extension WorkflowEngine {
         _ request: BatchedStep<Context>,
         missing: AdalError,
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
-        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+        answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
     ) async -> Result<Answer, any Error> {
         let context = request.context
         do {
@@ -151,7 +162,8 @@ extension WorkflowEngine {
                     input: request.input,
                     idempotencyKey: request.idempotencyKey,
                     answer: { connection, result in
-                        guard let answer = try await answer(connection, [(context, result)]).first else {
+                        let made = MadeStep(context: context, result: result, reply: nil)
+                        guard let answer = try await answer(connection, [made]).first else {
                             throw AdalError.unavailable(reason: "the step's answer could not be read")
                         }
                         return answer
@@ -171,7 +183,7 @@ extension WorkflowEngine {
         batch: [BatchedStep<Context>],
         missing: AdalError,
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
-        answer: @escaping @Sendable (PostgresConnection, [(Context, StepResult)]) async throws -> [Answer]
+        answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
     ) async throws -> ([Result<Answer, any Error>?], later: [Int]) {
         var results = [Result<Answer, any Error>?](repeating: nil, count: batch.count)
         var later: [Int] = []
@@ -227,7 +239,7 @@ extension WorkflowEngine {
                 locked[chosen[row.position]] = row
             }
         }
-        var made: [(index: Int, result: StepResult)] = []
+        var made: [(index: Int, result: StepResult, reply: (any Sendable)?)] = []
         var checked: [(index: Int, context: StepContext, hash: [UInt8])] = []
         let now = clock()
         for index in chosen {
@@ -256,7 +268,7 @@ extension WorkflowEngine {
                 continue
             }
             switch begun {
-            case .replayed(let earlier): made.append((index, earlier))
+            case .replayed(let earlier): made.append((index, earlier, nil))
             case .checked(let context): checked.append((index, context, hash))
             case .stale: throw AdalError.unavailable(reason: "the step could not be prepared")
             }
@@ -267,25 +279,28 @@ extension WorkflowEngine {
             let prepared = try await finish(step.context, effects: effects)
             let key = batch[step.index].idempotencyKey
             writes.append(try stepWrite(prepared, start: false, key: key, request: step.hash))
-            made.append((step.index, prepared.result))
+            made.append((step.index, prepared.result, effects.reply))
         }
         // A twin is answered as it would be right after the first commits: with the first's
         // step when it is the same request, refused when it is another; after the batch when
         // the first made no step.
-        let firstResults = Dictionary(made.map { ($0.index, $0.result) }, uniquingKeysWith: { first, _ in first })
+        let firstResults = Dictionary(made.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
         for twin in twins {
-            guard let result = firstResults[twin.first] else {
+            guard let first = firstResults[twin.first] else {
                 later.append(twin.index)
                 continue
             }
             if hashes[twin.index] == hashes[twin.first] {
-                made.append((twin.index, result.replay))
+                made.append((twin.index, first.result.replay, first.reply))
             } else {
                 results[twin.index] = .failure(Self.keyReused)
             }
         }
         try await write(writes, on: connection)
-        let answers = try await answer(connection, made.map { (batch[$0.index].context, $0.result) })
+        let answers = try await answer(
+            connection,
+            made.map { MadeStep(context: batch[$0.index].context, result: $0.result, reply: $0.reply) }
+        )
         guard answers.count == made.count else {
             throw AdalError.unavailable(reason: "the batch's answers could not be read")
         }

@@ -40,33 +40,18 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// Charges at the till as they are located, in the caller's transaction for `tenantID`:
-    /// each card's pupil's meal-account instance (nil for a card no pupil has), and each charge id
-    /// already booked — a till's retry — as its answer shows it, so that answer needs no read of
-    /// its own. In the order given.
-    public static func locate(
-        cards: [String],
-        transfers: [UUID],
-        tenantID: UUID,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> [(instance: UUID?, booked: Found?)] {
-        var located = [(instance: UUID?, booked: Found?)](repeating: (nil, nil), count: cards.count)
-        for try await row in try await connection.execute(
-            ChargesLocated(tenantID: tenantID, cards: cards, transfers: transfers),
-            logger: logger
-        ) {
-            let index = Int(row.0) - 1
-            guard located.indices.contains(index) else { continue }
-            var booked: Found?
-            if let id = row.2, let kind = row.3, let status = row.4, let amount = row.5, let at = row.6,
-                let items = row.8, let pupil = row.11, let balance = row.12, let name = row.13
-            {
-                booked = found((id, kind, status, amount, at, row.7, items, row.9, row.10, pupil, balance, name))
-            }
-            located[index] = (row.1, booked)
-        }
-        return located
+    /// The query that finds the pupils' meal-account instances by the cards the tills read, inside
+    /// the engine's lock statement (an ``InstanceLocator``'s): rows `(n, instance_id)`, a card no
+    /// pupil has without a row. A LATERAL probe with LIMIT per card, so the cached generic plan
+    /// stays index probes.
+    public static func instancesByCard(_ cards: [String], tenantID: UUID) -> PostgresQuery {
+        """
+        SELECT r.n::integer, q.instance_id
+        FROM unnest(\(cards)::text[]) WITH ORDINALITY AS r (card, n)
+        JOIN LATERAL (
+            SELECT instance_id FROM pupils WHERE tenant_id = \(tenantID)::uuid AND card = r.card LIMIT 1
+        ) q ON true
+        """
     }
 
     public func pupil(id: UUID, tenantID: UUID) async throws -> PupilRef? {
@@ -389,40 +374,6 @@ public struct MealQueries: Sendable {
             }
             return found
         }
-    }
-}
-
-/// ``MealQueries/locate(cards:transfers:tenantID:on:logger:)`` as a named prepared statement:
-/// the till's charges locate their pupils (and find their retries) with it in every batch. Each
-/// lookup is a LATERAL probe with LIMIT, so the cached generic plan stays index probes.
-struct ChargesLocated: PreparedSQL {
-    /// Position (from 1), the card's instance, then the booked transfer's ``MealQueries/LineRow``
-    /// columns, each nil when the charge id is new.
-    typealias Row = (
-        Int32, UUID?, UUID?, String?, String?, Int64?, Date?, String?, String?, String?, UUID?, UUID?, Int64?, String?
-    )
-    static let name = "adal_meal_charges_located"
-    static let sql = ChargesLocated(tenantID: UUID(), cards: [], transfers: []).query.sql
-
-    let query: PostgresQuery
-
-    init(tenantID: UUID, cards: [String], transfers: [UUID]) {
-        query = """
-            SELECT r.n::integer, q.instance_id, l.*
-            FROM unnest(\(cards)::text[], \(transfers)::uuid[]) WITH ORDINALITY AS r (card, transfer, n)
-            LEFT JOIN LATERAL (
-                SELECT instance_id FROM pupils WHERE tenant_id = \(tenantID)::uuid AND card = r.card LIMIT 1
-            ) q ON true
-            LEFT JOIN LATERAL (
-                \(unescaped: MealQueries.linesSelect)
-                WHERE t.tenant_id = \(tenantID)::uuid AND t.id = r.transfer LIMIT 1
-            ) l ON true
-            ORDER BY r.n
-            """
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> Row {
-        try row.decode(Row.self)
     }
 }
 

@@ -19,17 +19,42 @@ struct EngineBatchTests {
         BatchedStep(context: instance, event: event, actor: actor, input: input, idempotencyKey: key)
     }
 
+    /// The batch's instances found by their ids in the lock statement (an unknown one by an id
+    /// no instance has).
+    enum ByID: InstanceLocator {
+        static let name = "test_by_id"
+        static func query(_ instances: [UUID?], tenantID: UUID) -> PostgresQuery {
+            """
+            SELECT r.n::integer, i.id
+            FROM unnest(\(instances.map { $0 ?? UUID() })::uuid[]) WITH ORDINALITY AS r (id, n)
+            JOIN workflow_instances i ON i.tenant_id = \(tenantID)::uuid AND i.id = r.id
+            """
+        }
+    }
+
+    /// Fires `batch` with its instances found before the lock, or, `inLock`, by ``ByID`` in it.
     static func fire(
         _ batch: [BatchedStep<UUID?>],
         _ fixture: EngineFixture,
-        repeats: RepeatInBatch = .runAfter
+        repeats: RepeatInBatch = .runAfter,
+        inLock: Bool = false
     ) async -> [Result<StepResult, any Error>] {
-        await fixture.engine.fire(
+        guard inLock else {
+            return await fixture.engine.fire(
+                tenantID: fixture.astana.id,
+                batch: batch,
+                missing: .notFound(what: "request"),
+                repeats: repeats,
+                locate: { _, instances in instances },
+                answer: { _, made in made.map(\.result) }
+            )
+        }
+        return await fixture.engine.fire(
             tenantID: fixture.astana.id,
-            batch: batch,
+            take: { batch },
             missing: .notFound(what: "request"),
             repeats: repeats,
-            locate: { _, instances in instances },
+            locator: ByID.self,
             answer: { _, made in made.map(\.result) }
         )
     }
@@ -114,8 +139,11 @@ struct EngineBatchTests {
         }
     }
 
-    @Test("in one batch a replay, a reused key, an unknown instance and a repeated instance each get their own answer")
-    func ownAnswers() async throws {
+    @Test(
+        "in one batch a replay, a reused key, an unknown instance and a repeated instance each get their own answer, found before the lock or in it",
+        arguments: [false, true]
+    )
+    func ownAnswers(inLock: Bool) async throws {
         try await EngineFixture.with { fixture in
             let a = try await fixture.startRequest().instanceID
             let b = try await fixture.startRequest().instanceID
@@ -130,7 +158,8 @@ struct EngineBatchTests {
                     Self.request("reject", on: c, as: fixture.officer, input: ["reason": .string("late")]),
                     Self.request("approve", on: b, as: fixture.officer, key: "k-b"),
                 ],
-                fixture
+                fixture,
+                inLock: inLock
             )
             let replay = try results[0].get()
             #expect(replay.replayed && replay.instanceID == a && replay.sequence == first.sequence)
@@ -149,9 +178,10 @@ struct EngineBatchTests {
     }
 
     @Test(
-        "a twin with the same key gets the first's step, or a refusal when it is another request; a repeated instance can be handed back"
+        "a twin with the same key gets the first's step, or a refusal when it is another request; a repeated instance can be handed back",
+        arguments: [false, true]
     )
-    func twinsAndRepeats() async throws {
+    func twinsAndRepeats(inLock: Bool) async throws {
         try await EngineFixture.with { fixture in
             let a = try await fixture.startRequest().instanceID
             let b = try await fixture.startRequest().instanceID
@@ -164,7 +194,8 @@ struct EngineBatchTests {
                     Self.request("approve", on: b, as: fixture.officer),
                 ],
                 fixture,
-                repeats: .nextBatch
+                repeats: .nextBatch,
+                inLock: inLock
             )
             let first = try results[0].get()
             #expect(first.toState == "approved" && !first.replayed)
@@ -193,8 +224,11 @@ struct EngineBatchTests {
         }
     }
 
-    @Test("a request that fails rolls its batch back, and every request then runs on its own")
-    func failureRunsAlone() async throws {
+    @Test(
+        "a request that fails rolls its batch back, and every request then runs on its own, located alone",
+        arguments: [false, true]
+    )
+    func failureRunsAlone(inLock: Bool) async throws {
         try await EngineFixture.with { fixture in
             let a = try await fixture.startRequest().instanceID
             let b = try await fixture.startRequest().instanceID
@@ -206,7 +240,8 @@ struct EngineBatchTests {
                     Self.request("approve", on: b, as: fixture.schoolAdmin),
                     Self.request("approve", on: c, as: fixture.officer),
                 ],
-                fixture
+                fixture,
+                inLock: inLock
             )
             #expect(try results[0].get().sequence == 2)
             #expect(throws: AdalError.self) { try results[1].get() }

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import MealPayments
+import PostgresNIO
 import Storage
 import Workflow
 
@@ -72,8 +73,6 @@ struct MealCharges: Sendable {
         let logger = engine.database.logger
         // The charges as taken, and those refused before their step, by position.
         let taken = Locked<(count: Int, stepped: [Int], refused: [Int: any Error])>((0, [], [:]))
-        // The charges already booked (the tills' retries) as found while locating, by id.
-        let booked = Locked<[UUID: MealQueries.Found]>([:])
         let stepped = await engine.fire(
             tenantID: tenantID,
             take: {
@@ -103,25 +102,11 @@ struct MealCharges: Sendable {
             },
             missing: .notFound(what: "pupil with this card"),
             repeats: .nextBatch,
-            locate: { connection, charges in
-                let located = try await MealQueries.locate(
-                    cards: charges.map(\.card),
-                    transfers: charges.map(\.transfer),
-                    tenantID: tenantID,
-                    on: connection,
-                    logger: logger
-                )
-                booked.withLock { booked in
-                    for (charge, place) in zip(charges, located) {
-                        if let found = place.booked { booked[charge.transfer] = found }
-                    }
-                }
-                return located.map(\.instance)
-            },
+            locator: Cards.self,
             answer: { connection, made in
-                // A charge made here is answered with what its action booked; a retry with the
-                // transfer found while locating; anything else is read.
-                var found = booked.current
+                // A charge made here is answered with what its action booked; a retry (or a
+                // charge run alone) with the transfer as read now.
+                var found: [UUID: MealQueries.Found] = [:]
                 for step in made {
                     if let reply = step.reply as? MealQueries.Found { found[step.context.transfer] = reply }
                 }
@@ -146,6 +131,14 @@ struct MealCharges: Sendable {
         for (position, result) in zip(positions, stepped) { results[position] = result }
         for (position, error) in refused { results[position] = .failure(error) }
         return results
+    }
+
+    /// The charges' pupils, found by card in the engine's lock statement.
+    enum Cards: InstanceLocator {
+        static let name = "meal_cards"
+        static func query(_ charges: [Charge], tenantID: UUID) -> PostgresQuery {
+            MealQueries.instancesByCard(charges.map(\.card), tenantID: tenantID)
+        }
     }
 
     /// The step's idempotency key: the charge's id, so a retried charge replays the first.

@@ -79,7 +79,7 @@ extension WorkflowEngine {
             take: { batch },
             missing: missing,
             repeats: repeats,
-            locate: locate,
+            locating: Locating(find: locate, findAndLock: nil),
             answer: answer
         )
     }
@@ -97,6 +97,87 @@ extension WorkflowEngine {
         locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
         answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
     ) async -> [Result<Answer, any Error>] {
+        await fire(
+            tenantID: tenantID,
+            take: take,
+            missing: missing,
+            repeats: repeats,
+            locating: Locating(find: locate, findAndLock: nil),
+            answer: answer
+        )
+    }
+
+    /// ``fire(tenantID:take:missing:repeats:locate:answer:)`` with the requests' instances found
+    /// by `locator`'s query inside the lock statement: one round trip finds and locks them. A
+    /// request run alone (its batch failed) is located by the query on its own.
+    public func fire<Locator: InstanceLocator, Answer: Sendable>(
+        tenantID: UUID,
+        take: @escaping @Sendable () async -> [BatchedStep<Locator.Context>],
+        missing: AdalError,
+        repeats: RepeatInBatch = .runAfter,
+        locator: Locator.Type,
+        answer: @escaping @Sendable (PostgresConnection, [MadeStep<Locator.Context>]) async throws -> [Answer]
+    ) async -> [Result<Answer, any Error>] {
+        let logger = logger
+        let locating = Locating<Locator.Context>(
+            find: { connection, contexts in
+                var found = [UUID?](repeating: nil, count: contexts.count)
+                let query = Locator.query(contexts, tenantID: tenantID)
+                for try await (n, instance) in try await connection.query(query, logger: logger).decode(
+                    (Int, UUID).self
+                ) where found.indices.contains(n - 1) {
+                    found[n - 1] = instance
+                }
+                return found
+            },
+            findAndLock: { connection, batch in
+                let lock = PreparedLocatedLock<Locator>(
+                    batch.map(\.context),
+                    tenantID: tenantID,
+                    idempotencyKeys: batch.map(\.idempotencyKey)
+                )
+                var found = [UUID?](repeating: nil, count: batch.count)
+                var locked: [Int: LockedInstance] = [:]
+                for try await (instance, row) in try await connection.execute(lock, logger: logger)
+                where found.indices.contains(row.position) {
+                    found[row.position] = instance
+                    locked[row.position] = row
+                }
+                return (found, locked)
+            }
+        )
+        return await fire(
+            tenantID: tenantID,
+            take: take,
+            missing: missing,
+            repeats: repeats,
+            locating: locating,
+            answer: answer
+        )
+    }
+
+    /// How a batch finds its requests' instances: `find` before the lock (and for a request run
+    /// alone), or `findAndLock` in the lock statement itself (each request's locked row by its
+    /// position).
+    struct Locating<Context: Sendable>: Sendable {
+        let find: @Sendable (PostgresConnection, [Context]) async throws -> [UUID?]
+        let findAndLock:
+            (
+                @Sendable (PostgresConnection, [BatchedStep<Context>]) async throws -> (
+                    [UUID?], [Int: LockedInstance]
+                )
+            )?
+    }
+
+    private func fire<Context: Sendable, Answer: Sendable>(
+        tenantID: UUID,
+        take: @escaping @Sendable () async -> [BatchedStep<Context>],
+        missing: AdalError,
+        repeats: RepeatInBatch,
+        locating: Locating<Context>,
+        answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
+    ) async -> [Result<Answer, any Error>] {
+        let locate = locating.find
         let alone = { @Sendable (request: BatchedStep<Context>) async -> Result<Answer, any Error> in
             await self.fireAlone(tenantID: tenantID, request, missing: missing, locate: locate, answer: answer)
         }
@@ -114,7 +195,7 @@ extension WorkflowEngine {
                     tenantID: tenantID,
                     batch: batch,
                     missing: missing,
-                    locate: locate,
+                    locating: locating,
                     answer: answer
                 )
             }
@@ -182,12 +263,19 @@ extension WorkflowEngine {
         tenantID: UUID,
         batch: [BatchedStep<Context>],
         missing: AdalError,
-        locate: @escaping @Sendable (PostgresConnection, [Context]) async throws -> [UUID?],
+        locating: Locating<Context>,
         answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
     ) async throws -> ([Result<Answer, any Error>?], later: [Int]) {
         var results = [Result<Answer, any Error>?](repeating: nil, count: batch.count)
         var later: [Int] = []
-        let instances = try await locate(connection, batch.map(\.context))
+        let instances: [UUID?]
+        // Each request's locked row by its position, when the lock statement found the instances.
+        var lockedWithFinding: [Int: LockedInstance]?
+        if let findAndLock = locating.findAndLock {
+            (instances, lockedWithFinding) = try await findAndLock(connection, batch)
+        } else {
+            instances = try await locating.find(connection, batch.map(\.context))
+        }
         guard instances.count == batch.count else {
             throw AdalError.unavailable(reason: "the batch's instances could not be found")
         }
@@ -228,8 +316,8 @@ extension WorkflowEngine {
             if let key { firstWithKey[key] = index }
             chosen.append(index)
         }
-        var locked: [Int: LockedInstance] = [:]
-        if !chosen.isEmpty {
+        var locked: [Int: LockedInstance] = lockedWithFinding ?? [:]
+        if lockedWithFinding == nil, !chosen.isEmpty {
             let lock = PreparedInstanceLock(
                 tenantID: tenantID,
                 instanceIDs: chosen.map { instances[$0]! },

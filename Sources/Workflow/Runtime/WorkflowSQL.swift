@@ -31,6 +31,87 @@ public enum WorkflowSQL {
         FOR UPDATE OF i
         """
     }
+
+    /// ``lockInstances(tenantID:instanceIDs:idempotencyKeys:)`` for instances that `located`
+    /// finds in the same statement (``InstanceLocator``): one row per request found (a request's
+    /// position from 1, then the same columns, then the instance's id), a request's key by its
+    /// position. The instances are probed by `= ANY` of the located ids, so the cached generic
+    /// plan stays index probes, and locked in the order of their ids.
+    public static func lockLocated(
+        _ located: PostgresQuery,
+        tenantID: UUID,
+        idempotencyKeys: [String]
+    )
+        -> PostgresQuery
+    {
+        var query = PostgresQuery(
+            unsafeSQL: "WITH located (n, instance_id) AS MATERIALIZED (\n\(located.sql)\n)\n",
+            binds: located.binds
+        )
+        let (keys, tenant) = (located.binds.count + 1, located.binds.count + 2)
+        query.sql += """
+            SELECT l.n, i.service_key, i.definition_version,
+                   i.definition_sha256, i.parameters::text, i.state, i.state_sequence, i.last_sequence,
+                   s.instance_id, s.sequence, s.event, s.from_state, s.to_state, s.at, s.request_sha256, i.id
+            FROM workflow_instances i
+            JOIN located l ON l.instance_id = i.id
+            LEFT JOIN LATERAL (
+                SELECT * FROM workflow_steps k
+                WHERE k.tenant_id = i.tenant_id AND k.idempotency_key = nullif(($\(keys)::text[])[l.n], '')
+                LIMIT 1
+            ) s ON true
+            WHERE i.tenant_id = $\(tenant)::uuid AND i.id = ANY (ARRAY(SELECT instance_id FROM located))
+            ORDER BY i.id
+            FOR UPDATE OF i
+            """
+        query.binds.append(idempotencyKeys)
+        query.binds.append(tenantID)
+        return query
+    }
+}
+
+/// A caller's query that finds a batch's instances inside the engine's lock statement, so one
+/// round trip both finds and locks them (``WorkflowEngine/fire(tenantID:take:missing:repeats:locator:answer:)``):
+/// rows `(n, instance_id)` — a request's position from 1 and its instance — at most one per
+/// request; a request without a row is answered as missing. Its text must not depend on the
+/// values (it is prepared once per connection), and it runs with the city set.
+public protocol InstanceLocator: Sendable {
+    associatedtype Context: Sendable
+    /// Names the lock statement prepared with this query; unique among the server's statements.
+    static var name: String { get }
+    static func query(_ contexts: [Context], tenantID: UUID) -> PostgresQuery
+}
+
+/// The lock statement with a locator's query, as a named prepared statement.
+struct PreparedLocatedLock<Locator: InstanceLocator>: PreparedSQL {
+    typealias Row = (instanceID: UUID, locked: LockedInstance)
+    static var name: String { "adal_instance_lock_" + Locator.name }
+    static var sql: String {
+        WorkflowSQL.lockLocated(Locator.query([], tenantID: UUID()), tenantID: UUID(), idempotencyKeys: []).sql
+    }
+
+    let query: PostgresQuery
+
+    init(_ contexts: [Locator.Context], tenantID: UUID, idempotencyKeys: [String?]) {
+        query = WorkflowSQL.lockLocated(
+            Locator.query(contexts, tenantID: tenantID),
+            tenantID: tenantID,
+            idempotencyKeys: idempotencyKeys.map { $0 ?? "" }
+        )
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        let c = try row.decode(
+            (
+                Int32, String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?,
+                Date?, Data?, UUID
+            ).self
+        )
+        return (
+            c.15,
+            LockedInstance(columns: (c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, c.11, c.12, c.13, c.14))
+        )
+    }
 }
 
 /// ``StepWrite/query()`` as a named prepared statement. The SQL has the same text for every step
@@ -67,39 +148,13 @@ public struct PreparedInstanceLock: PreparedSQL {
     }
 
     public func decodeRow(_ row: PostgresRow) throws -> Row {
-        let columns = try row.decode(
-            (
-                Int32, String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?,
-                Date?, Data?
-            ).self
-        )
-        var stored: LockedInstance.StoredStep?
-        if let instance = columns.8, let sequence = columns.9, let event = columns.10, let to = columns.12,
-            let at = columns.13
-        {
-            stored = LockedInstance.StoredStep(
-                result: StepResult(
-                    instanceID: instance,
-                    sequence: sequence,
-                    event: event,
-                    fromState: columns.11,
-                    toState: to,
-                    at: at,
-                    replayed: true
-                ),
-                requestSHA256: columns.14.map { Array($0) }
+        LockedInstance(
+            columns: try row.decode(
+                (
+                    Int32, String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?,
+                    String?, Date?, Data?
+                ).self
             )
-        }
-        return LockedInstance(
-            position: Int(columns.0) - 1,
-            service: columns.1,
-            definitionVersion: Int(columns.2),
-            definitionSHA256: columns.3,
-            parametersJSON: columns.4,
-            state: columns.5,
-            stateSequence: columns.6,
-            lastSequence: columns.7,
-            stored: stored
         )
     }
 }
@@ -123,6 +178,45 @@ public struct LockedInstance: Sendable {
     let stateSequence: Int64
     let lastSequence: Int64
     let stored: StoredStep?
+}
+
+extension LockedInstance {
+    /// The lock statement's columns, in their order.
+    init(
+        columns: (
+            Int32, String, Int32, String, String, String, Int64, Int64, UUID?, Int64?, String?, String?, String?,
+            Date?, Data?
+        )
+    ) {
+        var stored: StoredStep?
+        if let instance = columns.8, let sequence = columns.9, let event = columns.10, let to = columns.12,
+            let at = columns.13
+        {
+            stored = StoredStep(
+                result: StepResult(
+                    instanceID: instance,
+                    sequence: sequence,
+                    event: event,
+                    fromState: columns.11,
+                    toState: to,
+                    at: at,
+                    replayed: true
+                ),
+                requestSHA256: columns.14.map { Array($0) }
+            )
+        }
+        self.init(
+            position: Int(columns.0) - 1,
+            service: columns.1,
+            definitionVersion: Int(columns.2),
+            definitionSHA256: columns.3,
+            parametersJSON: columns.4,
+            state: columns.5,
+            stateSequence: columns.6,
+            lastSequence: columns.7,
+            stored: stored
+        )
+    }
 }
 
 /// Everything one step writes, as one statement: the instance (created or moved), the step

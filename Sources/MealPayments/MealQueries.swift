@@ -142,8 +142,8 @@ public struct MealQueries: Sendable {
 
     /// Transfers with their school, pupil and the pupil's balance: the columns of ``LineRow``.
     static let linesSelect = """
-        SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name AS school, t.items::text, t.reason, t.refers_to,
-            t.pupil_id, a.balance, p.name AS pupil_name
+        SELECT t.id, t.kind, t.status, t.amount, t.created_at, s.name, t.items::text, t.reason, t.refers_to,
+            t.pupil_id, a.balance, p.name
         FROM transfers t LEFT JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
         JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
         JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id

@@ -23,8 +23,11 @@ struct BenchCPU {
         }
         let processes = ProcessTimes.all()
         let postmaster = processes[backend]?.parent ?? -1
-        let database = processes.filter { $0.key == postmaster || $0.value.parent == postmaster }
-            .reduce(0) { $0 + $1.value.seconds }
+        // Backends that have ended count through the postmaster, which waited for them: without
+        // them the figure fell (even below zero) when a run's connections closed.
+        let database =
+            processes.filter { $0.key == postmaster || $0.value.parent == postmaster }
+            .reduce(0) { $0 + $1.value.seconds } + (processes[postmaster]?.endedChildren ?? 0)
         var own = rusage()
         getrusage(RUSAGE_SELF.rawValue, &own)
         var children = rusage()
@@ -50,21 +53,24 @@ struct BenchCPU {
     }
 }
 
-/// Each process's parent and CPU seconds (user + system), from `/proc`.
+/// Each process's parent, CPU seconds (user + system) and those of its children it has waited
+/// for, from `/proc`.
 enum ProcessTimes {
-    static func all() -> [Int32: (parent: Int32, seconds: Double)] {
+    static func all() -> [Int32: (parent: Int32, seconds: Double, endedChildren: Double)] {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        var found: [Int32: (Int32, Double)] = [:]
+        var found: [Int32: (Int32, Double, Double)] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
                 let close = stat.lastIndex(of: ")")
             else { continue }
-            // After the command's closing parenthesis: state, parent, …, utime (12th), stime (13th).
+            // After the command's closing parenthesis: state, parent, …, utime (12th), stime
+            // (13th), cutime and cstime (14th and 15th).
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 12, let parent = Int32(fields[1]), let user = Double(fields[11]),
-                let system = Double(fields[12])
+            guard fields.count > 14, let parent = Int32(fields[1]), let user = Double(fields[11]),
+                let system = Double(fields[12]), let childUser = Double(fields[13]),
+                let childSystem = Double(fields[14])
             else { continue }
-            found[pid] = (parent, (user + system) / ticks)
+            found[pid] = (parent, (user + system) / ticks, (childUser + childSystem) / ticks)
         }
         return found
     }

@@ -32,6 +32,7 @@ enum BenchServer {
         let port = Locked<Int?>(nil)
         let app = Application(
             router: try buildRouter(dependencies),
+            server: .http1OnEventLoops,
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
             services: [dependencies.certificateChecks],
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },

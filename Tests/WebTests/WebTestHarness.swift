@@ -118,7 +118,7 @@ struct WebFixture: Sendable {
                 astana: astana,
                 shymkent: shymkent
             )
-            let app = Application(router: try buildRouter(dependencies))
+            let app = Application(router: try buildRouter(dependencies), server: .http1OnEventLoops)
             try await app.test(mode) { client in
                 try await body(fixture, client)
             }

@@ -18,7 +18,7 @@ public struct AppRequestContext: RequestContext {
     public var csrfToken: String = ""
     /// The client's address, for throttling; not trusted for anything else.
     public let remoteAddress: String
-    /// The event loop of the request's connection (``EventLoopMiddleware``).
+    /// The event loop of the request's connection, where its work runs (``EventLoopChildChannel``).
     public let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {

@@ -143,6 +143,7 @@ public func buildApplication(
     )
     return Application(
         router: try buildRouter(dependencies),
+        server: .http1OnEventLoops,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
         services: [client, sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation],
         logger: logger

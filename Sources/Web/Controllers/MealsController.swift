@@ -35,7 +35,6 @@ struct MealsController {
         group.post("pupils/:pupil/top-ups", use: topUp)
         group.put("pupils/:pupil/alerts", use: alerts)
         router.group("api/:tenant/meals")
-            .add(middleware: EventLoopMiddleware())
             .add(middleware: APITokenMiddleware(dependencies: dependencies, deferred: true))
             .post("charges", use: charge)
         group.post("refunds", use: refund)

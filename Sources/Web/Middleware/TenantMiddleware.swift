@@ -1,5 +1,6 @@
 import Core
 import Hummingbird
+import Storage
 
 /// Resolves `/{tenant}` to a tenant (404 when unknown) and the session cookie to a principal.
 struct TenantMiddleware: RouterMiddleware {
@@ -54,7 +55,11 @@ struct APITokenMiddleware: RouterMiddleware {
         if deferred {
             let accounts = dependencies.accounts
             let tenantID = tenant.id
-            context.pendingPrincipal = Task { try await accounts.principal(apiToken: token, tenantID: tenantID) }
+            // On the connection's loop, as the request is: a task of its own would start on the
+            // global executor, one more hand-over between threads.
+            context.pendingPrincipal = Task(executorPreference: EventLoopExecutor(context.eventLoop)) {
+                try await accounts.principal(apiToken: token, tenantID: tenantID)
+            }
             return try await next(request, context)
         }
         guard let principal = try await dependencies.accounts.principal(apiToken: token, tenantID: tenant.id) else {

@@ -1,0 +1,46 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import Storage
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 whose connections do all their work on their own event loop: reading each
+    /// request, the middleware, the route and writing the response (``EventLoopChildChannel``).
+    public static var http1OnEventLoops: HTTPServerBuilder {
+        HTTPServerBuilder { responder in EventLoopChildChannel(HTTP1Channel(responder: responder)) }
+    }
+}
+
+/// A server's connections, each handled by a task that prefers its channel's event loop
+/// (``EventLoopExecutor``).
+///
+/// Hummingbird handles a connection in a task on Swift's global executor: each request's bytes
+/// arrive on the channel's event loop and wait for a thread of that executor, and its response
+/// goes back to the loop to be written — two hand-overs between threads per request, and more
+/// around every database round trip, which also lands on an event loop. With two cores busy
+/// each hand-over costs CPU and a wait for a core. Here a request runs where its bytes arrive,
+/// as do the replies of the database connections on the same loop (the HTTP server and
+/// PostgreSQL share NIO's event loops).
+///
+/// The price: while a request computes, the other connections of its loop wait — HTTP and
+/// PostgreSQL alike. Routes compute little (a page, a bounded export); hashing a password runs
+/// on NIO's thread pool; anything that must compute for long belongs on a thread pool too.
+struct EventLoopChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Inner.Value
+    let inner: Inner
+
+    init(_ inner: Inner) {
+        self.inner = inner
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await withTaskExecutorPreference(EventLoopExecutor(value.channel.eventLoop)) {
+            await inner.handle(value: value, logger: logger)
+        }
+    }
+}

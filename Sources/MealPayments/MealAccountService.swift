@@ -379,7 +379,7 @@ public enum MealAccountService {
     }
 
     static func requestHash(_ context: StepContext) -> Data {
-        Data(SHA256.hash(data: Data(InputValue.object(context.input.values).canonicalJSON.utf8)))
+        Data(SHA256.hash(data: Data(context.input.json.utf8)))
     }
 
     static func insertTransfer(
@@ -415,9 +415,14 @@ public enum MealAccountService {
 
 /// A day in Kazakhstan (UTC+5), as `YYYY-MM-DD`.
 enum Day {
-    static func kazakhstan(_ date: Date) -> String {
+    /// Made once: a calendar and its time zone cost more to make than the date to split.
+    private static let calendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
+        return calendar
+    }()
+
+    static func kazakhstan(_ date: Date) -> String {
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
     }

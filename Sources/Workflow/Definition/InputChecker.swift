@@ -9,6 +9,8 @@ public struct CheckedInput: Sendable, Equatable {
     public let amounts: [(label: String, tiyn: Int64)]
     /// IIN and BIN values, which enter the audit leaf only as keyed hashes.
     public let identifiers: [String]
+    /// `values` as canonical JSON: what the step records (made once, when its size is checked).
+    public let json: String
 
     public static func == (lhs: CheckedInput, rhs: CheckedInput) -> Bool {
         lhs.values == rhs.values
@@ -99,10 +101,11 @@ public enum InputChecker {
             }
             values[field.name] = stored
         }
-        guard InputValue.object(values).canonicalJSON.utf8.count <= maximumInputBytes else {
+        let json = InputValue.object(values).canonicalJSON
+        guard json.utf8.count <= maximumInputBytes else {
             throw .tooLarge(limit: "step input", maximumBytes: maximumInputBytes)
         }
-        return CheckedInput(values: values, amounts: amounts, identifiers: identifiers)
+        return CheckedInput(values: values, amounts: amounts, identifiers: identifiers, json: json)
     }
 
     private static func string(_ value: InputValue, _ path: String) throws(AdalError) -> String {

@@ -378,7 +378,6 @@ public struct WorkflowEngine: Sendable {
         guard let target = definition.state(targetName) else {
             throw AdalError.unavailable(reason: "state '\(targetName)' is missing from \(definition.reference)")
         }
-        let inputJSON = InputValue.object(checked.values).canonicalJSON
         let key = try await subjectKeys.key(for: context.tenantID, on: context.connection, logger: logger)
         var subjects: [[UInt8]] = []
         for identifier in checked.identifiers + effects.identifiers {
@@ -398,7 +397,7 @@ public struct WorkflowEngine: Sendable {
             actorRole: context.actingRole.description,
             time: context.now,
             amounts: amounts,
-            inputHash: Array(SHA256.hash(data: Array(inputJSON.utf8))),
+            inputHash: Array(SHA256.hash(data: Array(checked.json.utf8))),
             subjects: subjects,
             // The sequencer links the instance's previous leaf when it integrates this one.
             previousLeafIndex: AuditEntry.noPreviousLeaf
@@ -413,7 +412,7 @@ public struct WorkflowEngine: Sendable {
             actor: context.actor,
             actingRole: context.actingRole,
             input: checked,
-            inputJSON: inputJSON,
+            inputJSON: checked.json,
             parameters: context.parameters,
             effects: effects,
             sequence: context.sequence,

@@ -251,11 +251,41 @@ struct MealsController {
         var allergens: [String]?
     }
 
-    struct TransferAnswer: ResponseEncodable {
+    /// A transfer as the till, the school or the guardian is answered: the JSON that
+    /// `JSONEncoder` would write for it (ISO 8601 times, ids in capitals, absent fields left
+    /// out), written through ``InputValue`` instead — `JSONEncoder` took 7.5 % of the server's
+    /// CPU in `adal bench meals`, more than anything else a charge runs in this process.
+    struct TransferAnswer: ResponseGenerator, Encodable {
         var transfer: MealQueries.Line
         var balance: Int64
         /// True when this is the stored answer to an earlier request with the same id.
         var replayed: Bool
+
+        var json: InputValue {
+            let line = transfer
+            var members: [String: InputValue] = [
+                "id": .string(line.id.uuidString),
+                "kind": .string(line.kind),
+                "status": .string(line.status),
+                "amount": .integer(line.amount),
+                "at": .string(line.at.ISO8601Format()),
+                "items": .array(line.items.map(InputValue.string)),
+            ]
+            if let school = line.school { members["school"] = .string(school) }
+            if let paidBy = line.paidBy { members["paidBy"] = .string(paidBy) }
+            if let reason = line.reason { members["reason"] = .string(reason) }
+            if let refersTo = line.refersTo { members["refersTo"] = .string(refersTo.uuidString) }
+            return .object(["transfer": .object(members), "balance": .integer(balance), "replayed": .bool(replayed)])
+        }
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            let body = ByteBuffer(string: json.canonicalJSON)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],
+                body: .init(byteBuffer: body)
+            )
+        }
     }
 
     /// A meal at the till: one step of the pupil's meal account, keyed by the charge's id, so a

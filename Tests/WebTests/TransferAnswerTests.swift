@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+@testable import MealPayments
+@testable import Web
+
+@Suite("School meals: the transfer answer's JSON")
+struct TransferAnswerTests {
+    static let at = Date(timeIntervalSince1970: 1_795_000_000)
+
+    static let answers: [MealsController.TransferAnswer] = [
+        .init(
+            transfer: .init(
+                id: UUID(),
+                kind: "charge",
+                status: "posted",
+                amount: 85_000,
+                at: at,
+                school: "School No. 12 «Алтын»",
+                items: ["Плов", "Compote"],
+                paidBy: "parent",
+                reason: nil,
+                refersTo: nil
+            ),
+            balance: 115_000,
+            replayed: false
+        ),
+        .init(
+            transfer: .init(
+                id: UUID(),
+                kind: "subsidised_charge",
+                status: "declined",
+                amount: 1,
+                at: at.addingTimeInterval(0.75),
+                school: nil,
+                items: ["a \"quoted\" name\\ with\na line break\t\u{01}"],
+                paidBy: "subsidy",
+                reason: "contains nuts, flagged for this pupil",
+                refersTo: nil
+            ),
+            balance: 0,
+            replayed: true
+        ),
+        .init(
+            transfer: .init(
+                id: UUID(),
+                kind: "refund",
+                status: "posted",
+                amount: 85_000,
+                at: at,
+                school: "Школа 7",
+                items: [],
+                paidBy: nil,
+                reason: "wrong meal",
+                refersTo: UUID()
+            ),
+            balance: -1,
+            replayed: false
+        ),
+    ]
+
+    @Test("the answer written by hand reads back as JSONEncoder's (ISO 8601 times, absent fields left out)")
+    func sameAsEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        for answer in Self.answers {
+            let byHand = try JSONSerialization.jsonObject(with: Data(answer.json.canonicalJSON.utf8)) as? NSDictionary
+            let encoded = try JSONSerialization.jsonObject(with: try encoder.encode(answer)) as? NSDictionary
+            #expect(byHand != nil && byHand == encoded, "\(answer.json.canonicalJSON)")
+        }
+    }
+}

@@ -57,7 +57,10 @@ struct InputCheckerTests {
 
     @Test("canonical JSON sorts keys and escapes only what JSON requires")
     func canonical() {
-        let value = InputValue.object(["b": .integer(-1), "a": .array([.string("Қ\"\n"), .null, .bool(true)])])
-        #expect(value.canonicalJSON == #"{"a":["Қ\"\n",null,true],"b":-1}"#)
+        let value = InputValue.object([
+            "b": .integer(-1), "a": .array([.string("Қ\"\n"), .null, .bool(true)]), "я": .string("Алма 🍎"),
+            "z": .string("tab\t\u{01}\\"),
+        ])
+        #expect(value.canonicalJSON == #"{"a":["Қ\"\n",null,true],"b":-1,"z":"tab\t\u0001\\","я":"Алма 🍎"}"#)
     }
 }

@@ -66,13 +66,13 @@ public enum InputValue: Sendable, Hashable, Codable {
             out += "]"
         case .object(let members):
             out += "{"
-            for (index, key) in members.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+            for (index, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
                 .enumerated()
             {
                 if index > 0 { out += "," }
-                Self.writeString(key, to: &out)
+                Self.writeString(member.key, to: &out)
                 out += ":"
-                members[key]!.write(to: &out)
+                member.value.write(to: &out)
             }
             out += "}"
         }
@@ -81,6 +81,12 @@ public enum InputValue: Sendable, Hashable, Codable {
     /// Appends `text` as a JSON string with only the escapes JSON requires.
     public static func writeString(_ text: String, to out: inout String) {
         out += "\""
+        // Most text needs no escape at all: appended whole rather than scalar by scalar.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -282,7 +282,6 @@ public struct WorkflowEngine: Sendable {
         let actor: StepActor
         let actingRole: Actor
         let input: CheckedInput
-        let inputJSON: String
         let parameters: ParameterSet
         let effects: StepEffects
         let sequence: Int64
@@ -412,7 +411,6 @@ public struct WorkflowEngine: Sendable {
             actor: context.actor,
             actingRole: context.actingRole,
             input: checked,
-            inputJSON: checked.json,
             parameters: context.parameters,
             effects: effects,
             sequence: context.sequence,
@@ -472,7 +470,7 @@ public struct WorkflowEngine: Sendable {
             toState: target.name,
             actorID: step.actor.id,
             actorRole: step.actingRole.description,
-            inputJSON: step.inputJSON,
+            inputJSON: step.input.json,
             inputSHA256: step.leaf.inputHash,
             idempotencyKey: key,
             requestSHA256: key == nil ? nil : request,

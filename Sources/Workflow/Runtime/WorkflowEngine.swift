@@ -463,7 +463,8 @@ public struct WorkflowEngine: Sendable {
             service: step.definition.key,
             definitionVersion: step.definition.version,
             definitionSHA256: step.definition.sha256,
-            parametersJSON: step.parameters.json.canonicalJSON,
+            // Only a new instance's row stores them; a moved instance keeps its own.
+            parametersJSON: start ? step.parameters.json.canonicalJSON : "{}",
             sequence: step.sequence,
             event: step.event.name,
             fromState: step.fromState,

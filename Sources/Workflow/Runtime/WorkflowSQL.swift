@@ -229,6 +229,7 @@ public struct StepWrite: Sendable {
     public var service: String
     public var definitionVersion: Int
     public var definitionSHA256: String
+    /// The service's parameters as the instance keeps them: written only when it starts.
     public var parametersJSON: String
     public var sequence: Int64
     public var event: String

@@ -223,11 +223,7 @@ enum BenchEnvironment {
         if statements {
             endpoints = try await BenchStatements.load(into: endpoints, directory: directory, logger: logger)
         }
-        let application = {
-            var application = endpoints.application
-            application.options.maximumConnections = connections
-            return application
-        }()
+        let application = endpoints.application.steadyPool(connections: connections)
         try await endpoints.withOwner(logger: logger) { owner in
             let store = PostgresTenantStore(database: owner)
             var cities: [Tenant] = []

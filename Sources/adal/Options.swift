@@ -47,6 +47,12 @@ struct CommonOptions: ParsableArguments {
             }
             configuration.maximumBodyBytes = value
         }
+        if let connections = environment["ADAL_DATABASE_CONNECTIONS"] {
+            guard let value = Int(connections), (1...200).contains(value) else {
+                throw ValidationError("ADAL_DATABASE_CONNECTIONS must be a whole number from 1 to 200")
+            }
+            configuration.databaseConnections = value
+        }
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
         configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]

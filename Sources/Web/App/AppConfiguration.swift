@@ -24,6 +24,9 @@ public struct AppConfiguration: Sendable {
     public var bcryptCost: UInt8 = 12
     /// Longest wait for a pooled database connection before a request is answered 503.
     public var databaseLeaseTimeout: Duration = .seconds(5)
+    /// The application role's pool: this many connections, opened at start and kept open
+    /// (`PostgresClient.Configuration.steadyPool(connections:)`; `ADAL_DATABASE_CONNECTIONS`).
+    public var databaseConnections: Int = 16
     /// Largest request body accepted; larger bodies get 413.
     public var maximumBodyBytes: Int = 1 << 20
     /// Mark cookies Secure (set when served over HTTPS behind a proxy).

@@ -110,7 +110,10 @@ public func buildApplication(
     metrics: PrometheusCollectorRegistry,
     logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let client = PostgresClient(configuration: database.application, backgroundLogger: logger)
+    let client = PostgresClient(
+        configuration: database.application.steadyPool(connections: configuration.databaseConnections),
+        backgroundLogger: logger
+    )
     let dependencies = try await buildDependencies(
         configuration: configuration,
         client: client,

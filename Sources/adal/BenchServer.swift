@@ -62,6 +62,36 @@ enum BenchServer {
         end
         """
 
+    /// wrk's `delay`, for a load at a given rate instead of as fast as answers come: each wrk
+    /// thread's requests leave at the moments of a Poisson process of `rate / threads` a second,
+    /// each on whichever of the thread's connections is free then (wrk times a request from
+    /// the moment it is written, so a latency never includes the wait for its moment). As long
+    /// as a connection is free, a slow answer does not hold the next request back. Only each
+    /// connection's first request leaves at once, when wrk starts. LuaJIT's `ffi` reads the
+    /// monotonic clock; wrk's Lua has no other clock finer than a second.
+    static func pacing(rate: Double, threads: Int) -> String {
+        """
+        local ffi = require("ffi")
+        ffi.cdef[[
+        typedef struct { long seconds; long nanoseconds; } adal_clock;
+        int clock_gettime(int clock, adal_clock *now);
+        ]]
+        local clock = ffi.new("adal_clock")
+        local function milliseconds()
+          ffi.C.clock_gettime(1, clock)
+          return tonumber(clock.seconds) * 1000 + tonumber(clock.nanoseconds) / 1000000
+        end
+        local gap = \(1000 * Double(threads) / rate)
+        local moment = nil
+        delay = function()
+          local now = milliseconds()
+          if moment == nil then moment = now end
+          moment = moment - math.log(1 - math.random()) * gap
+          return math.max(0, math.floor(moment - now))
+        end
+        """
+    }
+
     static var wrkAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") }
 
     /// Runs wrk and returns what it printed.

@@ -21,7 +21,9 @@ struct MealsBench: AsyncParsableCommand {
             server does (the pupils' instances locked, then adal_meal_charges: checks, debits, shards, transfer \
             rows), without HTTP, the engine's step records and audit leaves. Each run prints its rate, p50 and p99 \
             and the CPU time per charge of the server, PostgreSQL and wrk; then the HTTP rate as a share of the \
-            direct one, and `ledger check`.
+            direct one, and `ledger check`. Between them, unless --rate is 0, a paced HTTP run: the same tills \
+            sending --rate charges/s together at random moments (a Poisson process), not as fast as answers come, \
+            which gives the latency at that rate rather than with every till waiting at once.
             """
     )
 
@@ -30,11 +32,22 @@ struct MealsBench: AsyncParsableCommand {
     @Option(help: "Seconds of each run.") var seconds = 15
     @Option(help: "Share of requests sent again with the same id, in percent.") var retryPercent = 10
     @Option(help: "Database connections of the server's pool (tills beyond them wait for one).") var connections = 16
+    @Option(
+        help:
+            "Charges per second of the paced HTTP run (the tills send at random moments at this rate together); 0 skips it."
+    )
+    var rate = 2_000
     @Flag(help: "Also print the statements that took PostgreSQL's time during the HTTP run (pg_stat_statements).")
     var statements = false
 
+    func validate() throws {
+        guard rate >= 0 else { throw ValidationError("--rate must be 0 (no paced run) or more") }
+    }
+
     func run() async throws {
-        let (pupils, tills, seconds, retryPercent, statements) = (pupils, tills, seconds, retryPercent, statements)
+        let (pupils, tills, seconds, retryPercent, statements, rate) = (
+            pupils, tills, seconds, retryPercent, statements, rate
+        )
         try await BenchEnvironment.with(tenants: 1, connections: connections, statements: statements) {
             database,
             owner,
@@ -92,22 +105,41 @@ struct MealsBench: AsyncParsableCommand {
                     _ = try BenchServer.wrk([
                         "-t1", "-c4", "-d2s", "-s", script, base + "/api/\(city.slug)/meals/charges",
                     ])
+                    /// One wrk run of `script` from `tills` connections, printed under `label` with
+                    /// the CPU per charge and the batches it made.
+                    func run(_ script: String, label: String) async throws -> String {
+                        let before = try await BenchCPU.now(database: database)
+                        let batchesBefore = dependencies.mealChargeBatches
+                        let output = try BenchServer.wrk([
+                            "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
+                            base + "/api/\(city.slug)/meals/charges",
+                        ])
+                        let after = try await BenchCPU.now(database: database)
+                        print(
+                            "\(label) (\(tills) tills, \(retryPercent)% retried, \(seconds) s, wrk on the same 2 cores): "
+                                + BenchServer.summary(output)
+                        )
+                        print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
+                        print("  " + Self.describe(dependencies.mealChargeBatches.since(batchesBefore)))
+                        return output
+                    }
                     if statements { try await BenchStatements.reset(owner) }
-                    let before = try await BenchCPU.now(database: database)
-                    let batchesBefore = dependencies.mealChargeBatches
-                    let output = try BenchServer.wrk([
-                        "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
-                        base + "/api/\(city.slug)/meals/charges",
-                    ])
-                    let after = try await BenchCPU.now(database: database)
-                    print(
-                        "HTTP POST /api/{city}/meals/charges (\(tills) tills, \(retryPercent)% retried, \(seconds) s, "
-                            + "wrk on the same 2 cores): " + BenchServer.summary(output)
-                    )
-                    print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
-                    print("  " + Self.describe(dependencies.mealChargeBatches.since(batchesBefore)))
-                    httpRate = BenchServer.rate(output)
+                    httpRate = BenchServer.rate(try await run(script, label: "HTTP POST /api/{city}/meals/charges"))
                     if statements { print(try await BenchStatements.top(owner).joined(separator: "\n")) }
+                    if rate > 0 {
+                        let paced = directory + "/paced.lua"
+                        try
+                            (Self.script(pupils: pupils, token: token, retryPercent: retryPercent) + "\n"
+                            + BenchServer.pacing(rate: Double(rate), threads: 2))
+                            .write(toFile: paced, atomically: true, encoding: .utf8)
+                        let output = try await run(paced, label: "paced at \(rate) charges/s, random moments")
+                        if let reached = BenchServer.rate(output), reached < 0.97 * Double(rate) {
+                            print(
+                                "  below the rate asked for: the tills were all waiting for answers at times, and "
+                                    + "a charge's wait for a free till is not in its latency"
+                            )
+                        }
+                    }
                 }
             } else {
                 print("HTTP: skipped, wrk is not installed (scripts/setup.sh bench)")

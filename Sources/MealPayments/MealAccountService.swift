@@ -95,10 +95,43 @@ public enum MealAccountService {
     // MARK: - Charging
 
     /// One item of a meal as the till sends it: a whole number of tiyn.
-    struct Item: Codable, Equatable {
-        var name: String
-        var price: Int64
-        var allergens: [String]?
+    public struct Item: Codable, Equatable, Sendable {
+        public var name: String
+        public var price: Int64
+        public var allergens: [String]?
+
+        public init(name: String, price: Int64, allergens: [String]? = nil) {
+            self.name = name
+            self.price = price
+            self.allergens = allergens
+        }
+
+        /// The items a JSON list gives, or nil unless it is a list of objects, each with a
+        /// `name` (text), a `price` (a whole number) and perhaps `allergens` (a list of text);
+        /// other keys are left out. What `JSONDecoder` read as `[Item]`.
+        public static func list(_ value: InputValue) -> [Item]? {
+            guard case .array(let elements) = value else { return nil }
+            var items: [Item] = []
+            items.reserveCapacity(elements.count)
+            for element in elements {
+                guard case .object(let members) = element, case .string(let name)? = members["name"],
+                    case .integer(let price)? = members["price"]
+                else { return nil }
+                var allergens: [String]?
+                switch members["allergens"] {
+                case nil, .null?: allergens = nil
+                case .array(let list)?:
+                    allergens = []
+                    for entry in list {
+                        guard case .string(let allergen) = entry else { return nil }
+                        allergens?.append(allergen)
+                    }
+                default: return nil
+                }
+                items.append(Item(name: name, price: price, allergens: allergens))
+            }
+            return items
+        }
     }
 
     /// Tills' charges, one or a batch: each charge's items' total checked against the contract
@@ -191,12 +224,12 @@ public enum MealAccountService {
         return effects
     }
 
+    /// What a charge's items must be, as a refusal says it.
+    public static let itemsShape = "a list of {\"name\", \"price\"} with prices in whole tiyn (no decimals)"
+
     static func items(_ json: String) throws -> [Item] {
-        guard let items = try? JSONDecoder().decode([Item].self, from: Data(json.utf8)) else {
-            throw AdalError.invalidField(
-                field: "items",
-                reason: "a list of {\"name\", \"price\"} with prices in whole tiyn (no decimals)"
-            )
+        guard let items = (try? InputValue(json: json.utf8)).flatMap(Item.list) else {
+            throw AdalError.invalidField(field: "items", reason: itemsShape)
         }
         guard (1...maximumItems).contains(items.count) else {
             throw AdalError.invalidField(field: "items", reason: "1 to \(maximumItems) items")

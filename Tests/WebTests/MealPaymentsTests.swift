@@ -245,7 +245,17 @@ struct MealPaymentsTests {
             #expect(try await city.charge(card: "NO-SUCH-CARD").status == .notFound)
             let above = try await city.charge(price: "50001")
             #expect(above.status == .unprocessableContent && above.text.contains("contract price"))
-            #expect(try await city.charge(price: "450.5").status == .badRequest)
+            let decimal = try await city.charge(price: "450.5")
+            #expect(decimal.status == .badRequest && decimal.text.contains("numbers must be whole"), "\(decimal.text)")
+            let text = try await city.charge(price: #""450""#)
+            #expect(text.status == .badRequest && text.text.contains("items:"), "\(text.text)")
+            let noID = try await client.api(
+                .post,
+                "/api/astana/meals/charges",
+                token: city.till,
+                json: #"{"id": "charge-1", "card": "CARD-0001", "items": [{"name": "Ас", "price": 100}]}"#
+            )
+            #expect(noID.status == .badRequest && noID.text.contains("id:"), "\(noID.text)")
             #expect(try await city.charge(price: "0").status == .unprocessableContent)
             #expect(try await city.charge(price: "-100").status == .unprocessableContent)
             // Another school's till.

@@ -12,8 +12,8 @@ extension InputValue {
     public static let maximumDepth = 32
 
     /// The value `json` holds, read by the rules of RFC 8259 with no extension (no comments,
-    /// trailing commas or bare words), with whole numbers only. Reads what `JSONDecoder` read
-    /// for the tills' charges in a fraction of its time (docs/meal-payments.md).
+    /// trailing commas or bare words), with whole numbers only. Gives the value `JSONDecoder`
+    /// gives, with less of the server's CPU (the tills' charges, docs/meal-payments.md).
     public init(json: some Collection<UInt8>) throws(SyntaxError) {
         let parsed: Result<InputValue, SyntaxError>? = json.withContiguousStorageIfAvailable { bytes in
             var reader = JSONReader(bytes: bytes)

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import NIOPosix
 import PostgresNIO
 import TestSupport
 import Testing
@@ -26,9 +27,23 @@ struct EventLoopExecutorTests {
         }
     }
 
+    @Test("the database's connections and batches run on its own loops, none of the HTTP server's")
+    func databaseLoopsApart() async throws {
+        let own = Array(DatabaseLoops.group.makeIterator())
+        let shared = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
+            let loop = try await databases.application.withTenant(astana.id) { connection in connection.eventLoop }
+            #expect(own.contains { $0 === loop })
+            #expect(!shared.contains { $0 === loop })
+            let executor = Database.executor()
+            #expect(own.contains { $0 === executor.eventLoop })
+        }
+    }
+
     @Test("a batch queue given an event loop's executor serves every batch on that loop")
     func batchesOnTheLoop() async throws {
-        let loop = PostgresClient.defaultEventLoopGroup.next()
+        let loop = DatabaseLoops.group.next()
         let queue = BatchQueue<String, Int, Bool>(
             lanes: 2,
             maximumBatch: 4,

@@ -87,7 +87,7 @@ extension PostgresClient {
         logger: Logger,
         _ body: @escaping @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient.onDatabaseLoops(configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Result?.self) { group in
             group.addTask {
                 await client.run()

@@ -59,7 +59,7 @@ extension Database {
             }
         }
         let timeout = leaseTimeout
-        let deadline = PostgresClient.defaultEventLoopGroup.any().scheduleTask(
+        let deadline = DatabaseLoops.group.any().scheduleTask(
             in: .nanoseconds(
                 Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
             )
@@ -87,7 +87,7 @@ extension Database {
     /// An executor on an event loop of the pool's (the current one when called on one), for a
     /// task that mostly waits for the database: each reply then resumes it where it arrived.
     public static func executor() -> EventLoopExecutor {
-        EventLoopExecutor(PostgresClient.defaultEventLoopGroup.any())
+        EventLoopExecutor(DatabaseLoops.group.any())
     }
 
     /// Throws ``AdalError/unavailable(reason:)`` when the connection has closed.

@@ -110,9 +110,9 @@ public func buildApplication(
     metrics: PrometheusCollectorRegistry,
     logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let client = PostgresClient(
-        configuration: database.application.steadyPool(connections: configuration.databaseConnections),
-        backgroundLogger: logger
+    let client = PostgresClient.onDatabaseLoops(
+        database.application.steadyPool(connections: configuration.databaseConnections),
+        logger: logger
     )
     let dependencies = try await buildDependencies(
         configuration: configuration,

@@ -1,0 +1,27 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The event loops of the database's connections: threads of their own, apart from the HTTP
+/// server's (NIO's shared group, where Hummingbird runs each connection).
+///
+/// On shared loops a reply from PostgreSQL waited behind whatever the loop was doing when it
+/// arrived: under load, reading and answering a batch's worth of HTTP requests. A batch of
+/// till charges holds its pupils' rows locked through four round trips, and every charge in
+/// the city waits for it, so each of those waits counted in every charge's latency. On a loop
+/// of their own the replies are read as soon as the thread gets a core (docs/meal-payments.md,
+/// "The database's own event loop"). Half the cores, at least one: a batch's work in the server
+/// (the steps' checks and records) is a small share of a charge's.
+public enum DatabaseLoops {
+    public static let group: MultiThreadedEventLoopGroup = MultiThreadedEventLoopGroup(
+        numberOfThreads: max(1, System.coreCount / 2)
+    )
+}
+
+extension PostgresClient {
+    /// A client whose connections run on ``DatabaseLoops``; every client of the server's is one.
+    public static func onDatabaseLoops(_ configuration: Configuration, logger: Logger) -> PostgresClient {
+        PostgresClient(configuration: configuration, eventLoopGroup: DatabaseLoops.group, backgroundLogger: logger)
+    }
+}

@@ -36,6 +36,7 @@ enum BenchServer {
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
             services: [dependencies.certificateChecks],
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            eventLoopGroupProvider: .shared(ServerLoops.group),
             logger: BenchEnvironment.logger
         )
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: BenchEnvironment.logger)

@@ -118,7 +118,11 @@ struct WebFixture: Sendable {
                 astana: astana,
                 shymkent: shymkent
             )
-            let app = Application(router: try buildRouter(dependencies), server: .http1OnEventLoops)
+            let app = Application(
+                router: try buildRouter(dependencies),
+                server: .http1OnEventLoops,
+                eventLoopGroupProvider: .shared(ServerLoops.group)
+            )
             try await app.test(mode) { client in
                 try await body(fixture, client)
             }

@@ -11,12 +11,11 @@ import PostgresNIO
 /// till charges holds its pupils' rows locked through four round trips, and every charge in
 /// the city waits for it, so each of those waits counted in every charge's latency. On a loop
 /// of their own the replies are read as soon as the thread gets a core (docs/meal-payments.md,
-/// "The database's own event loop"). Half the cores, at least one: a batch's work in the server
-/// (the steps' checks and records) is a small share of a charge's.
+/// "The database's own event loops").
 public enum DatabaseLoops {
-    public static let group: MultiThreadedEventLoopGroup = MultiThreadedEventLoopGroup(
-        numberOfThreads: max(1, System.coreCount / 2)
-    )
+    /// Its threads: half the cores, at least one (the HTTP server's loops take the rest).
+    public static let threads = max(1, System.coreCount / 2)
+    public static let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
 }
 
 extension PostgresClient {

@@ -149,6 +149,7 @@ public func buildApplication(
         server: .http1OnEventLoops,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
         services: [client, sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation],
+        eventLoopGroupProvider: .shared(ServerLoops.group),
         logger: logger
     )
 }

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 import Storage
 
 extension HTTPServerBuilder {
@@ -12,6 +13,16 @@ extension HTTPServerBuilder {
     }
 }
 
+/// The HTTP server's event loops: the cores the database's loops leave (``DatabaseLoops``), at
+/// least one. With a thread per core in all, neither side's loop waits for a core behind the
+/// other's: on 2 cores, with NIO's shared group (2 threads) beside the database's one, a batch's
+/// replies waited more and the server sent 10–40 % fewer charges a second (docs/meal-payments.md).
+public enum ServerLoops {
+    public static let group = MultiThreadedEventLoopGroup(
+        numberOfThreads: max(1, System.coreCount - DatabaseLoops.threads)
+    )
+}
+
 /// A server's connections, each handled by a task that prefers its channel's event loop
 /// (``EventLoopExecutor``).
 ///
@@ -19,12 +30,10 @@ extension HTTPServerBuilder {
 /// arrive on the channel's event loop and wait for a thread of that executor, and its response
 /// goes back to the loop to be written — two hand-overs between threads per request, and more
 /// around every database round trip, which also lands on an event loop. With two cores busy
-/// each hand-over costs CPU and a wait for a core. Here a request runs where its bytes arrive,
-/// as do the replies of the database connections on the same loop (the HTTP server and
-/// PostgreSQL share NIO's event loops).
+/// each hand-over costs CPU and a wait for a core. Here a request runs where its bytes arrive.
 ///
-/// The price: while a request computes, the other connections of its loop wait — HTTP and
-/// PostgreSQL alike. Routes compute little (a page, a bounded export); hashing a password runs
+/// The price: while a request computes, the other connections of its loop wait (the database's
+/// connections have loops of their own, ``DatabaseLoops``). Routes compute little (a page, a bounded export); hashing a password runs
 /// on NIO's thread pool; anything that must compute for long belongs on a thread pool too.
 struct EventLoopChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value

@@ -199,11 +199,13 @@ struct MealsBench: AsyncParsableCommand {
     static func describe(_ served: BatchesServed) -> String {
         String(
             format:
-                "charges per transaction: %.1f on average (%d charges in %d batches); a batch %.1f ms from start to answers",
+                "charges per transaction: %.1f on average (%d charges in %d batches); a batch %.1f ms from start to answers (p50 %.1f, p99 %.1f ms)",
             served.meanSize,
             served.requests,
             served.batches,
-            served.meanMilliseconds
+            served.meanMilliseconds,
+            served.milliseconds(within: 0.5),
+            served.milliseconds(within: 0.99)
         )
     }
 

@@ -168,6 +168,25 @@ struct BatchQueueTests {
         #expect(batches[1].sorted() == ["a", "a", "a", "b"])
         #expect(queue.waiting == 0)
         #expect(queue.served.requests == 5 && queue.served.batches == 4 && queue.served.serving > .zero)
+        #expect(queue.served.byTenth.reduce(0, +) == 4)
+    }
+
+    @Test("the batches' times are counted by tenths of a millisecond, for their percentiles")
+    func batchTimes() {
+        var served = BatchesServed()
+        #expect(served.milliseconds(within: 0.99) == 0)
+        for _ in 0..<98 { served.count(.microseconds(2_040)) }
+        served.count(.milliseconds(50))
+        served.count(.seconds(3))
+        #expect(served.milliseconds(within: 0.5) == 2.0)
+        #expect(served.milliseconds(within: 0.98) == 2.0)
+        #expect(served.milliseconds(within: 0.99) == 50.0)
+        #expect(served.milliseconds(within: 1) == 100.0)
+        let earlier = served
+        served.count(.microseconds(7_390))
+        let since = served.since(earlier)
+        #expect(since.byTenth.reduce(0, +) == 1 && since.milliseconds(within: 0.99) == 7.3)
+        #expect(since.serving == .microseconds(7_390))
     }
 
     @Test(

@@ -275,7 +275,7 @@ public final class BatchQueue<Key: Hashable & Sendable, Item: Sendable, Answer: 
         let (batches, handOver, ahead) = state.withLock { state in
             state.running -= 1
             state.working.remove(key)
-            state.served.serving += took
+            state.served.count(took)
             if !deferred.isEmpty {
                 // Already admitted, so not counted against the limit again; first in the key's
                 // next batch, and the key's turn comes first.
@@ -307,6 +307,19 @@ public struct BatchesServed: Sendable, Equatable {
     public var requests = 0
     /// Time from each batch's start to its answers, summed over the batches.
     public var serving = Duration.zero
+    /// Batches by that time, in tenths of a millisecond (the last: 100 ms or more), for its spread.
+    public var byTenth = [Int](repeating: 0, count: Self.tenths)
+    static let tenths = 1_001
+
+    public init() {}
+
+    /// Counts a batch that took `took` from its start to its answers.
+    mutating func count(_ took: Duration) {
+        serving += took
+        let (seconds, attoseconds) = took.components
+        let tenth = seconds * 10_000 + attoseconds / 100_000_000_000_000
+        byTenth[Int(min(max(tenth, 0), Int64(Self.tenths - 1)))] += 1
+    }
 
     /// Requests per batch on average.
     public var meanSize: Double { Double(requests) / Double(max(batches, 1)) }
@@ -316,13 +329,28 @@ public struct BatchesServed: Sendable, Equatable {
         return (Double(seconds) + Double(attoseconds) / 1e18) * 1000 / Double(max(batches, 1))
     }
 
+    /// The time from start to answers within which `share` (0…1) of the batches were answered,
+    /// in milliseconds, to a tenth (100 when more took longer); 0 before any batch.
+    public func milliseconds(within share: Double) -> Double {
+        let total = byTenth.reduce(0, +)
+        guard total > 0 else { return 0 }
+        let wanted = max(1, Int((share * Double(total)).rounded(.up)))
+        var seen = 0
+        for (tenth, count) in byTenth.enumerated() {
+            seen += count
+            if seen >= wanted { return Double(tenth) / 10 }
+        }
+        return Double(Self.tenths - 1) / 10
+    }
+
     /// What was served between `earlier` and this.
     public func since(_ earlier: BatchesServed) -> BatchesServed {
-        BatchesServed(
-            batches: batches - earlier.batches,
-            requests: requests - earlier.requests,
-            serving: serving - earlier.serving
-        )
+        var between = BatchesServed()
+        between.batches = batches - earlier.batches
+        between.requests = requests - earlier.requests
+        between.serving = serving - earlier.serving
+        between.byTenth = zip(byTenth, earlier.byTenth).map { $0 - $1 }
+        return between
     }
 }
 

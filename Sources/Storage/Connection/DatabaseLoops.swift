@@ -4,9 +4,9 @@ import NIOPosix
 import PostgresNIO
 
 /// The event loops of the database's connections: threads of their own, apart from the HTTP
-/// server's (NIO's shared group, where Hummingbird runs each connection).
+/// server's (`ServerLoops` in Web).
 ///
-/// On shared loops a reply from PostgreSQL waited behind whatever the loop was doing when it
+/// On loops shared with the HTTP connections a reply from PostgreSQL waited behind whatever the loop was doing when it
 /// arrived: under load, reading and answering a batch's worth of HTTP requests. A batch of
 /// till charges holds its pupils' rows locked through four round trips, and every charge in
 /// the city waits for it, so each of those waits counted in every charge's latency. On a loop

@@ -15,8 +15,9 @@ extension HTTPServerBuilder {
 
 /// The HTTP server's event loops: the cores the database's loops leave (``DatabaseLoops``), at
 /// least one. With a thread per core in all, neither side's loop waits for a core behind the
-/// other's: on 2 cores, with NIO's shared group (2 threads) beside the database's one, a batch's
-/// replies waited more and the server sent 10–40 % fewer charges a second (docs/meal-payments.md).
+/// other's: on 2 cores, with NIO's shared group (2 threads) beside the database's one, the server
+/// sent up to 29 % fewer charges a second, and stalled for half a second in two runs of five
+/// (docs/meal-payments.md, "The database's own event loops").
 public enum ServerLoops {
     public static let group = MultiThreadedEventLoopGroup(
         numberOfThreads: max(1, System.coreCount - DatabaseLoops.threads)
@@ -33,8 +34,9 @@ public enum ServerLoops {
 /// each hand-over costs CPU and a wait for a core. Here a request runs where its bytes arrive.
 ///
 /// The price: while a request computes, the other connections of its loop wait (the database's
-/// connections have loops of their own, ``DatabaseLoops``). Routes compute little (a page, a bounded export); hashing a password runs
-/// on NIO's thread pool; anything that must compute for long belongs on a thread pool too.
+/// connections have loops of their own, ``DatabaseLoops``). Routes compute little (a page, a
+/// bounded export); hashing a password runs on NIO's thread pool; anything that must compute for
+/// long belongs on a thread pool too.
 struct EventLoopChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner

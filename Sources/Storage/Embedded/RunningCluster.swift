@@ -102,6 +102,7 @@ public struct RunningCluster: Sendable {
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let connection = try await PostgresConnection.connect(
+            on: DatabaseLoops.group.any(),
             configuration: connectionConfiguration(role: .superuser, database: database),
             id: 1,
             logger: logger

@@ -238,7 +238,7 @@ enum BenchEnvironment {
             }
             let created = cities
             try await PostgresClient.using(application, logger: logger) { client in
-                try await body(Database(client: client, logger: logger), owner, created)
+                try await body(Database(client: client, logger: logger, configuration: application), owner, created)
             }
         }
         endpoints.cluster?.stop(logger: logger)

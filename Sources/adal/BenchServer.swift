@@ -26,6 +26,7 @@ enum BenchServer {
         let dependencies = try await buildDependencies(
             configuration: configuration,
             client: database.client,
+            clientConfiguration: database.configuration,
             metrics: PrometheusCollectorRegistry(),
             logger: BenchEnvironment.logger
         )
@@ -34,7 +35,7 @@ enum BenchServer {
             router: try buildRouter(dependencies),
             server: .http1OnEventLoops,
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
-            services: [dependencies.certificateChecks],
+            services: [dependencies.certificateChecks] + (dependencies.principalListener.map { [$0] } ?? []),
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
             eventLoopGroupProvider: .shared(ServerLoops.group),
             logger: BenchEnvironment.logger

@@ -10,11 +10,20 @@ public struct Database: Sendable {
     public let logger: Logger
     /// How long a caller waits for a pooled connection before the database counts as unavailable.
     public let leaseTimeout: Duration
+    /// The settings `client` was made with, when the maker gave them: for a connection apart
+    /// from the pool (the server's ``PrincipalListener``).
+    public let configuration: PostgresClient.Configuration?
 
-    public init(client: PostgresClient, logger: Logger, leaseTimeout: Duration = .seconds(5)) {
+    public init(
+        client: PostgresClient,
+        logger: Logger,
+        leaseTimeout: Duration = .seconds(5),
+        configuration: PostgresClient.Configuration? = nil
+    ) {
         self.client = client
         self.logger = logger
         self.leaseTimeout = leaseTimeout
+        self.configuration = configuration
     }
 
     /// Runs `body` in one transaction in which row-level security shows only `tenantID`'s rows;

@@ -8,9 +8,12 @@ public struct PostgresAccountStore: AccountStore {
     let database: Database
     /// The token lookups of requests that arrive together: one statement per city and batch.
     private let tokenLookups: BatchQueue<UUID, (hash: [UInt8], now: Date), Principal?>
+    /// The principals kept between requests (the server's); nil: every request looks its token up.
+    private let principals: PrincipalCache?
 
-    public init(database: Database) {
+    public init(database: Database, principals: PrincipalCache? = nil) {
         self.database = database
+        self.principals = principals
         tokenLookups = BatchQueue(
             lanes: max(2, ProcessInfo.processInfo.activeProcessorCount),
             maximumBatch: 128,
@@ -226,15 +229,23 @@ public struct PostgresAccountStore: AccountStore {
 
     /// How stale a token's `last_used_at` may be before a request writes it again. Writing it on
     /// every request made each request a write transaction, and made every request with the
-    /// same token (a till's) wait for the one before it to commit.
+    /// same token (a till's) wait for the one before it to commit. With the server's
+    /// ``PrincipalCache`` a busy token is looked up once per ``PrincipalCache/lifetime``, so the
+    /// last use stored lags the last request by at most that lifetime plus this resolution.
     public static let lastUseResolution: TimeInterval = 60
 
-    /// The token's principal, looked up together with the tokens of the requests that arrive at
-    /// the same time (``BatchQueue``): one round trip outside any transaction for them all
+    /// The token's principal: the one kept in ``PrincipalCache`` when it is live, or else looked
+    /// up together with the tokens of the requests that arrive at the same time
+    /// (``BatchQueue``): one round trip outside any transaction for them all
     /// (`adal_token_principals`, migration 0019), which also writes the tokens' stale last use.
-    /// A lone request is looked up at once.
+    /// A lone request is looked up at once. A principal found is kept unless a change was
+    /// announced meanwhile.
     public func tokenPrincipal(tokenHash: [UInt8], tenantID: UUID, now: Date) async throws -> Principal? {
-        try await tokenLookups.submit((tokenHash, now), key: tenantID)
+        if let kept = principals?.principal(tenantID: tenantID, tokenHash: tokenHash) { return kept }
+        let generation = principals?.generation
+        let found = try await tokenLookups.submit((tokenHash, now), key: tenantID)
+        if let found, let generation { principals?.keep(found, tokenHash: tokenHash, since: generation) }
+        return found
     }
 
     /// The principals of a batch of lookups, by token hash; the latest request's time counts

@@ -52,6 +52,10 @@ public struct AppDependencies: Sendable {
     public var ocds: OCDSRelease
     /// Largest body of a request carrying documents (``UploadRoutes``).
     public var maximumUploadBodyBytes: Int
+    /// Keeps the API tokens' principals between requests live (run it as a service of the
+    /// server); nil when the client's settings were not given, and then tokens are looked up on
+    /// every request.
+    public var principalListener: PrincipalListener?
 
     public init(
         database: Database,

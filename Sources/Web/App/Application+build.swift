@@ -58,18 +58,31 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     return router
 }
 
-/// Builds the services of a running server on an application-role client.
+/// Builds the services of a running server on an application-role client. With the client's
+/// settings (`clientConfiguration`) the API tokens' principals are kept between requests while
+/// ``AppDependencies/principalListener`` runs as one of the server's services.
 public func buildDependencies(
     configuration: AppConfiguration,
     client: PostgresClient,
+    clientConfiguration: PostgresClient.Configuration? = nil,
     metrics: PrometheusCollectorRegistry,
     logger: Logger
 ) async throws -> AppDependencies {
-    let database = Database(client: client, logger: logger, leaseTimeout: configuration.databaseLeaseTimeout)
+    let database = Database(
+        client: client,
+        logger: logger,
+        leaseTimeout: configuration.databaseLeaseTimeout,
+        configuration: clientConfiguration
+    )
     let auditLog = PostgresAuditLog(database: database)
     let notary = try AuditKeys.notary(log: auditLog, configuration: configuration, logger: logger)
+    // Tokens' principals kept between requests, while a listener on a connection of its own
+    // hears of every change (it runs as one of the server's services).
+    let principalListener = clientConfiguration.map {
+        PrincipalListener(configuration: $0, cache: PrincipalCache(), logger: logger)
+    }
     let accounts = AccountService(
-        store: PostgresAccountStore(database: database),
+        store: PostgresAccountStore(database: database, principals: principalListener?.cache),
         hasher: BcryptHasher(cost: configuration.bcryptCost),
         sessionLifetime: configuration.sessionLifetime
     )
@@ -82,7 +95,7 @@ public func buildDependencies(
                 "\(registry.keys.map { "\($0)@\(registry.versions($0).map(String.init).joined(separator: ","))" })"
         ]
     )
-    return AppDependencies(
+    var dependencies = AppDependencies(
         database: database,
         tenants: RememberingTenantStore(PostgresTenantStore(database: database)),
         auditLog: auditLog,
@@ -101,6 +114,8 @@ public func buildDependencies(
         ocdsPrefix: configuration.ocdsPrefix,
         maximumUploadBodyBytes: configuration.maximumUploadBodyBytes
     )
+    dependencies.principalListener = principalListener
+    return dependencies
 }
 
 /// The HTTP application on an application-role client; the client runs as one of its services.
@@ -110,13 +125,12 @@ public func buildApplication(
     metrics: PrometheusCollectorRegistry,
     logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let client = PostgresClient.onDatabaseLoops(
-        database.application.steadyPool(connections: configuration.databaseConnections),
-        logger: logger
-    )
+    let pool = database.application.steadyPool(connections: configuration.databaseConnections)
+    let client = PostgresClient.onDatabaseLoops(pool, logger: logger)
     let dependencies = try await buildDependencies(
         configuration: configuration,
         client: client,
+        clientConfiguration: pool,
         metrics: metrics,
         logger: logger
     )
@@ -148,7 +162,8 @@ public func buildApplication(
         router: try buildRouter(dependencies),
         server: .http1OnEventLoops,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
-        services: [client, sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation],
+        services: [client, sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation]
+            + (dependencies.principalListener.map { [$0] } ?? []),
         eventLoopGroupProvider: .shared(ServerLoops.group),
         logger: logger
     )

@@ -7,7 +7,9 @@ import ServiceLifecycle
 /// Listens for PostgreSQL's announcements of changed principals (``PrincipalCache/channel``,
 /// migration 0022) on a connection of its own, and keeps its ``PrincipalCache`` live only while
 /// it listens: the cache goes live once the `LISTEN` is confirmed and dark when the connection is
-/// lost or the server shuts down; the listener then connects again after `retryDelay`.
+/// lost or the server shuts down. The listener then connects again after `retryDelay`, twice as
+/// long after each failure in a row up to 30 s (where `LISTEN` cannot work at all, such as
+/// through a pooler in transaction mode, it warns twice a minute, not every second).
 public struct PrincipalListener: Service {
     let configuration: PostgresClient.Configuration
     /// The cache it keeps live.
@@ -38,6 +40,7 @@ public struct PrincipalListener: Service {
         await withDiscardingTaskGroup { group in
             group.addTask { await client.run() }
             await cancelWhenGracefulShutdown {
+                var delay = retryDelay
                 while !Task.isCancelled {
                     do {
                         try await client.withConnection { connection in
@@ -55,8 +58,10 @@ public struct PrincipalListener: Service {
                             )
                         }
                     }
+                    // After listening, the first retry comes soon; each failure in a row waits twice as long.
+                    delay = cache.isLive ? retryDelay : min(delay * 2, .seconds(30))
                     cache.goDark()
-                    try? await Task.sleep(for: retryDelay)
+                    try? await Task.sleep(for: delay)
                 }
             }
             cache.goDark()

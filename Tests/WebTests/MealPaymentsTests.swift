@@ -642,7 +642,7 @@ struct MealPaymentsTests {
             let page = try await till.get("/astana/meals/till?lang=en")
             #expect(page.status == .ok && page.main.contains("No meals yet today."))
             let key = UUID().uuidString.lowercased()
-            let form = ["_key": key, "card": "CARD-0001", "item": "Палау", "price": "450"]
+            let form = ["_key": key, "card": "CARD-0001", "item1": "Палау", "price1": "450"]
             let charged = try await till.post("/astana/meals/till?lang=en", form: form)
             #expect(charged.status == .ok && charged.main.contains("Charged") && charged.main.contains("550.00 ₸"))
             #expect(charged.main.contains("Айдана") && charged.main.contains("Палау"))
@@ -651,20 +651,48 @@ struct MealPaymentsTests {
             #expect(try await city.balance() == 55_000)
             let dear = try await till.post(
                 "/astana/meals/till?lang=en",
-                form: ["_key": UUID().uuidString, "card": "CARD-0001", "price": "500,01"]
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "price1": "500,01"]
             )
             #expect(dear.status == .unprocessableContent && dear.main.contains("above the contract price"))
             let unknown = try await till.post(
                 "/astana/meals/till?lang=en",
-                form: ["_key": UUID().uuidString, "card": "CARD-7777", "price": "450"]
+                form: ["_key": UUID().uuidString, "card": "CARD-7777", "price1": "450"]
             )
             #expect(unknown.status == .unprocessableContent && unknown.main.contains("pupil with this card"))
             let peanuts = try await till.post(
                 "/astana/meals/till?lang=en",
-                form: ["_key": UUID().uuidString, "card": "CARD-0001", "price": "100", "allergens": "Peanut"]
+                form: [
+                    "_key": UUID().uuidString, "card": "CARD-0001", "price1": "60", "item2": "Печенье", "price2": "40",
+                    "allergens2": "Peanut",
+                ]
             )
             #expect(peanuts.main.contains("Declined") && peanuts.main.contains("peanut"))
             #expect(try await city.balance() == 55_000)
+            // Several lines are one meal: the items listed, their total charged once.
+            let lines = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: [
+                    "_key": UUID().uuidString, "card": "CARD-0001", "item1": "Суп", "price1": "200", "item3": "Компот",
+                    "price3": "100,50",
+                ]
+            )
+            #expect(lines.status == .ok && lines.main.contains("Charged</strong>: Суп, Компот — 300.50 ₸"))
+            #expect(lines.main.contains("<td>Суп, Компот</td>"))
+            #expect(try await city.balance() == 24_950)
+            // A line with an item but no price, or a price but no item, is named and charges nothing.
+            for (form, reason) in [
+                (["item1": "Суп", "price1": "200", "item2": "Компот"], "line 2 has no price"),
+                (["price1": "200", "price2": "100"], "line 2 has a price but no item"),
+                (["price1": "0"], "line 1: an amount in tenge above zero"),
+                (["item1": "Суп", "price1": "1.5.0"], "line 1: an amount in tenge"),
+            ] {
+                let refused = try await till.post(
+                    "/astana/meals/till?lang=en",
+                    form: form.merging(["_key": UUID().uuidString, "card": "CARD-0001"]) { $1 }
+                )
+                #expect(refused.status == .unprocessableContent && refused.main.contains(reason), "\(refused.main)")
+            }
+            #expect(try await city.balance() == 24_950)
             var mother = Browser(client: client)
             try await mother.signIn("astana", login: "mother")
             #expect(try await mother.get("/astana/meals/till").status == .forbidden)

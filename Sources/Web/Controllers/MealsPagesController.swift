@@ -35,23 +35,15 @@ struct MealsPagesController {
             guard let id = form["_key"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "_key", reason: "the form's charge id is missing")
             }
-            guard let price = form["price"].flatMap(StepForm.tiyn(fromTenge:)), price > 0 else {
-                throw AdalError.invalidField(field: "price", reason: "an amount in tenge, such as 550 or 550,50")
-            }
-            let name = (form["item"] ?? "").trimmingCharacters(in: .whitespaces)
-            let allergens = (form["allergens"] ?? "").split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let items = try Self.tillItems(
+                form,
+                defaultName: dependencies.pages.locales.text("till_meal", context.language)
+            )
             let answer = try await MealsController(dependencies: dependencies).charge(
                 MealsController.ChargeBody(
                     id: id,
                     card: (form["card"] ?? "").trimmingCharacters(in: .whitespaces),
-                    items: [
-                        MealsController.ChargeItem(
-                            name: name.isEmpty ? dependencies.pages.locales.text("till_meal", context.language) : name,
-                            price: price,
-                            allergens: allergens.isEmpty ? nil : allergens
-                        )
-                    ],
+                    items: items,
                     allergenOverride: form["override"] == "on"
                 ),
                 principal: principal,
@@ -83,6 +75,46 @@ struct MealsPagesController {
         }
     }
 
+    /// How many item lines the till's form has (the API takes up to 20 items).
+    static let tillLines = 5
+
+    /// The meal's items from the till's form: line n is `itemN`, `priceN` (tenge) and
+    /// `allergensN` (comma-separated); an empty line is skipped. The first line's item may be left
+    /// unnamed (`defaultName`); any other priced line must be named, and a named line priced.
+    static func tillItems(_ form: FormFields, defaultName: String) throws -> [MealsController.ChargeItem] {
+        var items: [MealsController.ChargeItem] = []
+        for line in 1...tillLines {
+            let text = { (field: String) in (form[field + "\(line)"] ?? "").trimmingCharacters(in: .whitespaces) }
+            let (name, priceText) = (text("item"), text("price"))
+            let allergens = text("allergens").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if name.isEmpty && priceText.isEmpty && allergens.isEmpty { continue }
+            guard !priceText.isEmpty else {
+                throw AdalError.invalidField(field: "price\(line)", reason: "line \(line) has no price")
+            }
+            guard let price = StepForm.tiyn(fromTenge: priceText), price > 0 else {
+                throw AdalError.invalidField(
+                    field: "price\(line)",
+                    reason: "line \(line): an amount in tenge above zero, such as 550 or 550,50"
+                )
+            }
+            guard !name.isEmpty || line == 1 else {
+                throw AdalError.invalidField(field: "item\(line)", reason: "line \(line) has a price but no item")
+            }
+            items.append(
+                MealsController.ChargeItem(
+                    name: name.isEmpty ? defaultName : name,
+                    price: price,
+                    allergens: allergens.isEmpty ? nil : allergens
+                )
+            )
+        }
+        guard !items.isEmpty else {
+            throw AdalError.invalidField(field: "price1", reason: "a price on the first line at least")
+        }
+        return items
+    }
+
     private func tillPage(
         answer: MealsController.TransferAnswer?,
         message: String?,
@@ -101,10 +133,12 @@ struct MealsPagesController {
             titleKey: "till_title",
             values: [
                 "slug": tenant.slug.value, "key": UUID().uuidString.lowercased(), "today": today,
+                "lines": (1...Self.tillLines).map { ["n": $0, "first": $0 == 1] as [String: Any] },
                 "message": PageRenderer.optional(message),
                 "answer": answer.map { answer -> [String: Any] in
                     [
                         "posted": answer.transfer.status == "posted", "amount": Money.tenge(answer.transfer.amount),
+                        "items": answer.transfer.items.joined(separator: ", "),
                         "reason": PageRenderer.optional(answer.transfer.reason),
                         "balance": Money.tenge(answer.balance), "replayed": answer.replayed,
                         "paidBy": locales.text(

@@ -692,6 +692,23 @@ struct MealPaymentsTests {
                 )
                 #expect(refused.status == .unprocessableContent && refused.main.contains(reason), "\(refused.main)")
             }
+            // A refused form comes back as typed, escaped, under a new charge id.
+            let typed = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: [
+                    "_key": key, "card": "CARD-0001", "item1": "Суп", "price1": "200", "item2": #"Компот "<домашний>""#,
+                    "override": "on",
+                ]
+            )
+            #expect(typed.status == .unprocessableContent && typed.main.contains("line 2 has no price"))
+            #expect(
+                typed.main.contains(
+                    #"name="card" maxlength="64" autocomplete="off" autofocus required value="CARD-0001""#
+                )
+            )
+            #expect(typed.main.contains(#"value="Суп""#) && typed.main.contains(#"value="200""#))
+            #expect(typed.main.contains("Компот &quot;&lt;домашний&gt;&quot;") && !typed.main.contains("<домашний>"))
+            #expect(typed.main.contains(#"type="checkbox" checked"#) && !typed.main.contains(key))
             #expect(try await city.balance() == 24_950)
             var mother = Browser(client: client)
             try await mother.signIn("astana", login: "mother")

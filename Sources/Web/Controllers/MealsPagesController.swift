@@ -60,6 +60,7 @@ struct MealsPagesController {
             return try await tillPage(
                 answer: nil,
                 message: error.description,
+                refill: form,
                 status: .unprocessableContent,
                 request: request,
                 context: context
@@ -68,6 +69,7 @@ struct MealsPagesController {
             return try await tillPage(
                 answer: nil,
                 message: reason,
+                refill: form,
                 status: .unprocessableContent,
                 request: request,
                 context: context
@@ -115,9 +117,12 @@ struct MealsPagesController {
         return items
     }
 
+    /// The till's page; `refill` is a refused form, shown again with what was typed (under a new
+    /// charge id: nothing was charged).
     private func tillPage(
         answer: MealsController.TransferAnswer?,
         message: String?,
+        refill: FormFields? = nil,
         status: HTTPResponse.Status,
         request: Request,
         context: AppRequestContext
@@ -133,7 +138,13 @@ struct MealsPagesController {
             titleKey: "till_title",
             values: [
                 "slug": tenant.slug.value, "key": UUID().uuidString.lowercased(), "today": today,
-                "lines": (1...Self.tillLines).map { ["n": $0, "first": $0 == 1] as [String: Any] },
+                "card": refill?["card"] ?? "", "override": refill?["override"] == "on",
+                "lines": (1...Self.tillLines).map { line -> [String: Any] in
+                    [
+                        "n": line, "first": line == 1, "item": refill?["item\(line)"] ?? "",
+                        "price": refill?["price\(line)"] ?? "", "allergens": refill?["allergens\(line)"] ?? "",
+                    ]
+                },
                 "message": PageRenderer.optional(message),
                 "answer": answer.map { answer -> [String: Any] in
                     [

@@ -681,10 +681,12 @@ struct MealPaymentsTests {
             #expect(try await city.balance() == 24_950)
             // A line with an item but no price, or a price but no item, is named and charges nothing.
             for (form, reason) in [
-                (["item1": "Суп", "price1": "200", "item2": "Компот"], "line 2 has no price"),
-                (["price1": "200", "price2": "100"], "line 2 has a price but no item"),
-                (["price1": "0"], "line 1: an amount in tenge above zero"),
-                (["item1": "Суп", "price1": "1.5.0"], "line 1: an amount in tenge"),
+                (["item1": "Суп", "price1": "200", "item2": "Компот"], "Line 2 has no price."),
+                (["price1": "200", "price2": "100"], "Line 2 has a price but no item."),
+                (["price1": "0"], "Line 1: the price is an amount in tenge above zero"),
+                (["item1": "Суп", "price1": "1.5.0"], "Line 1: the price is an amount in tenge"),
+                (["item1": "Суп"], "Line 1 has no price."),
+                (["item4": "", "price4": " "], "Line 1 has no price."),
             ] {
                 let refused = try await till.post(
                     "/astana/meals/till?lang=en",
@@ -700,7 +702,7 @@ struct MealPaymentsTests {
                     "override": "on",
                 ]
             )
-            #expect(typed.status == .unprocessableContent && typed.main.contains("line 2 has no price"))
+            #expect(typed.status == .unprocessableContent && typed.main.contains("Line 2 has no price."))
             #expect(
                 typed.main.contains(
                     #"name="card" maxlength="64" autocomplete="off" autofocus required value="CARD-0001""#
@@ -709,6 +711,14 @@ struct MealPaymentsTests {
             #expect(typed.main.contains(#"value="Суп""#) && typed.main.contains(#"value="200""#))
             #expect(typed.main.contains("Компот &quot;&lt;домашний&gt;&quot;") && !typed.main.contains("<домашний>"))
             #expect(typed.main.contains(#"type="checkbox" checked"#) && !typed.main.contains(key))
+            // The refusal is said in the page's language.
+            for (language, text) in [("kk", "2-жолда баға жоқ."), ("ru", "В строке 2 нет цены.")] {
+                let said = try await till.post(
+                    "/astana/meals/till?lang=\(language)",
+                    form: ["_key": UUID().uuidString, "card": "CARD-0001", "price1": "200", "item2": "Компот"]
+                )
+                #expect(said.status == .unprocessableContent && said.main.contains(text), "\(said.main)")
+            }
             #expect(try await city.balance() == 24_950)
             var mother = Browser(client: client)
             try await mother.signIn("astana", login: "mother")

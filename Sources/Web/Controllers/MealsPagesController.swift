@@ -35,10 +35,7 @@ struct MealsPagesController {
             guard let id = form["_key"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "_key", reason: "the form's charge id is missing")
             }
-            let items = try Self.tillItems(
-                form,
-                defaultName: dependencies.pages.locales.text("till_meal", context.language)
-            )
+            let items = try Self.tillItems(form, locales: dependencies.pages.locales, language: context.language)
             let answer = try await MealsController(dependencies: dependencies).charge(
                 MealsController.ChargeBody(
                     id: id,
@@ -53,6 +50,15 @@ struct MealsPagesController {
                 answer: answer.responseGenerator,
                 message: nil,
                 status: .ok,
+                request: request,
+                context: context
+            )
+        } catch let error as TillFormError {
+            return try await tillPage(
+                answer: nil,
+                message: error.message,
+                refill: form,
+                status: .unprocessableContent,
                 request: request,
                 context: context
             )
@@ -80,10 +86,23 @@ struct MealsPagesController {
     /// How many item lines the till's form has (the API takes up to 20 items).
     static let tillLines = 5
 
+    /// A line of the till's form refused, said in the page's language.
+    struct TillFormError: Error {
+        let message: String
+    }
+
     /// The meal's items from the till's form: line n is `itemN`, `priceN` (tenge) and
     /// `allergensN` (comma-separated); an empty line is skipped. The first line's item may be left
-    /// unnamed (`defaultName`); any other priced line must be named, and a named line priced.
-    static func tillItems(_ form: FormFields, defaultName: String) throws -> [MealsController.ChargeItem] {
+    /// unnamed (the page's word for a meal); any other priced line must be named, and a named
+    /// line priced.
+    static func tillItems(
+        _ form: FormFields,
+        locales: LocaleTables,
+        language: Language
+    ) throws(TillFormError) -> [MealsController.ChargeItem] {
+        let refuse = { (key: String, line: Int) in
+            TillFormError(message: locales.text(key, language, figures: [String(line)]))
+        }
         var items: [MealsController.ChargeItem] = []
         for line in 1...tillLines {
             let text = { (field: String) in (form[field + "\(line)"] ?? "").trimmingCharacters(in: .whitespaces) }
@@ -91,29 +110,20 @@ struct MealsPagesController {
             let allergens = text("allergens").split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if name.isEmpty && priceText.isEmpty && allergens.isEmpty { continue }
-            guard !priceText.isEmpty else {
-                throw AdalError.invalidField(field: "price\(line)", reason: "line \(line) has no price")
-            }
+            guard !priceText.isEmpty else { throw refuse("till_line_no_price", line) }
             guard let price = StepForm.tiyn(fromTenge: priceText), price > 0 else {
-                throw AdalError.invalidField(
-                    field: "price\(line)",
-                    reason: "line \(line): an amount in tenge above zero, such as 550 or 550,50"
-                )
+                throw refuse("till_line_bad_price", line)
             }
-            guard !name.isEmpty || line == 1 else {
-                throw AdalError.invalidField(field: "item\(line)", reason: "line \(line) has a price but no item")
-            }
+            guard !name.isEmpty || line == 1 else { throw refuse("till_line_no_item", line) }
             items.append(
                 MealsController.ChargeItem(
-                    name: name.isEmpty ? defaultName : name,
+                    name: name.isEmpty ? locales.text("till_meal", language) : name,
                     price: price,
                     allergens: allergens.isEmpty ? nil : allergens
                 )
             )
         }
-        guard !items.isEmpty else {
-            throw AdalError.invalidField(field: "price1", reason: "a price on the first line at least")
-        }
+        guard !items.isEmpty else { throw refuse("till_line_no_price", 1) }
         return items
     }
 

@@ -31,6 +31,8 @@ struct MealsPagesController {
     @Sendable func tillCharge(request: Request, context: AppRequestContext) async throws -> Response {
         let (tenant, principal) = try context.authorised([.canteenTill])
         let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        // What a refused form is answered with, on the form as typed.
+        let message: String
         do {
             guard let id = form["_key"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "_key", reason: "the form's charge id is missing")
@@ -54,33 +56,20 @@ struct MealsPagesController {
                 context: context
             )
         } catch let error as TillFormError {
-            return try await tillPage(
-                answer: nil,
-                message: error.message,
-                refill: form,
-                status: .unprocessableContent,
-                request: request,
-                context: context
-            )
+            message = error.message
         } catch let error as AdalError {
-            return try await tillPage(
-                answer: nil,
-                message: error.description,
-                refill: form,
-                status: .unprocessableContent,
-                request: request,
-                context: context
-            )
+            message = error.description
         } catch let WorkflowError.refused(reason) {
-            return try await tillPage(
-                answer: nil,
-                message: reason,
-                refill: form,
-                status: .unprocessableContent,
-                request: request,
-                context: context
-            )
+            message = reason
         }
+        return try await tillPage(
+            answer: nil,
+            message: message,
+            refill: form,
+            status: .unprocessableContent,
+            request: request,
+            context: context
+        )
     }
 
     /// How many item lines the till's form has (the API takes up to 20 items).

@@ -110,6 +110,7 @@ struct MealsBench: AsyncParsableCommand {
                     func run(_ script: String, label: String) async throws -> String {
                         let before = try await BenchCPU.now(database: database)
                         let batchesBefore = dependencies.mealChargeBatches
+                        let phasesBefore = dependencies.workflows.batchPhases.times
                         let output = try BenchServer.wrk([
                             "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
                             base + "/api/\(city.slug)/meals/charges",
@@ -121,6 +122,7 @@ struct MealsBench: AsyncParsableCommand {
                         )
                         print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
                         print("  " + Self.describe(dependencies.mealChargeBatches.since(batchesBefore)))
+                        print("  " + Self.describe(dependencies.workflows.batchPhases.times.since(phasesBefore)))
                         return output
                     }
                     if statements { try await BenchStatements.reset(owner) }
@@ -207,6 +209,16 @@ struct MealsBench: AsyncParsableCommand {
             served.milliseconds(within: 0.5),
             served.milliseconds(within: 0.99)
         )
+    }
+
+    /// A batch's phases on average, and the batches in which a phase was slow.
+    static func describe(_ phases: BatchPhaseTimes) -> String {
+        let all = BatchPhaseTimes.Phase.allCases
+        let slow = all.filter { phases.slow[$0.rawValue] > 0 }.map { "\($0.label) \(phases.slow[$0.rawValue])" }
+        return "a batch's phases on average: "
+            + all.map { "\($0.label) " + String(format: "%.2f", phases.meanMilliseconds($0)) }.joined(separator: ", ")
+            + " ms; batches with a phase of \(Int(BatchPhaseTimes.slowLimit / .milliseconds(1))) ms or more: "
+            + (slow.isEmpty ? "none" : slow.joined(separator: ", "))
     }
 
     /// The wrk script: a charge of a random pupil with a new id, or the previous request again.

@@ -283,4 +283,35 @@ struct EngineBatchTests {
             #expect(try await fixture.count("SELECT count(*) FROM workflow_steps WHERE instance_id = \(a)") == 2)
         }
     }
+
+    @Test("a batch's phases are counted once per batch, each within the batch's time; a step alone counts none")
+    func phasesCounted() async throws {
+        try await EngineFixture.with { fixture in
+            let a = try await fixture.startRequest().instanceID
+            let b = try await fixture.startRequest().instanceID
+            let c = try await fixture.startRequest().instanceID
+            let before = fixture.engine.batchPhases.times
+            let started = ContinuousClock.now
+            let results = await Self.fire(
+                [
+                    Self.request("approve", on: a, as: fixture.officer),
+                    Self.request("approve", on: b, as: fixture.officer),
+                ],
+                fixture,
+                inLock: true
+            )
+            let took = ContinuousClock.now - started
+            #expect(results.allSatisfy { (try? $0.get()) != nil })
+            let counted = fixture.engine.batchPhases.times.since(before)
+            #expect(counted.batches == 1)
+            let phases = BatchPhaseTimes.Phase.allCases.map { counted.total[$0.rawValue] }
+            #expect(phases.allSatisfy { $0 >= .zero } && phases.reduce(.zero, +) <= took)
+            // Each statement's phase waited for PostgreSQL.
+            for phase in [BatchPhaseTimes.Phase.lock, .actions, .write, .commit] {
+                #expect(counted.total[phase.rawValue] > .zero, "\(phase)")
+            }
+            _ = await Self.fire([Self.request("approve", on: c, as: fixture.officer)], fixture)
+            #expect(fixture.engine.batchPhases.times.since(before).batches == 1)
+        }
+    }
 }

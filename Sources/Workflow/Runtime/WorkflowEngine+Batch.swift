@@ -184,12 +184,12 @@ extension WorkflowEngine {
         // The batch as taken, for running its requests alone when the transaction fails (taken
         // then if it failed before the batch was).
         let taken = Locked<[BatchedStep<Context>]?>(nil)
-        let outcome: ([Result<Answer, any Error>?], later: [Int])
+        let outcome: ([Result<Answer, any Error>?], later: [Int], phases: [ContinuousClock.Instant])
         do {
             outcome = try await database.withTenant(tenantID, genericPlans: true) { connection in
                 let batch = await take()
                 taken.withLock { $0 = batch }
-                guard !batch.isEmpty else { return ([], later: []) }
+                guard !batch.isEmpty else { return ([], later: [], phases: []) }
                 return try await fireTogether(
                     on: connection,
                     tenantID: tenantID,
@@ -209,6 +209,7 @@ extension WorkflowEngine {
                 return results
             }
         }
+        if !outcome.phases.isEmpty { batchPhases.count(outcome.phases + [.now]) }
         let batch = taken.current ?? []
         var results = outcome.0
         for index in outcome.later {
@@ -257,7 +258,8 @@ extension WorkflowEngine {
     }
 
     /// The batch inside its transaction: each request's result, nil for those left for later
-    /// (listed in `later`), which touch an instance or a key already in the batch.
+    /// (listed in `later`), which touch an instance or a key already in the batch, and the
+    /// instants its phases began and ended (``BatchPhaseTimes/Phase``, all but COMMIT).
     private func fireTogether<Context: Sendable, Answer: Sendable>(
         on connection: PostgresConnection,
         tenantID: UUID,
@@ -265,7 +267,8 @@ extension WorkflowEngine {
         missing: AdalError,
         locating: Locating<Context>,
         answer: @escaping @Sendable (PostgresConnection, [MadeStep<Context>]) async throws -> [Answer]
-    ) async throws -> ([Result<Answer, any Error>?], later: [Int]) {
+    ) async throws -> ([Result<Answer, any Error>?], later: [Int], phases: [ContinuousClock.Instant]) {
+        var phases: [ContinuousClock.Instant] = [.now]
         var results = [Result<Answer, any Error>?](repeating: nil, count: batch.count)
         var later: [Int] = []
         let instances: [UUID?]
@@ -327,6 +330,7 @@ extension WorkflowEngine {
                 locked[chosen[row.position]] = row
             }
         }
+        phases.append(.now)
         var made: [(index: Int, result: StepResult, reply: (any Sendable)?)] = []
         var checked: [(index: Int, context: StepContext, hash: [UInt8])] = []
         let now = clock()
@@ -361,7 +365,9 @@ extension WorkflowEngine {
             case .stale: throw AdalError.unavailable(reason: "the step could not be prepared")
             }
         }
+        phases.append(.now)
         let effects = try await runActions(checked.map(\.context))
+        phases.append(.now)
         var writes: [StepWrite] = []
         for (step, effects) in zip(checked, effects) {
             let prepared = try await finish(step.context, effects: effects)
@@ -384,7 +390,9 @@ extension WorkflowEngine {
                 results[twin.index] = .failure(Self.keyReused)
             }
         }
+        phases.append(.now)
         try await write(writes, on: connection)
+        phases.append(.now)
         let answers = try await answer(
             connection,
             made.map { MadeStep(context: batch[$0.index].context, result: $0.result, reply: $0.reply) }
@@ -393,7 +401,8 @@ extension WorkflowEngine {
             throw AdalError.unavailable(reason: "the batch's answers could not be read")
         }
         for (step, reply) in zip(made, answers) { results[step.index] = .success(reply) }
-        return (results, later)
+        phases.append(.now)
+        return (results, later, phases)
     }
 }
 

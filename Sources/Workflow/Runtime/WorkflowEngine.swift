@@ -15,6 +15,8 @@ public struct WorkflowEngine: Sendable {
     public let registry: WorkflowRegistry
     let subjectKeys: SubjectKeys
     let clock: @Sendable () -> Date
+    /// Where this engine's batches spent their time (``BatchPhaseTimes``).
+    public let batchPhases = BatchPhases()
 
     /// The channel the job runner listens on; a step notifies it when it queues work due now.
     public static let jobsChannel = "adal_jobs"

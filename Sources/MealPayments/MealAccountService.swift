@@ -141,7 +141,10 @@ public enum MealAccountService {
     static func charges(_ contexts: [StepContext]) async throws -> [StepEffects] {
         guard let first = contexts.first else { return [] }
         var charges: [PreparedCharges.Charge] = []
+        // When each meal was served: now, or earlier for a charge a till kept while offline.
+        var served: [Date] = []
         for context in contexts {
+            served.append(try servedAt(context.input.string("served_at"), now: context.now))
             let itemsJSON = context.input.string("items") ?? ""
             let items = try Self.items(itemsJSON)
             var amount: Int64 = 0
@@ -166,16 +169,23 @@ public enum MealAccountService {
                 )
             )
         }
-        let statement = try PreparedCharges(
-            tenantID: first.tenantID,
-            charges: charges,
-            now: first.now,
-            shard: Int16.random(in: 0..<Int16(Ledger.shards))
-        )
         var rows: [Int: PreparedCharges.Row] = [:]
         do {
-            for try await row in try await first.connection.execute(statement, logger: first.logger) {
-                rows[Int(row.0) - 1] = row
+            // One statement for the charges served at the same time (all of them, unless some
+            // were kept offline): the statement takes one time, for the transfers and the day
+            // whose limit it counts.
+            let times = Dictionary(grouping: charges.indices) { served[$0] }.sorted { $0.key < $1.key }
+            for (time, indices) in times {
+                let statement = try PreparedCharges(
+                    tenantID: first.tenantID,
+                    charges: indices.map { charges[$0] },
+                    now: time,
+                    shard: Int16.random(in: 0..<Int16(Ledger.shards))
+                )
+                for try await row in try await first.connection.execute(statement, logger: first.logger)
+                where indices.indices.contains(Int(row.0) - 1) {
+                    rows[indices[Int(row.0) - 1]] = row
+                }
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             // A twin request inserted the same transfer id at the same moment.
@@ -222,6 +232,43 @@ public enum MealAccountService {
             )
         }
         return effects
+    }
+
+    /// Longest a till may keep a charge it could not send: 72 hours, a long weekend's outage.
+    public static let keptChargeLimit: Duration = .seconds(72 * 3600)
+    /// How far a till's clock may run ahead of the server's.
+    public static let tillClockSkew: Duration = .seconds(300)
+    /// How a kept charge's time is written, as a refusal says it.
+    public static let servedAtShape = "a time with its UTC offset, such as 2026-11-23T12:30:00+05:00"
+
+    /// The time in a charge's `served_at`: an ISO 8601 time with its offset (fractions of a
+    /// second allowed); nil when it is not one.
+    public static func parseServedAt(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions.insert(.withFractionalSeconds)
+        return formatter.date(from: text)
+    }
+
+    /// When a charge's meal was served: `served_at` for a charge a till kept while it could not
+    /// reach the server, else `now`. Refused when it is not a time with its offset, later than
+    /// now (beyond a till's clock running ``tillClockSkew`` fast; a time within it counts as
+    /// now), or more than ``keptChargeLimit`` ago.
+    public static func servedAt(_ text: String?, now: Date) throws -> Date {
+        guard let text else { return now }
+        guard let date = parseServedAt(text) else {
+            throw AdalError.invalidField(field: "served_at", reason: servedAtShape)
+        }
+        guard date.timeIntervalSince(now) <= Double(tillClockSkew.components.seconds) else {
+            throw AdalError.invalidField(field: "served_at", reason: "later than now; check the till's clock")
+        }
+        guard now.timeIntervalSince(date) <= Double(keptChargeLimit.components.seconds) else {
+            throw AdalError.invalidField(
+                field: "served_at",
+                reason: "more than 72 hours ago; a till must send the charges it kept within 72 hours"
+            )
+        }
+        return min(date, now)
     }
 
     /// What a charge's items must be, as a refusal says it.

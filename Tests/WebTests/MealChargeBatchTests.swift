@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
 import Testing
@@ -163,6 +164,98 @@ struct MealChargeBatchTests {
             }
             #expect(try answers[1].get().found?.line.status == "posted")
             #expect(try await city.ledgerCheck().passed)
+        }
+    }
+
+    @Test(
+        "charges a till kept while offline are booked when the meal was served, counted on that day's limit, replayed by id, and refused beyond 72 hours"
+    )
+    func keptCharges() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client, dailyLimit: 30_000)
+            let tenant = fixture.astana.id
+            try await city.topUp(100_000)
+            _ = try await Self.pupil(city, card: "CARD-FREE", extra: #", "freeMealCategory": "x""#)
+            _ = try await Self.pupil(city, card: "CARD-NOW", extra: #", "freeMealCategory": "x""#)
+            let till = try #require(
+                try await fixture.dependencies.accounts.principal(apiToken: city.till, tenantID: tenant)
+            )
+            let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+            let yesterday = now.addingTimeInterval(-26 * 3600)
+            let earlier = now.addingTimeInterval(-50 * 3600)
+            func kept(_ card: String, _ price: Int64, at: Date?) -> MealsController.ChargeBody {
+                var body = Self.body(card, price)
+                body.servedAt = at
+                return body
+            }
+            func serve(_ bodies: [MealsController.ChargeBody]) async throws -> [MealQueries.Found] {
+                let charges = try bodies.map { try MealsController.charge($0, principal: { till }) }
+                let results = await MealCharges.serve(charges, tenantID: tenant, engine: fixture.dependencies.workflows)
+                return try results.map { try #require(try $0.get().found) }
+            }
+
+            // One batch: a charge of now and two kept ones of two earlier days.
+            let first = try await serve([
+                kept("CARD-0001", 25_000, at: yesterday), kept("CARD-FREE", 25_000, at: earlier),
+                Self.body("CARD-NOW", 5_000),
+            ])
+            #expect(first.map(\.line.status) == ["posted", "posted", "posted"])
+            #expect(first[0].line.at == yesterday && first[1].line.at == earlier)
+            #expect(first[2].line.at > now.addingTimeInterval(-60))
+            #expect(first[0].balance == 75_000 && first[1].line.paidBy == "subsidy")
+            // The limit of 30,000 a day counts each day apart: today's meal is posted, one more
+            // of yesterday is over that day's limit.
+            let later = try await serve([Self.body("CARD-0001", 25_000)])
+            #expect(later[0].line.status == "posted" && later[0].balance == 50_000)
+            let over = try await serve([kept("CARD-0001", 10_000, at: yesterday)])
+            #expect(over[0].line.reason == "over the daily limit of 30000 tiyn (25000 spent today)")
+            let days = try await fixture.databases.owner.withTenant(tenant) { connection in
+                try await connection.query(
+                    """
+                    SELECT local_day::text, count(*) FROM transfers
+                    WHERE kind IN ('charge', 'subsidised_charge') GROUP BY local_day ORDER BY local_day
+                    """,
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode((String, Int).self) }.map { "\($0.0) \($0.1)" }
+            }
+            let day = { (date: Date) in Day.kazakhstan(date) }
+            #expect(days == ["\(day(earlier)) 1", "\(day(yesterday)) 2", "\(day(now)) 2"], "\(days)")
+
+            // Through the API: the time as the till wrote it (any offset), replayed by id; a
+            // time that is not one, in the future or older than 72 hours is refused.
+            let id = UUID()
+            let local = "\(day(yesterday))T13:05:00.250+05:00"
+            let sent = try await city.charge(id, price: "1000", servedAt: local)
+            #expect(sent.status == .created, "\(sent.text)")
+            let again = try await city.charge(id, price: "1000", servedAt: local)
+            let replayed = try again.json()["replayed"] as? Bool
+            #expect(again.status == .ok && replayed == true)
+            let at = (try again.json()["transfer"] as? [String: Any])?["at"] as? String
+            #expect(at == "\(day(yesterday))T08:05:00Z", "\(at ?? "")")
+            let step = try await fixture.databases.owner.withTenant(tenant) { connection in
+                try await connection.query(
+                    "SELECT input->>'served_at' FROM workflow_steps WHERE input->>'transfer_id' = \(id.uuidString.lowercased())",
+                    logger: fixture.databases.owner.logger
+                ).collect().first?.decode(String.self)
+            }
+            #expect(step == "\(day(yesterday))T08:05:00Z")
+            let refusals: [(String, HTTPResponse.Status, String)] = [
+                ("yesterday", .badRequest, "servedAt: a time with its UTC offset"),
+                ("2026-11-23T12:30:00", .badRequest, "servedAt: a time with its UTC offset"),
+                (now.addingTimeInterval(3600).ISO8601Format(), .unprocessableContent, "later than now"),
+                (now.addingTimeInterval(-73 * 3600).ISO8601Format(), .unprocessableContent, "within 72 hours"),
+            ]
+            for (servedAt, status, text) in refusals {
+                let refused = try await city.charge(price: "1000", servedAt: servedAt)
+                #expect(refused.status == status && refused.text.contains(text), "\(servedAt): \(refused.text)")
+            }
+            // A till's clock a minute fast counts as now.
+            let fast = try await city.charge(price: "1000", servedAt: now.addingTimeInterval(60).ISO8601Format())
+            let fastAt = (try fast.json()["transfer"] as? [String: Any])?["at"] as? String
+            let fastTime = try #require(fastAt.flatMap(MealAccountService.parseServedAt))
+            #expect(fast.status == .created && fastTime <= Date())
+            let check = try await city.ledgerCheck()
+            #expect(check.passed, "\(check)")
         }
     }
 }

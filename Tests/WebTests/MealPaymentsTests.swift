@@ -140,6 +140,7 @@ struct MealCity {
         card: String = "CARD-0001",
         allergens: String = "[]",
         override: Bool = false,
+        servedAt: String? = nil,
         token: String? = nil
     ) async throws -> TestResponse {
         try await client.api(
@@ -148,7 +149,8 @@ struct MealCity {
             token: token ?? till,
             json: """
                 {"id": "\(id)", "card": "\(card)", "allergenOverride": \(override),
-                 "items": [{"name": "Палау", "price": \(price), "allergens": \(allergens)}]}
+                 \(servedAt.map { #""servedAt": "\#($0)", "# } ?? "")\
+                "items": [{"name": "Палау", "price": \(price), "allergens": \(allergens)}]}
                 """
         )
     }

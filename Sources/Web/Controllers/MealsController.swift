@@ -243,6 +243,9 @@ struct MealsController {
         var card: String
         var items: [ChargeItem]
         var allergenOverride: Bool?
+        /// When the meal was served, for a charge the till kept while it could not reach the
+        /// server (nil: now).
+        var servedAt: Date? = nil
     }
 
     typealias ChargeItem = MealAccountService.Item
@@ -337,6 +340,7 @@ struct MealsController {
             "items": .string(String(decoding: try canonical.encode(body.items), as: UTF8.self)),
         ]
         if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
+        if let servedAt = body.servedAt { input["served_at"] = .string(servedAt.ISO8601Format()) }
         return MealCharges.Charge(card: body.card, transfer: body.id, input: input) {
             let principal = try await principal()
             return StepActor(id: principal.userID, roles: principal.roles)
@@ -467,7 +471,7 @@ struct MealsController {
 extension TopUps.Hold: ResponseEncodable {}
 
 extension MealsController.ChargeBody {
-    /// The body a till sends (`{"id", "card", "items", "allergenOverride"}`, other keys left
+    /// The body a till sends (`{"id", "card", "items", "allergenOverride", "servedAt"}`, other keys left
     /// out), read by ``InputValue/init(json:)``: `JSONDecoder` was 7 % of the server's CPU in
     /// `adal bench meals`. What does not fit is refused (400) with the field it is in.
     init(json body: ByteBuffer) throws {
@@ -494,6 +498,16 @@ extension MealsController.ChargeBody {
         case .bool(let value)?: allergenOverride = value
         default: throw refuse("allergenOverride", "true or false")
         }
-        self.init(id: uuid, card: card, items: items, allergenOverride: allergenOverride)
+        var servedAt: Date?
+        switch members["servedAt"] {
+        case nil, .null?: servedAt = nil
+        case .string(let text)?:
+            guard let date = MealAccountService.parseServedAt(text) else {
+                throw refuse("servedAt", MealAccountService.servedAtShape)
+            }
+            servedAt = date
+        default: throw refuse("servedAt", MealAccountService.servedAtShape)
+        }
+        self.init(id: uuid, card: card, items: items, allergenOverride: allergenOverride, servedAt: servedAt)
     }
 }

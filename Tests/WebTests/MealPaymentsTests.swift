@@ -722,6 +722,33 @@ struct MealPaymentsTests {
                 #expect(said.status == .unprocessableContent && said.main.contains(text), "\(said.main)")
             }
             #expect(try await city.balance() == 24_950)
+            // A charge the page's script kept while the server could not be reached is sent with
+            // the time the meal was served: booked then, and shown on that day, not today's list.
+            let served = Date().addingTimeInterval(-25 * 3600)
+            let kept = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: [
+                    "_key": UUID().uuidString, "card": "CARD-0001", "item1": "Ботқа", "price1": "100",
+                    "served_at": served.ISO8601Format(),
+                ]
+            )
+            #expect(kept.status == .ok && kept.main.contains("Charged</strong>: Ботқа — 100.00 ₸"), "\(kept.main)")
+            #expect(!kept.main.contains("<td>Ботқа</td>"))
+            #expect(try await city.balance() == 14_950)
+            let badTime = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "price1": "100", "served_at": "yesterday"]
+            )
+            #expect(
+                badTime.status == .unprocessableContent
+                    && badTime.main.contains("served_at: a time with its UTC offset")
+            )
+            // The page carries its script and the panel for kept charges, in the page's language.
+            #expect(kept.main.contains(#"<script src="/static/till-offline.js" defer></script>"#))
+            #expect(kept.main.contains(#"data-kept="Kept on this till while the server cannot be reached: {1}."#))
+            let script = try await client.execute(uri: "/static/till-offline.js", method: .get)
+            #expect(script.status == .ok && String(buffer: script.body).contains("served_at"))
+            #expect(try await city.balance() == 14_950)
             var mother = Browser(client: client)
             try await mother.signIn("astana", login: "mother")
             #expect(try await mother.get("/astana/meals/till").status == .forbidden)

@@ -38,12 +38,21 @@ struct MealsPagesController {
                 throw AdalError.invalidField(field: "_key", reason: "the form's charge id is missing")
             }
             let items = try Self.tillItems(form, locales: dependencies.pages.locales, language: context.language)
+            // Sent by the page's script for a charge it kept while the server could not be reached.
+            var servedAt: Date?
+            if let text = form["served_at"], !text.isEmpty {
+                guard let date = MealAccountService.parseServedAt(text) else {
+                    throw AdalError.invalidField(field: "served_at", reason: MealAccountService.servedAtShape)
+                }
+                servedAt = date
+            }
             let answer = try await MealsController(dependencies: dependencies).charge(
                 MealsController.ChargeBody(
                     id: id,
                     card: (form["card"] ?? "").trimmingCharacters(in: .whitespaces),
                     items: items,
-                    allergenOverride: form["override"] == "on"
+                    allergenOverride: form["override"] == "on",
+                    servedAt: servedAt
                 ),
                 principal: principal,
                 tenant: tenant

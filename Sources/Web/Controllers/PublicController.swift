@@ -12,6 +12,7 @@ struct PublicController {
     static let assetTypes = [
         "adal.css": "text/css; charset=utf-8", "verify-leaf.js": "text/javascript; charset=utf-8",
         "verify-link.js": "text/javascript; charset=utf-8", "budget-map.js": "text/javascript; charset=utf-8",
+        "till-offline.js": "text/javascript; charset=utf-8",
     ]
 
     init(dependencies: AppDependencies) throws {

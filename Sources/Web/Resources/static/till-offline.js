@@ -1,0 +1,167 @@
+// The canteen till's page keeps serving while the server cannot be reached.
+//
+// Each charge is posted from here instead of by the browser, so a lost connection leaves the
+// page in place: the charge is kept in this browser (localStorage), with its id and the time the
+// meal was served, and the form is cleared for the next pupil under a new id. Kept charges are
+// sent in the order they were served when the connection is back (every 20 seconds, and at once
+// when the browser says it is online); the server books each at its time (served_at) and charges
+// it once by its id, however often it is sent. Without script the form posts as before.
+(function () {
+  const form = document.getElementById("till-form");
+  const panel = document.getElementById("till-kept");
+  if (!form || !panel || !window.fetch || !window.localStorage || !window.URLSearchParams) return;
+
+  const store = "adal-till-kept:" + form.dataset.slug;
+  const note = panel.querySelector("p");
+  const sentTitle = panel.querySelector("h2");
+  const sentList = panel.querySelector("ul");
+  // At most this many charges are kept: a day's meals at a busy canteen.
+  const limit = 2000;
+
+  function kept() {
+    try {
+      return JSON.parse(localStorage.getItem(store) || "[]");
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function keep(list) {
+    localStorage.setItem(store, JSON.stringify(list));
+    show();
+  }
+
+  // Whether the last send found the session ended (the kept charges wait for a new sign-in).
+  let signIn = false;
+
+  function show() {
+    const count = kept().length;
+    note.textContent = signIn ? note.dataset.signin : note.dataset.kept.replace("{1}", String(count));
+    note.hidden = count === 0 && !signIn;
+    panel.hidden = note.hidden && sentList.children.length === 0;
+  }
+
+  // A random (version 4) UUID; crypto.randomUUID needs a secure context, this does not.
+  function newID() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  function fields(formElement) {
+    const values = {};
+    for (const [name, value] of new FormData(formElement)) values[name] = String(value);
+    return values;
+  }
+
+  // Posts a charge's fields; the server's page, or null when the server cannot be reached.
+  async function post(values) {
+    try {
+      return await fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(values),
+      });
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function page(html) {
+    return new DOMParser().parseFromString(html, "text/html");
+  }
+
+  // The server's page replaces this one's content (the kept charges' panel stays as it is).
+  function replace(doc) {
+    const main = document.querySelector("main");
+    const fresh = doc.querySelector("main");
+    if (!main || !fresh) return;
+    const current = document.getElementById("till-kept");
+    main.replaceWith(fresh);
+    const placeholder = document.getElementById("till-kept");
+    if (placeholder && current) placeholder.replaceWith(current);
+    start();
+  }
+
+  // A response that is the till's page (not the sign-in page it redirects to).
+  function isTillPage(response, doc) {
+    return !response.redirected && doc.getElementById("till-form") !== null;
+  }
+
+  let sending = false;
+  async function sendKept() {
+    if (sending) return;
+    sending = true;
+    try {
+      let list = kept();
+      while (list.length > 0) {
+        const response = await post(list[0]);
+        if (response === null) break;
+        const doc = page(await response.text());
+        signIn = !isTillPage(response, doc);
+        if (signIn) break;
+        const answer = doc.querySelector("main section[aria-live], main p[role=alert]");
+        const item = document.createElement("li");
+        item.textContent = new Date(list[0].served_at).toLocaleTimeString() + " " + list[0].card + ": " +
+          (answer ? answer.textContent.trim() : String(response.status));
+        sentList.prepend(item);
+        sentTitle.hidden = false;
+        list = kept().slice(1);
+        keep(list);
+      }
+    } finally {
+      sending = false;
+      show();
+    }
+  }
+
+  let started = null;
+  function start() {
+    const current = document.getElementById("till-form");
+    if (!current || current === started) return;
+    started = current;
+    current.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const values = fields(current);
+      const button = current.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      const response = await post(values);
+      if (response !== null) {
+        const doc = page(await response.text());
+        if (isTillPage(response, doc)) {
+          replace(doc);
+          sendKept();
+          return;
+        }
+        window.location.reload();
+        return;
+      }
+      // The server cannot be reached: the charge is kept, the form cleared for the next pupil.
+      const list = kept();
+      values.served_at = new Date().toISOString();
+      list.push(values);
+      try {
+        if (list.length > limit) throw new Error("full");
+        keep(list);
+      } catch (error) {
+        // Nothing is cleared that could not be kept: the form stays as typed.
+        if (button) button.disabled = false;
+        return;
+      }
+      current.reset();
+      for (const input of current.querySelectorAll("input:not([type=hidden]):not([type=checkbox])")) input.value = "";
+      current.elements._key.value = newID();
+      if (button) button.disabled = false;
+      current.elements.card.focus();
+    });
+  }
+
+  start();
+  show();
+  window.addEventListener("online", sendKept);
+  setInterval(sendKept, 20000);
+  sendKept();
+})();

@@ -126,6 +126,9 @@
     current.addEventListener("submit", async (event) => {
       event.preventDefault();
       const values = fields(current);
+      // Sent on every charge, so a charge that reached the server although its answer was lost
+      // is the same request when sent again (replayed, not refused as another body).
+      values.served_at = new Date().toISOString();
       const button = current.querySelector("button[type=submit]");
       if (button) button.disabled = true;
       const response = await post(values);
@@ -141,7 +144,6 @@
       }
       // The server cannot be reached: the charge is kept, the form cleared for the next pupil.
       const list = kept();
-      values.served_at = new Date().toISOString();
       list.push(values);
       try {
         if (list.length > limit) throw new Error("full");

@@ -137,14 +137,14 @@ public enum MealAccountService {
     /// Tills' charges, one or a batch: each charge's items' total checked against the contract
     /// price, the allergens, the daily limit and the balance, then the pupil's (or the subsidy's)
     /// debit and the supplier's credit — for all of them in one prepared statement
-    /// (`adal_meal_charges`, migration 0020), so a batch of charges is one round trip.
+    /// (`adal_meal_charges`, migrations 0020 and 0023), so a batch of charges is one round trip,
+    /// charges a till kept while offline (each at its own time) included.
     static func charges(_ contexts: [StepContext]) async throws -> [StepEffects] {
         guard let first = contexts.first else { return [] }
         var charges: [PreparedCharges.Charge] = []
-        // When each meal was served: now, or earlier for a charge a till kept while offline.
-        var served: [Date] = []
         for context in contexts {
-            served.append(try servedAt(context.input.string("served_at"), now: context.now))
+            // When the meal was served: now, or earlier for a charge a till kept while offline.
+            let served = try servedAt(context.input.string("served_at"), now: context.now)
             let itemsJSON = context.input.string("items") ?? ""
             let items = try Self.items(itemsJSON)
             var amount: Int64 = 0
@@ -165,27 +165,22 @@ public enum MealAccountService {
                     items: itemsJSON,
                     amount: amount,
                     allergens: items.flatMap { $0.allergens ?? [] },
-                    override: context.input.string("allergen_override") == "confirmed_by_staff"
+                    override: context.input.string("allergen_override") == "confirmed_by_staff",
+                    servedAt: served == contexts[0].now ? nil : served
                 )
             )
         }
         var rows: [Int: PreparedCharges.Row] = [:]
         do {
-            // One statement for the charges served at the same time (all of them, unless some
-            // were kept offline): the statement takes one time, for the transfers and the day
-            // whose limit it counts.
-            let times = Dictionary(grouping: charges.indices) { served[$0] }.sorted { $0.key < $1.key }
-            for (time, indices) in times {
-                let statement = try PreparedCharges(
-                    tenantID: first.tenantID,
-                    charges: indices.map { charges[$0] },
-                    now: time,
-                    shard: Int16.random(in: 0..<Int16(Ledger.shards))
-                )
-                for try await row in try await first.connection.execute(statement, logger: first.logger)
-                where indices.indices.contains(Int(row.0) - 1) {
-                    rows[indices[Int(row.0) - 1]] = row
-                }
+            let statement = try PreparedCharges(
+                tenantID: first.tenantID,
+                charges: charges,
+                now: first.now,
+                shard: Int16.random(in: 0..<Int16(Ledger.shards))
+            )
+            for try await row in try await first.connection.execute(statement, logger: first.logger)
+            where charges.indices.contains(Int(row.0) - 1) {
+                rows[Int(row.0) - 1] = row
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             // A twin request inserted the same transfer id at the same moment.
@@ -521,6 +516,8 @@ public struct PreparedCharges: PreparedSQL {
         public var amount: Int64
         public var allergens: [String]
         public var override: Bool
+        /// When the meal was served, for a charge a till kept while offline; nil: now.
+        public var servedAt: Date?
 
         public init(
             instanceID: UUID,
@@ -530,7 +527,8 @@ public struct PreparedCharges: PreparedSQL {
             items: String,
             amount: Int64,
             allergens: [String],
-            override: Bool
+            override: Bool,
+            servedAt: Date? = nil
         ) {
             self.instanceID = instanceID
             self.transfer = transfer
@@ -540,6 +538,7 @@ public struct PreparedCharges: PreparedSQL {
             self.amount = amount
             self.allergens = allergens
             self.override = override
+            self.servedAt = servedAt
         }
     }
 
@@ -556,9 +555,12 @@ public struct PreparedCharges: PreparedSQL {
 
     public let query: PostgresQuery
 
+    /// The charges of a batch; each is booked at its ``Charge/servedAt``, or at `now`.
     public init(tenantID: UUID, charges: [Charge], now: Date, shard: Int16) throws {
-        // The daily limit counts the day in Kazakhstan.
-        let day = Day.kazakhstan(now)
+        // The daily limit counts the day in Kazakhstan of each charge's time.
+        let today = Day.kazakhstan(now)
+        let times = charges.map { $0.servedAt ?? now }
+        let days = charges.map { $0.servedAt.map(Day.kazakhstan) ?? today }
         let encoder = JSONEncoder()
         let allergens = try charges.map { String(decoding: try encoder.encode($0.allergens), as: UTF8.self) }
         let (instances, transfers) = (charges.map(\.instanceID), charges.map(\.transfer))
@@ -570,7 +572,7 @@ public struct PreparedCharges: PreparedSQL {
             items, account_balance
         FROM adal_meal_charges(\(tenantID)::uuid, \(instances)::uuid[], \(transfers)::uuid[], \(hashes)::bytea[],
             \(tills)::uuid[], \(items)::text[], \(amounts)::bigint[], \(allergens)::text[], \(overrides)::boolean[],
-            \(now)::timestamptz, \(day)::date, \(shard)::smallint, \(Int16(Ledger.shards))::smallint)
+            \(times)::timestamptz[], \(days)::date[], \(today)::date, \(shard)::smallint, \(Int16(Ledger.shards))::smallint)
         """
     }
 

@@ -208,7 +208,9 @@ struct MealChargeBatchTests {
             let later = try await serve([Self.body("CARD-0001", 25_000)])
             #expect(later[0].line.status == "posted" && later[0].balance == 50_000)
             let over = try await serve([kept("CARD-0001", 10_000, at: yesterday)])
-            #expect(over[0].line.reason == "over the daily limit of 30000 tiyn (25000 spent today)")
+            let day = { (date: Date) in Day.kazakhstan(date) }
+            // The refusal names that day, not today.
+            #expect(over[0].line.reason == "over the daily limit of 30000 tiyn (25000 spent on \(day(yesterday)))")
             let days = try await fixture.databases.owner.withTenant(tenant) { connection in
                 try await connection.query(
                     """
@@ -218,7 +220,6 @@ struct MealChargeBatchTests {
                     logger: fixture.databases.owner.logger
                 ).collect().map { try $0.decode((String, Int).self) }.map { "\($0.0) \($0.1)" }
             }
-            let day = { (date: Date) in Day.kazakhstan(date) }
             #expect(days == ["\(day(earlier)) 1", "\(day(yesterday)) 2", "\(day(now)) 2"], "\(days)")
 
             // Through the API: the time as the till wrote it (any offset), replayed by id; a

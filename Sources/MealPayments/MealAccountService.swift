@@ -154,7 +154,7 @@ public enum MealAccountService {
                 amount = sum
             }
             guard let userID = context.actor.id else {
-                throw AdalError.forbidden(reason: "this account is not a till of any school")
+                throw AdalError.forbidden(reason: MealReason.notATill)
             }
             charges.append(
                 PreparedCharges.Charge(
@@ -199,9 +199,9 @@ public enum MealAccountService {
             case "already_made": throw AlreadyMade(transfer: id)
             case "conflict": throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
             case "no_pupil": throw AdalError.notFound(what: "pupil")
-            case "not_a_till": throw AdalError.forbidden(reason: "this account is not a till of any school")
-            case "wrong_school": throw WorkflowError.refused(reason: "the pupil is not at this till's school")
-            case "no_contract": throw WorkflowError.refused(reason: "the school has no meal contract in force")
+            case "not_a_till": throw AdalError.forbidden(reason: MealReason.notATill)
+            case "wrong_school": throw WorkflowError.refused(reason: MealReason.wrongSchool)
+            case "no_contract": throw WorkflowError.refused(reason: MealReason.noContract)
             default: throw WorkflowError.refused(reason: reason ?? outcome)
             }
             var outbox: [OutboxMessage] = []
@@ -235,6 +235,9 @@ public enum MealAccountService {
     public static let tillClockSkew: Duration = .seconds(300)
     /// How a kept charge's time is written, as a refusal says it.
     public static let servedAtShape = "a time with its UTC offset, such as 2026-11-23T12:30:00+05:00"
+    /// Why a kept charge's time is refused: later than now, or kept too long.
+    public static let servedAtFuture = "later than now; check the till's clock"
+    public static let servedAtTooOld = "more than 72 hours ago; a till must send the charges it kept within 72 hours"
 
     /// The time in a charge's `served_at`: an ISO 8601 time with its offset (fractions of a
     /// second allowed); nil when it is not one.
@@ -255,13 +258,10 @@ public enum MealAccountService {
             throw AdalError.invalidField(field: "served_at", reason: servedAtShape)
         }
         guard date.timeIntervalSince(now) <= Double(tillClockSkew.components.seconds) else {
-            throw AdalError.invalidField(field: "served_at", reason: "later than now; check the till's clock")
+            throw AdalError.invalidField(field: "served_at", reason: servedAtFuture)
         }
         guard now.timeIntervalSince(date) <= Double(keptChargeLimit.components.seconds) else {
-            throw AdalError.invalidField(
-                field: "served_at",
-                reason: "more than 72 hours ago; a till must send the charges it kept within 72 hours"
-            )
+            throw AdalError.invalidField(field: "served_at", reason: servedAtTooOld)
         }
         return min(date, now)
     }

@@ -113,7 +113,7 @@ public struct MealSchools: MealContracts {
         guard (autoThreshold == nil) == (autoAmount == nil) else {
             throw AdalError.invalidField(
                 field: "autoAmount",
-                reason: "set both the threshold and the amount, or neither"
+                reason: MealReason.bothOrNeither
             )
         }
         let logger = database.logger

@@ -536,7 +536,12 @@ struct MealPaymentsTests {
                 "/astana/meals/pupils/\(city.pupil)/alerts?lang=en",
                 form: ["lowBalanceAlert": "a lot"]
             )
-            #expect(wrongAlert.status == .unprocessableContent && wrongAlert.main.contains("lowBalanceAlert"))
+            #expect(
+                wrongAlert.status == .unprocessableContent
+                    && wrongAlert.main.contains(
+                        "Tell me when the balance falls below (₸): An amount in tenge, such as 1500 or 1500,50."
+                    )
+            )
             let saved = try await mother.post(
                 "/astana/meals/pupils/\(city.pupil)/alerts",
                 form: ["lowBalanceAlert": "300", "autoThreshold": "200,50", "autoAmount": "1000"]
@@ -660,7 +665,9 @@ struct MealPaymentsTests {
                 "/astana/meals/till?lang=en",
                 form: ["_key": UUID().uuidString, "card": "CARD-7777", "price1": "450"]
             )
-            #expect(unknown.status == .unprocessableContent && unknown.main.contains("pupil with this card"))
+            #expect(
+                unknown.status == .unprocessableContent && unknown.main.contains("No pupil has this card or QR code.")
+            )
             let peanuts = try await till.post(
                 "/astana/meals/till?lang=en",
                 form: [

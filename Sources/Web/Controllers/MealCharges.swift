@@ -100,7 +100,7 @@ struct MealCharges: Sendable {
                 taken.withLock { $0 = (charges.count, positions, refused) }
                 return steps
             },
-            missing: .notFound(what: "pupil with this card"),
+            missing: .notFound(what: MealReason.unknownCard),
             repeats: .nextBatch,
             locator: Cards.self,
             answer: { connection, made in

@@ -334,7 +334,7 @@ struct MealsController {
         _ body: ChargeBody,
         principal: @escaping @Sendable () async throws -> Principal
     ) throws -> MealCharges.Charge {
-        guard body.card.count <= 64 else { throw AdalError.notFound(what: "pupil with this card") }
+        guard body.card.count <= 64 else { throw AdalError.notFound(what: MealReason.unknownCard) }
         var input: [String: InputValue] = [
             "transfer_id": .string(body.id.uuidString.lowercased()),
             "items": .string(String(decoding: try canonical.encode(body.items), as: UTF8.self)),

@@ -67,9 +67,14 @@ struct MealsPagesController {
         } catch let error as TillFormError {
             message = error.message
         } catch let error as AdalError {
-            message = error.description
+            // A field's reason said in the page's language needs no field code in front.
+            if case .invalidField(_, let reason) = error, MealReason.of(reason) != nil {
+                message = said(reason, context.language)
+            } else {
+                message = said(error.description, context.language)
+            }
         } catch let WorkflowError.refused(reason) {
-            message = reason
+            message = said(reason, context.language)
         }
         return try await tillPage(
             answer: nil,
@@ -80,6 +85,19 @@ struct MealsPagesController {
             context: context
         )
     }
+
+    /// A reason a charge was declined or refused, or an alert refused, in `language` when it is
+    /// one ``MealReason`` knows; else as it is.
+    func said(_ reason: String, _ language: Language) -> String {
+        guard let known = MealReason.of(reason) else { return reason }
+        return dependencies.pages.locales.text(known.key, language, figures: known.figures)
+    }
+
+    /// The alerts form's fields by the locale key of their labels.
+    static let alertLabels = [
+        "lowBalanceAlert": "meals_alert_low", "autoThreshold": "meals_alert_threshold",
+        "autoAmount": "meals_alert_amount",
+    ]
 
     /// How many item lines the till's form has (the API takes up to 20 items).
     static let tillLines = 5
@@ -158,7 +176,7 @@ struct MealsPagesController {
                     [
                         "posted": answer.transfer.status == "posted", "amount": Money.tenge(answer.transfer.amount),
                         "items": answer.transfer.items.joined(separator: ", "),
-                        "reason": PageRenderer.optional(answer.transfer.reason),
+                        "reason": PageRenderer.optional(answer.transfer.reason.map { said($0, context.language) }),
                         "balance": Money.tenge(answer.balance), "replayed": answer.replayed,
                         "paidBy": locales.text(
                             "meals_paid_by_" + (answer.transfer.paidBy ?? "parent"),
@@ -170,7 +188,8 @@ struct MealsPagesController {
                     [
                         "time": WorkflowPagesController.format(found.line.at), "pupil": found.pupilName,
                         "items": found.line.items.joined(separator: ", "), "amount": Money.tenge(found.line.amount),
-                        "posted": found.line.status == "posted", "reason": PageRenderer.optional(found.line.reason),
+                        "posted": found.line.status == "posted",
+                        "reason": PageRenderer.optional(found.line.reason.map { said($0, context.language) }),
                     ]
                 },
                 "hasMeals": !day.isEmpty,
@@ -259,7 +278,7 @@ struct MealsPagesController {
                         "amount": Money.tenge(line.amount),
                         "paidBy": line.paidBy.map { dependencies.pages.locales.text("meals_paid_by_" + $0, language) }
                             ?? "",
-                        "reason": line.reason ?? "",
+                        "reason": line.reason.map { said($0, language) } ?? "",
                     ]
                 },
                 "hasLines": !lines.isEmpty,
@@ -289,7 +308,7 @@ struct MealsPagesController {
             func amount(_ field: String) throws -> Int64? {
                 guard let text = form[field]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
                 guard let tiyn = StepForm.tiyn(fromTenge: text) else {
-                    throw AdalError.invalidField(field: field, reason: "an amount in tenge, such as 1500 or 1500,50")
+                    throw AdalError.invalidField(field: field, reason: MealReason.tengeShape)
                 }
                 return tiyn
             }
@@ -302,9 +321,11 @@ struct MealsPagesController {
                 tenantID: tenant.id
             )
         } catch AdalError.invalidField(let field, let reason) {
+            // The field as the form labels it, and why, in the page's language.
+            let label = Self.alertLabels[field].map { dependencies.pages.locales.text($0, context.language) } ?? field
             return try await page(
                 pupil,
-                message: "\(field): \(reason)",
+                message: "\(label): \(said(reason, context.language))",
                 status: .unprocessableContent,
                 request,
                 context

@@ -1,0 +1,112 @@
+/// Why a charge was declined or refused, as a page says it in its reader's language.
+///
+/// The ledger stores a declined transfer's reason in English (`adal_meal_charges` writes it, the
+/// API returns it, auditors read it in the log), and the till's refusals are English errors.
+/// People at the till and parents read Kazakh or Russian: a page matches the English text
+/// against ``known`` and shows the locale key's sentence with the same figures instead. A text
+/// that matches nothing (a refund's reason typed by staff, a reason worded by a later version)
+/// is shown as it is.
+public struct MealReason: Equatable, Sendable {
+    /// The locale key of the sentence.
+    public let key: String
+    /// The figures for `{1}`, `{2}`, … of the sentence, amounts already in tenge.
+    public let figures: [String]
+
+    /// One English wording and the key that says it. `{n}` stands for a figure (a run of
+    /// characters); the figures listed in `tiyn` are amounts in tiyn, shown in tenge.
+    struct Wording: Sendable {
+        let key: String
+        let pieces: [String]
+        let tiyn: Set<Int>
+
+        init(_ key: String, _ english: String, tiyn: Set<Int> = []) {
+            self.key = key
+            // "a {1} b {2}" → ["a ", " b ", ""]: the literal text around the figures.
+            var pieces: [String] = []
+            var rest = Substring(english)
+            var figure = 1
+            while let range = rest.range(of: "{\(figure)}") {
+                pieces.append(String(rest[..<range.lowerBound]))
+                rest = rest[range.upperBound...]
+                figure += 1
+            }
+            pieces.append(String(rest))
+            self.pieces = pieces
+            self.tiyn = tiyn
+        }
+
+        /// The figures when `text` is this wording; nil otherwise.
+        func figures(in text: String) -> [String]? {
+            guard text.hasPrefix(pieces[0]) else { return nil }
+            var rest = Substring(text).dropFirst(pieces[0].count)
+            var figures: [String] = []
+            for (figure, piece) in pieces.enumerated().dropFirst() {
+                // A figure runs to the next literal piece; the last one to the text's end.
+                let end: Substring.Index
+                if figure == pieces.count - 1 {
+                    guard rest.hasSuffix(piece) else { return nil }
+                    end = rest.index(rest.endIndex, offsetBy: -piece.count)
+                } else {
+                    guard let range = rest.range(of: piece) else { return nil }
+                    end = range.lowerBound
+                }
+                let value = String(rest[..<end])
+                guard !value.isEmpty else { return nil }
+                if tiyn.contains(figure) {
+                    guard let amount = Int64(value) else { return nil }
+                    figures.append(Money.tenge(amount))
+                } else {
+                    figures.append(value)
+                }
+                rest = rest[end...].dropFirst(piece.count)
+            }
+            return rest.isEmpty ? figures : nil
+        }
+    }
+
+    /// The till's refusals, as its errors word them (`MealAccountService`).
+    public static let wrongSchool = "the pupil is not at this till's school"
+    public static let noContract = "the school has no meal contract in force"
+    public static let notATill = "this account is not a till of any school"
+    /// What a card no pupil of the city has is: not found.
+    public static let unknownCard = "pupil with this card"
+
+    /// Every reason a charge can be declined or refused with that a till or a parent meets, in
+    /// the words `adal_meal_charges` (migrations 0020 and 0023) and `MealAccountService` use.
+    static let known: [Wording] = [
+        Wording("meals_reason_balance", "insufficient balance"),
+        Wording("meals_reason_limit_today", "over the daily limit of {1} tiyn ({2} spent today)", tiyn: [1, 2]),
+        Wording("meals_reason_limit_day", "over the daily limit of {1} tiyn ({2} spent on {3})", tiyn: [1, 2]),
+        Wording("meals_reason_allergen", "contains {1}, flagged for this pupil"),
+        Wording(
+            "meals_reason_above_contract",
+            "the meal costs {1} tiyn, above the contract price of {2}",
+            tiyn: [1, 2]
+        ),
+        Wording("meals_reason_wrong_school", wrongSchool),
+        Wording("meals_reason_no_contract", noContract),
+        Wording("meals_reason_not_a_till", "forbidden: " + notATill),
+        Wording("meals_reason_no_pupil", unknownCard + " not found"),
+        Wording("meals_reason_no_pupil", "pupil not found"),
+        Wording("meals_reason_clock", MealAccountService.servedAtFuture),
+        Wording("meals_reason_kept_too_long", MealAccountService.servedAtTooOld),
+        Wording("meals_reason_other_body", "conflict: transfer {1} already exists with another request"),
+        // A guardian's alerts and automatic top-up (`MealSchools.guardianSettings`).
+        Wording("meals_reason_amount_range", "a whole number of tiyn from 1 to {1}", tiyn: [1]),
+        Wording("meals_reason_tenge", tengeShape),
+        Wording("meals_reason_both", bothOrNeither),
+    ]
+
+    /// How an amount typed in tenge must look, as a refusal says it.
+    public static let tengeShape = "an amount in tenge, such as 1500 or 1500,50"
+    /// An automatic top-up's threshold without its amount, or the other way round.
+    public static let bothOrNeither = "set both the threshold and the amount, or neither"
+
+    /// The reason in `text`, when it is one the pages can say in another language.
+    public static func of(_ text: String) -> MealReason? {
+        for wording in known {
+            if let figures = wording.figures(in: text) { return MealReason(key: wording.key, figures: figures) }
+        }
+        return nil
+    }
+}

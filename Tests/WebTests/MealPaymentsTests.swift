@@ -755,6 +755,18 @@ struct MealPaymentsTests {
             #expect(kept.main.contains(#"data-kept="Kept on this till while the server cannot be reached: {1}."#))
             let script = try await client.execute(uri: "/static/till-offline.js", method: .get)
             #expect(script.status == .ok && String(buffer: script.body).contains("served_at"))
+            // The shell the service worker keeps for outages: the form, without today's meals or
+            // anyone's name; the worker is allowed to serve the till's page outside /static/.
+            let full = try await till.get("/astana/meals/till?lang=en")
+            #expect(full.main.contains("Айдана") && full.main.contains("s meals ("))
+            let shell = try await till.get("/astana/meals/till?shell&lang=en")
+            #expect(shell.status == .ok && shell.main.contains(#"id="till-form" data-slug="astana" data-shell>"#))
+            #expect(shell.main.contains("s page as this device keeps it"))
+            #expect(!shell.main.contains("Айдана") && !shell.main.contains("s meals ("), "\(shell.main)")
+            let worker = try await client.execute(uri: "/static/till-worker.js", method: .get)
+            #expect(worker.status == .ok && String(buffer: worker.body).contains("?shell"))
+            #expect(worker.headers[HTTPField.Name("Service-Worker-Allowed")!] == "/")
+            #expect(worker.headers[.cacheControl] == "no-cache")
             #expect(try await city.balance() == 14_950)
             var mother = Browser(client: client)
             try await mother.signIn("astana", login: "mother")

@@ -24,8 +24,17 @@ struct MealsPagesController {
     /// The canteen till's page: a charge by card (the meal at the contract price, allergens, the
     /// staff's override), its answer, and today's meals at this till's school. Each form carries
     /// the charge's id, so a double click or a reload is one charge.
+    /// With `?shell`, the page as the till's service worker keeps it for outages
+    /// (`static/till-worker.js`): the form alone, without today's meals or anyone's name.
     @Sendable func till(request: Request, context: AppRequestContext) async throws -> Response {
-        try await tillPage(answer: nil, message: nil, status: .ok, request: request, context: context)
+        try await tillPage(
+            answer: nil,
+            message: nil,
+            shell: request.uri.queryParameters["shell"] != nil,
+            status: .ok,
+            request: request,
+            context: context
+        )
     }
 
     @Sendable func tillCharge(request: Request, context: AppRequestContext) async throws -> Response {
@@ -149,6 +158,7 @@ struct MealsPagesController {
         answer: MealsController.TransferAnswer?,
         message: String?,
         refill: FormFields? = nil,
+        shell: Bool = false,
         status: HTTPResponse.Status,
         request: Request,
         context: AppRequestContext
@@ -157,7 +167,7 @@ struct MealsPagesController {
         guard let principal = context.principal else { return signIn(tenant) }
         try principal.require(anyOf: [.canteenTill])
         let today = String(Self.kazakhstanDay(Date()))
-        let day = try await queries.tillDay(till: principal.userID, day: today, tenantID: tenant.id)
+        let day = shell ? [] : try await queries.tillDay(till: principal.userID, day: today, tenantID: tenant.id)
         let locales = dependencies.pages.locales
         return dependencies.pages.page(
             "meals_till",
@@ -192,7 +202,7 @@ struct MealsPagesController {
                         "reason": PageRenderer.optional(found.line.reason.map { said($0, context.language) }),
                     ]
                 },
-                "hasMeals": !day.isEmpty,
+                "hasMeals": !day.isEmpty, "shell": shell,
             ],
             request: request,
             context: context,

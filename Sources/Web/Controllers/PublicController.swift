@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Prometheus
 
@@ -12,7 +13,7 @@ struct PublicController {
     static let assetTypes = [
         "adal.css": "text/css; charset=utf-8", "verify-leaf.js": "text/javascript; charset=utf-8",
         "verify-link.js": "text/javascript; charset=utf-8", "budget-map.js": "text/javascript; charset=utf-8",
-        "till-offline.js": "text/javascript; charset=utf-8",
+        "till-offline.js": "text/javascript; charset=utf-8", "till-worker.js": "text/javascript; charset=utf-8",
     ]
 
     init(dependencies: AppDependencies) throws {
@@ -55,7 +56,14 @@ struct PublicController {
         }
         var headers = HTTPFields()
         headers[.contentType] = asset.type
-        headers[.cacheControl] = "public, max-age=3600"
+        if name == "till-worker.js" {
+            // The till's service worker serves the till's page under /{city}/meals/till, outside
+            // /static/; the browser checks for a new version at every page load.
+            headers[HTTPField.Name("Service-Worker-Allowed")!] = "/"
+            headers[.cacheControl] = "no-cache"
+        } else {
+            headers[.cacheControl] = "public, max-age=3600"
+        }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
     }
 

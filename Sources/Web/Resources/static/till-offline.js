@@ -5,7 +5,9 @@
 // meal was served, and the form is cleared for the next pupil under a new id. Kept charges are
 // sent in the order they were served when the connection is back (every 20 seconds, and at once
 // when the browser says it is online); the server books each at its time (served_at) and charges
-// it once by its id, however often it is sent. Without script the form posts as before.
+// it once by its id, however often it is sent. Without script the form posts as before. Where
+// the browser allows service workers (HTTPS, or localhost), till-worker.js keeps the page itself,
+// so it opens after a reload or a restart while the server is down.
 (function () {
   const form = document.getElementById("till-form");
   const panel = document.getElementById("till-kept");
@@ -56,15 +58,17 @@
     return values;
   }
 
-  // Posts a charge's fields; the server's page, or null when the server cannot be reached.
+  // Posts a charge's fields; the server's page, or null when the server cannot be reached (no
+  // answer, or a proxy's 502/503/504 while the server behind it is down).
   async function post(values) {
     try {
-      return await fetch(form.action, {
+      const response = await fetch(form.action, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams(values),
       });
+      return [502, 503, 504].includes(response.status) ? null : response;
     } catch (error) {
       return null;
     }
@@ -98,7 +102,11 @@
     try {
       let list = kept();
       while (list.length > 0) {
-        const response = await post(list[0]);
+        // With the page's own anti-forgery token: the one kept with the charge may be gone (the
+        // browser restarted meanwhile).
+        const current = document.getElementById("till-form");
+        const token = current && current.elements._csrf ? current.elements._csrf.value : list[0]._csrf;
+        const response = await post(Object.assign({}, list[0], { _csrf: token }));
         if (response === null) break;
         const doc = page(await response.text());
         signIn = !isTillPage(response, doc);
@@ -159,6 +167,14 @@
       if (button) button.disabled = false;
       current.elements.card.focus();
     });
+  }
+
+  // The page as the service worker kept it carries the id it was kept with: each opening of
+  // it gets a new one, so two charges are never one.
+  if (form.hasAttribute("data-shell")) form.elements._key.value = newID();
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    const scope = "/" + form.dataset.slug + "/meals/till";
+    navigator.serviceWorker.register("/static/till-worker.js", { scope: scope }).catch(() => {});
   }
 
   start();

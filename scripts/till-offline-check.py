@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The canteen till's page through an outage, in headless Chromium against a real server.
+
+Run by hand from the repository's root (it is not part of `make test`: it needs Playwright
+from PyPI, `pip install playwright`, and Debian's chromium; it starts and stops `adal demo`
+on 127.0.0.1:8080 itself, so nothing else may listen there):
+
+    swift build && python3 scripts/till-offline-check.py
+
+Signs in as the demo's canteen till, opens the till's page (its service worker registers and
+keeps the page's shell), stops the server, reloads the page (served by the worker), charges two
+cards (kept in the browser), opens the page in a second tab while the server is still down, drops
+the anti-forgery cookie (as a browser restart does), starts the server again, reloads, and checks
+that both kept charges were sent and answered. Exits 1 on the first check that fails.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+BASE = "http://127.0.0.1:8080"
+KEPT = "JSON.parse(localStorage.getItem('adal-till-kept:astana') || '[]').length"
+
+
+def check(what, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
+    if not ok:
+        sys.exit(1)
+
+
+def start():
+    os.makedirs(".adal", exist_ok=True)
+    log = open(".adal/till-check.log", "a")
+    server = subprocess.Popen([".build/debug/adal", "demo"], stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(BASE + "/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.5)
+    sys.exit("the server did not start; see .adal/till-check.log")
+
+
+def stop(server):
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=60)
+
+
+def main():
+    server = start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(BASE + "/astana/login")
+            page.fill("#login", "canteen-till")
+            page.fill("#password", "adal-demo-2026")
+            page.click("main button[type=submit]")
+            page.goto(BASE + "/astana/meals/till?lang=ru")
+            scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+            check("the worker serves the till's page", scope == BASE + "/astana/meals/till", scope)
+            shell = ""
+            for _ in range(50):
+                shell = page.evaluate("caches.match('/astana/meals/till?shell').then(r => r ? r.text() : '')")
+                if shell:
+                    break
+                time.sleep(0.2)
+            check("the shell is kept, without today's meals", "data-shell" in shell and "<h2>" not in shell)
+            check("the page's script is kept",
+                  page.evaluate("caches.match('/static/till-offline.js').then(r => !!r)"))
+            kept_id = shell.split('name="_key" value="')[1].split('"')[0]
+
+            stop(server)
+            server = None
+            page.reload()
+            check("reloaded while the server is down, the kept page opens",
+                  page.locator("form[data-shell]").count() == 1)
+            check("... with a new charge id", page.input_value("input[name=_key]") != kept_id)
+            for card, price in [("CARD-4242", "450"), ("CARD-4243", "300")]:
+                page.fill("#t_card", card)
+                page.fill("input[name=price1]", price)
+                page.click("#till-form button[type=submit]")
+                page.wait_for_timeout(500)
+            check("two charges kept", page.evaluate(KEPT) == 2, page.locator("#till-kept p").inner_text())
+            other = context.new_page()
+            other.goto(BASE + "/astana/meals/till")
+            check("a second tab opens while down, with the kept charges",
+                  other.locator("form[data-shell]").count() == 1 and other.evaluate(KEPT) == 2)
+            other.close()
+
+            # The browser restarted meanwhile: its anti-forgery cookie (a session cookie) is gone, so
+            # the token kept with each charge is stale; they are sent with the fresh page's token.
+            context.clear_cookies(name="adal_csrf")
+            server = start()
+            page.reload()
+            for _ in range(100):
+                if page.evaluate(KEPT) == 0:
+                    break
+                time.sleep(0.2)
+            page.wait_for_timeout(300)
+            sent = [item.inner_text() for item in page.locator("#till-kept li").all()]
+            check("both sent when the server is back, each answered", page.evaluate(KEPT) == 0 and len(sent) == 2,
+                  "; ".join(sent))
+            check("reloaded online, the server's page", page.locator("form[data-shell]").count() == 0)
+            browser.close()
+    finally:
+        if server is not None:
+            stop(server)
+
+
+if __name__ == "__main__":
+    main()

@@ -98,6 +98,7 @@ public struct MealSchools: MealContracts {
         lowBalanceAlert: Int64?,
         autoThreshold: Int64?,
         autoAmount: Int64?,
+        language: Language? = nil,
         tenantID: UUID
     ) async throws {
         for (field, value) in [
@@ -122,7 +123,7 @@ public struct MealSchools: MealContracts {
             for try await _ in try await connection.query(
                 """
                 UPDATE guardians SET low_balance_alert = \(lowBalanceAlert), auto_threshold = \(autoThreshold),
-                    auto_amount = \(autoAmount)
+                    auto_amount = \(autoAmount), alert_language = \(language?.rawValue)
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND pupil_id = \(pupilID) RETURNING 1
                 """,
                 logger: logger
@@ -130,6 +131,23 @@ public struct MealSchools: MealContracts {
                 found = true
             }
             guard found else { throw AdalError.notFound(what: "pupil") }
+        }
+    }
+
+    /// The language `userID` reads the pupil's alerts in (migration 0024); nil: not chosen.
+    public func alertLanguage(userID: UUID, pupilID: UUID, tenantID: UUID) async throws -> Language? {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            for try await language in try await connection.query(
+                """
+                SELECT alert_language FROM guardians
+                WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND pupil_id = \(pupilID)
+                """,
+                logger: logger
+            ).decode(String?.self) {
+                return language.flatMap(Language.init(rawValue:))
+            }
+            return nil
         }
     }
 

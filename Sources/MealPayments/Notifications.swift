@@ -68,10 +68,15 @@ public struct SimulatedProvider: Sendable {
 /// The outbox handlers of the meal service: low-balance alerts and automatic top-ups, each
 /// delivered at least once (and harmless when delivered twice).
 public enum MealOutbox {
+    /// `alertText` words a low-balance alert in a language from the pupil's name and the balance
+    /// in tenge; `schools` knows each guardian's language for it (in Kazakh and Russian both when
+    /// the guardian chose none).
     public static func handlers(
         channels: [any NotificationChannel],
         topUps: TopUps,
-        provider: SimulatedProvider
+        provider: SimulatedProvider,
+        schools: MealSchools,
+        alertText: @escaping @Sendable (_ language: Language, _ pupil: String, _ balance: String) -> String
     ) -> [String: JobRunner.Handler] {
         [
             BalanceWatch.lowBalanceTopic: { message, tenantID in
@@ -79,7 +84,12 @@ public enum MealOutbox {
                     let userID = UUID(uuidString: user), case .integer(let balance)? = payload["balance"],
                     case .string(let pupil)? = payload["pupil"]
                 else { return }
-                let text = "\(pupil): \(Money.tenge(balance)) ₸ left on the school-meal account"
+                var language: Language?
+                if case .string(let pupilID)? = payload["pupilID"], let id = UUID(uuidString: pupilID) {
+                    language = try await schools.alertLanguage(userID: userID, pupilID: id, tenantID: tenantID)
+                }
+                let text = (language.map { [$0] } ?? [.kk, .ru])
+                    .map { alertText($0, pupil, Money.tenge(balance)) }.joined(separator: "\n")
                 for channel in channels { try await channel.send(text, to: userID, tenantID: tenantID) }
             },
             BalanceWatch.autoTopUpTopic: { message, tenantID in

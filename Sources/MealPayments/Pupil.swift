@@ -87,7 +87,7 @@ enum BalanceWatch {
                         topic: lowBalanceTopic,
                         payload: .object([
                             "user": .string(user.uuidString), "pupil": .string(pupil.name),
-                            "balance": .integer(balance),
+                            "pupilID": .string(pupil.id.uuidString), "balance": .integer(balance),
                         ])
                     )
                 )

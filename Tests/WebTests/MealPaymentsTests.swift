@@ -155,6 +155,11 @@ struct MealCity {
         )
     }
 
+    /// Sets the guardian's alerts through the API.
+    func alerts(_ json: String) async throws -> TestResponse {
+        try await client.api(.put, "/api/astana/meals/pupils/\(pupil)/alerts", token: parent, json: json)
+    }
+
     func balance() async throws -> Int64 {
         let children = try await client.api(.get, "/api/astana/meals/children", token: parent).json()
         return ((children["children"] as? [[String: Any]])?.first?["balance"] as? Int).map(Int64.init) ?? -1
@@ -466,19 +471,11 @@ struct MealPaymentsTests {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
             try await city.topUp(60_000)
-            let set = try await client.api(
-                .put,
-                "/api/astana/meals/pupils/\(city.pupil)/alerts",
-                token: city.parent,
-                json: #"{"lowBalanceAlert": 30000, "autoThreshold": 20000, "autoAmount": 100000}"#
+            let set = try await city.alerts(
+                #"{"lowBalanceAlert": 30000, "autoThreshold": 20000, "autoAmount": 100000}"#
             )
             #expect(set.status == .noContent, "\(set.text)")
-            let half = try await client.api(
-                .put,
-                "/api/astana/meals/pupils/\(city.pupil)/alerts",
-                token: city.parent,
-                json: #"{"autoThreshold": 20000}"#
-            )
+            let half = try await city.alerts(#"{"autoThreshold": 20000}"#)
             #expect(half.status == .unprocessableContent)
             #expect(try await city.charge(price: "45000").status == .created)
             let dependencies = fixture.dependencies
@@ -490,7 +487,9 @@ struct MealPaymentsTests {
                         RecordedChannel(channel: "sms", database: dependencies.database),
                     ],
                     topUps: dependencies.topUps,
-                    provider: dependencies.paymentProvider
+                    provider: dependencies.paymentProvider,
+                    schools: dependencies.mealSchools,
+                    alertText: MealsPagesController.alertText(dependencies.pages.locales)
                 ),
                 logger: dependencies.database.logger
             )
@@ -504,11 +503,35 @@ struct MealPaymentsTests {
                     logger: fixture.databases.owner.logger
                 ).decode((String, String).self) {
                     channels.append(channel)
-                    #expect(text.contains("150.00"))
+                    // No language chosen (set by the API without one): Kazakh and Russian.
+                    #expect(
+                        text == "Айдана: мектеп тамағы шотында 150.00 ₸ қалды.\n"
+                            + "Айдана: на счёте школьного питания осталось 150.00 ₸.",
+                        "\(text)"
+                    )
                 }
                 return channels
             }
             #expect(messages == ["email", "sms"])
+            // The guardian's language for the alert: refused when it is none of Adal's.
+            let badLanguage = try await city.alerts(#"{"lowBalanceAlert": 30000, "language": "de"}"#)
+            #expect(badLanguage.status == .unprocessableContent && badLanguage.text.contains("language"))
+            let english = try await city.alerts(#"{"lowBalanceAlert": 30000, "language": "en"}"#)
+            #expect(english.status == .noContent, "\(english.text)")
+            // 1,150 ₸ − 450 − 450 = 250 ₸, under the alert's 300 ₸.
+            #expect(try await city.charge(price: "45000").status == .created)
+            #expect(try await city.charge(price: "45000").status == .created)
+            _ = try await runner.runDueJobs()
+            let latest = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT message FROM meal_notifications WHERE message LIKE '%250.00%'",
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode(String.self) }
+            }
+            #expect(
+                latest == Array(repeating: "Айдана: 250.00 ₸ left on the school-meal account.", count: 2),
+                "\(latest)"
+            )
             #expect(try await city.ledgerCheck().passed)
         }
     }
@@ -549,6 +572,18 @@ struct MealPaymentsTests {
             #expect(saved.status == .seeOther || saved.status == .found, "\(saved.main)")
             let shown = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
             #expect(shown.main.contains(#"value="300.00""#) && shown.main.contains(#"value="200.50""#))
+            // Saved on a page in Russian, the alerts come in Russian.
+            _ = try await mother.post(
+                "/astana/meals/pupils/\(city.pupil)/alerts?lang=ru",
+                form: ["lowBalanceAlert": "300"]
+            )
+            let language = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT g.alert_language FROM guardians g JOIN users u ON u.id = g.user_id WHERE u.login = 'mother'",
+                    logger: fixture.databases.owner.logger
+                ).collect().first?.decode(String?.self)
+            }
+            #expect(language == "ru")
 
             _ = try await fixture.account("stranger", name: "Stranger", role: .parent)
             var stranger = Browser(client: client)

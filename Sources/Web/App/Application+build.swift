@@ -148,7 +148,9 @@ public func buildApplication(
                     RecordedChannel(channel: "sms", database: dependencies.database),
                 ],
                 topUps: dependencies.topUps,
-                provider: dependencies.paymentProvider
+                provider: dependencies.paymentProvider,
+                schools: dependencies.mealSchools,
+                alertText: MealsPagesController.alertText(dependencies.pages.locales)
             ),
             uniquingKeysWith: { first, _ in first }
         ).merging(

@@ -177,6 +177,8 @@ struct MealsController {
         var lowBalanceAlert: Int64?
         var autoThreshold: Int64?
         var autoAmount: Int64?
+        /// The alert's language: "kk", "ru" or "en"; without it, Kazakh and Russian both.
+        var language: String?
     }
 
     /// The guardian's low-balance alert and automatic top-up for one of their children.
@@ -186,12 +188,19 @@ struct MealsController {
         guard let pupilID = context.parameters.get("pupil").flatMap(UUID.init(uuidString:)) else {
             throw AdalError.notFound(what: "pupil")
         }
+        let language = try body.language.map { text throws(AdalError) in
+            guard let language = Language(rawValue: text) else {
+                throw AdalError.invalidField(field: "language", reason: "kk, ru or en")
+            }
+            return language
+        }
         try await dependencies.mealSchools.guardianSettings(
             userID: principal.userID,
             pupilID: pupilID,
             lowBalanceAlert: body.lowBalanceAlert,
             autoThreshold: body.autoThreshold,
             autoAmount: body.autoAmount,
+            language: language,
             tenantID: tenant.id
         )
         return .noContent

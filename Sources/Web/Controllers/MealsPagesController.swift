@@ -102,6 +102,11 @@ struct MealsPagesController {
         return dependencies.pages.locales.text(known.key, language, figures: known.figures)
     }
 
+    /// A low-balance alert's text in a language (``MealOutbox/handlers(channels:topUps:provider:schools:alertText:)``).
+    static func alertText(_ locales: LocaleTables) -> @Sendable (Language, String, String) -> String {
+        { language, pupil, balance in locales.text("meals_alert_message", language, figures: [pupil, balance]) }
+    }
+
     /// The alerts form's fields by the locale key of their labels.
     static let alertLabels = [
         "lowBalanceAlert": "meals_alert_low", "autoThreshold": "meals_alert_threshold",
@@ -328,6 +333,8 @@ struct MealsPagesController {
                 lowBalanceAlert: try amount("lowBalanceAlert"),
                 autoThreshold: try amount("autoThreshold"),
                 autoAmount: try amount("autoAmount"),
+                // The alert comes in the language the guardian reads this page in.
+                language: context.language,
                 tenantID: tenant.id
             )
         } catch AdalError.invalidField(let field, let reason) {

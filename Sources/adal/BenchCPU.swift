@@ -35,6 +35,26 @@ struct BenchCPU {
         return BenchCPU(server: own.seconds, database: database, generator: children.seconds)
     }
 
+    /// The tables autovacuum vacuumed or analysed since `start` ("none" when it did not run): its
+    /// worker takes a core of the two while it works, which a run's p99 may show.
+    static func autovacuum(since start: Date, database: Database) async throws -> String {
+        let tables = try await database.withConnection { connection in
+            try await connection.query(
+                """
+                SELECT relname, coalesce(last_autovacuum >= \(start), false), coalesce(last_autoanalyze >= \(start), false)
+                FROM pg_stat_all_tables
+                WHERE last_autovacuum >= \(start) OR last_autoanalyze >= \(start) ORDER BY relname
+                """,
+                logger: database.logger
+            ).collect().map { row in
+                let (table, vacuumed, analysed) = try row.decode((String, Bool, Bool).self)
+                let what = [vacuumed ? "vacuum" : nil, analysed ? "analyse" : nil].compactMap { $0 }
+                return "\(table) (\(what.joined(separator: ", ")))"
+            }
+        }
+        return "autovacuum during the run: " + (tables.isEmpty ? "none" : tables.joined(separator: ", "))
+    }
+
     /// "CPU per request: …" for `requests` requests between `start` and `self`, with the rate
     /// the machine's cores would allow at that cost.
     func perRequest(since start: BenchCPU, requests: Int) -> String {

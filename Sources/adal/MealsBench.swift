@@ -109,6 +109,7 @@ struct MealsBench: AsyncParsableCommand {
                     /// the CPU per charge and the batches it made.
                     func run(_ script: String, label: String) async throws -> String {
                         let before = try await BenchCPU.now(database: database)
+                        let started = Date()
                         let batchesBefore = dependencies.mealChargeBatches
                         let phasesBefore = dependencies.workflows.batchPhases.times
                         let output = try BenchServer.wrk([
@@ -123,6 +124,7 @@ struct MealsBench: AsyncParsableCommand {
                         print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
                         print("  " + Self.describe(dependencies.mealChargeBatches.since(batchesBefore)))
                         print("  " + Self.describe(dependencies.workflows.batchPhases.times.since(phasesBefore)))
+                        print("  " + (try await BenchCPU.autovacuum(since: started, database: database)))
                         return output
                     }
                     if statements { try await BenchStatements.reset(owner) }

@@ -142,3 +142,44 @@ enum BenchServer {
             + "non-2xx: \(failures == "?" ? "0" : failures), \(value(after: "wrong answers:")) wrong answers"
     }
 }
+
+/// The server's own timing of one route's requests, from its `adal_http_request_duration_seconds`
+/// histogram (the router's middleware: from the request read to the response made, without the
+/// socket's write or the wait before the read): how many took longer than each of the
+/// histogram's limits, to set against the load generator's latency.
+struct ServerTimes {
+    /// Requests at or under each limit (seconds, as the histogram labels them), and in all.
+    var atOrUnder: [String: Int]
+    var count: Int
+
+    /// The counts now for `route` (as the router names it, such as `/api/{tenant}/meals/charges`).
+    static func now(_ registry: PrometheusCollectorRegistry, route: String) -> ServerTimes {
+        var times = ServerTimes(atOrUnder: [:], count: 0)
+        let prefix = "adal_http_request_duration_seconds"
+        for line in registry.emitToString().split(separator: "\n")
+        where line.hasPrefix(prefix) && line.contains("route=\"\(route)\"") {
+            guard let value = line.split(separator: " ").last.flatMap({ Int(Double(String($0)) ?? -1) }) else {
+                continue
+            }
+            if line.hasPrefix(prefix + "_count") {
+                times.count += value
+            } else if line.hasPrefix(prefix + "_bucket"), let range = line.range(of: "le=\"") {
+                let limit = line[range.upperBound...].prefix { $0 != "\"" }
+                times.atOrUnder[String(limit), default: 0] += value
+            }
+        }
+        return times
+    }
+
+    /// "server's own time: over 25 ms 0.40 %, over 50 ms 0.01 %" for the requests since `start`.
+    func over(since start: ServerTimes, limits: [String] = ["0.025", "0.05"]) -> String {
+        let count = self.count - start.count
+        guard count > 0 else { return "server's own time: no requests" }
+        return "server's own time (read to response made): "
+            + limits.map { limit in
+                let over = count - ((atOrUnder[limit] ?? 0) - (start.atOrUnder[limit] ?? 0))
+                let milliseconds = Int((Double(limit) ?? 0) * 1000)
+                return String(format: "over %d ms %.2f %%", milliseconds, Double(over) * 100 / Double(count))
+            }.joined(separator: ", ") + " of \(count) requests"
+    }
+}

@@ -110,6 +110,8 @@ struct MealsBench: AsyncParsableCommand {
                     func run(_ script: String, label: String) async throws -> String {
                         let before = try await BenchCPU.now(database: database)
                         let started = Date()
+                        let route = "/api/{tenant}/meals/charges"
+                        let timesBefore = ServerTimes.now(dependencies.metrics, route: route)
                         let batchesBefore = dependencies.mealChargeBatches
                         let phasesBefore = dependencies.workflows.batchPhases.times
                         let output = try BenchServer.wrk([
@@ -124,6 +126,7 @@ struct MealsBench: AsyncParsableCommand {
                         print("  " + after.perRequest(since: before, requests: BenchServer.requests(output)))
                         print("  " + Self.describe(dependencies.mealChargeBatches.since(batchesBefore)))
                         print("  " + Self.describe(dependencies.workflows.batchPhases.times.since(phasesBefore)))
+                        print("  " + ServerTimes.now(dependencies.metrics, route: route).over(since: timesBefore))
                         print("  " + (try await BenchCPU.autovacuum(since: started, database: database)))
                         return output
                     }

@@ -54,7 +54,7 @@ public struct MealReason: Equatable, Sendable {
                 guard !value.isEmpty else { return nil }
                 if tiyn.contains(figure) {
                     guard let amount = Int64(value) else { return nil }
-                    figures.append(Money.tenge(amount))
+                    figures.append(Money.shown(amount))
                 } else {
                     figures.append(value)
                 }

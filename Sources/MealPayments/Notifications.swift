@@ -89,7 +89,7 @@ public enum MealOutbox {
                     language = try await schools.alertLanguage(userID: userID, pupilID: id, tenantID: tenantID)
                 }
                 let text = (language.map { [$0] } ?? [.kk, .ru])
-                    .map { alertText($0, pupil, Money.tenge(balance)) }.joined(separator: "\n")
+                    .map { alertText($0, pupil, Money.shown(balance)) }.joined(separator: "\n")
                 for channel in channels { try await channel.send(text, to: userID, tenantID: tenantID) }
             },
             BalanceWatch.autoTopUpTopic: { message, tenantID in
@@ -113,7 +113,9 @@ public enum MealOutbox {
     }
 }
 
-/// Amounts for people: tiyn as tenge with two decimals.
+/// Amounts for people: tiyn as tenge with two decimals, `1250.50` (the form a page's input and
+/// the CSV statement take); ``shown(_:)`` as a page shows it, `1 250,50`.
 public enum Money {
     public static func tenge(_ tiyn: Int64) -> String { Tenge.decimal(tiyn) }
+    public static func shown(_ tiyn: Int64) -> String { Tenge.shown(tiyn) }
 }

@@ -505,8 +505,8 @@ struct MealPaymentsTests {
                     channels.append(channel)
                     // No language chosen (set by the API without one): Kazakh and Russian.
                     #expect(
-                        text == "Айдана: мектеп тамағы шотында 150.00 ₸ қалды.\n"
-                            + "Айдана: на счёте школьного питания осталось 150.00 ₸.",
+                        text == "Айдана: мектеп тамағы шотында 150,00 ₸ қалды.\n"
+                            + "Айдана: на счёте школьного питания осталось 150,00 ₸.",
                         "\(text)"
                     )
                 }
@@ -524,12 +524,12 @@ struct MealPaymentsTests {
             _ = try await runner.runDueJobs()
             let latest = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
                 try await connection.query(
-                    "SELECT message FROM meal_notifications WHERE message LIKE '%250.00%'",
+                    "SELECT message FROM meal_notifications WHERE message LIKE '%250,00%'",
                     logger: fixture.databases.owner.logger
                 ).collect().map { try $0.decode(String.self) }
             }
             #expect(
-                latest == Array(repeating: "Айдана: 250.00 ₸ left on the school-meal account.", count: 2),
+                latest == Array(repeating: "Айдана: 250,00 ₸ left on the school-meal account.", count: 2),
                 "\(latest)"
             )
             #expect(try await city.ledgerCheck().passed)
@@ -548,10 +548,10 @@ struct MealPaymentsTests {
             var mother = Browser(client: client)
             try await mother.signIn("astana", login: "mother")
             let children = try await mother.get("/astana/meals?lang=en")
-            #expect(children.status == .ok && children.main.contains("Айдана") && children.main.contains("450.00 ₸"))
+            #expect(children.status == .ok && children.main.contains("Айдана") && children.main.contains("450,00 ₸"))
             let account = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
             #expect(account.status == .ok && account.main.contains("<svg") && account.main.contains("Палау"))
-            #expect(account.main.contains("Parent") && account.main.contains("300.00 ₸"))
+            #expect(account.main.contains("Parent") && account.main.contains("300,00 ₸"))
             let csv = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
             #expect(csv.status == .ok && csv.text.contains("250.00"))
             // The alerts form: amounts in tenge; a bad one comes back with the reason.
@@ -596,7 +596,7 @@ struct MealPaymentsTests {
             try await admin.signIn("astana", login: "meals-admin")
             let canteens = try await admin.get("/astana/meals/city?lang=en")
             #expect(canteens.status == .ok && canteens.main.contains("Мектеп-гимназия №1"))
-            #expect(canteens.main.contains("more meals than pupils") && canteens.main.contains("550.00 ₸"))
+            #expect(canteens.main.contains("more meals than pupils") && canteens.main.contains("550,00 ₸"))
         }
     }
 
@@ -686,7 +686,7 @@ struct MealPaymentsTests {
             let key = UUID().uuidString.lowercased()
             let form = ["_key": key, "card": "CARD-0001", "item1": "Палау", "price1": "450"]
             let charged = try await till.post("/astana/meals/till?lang=en", form: form)
-            #expect(charged.status == .ok && charged.main.contains("Charged") && charged.main.contains("550.00 ₸"))
+            #expect(charged.status == .ok && charged.main.contains("Charged") && charged.main.contains("550,00 ₸"))
             #expect(charged.main.contains("Айдана") && charged.main.contains("Палау"))
             let again = try await till.post("/astana/meals/till?lang=en", form: form)
             #expect(again.main.contains("this charge was already made"))
@@ -720,7 +720,7 @@ struct MealPaymentsTests {
                     "price3": "100,50",
                 ]
             )
-            #expect(lines.status == .ok && lines.main.contains("Charged</strong>: Суп, Компот — 300.50 ₸"))
+            #expect(lines.status == .ok && lines.main.contains("Charged</strong>: Суп, Компот — 300,50 ₸"))
             #expect(lines.main.contains("<td>Суп, Компот</td>"))
             #expect(try await city.balance() == 24_950)
             // A line with an item but no price, or a price but no item, is named and charges nothing.
@@ -774,7 +774,7 @@ struct MealPaymentsTests {
                     "served_at": served.ISO8601Format(),
                 ]
             )
-            #expect(kept.status == .ok && kept.main.contains("Charged</strong>: Ботқа — 100.00 ₸"), "\(kept.main)")
+            #expect(kept.status == .ok && kept.main.contains("Charged</strong>: Ботқа — 100,00 ₸"), "\(kept.main)")
             #expect(!kept.main.contains("<td>Ботқа</td>"))
             #expect(try await city.balance() == 14_950)
             let badTime = try await till.post(

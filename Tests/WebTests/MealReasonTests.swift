@@ -14,19 +14,19 @@ struct MealReasonTests {
             ("insufficient balance", "meals_reason_balance", []),
             (
                 "over the daily limit of 30000 tiyn (25050 spent today)", "meals_reason_limit_today",
-                ["300.00", "250.50"]
+                ["300,00", "250,50"]
             ),
             (
                 "over the daily limit of 30000 tiyn (25000 spent on 2026-11-22)", "meals_reason_limit_day",
-                ["300.00", "250.00", "2026-11-22"]
+                ["300,00", "250,00", "2026-11-22"]
             ),
             ("contains milk, peanut, flagged for this pupil", "meals_reason_allergen", ["milk, peanut"]),
             (
                 "the meal costs 50001 tiyn, above the contract price of 50000", "meals_reason_above_contract",
-                ["500.01", "500.00"]
+                ["500,01", "500,00"]
             ),
             ("pupil with this card not found", "meals_reason_no_pupil", []),
-            ("a whole number of tiyn from 1 to 10000000", "meals_reason_amount_range", ["100000.00"]),
+            ("a whole number of tiyn from 1 to 10000000", "meals_reason_amount_range", ["100\u{202F}000,00"]),
             // Anything else is shown as it is: other wording, more or less text, no number.
             ("Insufficient balance", nil, []),
             ("insufficient balance today", nil, []),
@@ -73,14 +73,14 @@ struct MealReasonTests {
             _ = try await post("ru", ["price1": "250"])
             #expect(try await city.balance() == 15_000)
             let limit = try await post("ru", ["price1": "100"])
-            #expect(limit.contains("Превышен дневной лимит 300.00 ₸ (сегодня потрачено 250.00 ₸)."), "\(limit)")
+            #expect(limit.contains("Превышен дневной лимит 300,00 ₸ (сегодня потрачено 250,00 ₸)."), "\(limit)")
             #expect(!limit.contains("over the daily limit"))
             // A meal kept offline yesterday: over yesterday's limit names that day.
             let yesterday = Date().addingTimeInterval(-24 * 3600)
             _ = try await post("kk", ["price1": "150", "served_at": yesterday.ISO8601Format()])
             #expect(try await city.balance() == 0)
             let day = try await post("kk", ["price1": "200", "served_at": yesterday.ISO8601Format()])
-            let named = "Күндік лимит 300.00 ₸ асып кетті (\(Day.kazakhstan(yesterday)) күні 150.00 ₸ жұмсалды)."
+            let named = "Күндік лимит 300,00 ₸ асып кетті (\(Day.kazakhstan(yesterday)) күні 150,00 ₸ жұмсалды)."
             #expect(day.contains(named), "\(day)")
             // The balance (400 − 250 − 150 = 0 ₸ left), an allergen, the contract price.
             let broke = try await post("ru", ["price1": "10", "served_at": yesterday.ISO8601Format()])
@@ -89,7 +89,7 @@ struct MealReasonTests {
             let peanut = try await post("kk", ["price1": "10", "allergens1": "Peanut"])
             #expect(peanut.contains("Құрамында peanut бар"), "\(peanut)")
             let dear = try await post("ru", ["price1": "500,01"])
-            #expect(dear.contains("Питание стоит 500.01 ₸ — выше цены по договору (500.00 ₸)."), "\(dear)")
+            #expect(dear.contains("Питание стоит 500,01 ₸ — выше цены по договору (500,00 ₸)."), "\(dear)")
             // Refusals: an unknown card, a time kept too long.
             let unknown = try await post("kk", ["card": "CARD-7777", "price1": "10"])
             #expect(unknown.contains("Мұндай картасы не QR-коды бар оқушы табылмады."), "\(unknown)")

@@ -31,6 +31,20 @@ public enum Tenge {
         let magnitude = tiyn.magnitude
         return String(format: "%@%llu.%02llu", sign, magnitude / 100, magnitude % 100)
     }
+
+    /// Tiyn as people read tenge on a page, `12 345,00` (thousands apart by a narrow no-break
+    /// space, a comma before the tiyn), without the sign ₸.
+    public static func shown(_ tiyn: Int64) -> String {
+        let sign = tiyn < 0 ? "-" : ""
+        let magnitude = tiyn.magnitude
+        var whole = String(magnitude / 100)
+        var grouped = ""
+        while whole.count > 3 {
+            grouped = "\u{202F}" + whole.suffix(3) + grouped
+            whole.removeLast(3)
+        }
+        return "\(sign)\(whole)\(grouped),\(String(format: "%02d", Int(magnitude % 100)))"
+    }
 }
 
 extension Character {

@@ -126,15 +126,5 @@ struct AuditPagesController {
     }
 
     /// Tiyn as tenge with two decimals and a thin-space thousands separator: `12 345,00 ₸`.
-    static func tenge(_ tiyn: Int64) -> String {
-        let sign = tiyn < 0 ? "-" : ""
-        let magnitude = tiyn.magnitude
-        var whole = String(magnitude / 100)
-        var grouped = ""
-        while whole.count > 3 {
-            grouped = "\u{202F}" + whole.suffix(3) + grouped
-            whole.removeLast(3)
-        }
-        return "\(sign)\(whole)\(grouped),\(String(format: "%02d", Int(magnitude % 100))) ₸"
-    }
+    static func tenge(_ tiyn: Int64) -> String { Tenge.shown(tiyn) + " ₸" }
 }

@@ -189,10 +189,10 @@ struct MealsPagesController {
                 "message": PageRenderer.optional(message),
                 "answer": answer.map { answer -> [String: Any] in
                     [
-                        "posted": answer.transfer.status == "posted", "amount": Money.tenge(answer.transfer.amount),
+                        "posted": answer.transfer.status == "posted", "amount": Money.shown(answer.transfer.amount),
                         "items": answer.transfer.items.joined(separator: ", "),
                         "reason": PageRenderer.optional(answer.transfer.reason.map { said($0, context.language) }),
-                        "balance": Money.tenge(answer.balance), "replayed": answer.replayed,
+                        "balance": Money.shown(answer.balance), "replayed": answer.replayed,
                         "paidBy": locales.text(
                             "meals_paid_by_" + (answer.transfer.paidBy ?? "parent"),
                             context.language
@@ -202,7 +202,7 @@ struct MealsPagesController {
                 "meals": day.map { found -> [String: Any] in
                     [
                         "time": WorkflowPagesController.format(found.line.at), "pupil": found.pupilName,
-                        "items": found.line.items.joined(separator: ", "), "amount": Money.tenge(found.line.amount),
+                        "items": found.line.items.joined(separator: ", "), "amount": Money.shown(found.line.amount),
                         "posted": found.line.status == "posted",
                         "reason": PageRenderer.optional(found.line.reason.map { said($0, context.language) }),
                     ]
@@ -228,7 +228,7 @@ struct MealsPagesController {
             values: [
                 "children": children.map { child in
                     [
-                        "name": child.name, "school": child.schoolName, "balance": Money.tenge(child.balance),
+                        "name": child.name, "school": child.schoolName, "balance": Money.shown(child.balance),
                         "path": "/\(tenant.slug)/meals/pupils/\(child.id.uuidString.lowercased())",
                         "subsidised": child.freeMealCategory != nil,
                     ]
@@ -269,7 +269,7 @@ struct MealsPagesController {
                 BarChart.Bar(
                     label: String($0.month.suffix(5)),
                     value: $0.tiyn,
-                    caption: Money.tenge($0.tiyn / 100 * 100).replacingOccurrences(of: ".00", with: ""),
+                    caption: Money.shown($0.tiyn / 100 * 100).replacingOccurrences(of: ",00", with: ""),
                     highlighted: false
                 )
             },
@@ -279,8 +279,8 @@ struct MealsPagesController {
             "meals_pupil",
             titleKey: "meals_account_title",
             values: [
-                "name": pupil.name, "school": pupil.schoolName, "balance": Money.tenge(pupil.balance),
-                "dailyLimit": Money.tenge(pupil.dailyLimit), "category": PageRenderer.optional(pupil.freeMealCategory),
+                "name": pupil.name, "school": pupil.schoolName, "balance": Money.shown(pupil.balance),
+                "dailyLimit": Money.shown(pupil.dailyLimit), "category": PageRenderer.optional(pupil.freeMealCategory),
                 "chart": chart, "hasMonths": !months.isEmpty,
                 "csv": "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())/statement.csv",
                 "lines": lines.map { line -> [String: Any] in
@@ -290,7 +290,7 @@ struct MealsPagesController {
                         "status": dependencies.pages.locales.text("meals_status_" + line.status, language),
                         "declined": line.status == "declined" || line.status == "voided",
                         "school": line.school ?? "", "items": line.items.joined(separator: ", "),
-                        "amount": Money.tenge(line.amount),
+                        "amount": Money.shown(line.amount),
                         "paidBy": line.paidBy.map { dependencies.pages.locales.text("meals_paid_by_" + $0, language) }
                             ?? "",
                         "reason": line.reason.map { said($0, language) } ?? "",
@@ -375,9 +375,9 @@ struct MealsPagesController {
                 "days": days.map { day -> [String: Any] in
                     [
                         "day": day.day, "school": day.school, "supplier": day.supplierBIN ?? "",
-                        "meals": String(day.meals), "pupils": String(day.pupils), "amount": Money.tenge(day.amount),
-                        "price": day.pricePerMeal.map(Money.tenge) ?? "",
-                        "contract": day.pricePerMeal.map { Money.tenge($0 * Int64(day.meals)) } ?? "",
+                        "meals": String(day.meals), "pupils": String(day.pupils), "amount": Money.shown(day.amount),
+                        "price": day.pricePerMeal.map(Money.shown) ?? "",
+                        "contract": day.pricePerMeal.map { Money.shown($0 * Int64(day.meals)) } ?? "",
                         "flags": day.flags.joined(separator: "; "), "flagged": !day.flags.isEmpty,
                     ]
                 },

@@ -44,10 +44,10 @@ struct CompetitionPagesController {
             [
                 "title": competition.title, "state": stateTitle(competition, language),
                 "path": "/\(tenant.slug)/meal-competitions/\(competition.instanceID.uuidString.lowercased())",
-                "ceiling": Money.tenge(competition.ceilingPrice), "value": Money.tenge(competition.ceilingValue),
+                "ceiling": Money.shown(competition.ceilingPrice), "value": Money.shown(competition.ceilingValue),
                 "deadline": PageRenderer.optional(competition.bidDeadline.map { WorkflowPagesController.format($0) }),
                 "winner": PageRenderer.optional(competition.awardSupplierBIN.flatMap { competition.supplierNames[$0] }),
-                "price": PageRenderer.optional(competition.awardPrice.map { Money.tenge($0) }),
+                "price": PageRenderer.optional(competition.awardPrice.map { Money.shown($0) }),
                 "flags": flagRows(flags, language), "flagged": !flags.isEmpty,
             ]
         }
@@ -95,7 +95,7 @@ struct CompetitionPagesController {
         var values: [String: Any] = [
             "slug": slug, "id": idText, "title": competition.title, "state": stateTitle(competition, language),
             "buyer": competition.buyerName, "buyerBIN": competition.buyerBIN, "ocid": competition.ocid,
-            "ceiling": Money.tenge(competition.ceilingPrice), "value": Money.tenge(competition.ceilingValue),
+            "ceiling": Money.shown(competition.ceilingPrice), "value": Money.shown(competition.ceilingValue),
             "meals": String(competition.totalMeals), "days": String(competition.schoolDays),
             "perDay": String(competition.mealsPerDay),
             "period": "\(competition.periodStart) — \(competition.periodEnd)",
@@ -115,8 +115,8 @@ struct CompetitionPagesController {
             "bids": (shown.bids ?? []).map { bid -> [String: Any] in
                 [
                     "number": String(bid.number), "supplier": bid.supplierName, "bin": bid.supplierBIN,
-                    "price": PageRenderer.optional(bid.pricePerMeal.map { Money.tenge($0) }),
-                    "conditional": PageRenderer.optional(bid.conditionalPrice.map { Money.tenge($0) }),
+                    "price": PageRenderer.optional(bid.pricePerMeal.map { Money.shown($0) }),
+                    "conditional": PageRenderer.optional(bid.conditionalPrice.map { Money.shown($0) }),
                     "rank": PageRenderer.optional(bid.rank.map(String.init)),
                     "matches": bid.matchesCommitment == true, "commitment": bid.commitment,
                     "documents": bid.documents.map { ["name": $0.name, "url": $0.url] },
@@ -131,13 +131,13 @@ struct CompetitionPagesController {
             "hasMarks": !(shown.marks ?? []).isEmpty,
             "criteria": Criterion.allCases.map { locales.text("field_" + $0.rawValue, language) },
             "award": PageRenderer.optional(shown.awardSupplier),
-            "awardPrice": PageRenderer.optional(shown.awardPrice.map { Money.tenge($0) }),
+            "awardPrice": PageRenderer.optional(shown.awardPrice.map { Money.shown($0) }),
             "complaintsUntil": PageRenderer.optional(shown.complaintsUntil.map { WorkflowPagesController.format($0) }),
             "contract": PageRenderer.optional(shown.contractNumber),
-            "contractValue": PageRenderer.optional(shown.contractValue.map { Money.tenge($0) }),
+            "contractValue": PageRenderer.optional(shown.contractValue.map { Money.shown($0) }),
             "hasDeliveries": !shown.deliveries.isEmpty,
             "deliveries": shown.deliveries.map {
-                ["month": String($0.month.prefix(7)), "meals": String($0.meals), "amount": Money.tenge($0.amount)]
+                ["month": String($0.month.prefix(7)), "meals": String($0.meals), "amount": Money.shown($0.amount)]
             },
             "steps": shown.steps.reversed().map { step -> [String: Any] in
                 [
@@ -212,7 +212,7 @@ struct CompetitionPagesController {
             "open": [
                 "supplier": supplier.name, "key": UUID().uuidString.lowercased(),
                 "action": "/\(tenant.slug)/meal-competitions/\(competition.instanceID.uuidString.lowercased())/bids",
-                "ceiling": Money.tenge(competition.ceilingPrice),
+                "ceiling": Money.shown(competition.ceilingPrice),
             ]
         ]
     }

@@ -11,7 +11,8 @@ Signs in as the demo's canteen till, opens the till's page (its service worker r
 keeps the page's shell), stops the server, reloads the page (served by the worker), charges two
 cards (kept in the browser), opens the page in a second tab while the server is still down, drops
 the anti-forgery cookie (as a browser restart does), starts the server again, reloads, and checks
-that both kept charges were sent and answered. Exits 1 on the first check that fails.
+that both kept charges were sent and answered; then ends the session, charges once more (kept)
+and signs in again (sent). Exits 1 on the first check that fails.
 """
 import os
 import signal
@@ -108,6 +109,26 @@ def main():
             check("both sent when the server is back, each answered", page.evaluate(KEPT) == 0 and len(sent) == 2,
                   "; ".join(sent))
             check("reloaded online, the server's page", page.locator("form[data-shell]").count() == 0)
+
+            # The session ends while the till works: the charge typed then is kept, not lost, and
+            # sent once the till has signed in again.
+            context.clear_cookies(name="adal_session")
+            page.fill("#t_card", "CARD-4244")
+            page.fill("input[name=price1]", "200")
+            page.click("#till-form button[type=submit]")
+            page.wait_for_load_state()
+            check("a charge after the session ended is kept", page.evaluate(KEPT) == 1, page.url)
+            page.goto(BASE + "/astana/login")
+            page.fill("#login", "canteen-till")
+            page.fill("#password", "adal-demo-2026")
+            page.click("main button[type=submit]")
+            page.goto(BASE + "/astana/meals/till?lang=ru")
+            for _ in range(50):
+                if page.evaluate(KEPT) == 0:
+                    break
+                time.sleep(0.2)
+            sent = [item.inner_text() for item in page.locator("#till-kept li").all()]
+            check("... and sent after signing in again", page.evaluate(KEPT) == 0 and len(sent) == 1, "; ".join(sent))
             browser.close()
     finally:
         if server is not None:

@@ -33,6 +33,20 @@
     show();
   }
 
+  // Adds a charge to the kept ones; false when it cannot be kept (the list full, or the
+  // browser's storage refusing it).
+  function keepCharge(values) {
+    const list = kept();
+    list.push(values);
+    try {
+      if (list.length > limit) return false;
+      keep(list);
+      return true;
+    } catch (error) {
+      return false;
+    }
+  }
+
   // Whether the last send found the session ended (the kept charges wait for a new sign-in).
   let signIn = false;
 
@@ -147,16 +161,14 @@
           sendKept();
           return;
         }
+        // The session ended (sent to sign in) or took the page's anti-forgery token with it:
+        // the charge is kept, and sent once the page is back and signed in, not typed again.
+        if (response.redirected || response.status === 401 || response.status === 403) keepCharge(values);
         window.location.reload();
         return;
       }
       // The server cannot be reached: the charge is kept, the form cleared for the next pupil.
-      const list = kept();
-      list.push(values);
-      try {
-        if (list.length > limit) throw new Error("full");
-        keep(list);
-      } catch (error) {
+      if (!keepCharge(values)) {
         // Nothing is cleared that could not be kept: the form stays as typed.
         if (button) button.disabled = false;
         return;

@@ -231,21 +231,65 @@ public struct MealQueries: Sendable {
         return found
     }
 
-    /// The statement as CSV (RFC 4180), amounts in tenge.
-    public static func csv(_ lines: [Line]) -> String {
-        var rows = ["date,time,kind,status,school,items,amount_tenge,paid_by,reason"]
+    /// How the CSV statement names its columns and values.
+    public struct CSVWords: Sendable {
+        /// The nine columns' names: date, time, kind, status, school, items, amount in tenge,
+        /// who paid, reason.
+        public var header: [String]
+        public var kind: @Sendable (String) -> String
+        public var status: @Sendable (String) -> String
+        public var paidBy: @Sendable (String) -> String
+        public var reason: @Sendable (String) -> String
+        /// Starts the file with a UTF-8 byte-order mark: a spreadsheet that finds none reads a CSV
+        /// file in the computer's own code page, and Kazakh and Russian text comes out garbled.
+        public var byteOrderMark: Bool
+
+        public init(
+            header: [String],
+            kind: @escaping @Sendable (String) -> String,
+            status: @escaping @Sendable (String) -> String,
+            paidBy: @escaping @Sendable (String) -> String,
+            reason: @escaping @Sendable (String) -> String,
+            byteOrderMark: Bool
+        ) {
+            precondition(header.count == Self.codes.header.count, "a statement has nine columns")
+            self.header = header
+            self.kind = kind
+            self.status = status
+            self.paidBy = paidBy
+            self.reason = reason
+            self.byteOrderMark = byteOrderMark
+        }
+
+        private init(codes header: [String]) {
+            self.header = header
+            (kind, status, paidBy, reason) = ({ $0 }, { $0 }, { $0 }, { $0 })
+            byteOrderMark = false
+        }
+
+        /// The API's: column names and values as codes (`charge`, `posted`, `parent`), reasons as
+        /// the ledger stores them, for programs.
+        public static let codes = CSVWords(
+            codes: ["date", "time", "kind", "status", "school", "items", "amount_tenge", "paid_by", "reason"]
+        )
+    }
+
+    /// The statement as CSV (RFC 4180), amounts in tenge (`1250.50`), named by `words`.
+    public static func csv(_ lines: [Line], words: CSVWords = .codes) -> String {
+        var rows = [words.header.map(csvField).joined(separator: ",")]
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
         for line in lines {
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: line.at)
             let fields = [
                 String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
-                String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), line.kind, line.status, line.school ?? "",
-                line.items.joined(separator: "; "), Money.tenge(line.amount), line.paidBy ?? "", line.reason ?? "",
+                String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), words.kind(line.kind),
+                words.status(line.status), line.school ?? "", line.items.joined(separator: "; "),
+                Money.tenge(line.amount), line.paidBy.map(words.paidBy) ?? "", line.reason.map(words.reason) ?? "",
             ]
             rows.append(fields.map(csvField).joined(separator: ","))
         }
-        return rows.joined(separator: "\r\n") + "\r\n"
+        return (words.byteOrderMark ? "\u{FEFF}" : "") + rows.joined(separator: "\r\n") + "\r\n"
     }
 
     /// Meal spending per month in Kazakhstan (posted charges less their refunds), oldest first,

@@ -554,6 +554,43 @@ struct MealPaymentsTests {
             #expect(account.main.contains("Parent") && account.main.contains("300,00 ₸"))
             let csv = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
             #expect(csv.status == .ok && csv.text.contains("250.00"))
+            // The file for people: in the page's language (English, remembered from above), with a
+            // byte-order mark for spreadsheets; the API's keeps codes and the ledger's reasons.
+            let peanut = try await city.charge(price: "10000", allergens: #"["Peanut"]"#)
+            #expect((try peanut.json()["transfer"] as? [String: Any])?["status"] as? String == "declined")
+            let english = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
+            #expect(
+                english.text.hasPrefix(
+                    "\u{FEFF}Date,Time,What,Status,School,Items,\"Amount, tenge\",Paid by,Reason\r\n"
+                )
+            )
+            #expect(english.text.contains(",Meal,Posted,") && english.text.contains(",250.00,Parent,"))
+            #expect(
+                english.text.contains(
+                    ",Meal,Declined,Мектеп-гимназия №1,Палау,100.00,Parent,\"Contains peanut, flagged for this pupil;"
+                ),
+                "\(english.text)"
+            )
+            let russian = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv?lang=ru")
+            #expect(
+                russian.text.hasPrefix(
+                    "\u{FEFF}Дата,Время,Операция,Статус,Школа,Блюда,\"Сумма, тенге\",Кто оплатил,Причина"
+                )
+            )
+            #expect(
+                russian.text.contains(",Питание,Отклонено,") && russian.text.contains("Содержит peanut"),
+                "\(russian.text)"
+            )
+            #expect(!russian.text.contains("flagged for this pupil"), "\(russian.text)")
+            let api = try await client.api(
+                .get,
+                "/api/astana/meals/pupils/\(city.pupil)/statement.csv",
+                token: city.parent
+            )
+            #expect(api.text.hasPrefix("date,time,kind,status,school,items,amount_tenge,paid_by,reason\r\n"))
+            #expect(
+                api.text.contains(",charge,declined,") && api.text.contains("contains peanut, flagged for this pupil")
+            )
             // The alerts form: amounts in tenge; a bad one comes back with the reason.
             let wrongAlert = try await mother.post(
                 "/astana/meals/pupils/\(city.pupil)/alerts?lang=en",

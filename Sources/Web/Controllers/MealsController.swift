@@ -160,6 +160,11 @@ struct MealsController {
     }
 
     @Sendable func statementCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        try await statementCSV(context, words: .codes)
+    }
+
+    /// The pupil's statement as a CSV file named by `words` (the API's codes, or a page's language).
+    func statementCSV(_ context: AppRequestContext, words: MealQueries.CSVWords) async throws -> Response {
         let (tenant, pupil) = try await visiblePupil(context)
         let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 5_000)
         var headers = HTTPFields()
@@ -169,7 +174,7 @@ struct MealsController {
         return Response(
             status: .ok,
             headers: headers,
-            body: .init(byteBuffer: ByteBuffer(string: MealQueries.csv(lines)))
+            body: .init(byteBuffer: ByteBuffer(string: MealQueries.csv(lines, words: words)))
         )
     }
 

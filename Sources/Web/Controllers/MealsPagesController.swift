@@ -353,7 +353,28 @@ struct MealsPagesController {
 
     @Sendable func statementCSV(request: Request, context: AppRequestContext) async throws -> Response {
         guard context.principal != nil else { return signIn(try context.requireTenant()) }
-        return try await MealsController(dependencies: dependencies).statementCSV(request: request, context: context)
+        return try await MealsController(dependencies: dependencies).statementCSV(
+            context,
+            words: csvWords(context.language)
+        )
+    }
+
+    /// The statement file for people: columns, kinds, who paid and reasons in `language`, as
+    /// the page says them, and a byte-order mark so that a spreadsheet reads it as UTF-8.
+    func csvWords(_ language: Language) -> MealQueries.CSVWords {
+        let locales = dependencies.pages.locales
+        let columns = [
+            "meals_csv_date", "meals_csv_time", "meals_what", "meals_csv_status", "meals_csv_school", "meals_items",
+            "meals_csv_amount", "meals_paid_by", "meals_csv_reason",
+        ]
+        return MealQueries.CSVWords(
+            header: columns.map { locales.text($0, language) },
+            kind: { locales.text("meals_kind_" + $0, language) },
+            status: { locales.text("meals_status_" + $0, language) },
+            paidBy: { locales.text("meals_paid_by_" + $0, language) },
+            reason: { said($0, language) },
+            byteOrderMark: true
+        )
     }
 
     /// The city's canteens per school and day (the last 30 days by default), flagged days marked.

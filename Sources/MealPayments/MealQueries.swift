@@ -122,6 +122,10 @@ public struct MealQueries: Sendable {
         public var paidBy: String?
         public var reason: String?
         public var refersTo: UUID?
+
+        /// Who paid, as a statement for people says it: nobody for a declined meal (``paidBy``
+        /// names the account it was charged to either way).
+        public var paid: String? { status == "posted" ? paidBy : nil }
     }
 
     /// The pupil's transfers, newest first, at most `limit`.
@@ -285,7 +289,7 @@ public struct MealQueries: Sendable {
                 String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
                 String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), words.kind(line.kind),
                 words.status(line.status), line.school ?? "", line.items.joined(separator: "; "),
-                Money.tenge(line.amount), line.paidBy.map(words.paidBy) ?? "", line.reason.map(words.reason) ?? "",
+                Money.tenge(line.amount), line.paid.map(words.paidBy) ?? "", line.reason.map(words.reason) ?? "",
             ]
             rows.append(fields.map(csvField).joined(separator: ","))
         }

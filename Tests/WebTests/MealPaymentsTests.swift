@@ -561,20 +561,23 @@ struct MealPaymentsTests {
             let english = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
             #expect(
                 english.text.hasPrefix(
-                    "\u{FEFF}Date,Time,What,Status,School,Items,\"Amount, tenge\",Paid by,Reason\r\n"
+                    "\u{FEFF}Date,Time,What,Status,School,Items,Amount (tenge),Paid by,Reason\r\n"
                 )
             )
             #expect(english.text.contains(",Meal,Posted,") && english.text.contains(",250.00,Parent,"))
             #expect(
                 english.text.contains(
-                    ",Meal,Declined,Мектеп-гимназия №1,Палау,100.00,Parent,\"Contains peanut, flagged for this pupil;"
+                    ",Meal,Declined,Мектеп-гимназия №1,Палау,100.00,,\"Contains peanut, flagged for this pupil;"
                 ),
                 "\(english.text)"
             )
+            // Nobody paid for the declined meal, on the page as in the file.
+            let declinedRow = try await mother.get("/astana/meals/pupils/\(city.pupil)")
+            #expect(declinedRow.main.contains("<td>100,00 ₸</td><td></td></tr>"), "\(declinedRow.main)")
             let russian = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv?lang=ru")
             #expect(
                 russian.text.hasPrefix(
-                    "\u{FEFF}Дата,Время,Операция,Статус,Школа,Блюда,\"Сумма, тенге\",Кто оплатил,Причина"
+                    "\u{FEFF}Дата,Время,Операция,Статус,Школа,Блюда,Сумма (тенге),Кто оплатил,Причина"
                 )
             )
             #expect(

@@ -291,7 +291,7 @@ struct MealsPagesController {
                         "declined": line.status == "declined" || line.status == "voided",
                         "school": line.school ?? "", "items": line.items.joined(separator: ", "),
                         "amount": Money.shown(line.amount),
-                        "paidBy": line.paidBy.map { dependencies.pages.locales.text("meals_paid_by_" + $0, language) }
+                        "paidBy": line.paid.map { dependencies.pages.locales.text("meals_paid_by_" + $0, language) }
                             ?? "",
                         "reason": line.reason.map { said($0, language) } ?? "",
                     ]

@@ -247,6 +247,12 @@ public struct MealQueries: Sendable {
         /// Starts the file with a UTF-8 byte-order mark: a spreadsheet that finds none reads a CSV
         /// file in the computer's own code page, and Kazakh and Russian text comes out garbled.
         public var byteOrderMark: Bool
+        /// Between fields, and what amounts write before the tiyn: `,` and `.` as RFC 4180 and
+        /// English spreadsheets read them; `;` and `,` where the decimal mark is a comma (Russian
+        /// and Kazakh), since a spreadsheet set up so splits at semicolons and reads `1250.50` as
+        /// text, not a number.
+        public var separator: Character
+        public var decimalMark: Character
 
         public init(
             header: [String],
@@ -254,7 +260,8 @@ public struct MealQueries: Sendable {
             status: @escaping @Sendable (String) -> String,
             paidBy: @escaping @Sendable (String) -> String,
             reason: @escaping @Sendable (String) -> String,
-            byteOrderMark: Bool
+            byteOrderMark: Bool,
+            decimalComma: Bool
         ) {
             precondition(header.count == Self.codes.header.count, "a statement has nine columns")
             self.header = header
@@ -263,12 +270,14 @@ public struct MealQueries: Sendable {
             self.paidBy = paidBy
             self.reason = reason
             self.byteOrderMark = byteOrderMark
+            (separator, decimalMark) = decimalComma ? (";", ",") : (",", ".")
         }
 
         private init(codes header: [String]) {
             self.header = header
             (kind, status, paidBy, reason) = ({ $0 }, { $0 }, { $0 }, { $0 })
             byteOrderMark = false
+            (separator, decimalMark) = (",", ".")
         }
 
         /// The API's: column names and values as codes (`charge`, `posted`, `parent`), reasons as
@@ -278,9 +287,14 @@ public struct MealQueries: Sendable {
         )
     }
 
-    /// The statement as CSV (RFC 4180), amounts in tenge (`1250.50`), named by `words`.
+    /// The statement as CSV (RFC 4180, or its semicolon form), amounts in tenge (`1250.50` or
+    /// `1250,50`), named by `words`.
     public static func csv(_ lines: [Line], words: CSVWords = .codes) -> String {
-        var rows = [words.header.map(csvField).joined(separator: ",")]
+        let separator = words.separator
+        func row(_ fields: [String]) -> String {
+            fields.map { csvField($0, separator: separator) }.joined(separator: String(separator))
+        }
+        var rows = [row(words.header)]
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
         for line in lines {
@@ -289,9 +303,10 @@ public struct MealQueries: Sendable {
                 String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
                 String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), words.kind(line.kind),
                 words.status(line.status), line.school ?? "", line.items.joined(separator: "; "),
-                Money.tenge(line.amount), line.paid.map(words.paidBy) ?? "", line.reason.map(words.reason) ?? "",
+                Money.tenge(line.amount, decimalMark: words.decimalMark), line.paid.map(words.paidBy) ?? "",
+                line.reason.map(words.reason) ?? "",
             ]
-            rows.append(fields.map(csvField).joined(separator: ","))
+            rows.append(row(fields))
         }
         return (words.byteOrderMark ? "\u{FEFF}" : "") + rows.joined(separator: "\r\n") + "\r\n"
     }

@@ -114,8 +114,11 @@ public enum MealOutbox {
 }
 
 /// Amounts for people: tiyn as tenge with two decimals, `1250.50` (the form a page's input and
-/// the CSV statement take); ``shown(_:)`` as a page shows it, `1 250,50`.
+/// the CSV statement take; `1250,50` in the statement for Russian and Kazakh); ``shown(_:)`` as a page shows it, `1 250,50`.
 public enum Money {
     public static func tenge(_ tiyn: Int64) -> String { Tenge.decimal(tiyn) }
+    public static func tenge(_ tiyn: Int64, decimalMark: Character) -> String {
+        Tenge.decimal(tiyn, decimalMark: decimalMark)
+    }
     public static func shown(_ tiyn: Int64) -> String { Tenge.shown(tiyn) }
 }

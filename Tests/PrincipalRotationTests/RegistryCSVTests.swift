@@ -134,5 +134,7 @@ struct RegistryCSVTests {
         #expect(records.map(\.fields) == [["a", "b \"c\"", "d"], ["x\ny", "2", "3"]])
         #expect(throws: CSV.Malformed.self) { try CSV.parse("a,b\"c\n", maximumFields: 5, maximumRecords: 10) }
         #expect(csvField("=HYPERLINK(1)") == "'=HYPERLINK(1)" && csvField("a,b") == "\"a,b\"")
+        #expect(csvField("a;b") == "a;b" && csvField("a;b", separator: ";") == "\"a;b\"")
+        #expect(csvField("a,b", separator: ";") == "a,b")
     }
 }

@@ -574,16 +574,24 @@ struct MealPaymentsTests {
             // Nobody paid for the declined meal, on the page as in the file.
             let declinedRow = try await mother.get("/astana/meals/pupils/\(city.pupil)")
             #expect(declinedRow.main.contains("<td>100,00 ₸</td><td></td></tr>"), "\(declinedRow.main)")
+            // In Russian (and Kazakh) split by semicolons with a decimal comma, as a spreadsheet set
+            // up for the language reads it; a field holding a semicolon is quoted.
             let russian = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv?lang=ru")
             #expect(
                 russian.text.hasPrefix(
-                    "\u{FEFF}Дата,Время,Операция,Статус,Школа,Блюда,Сумма (тенге),Кто оплатил,Причина"
-                )
-            )
-            #expect(
-                russian.text.contains(",Питание,Отклонено,") && russian.text.contains("Содержит peanut"),
+                    "\u{FEFF}Дата;Время;Операция;Статус;Школа;Блюда;Сумма (тенге);Кто оплатил;Причина\r\n"
+                ),
                 "\(russian.text)"
             )
+            #expect(
+                russian.text.contains(
+                    ";Питание;Отклонено;Мектеп-гимназия №1;Палау;100,00;;\"Содержит peanut — аллерген, отмеченный у ученика;"
+                ),
+                "\(russian.text)"
+            )
+            #expect(russian.text.contains(";250,00;Родитель;") && !russian.text.contains("250.00"), "\(russian.text)")
+            let kazakh = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv?lang=kk")
+            #expect(kazakh.text.contains(";250,00;") && !kazakh.text.contains(",250"), "\(kazakh.text)")
             #expect(!russian.text.contains("flagged for this pupil"), "\(russian.text)")
             let api = try await client.api(
                 .get,

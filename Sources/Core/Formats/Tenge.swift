@@ -25,11 +25,14 @@ public enum Tenge {
         return overflowAgain ? nil : total
     }
 
-    /// Tiyn as a plain decimal in tenge, `1234.50`: the form open data and CSV files use.
-    public static func decimal(_ tiyn: Int64) -> String {
+    /// Tiyn as a plain decimal in tenge, `1234.50`: the form open data and CSV files use (`1234,50`
+    /// with a comma as `decimalMark`, for a spreadsheet that reads numbers so).
+    public static func decimal(_ tiyn: Int64) -> String { decimal(tiyn, decimalMark: ".") }
+
+    public static func decimal(_ tiyn: Int64, decimalMark: Character) -> String {
         let sign = tiyn < 0 ? "-" : ""
         let magnitude = tiyn.magnitude
-        return String(format: "%@%llu.%02llu", sign, magnitude / 100, magnitude % 100)
+        return String(format: "%@%llu%@%02llu", sign, magnitude / 100, String(decimalMark), magnitude % 100)
     }
 
     /// Tiyn as people read tenge on a page, `12 345,00` (thousands apart by a narrow no-break

@@ -360,7 +360,9 @@ struct MealsPagesController {
     }
 
     /// The statement file for people: columns, kinds, who paid and reasons in `language`, as
-    /// the page says them, and a byte-order mark so that a spreadsheet reads it as UTF-8.
+    /// the page says them, and a byte-order mark so that a spreadsheet reads it as UTF-8. In
+    /// Russian and Kazakh it is split by semicolons with a decimal comma, as spreadsheets set up
+    /// for those languages read a CSV file; in English by commas with a decimal point.
     func csvWords(_ language: Language) -> MealQueries.CSVWords {
         let locales = dependencies.pages.locales
         let columns = [
@@ -373,7 +375,8 @@ struct MealsPagesController {
             status: { locales.text("meals_status_" + $0, language) },
             paidBy: { locales.text("meals_paid_by_" + $0, language) },
             reason: { said($0, language) },
-            byteOrderMark: true
+            byteOrderMark: true,
+            decimalComma: language != .en
         )
     }
 

@@ -38,12 +38,22 @@ struct BenchCPU {
     /// The tables autovacuum vacuumed or analysed since `start` ("none" when it did not run): its
     /// worker takes a core of the two while it works, which a run's p99 may show.
     static func autovacuum(since start: Date, database: Database) async throws -> String {
-        let tables = try await database.withConnection { connection in
+        let tables = try await autovacuumed(since: start, until: .distantFuture, database: database)
+        return "autovacuum during the run: " + (tables.isEmpty ? "none" : tables.joined(separator: ", "))
+    }
+
+    /// "table (vacuum, analyse)" for each table autovacuum finished with between `start` and
+    /// `end`.
+    static func autovacuumed(since start: Date, until end: Date, database: Database) async throws -> [String] {
+        try await database.withConnection { connection in
             try await connection.query(
                 """
-                SELECT relname, coalesce(last_autovacuum >= \(start), false), coalesce(last_autoanalyze >= \(start), false)
+                SELECT relname, coalesce(last_autovacuum >= \(start) AND last_autovacuum < \(end), false),
+                    coalesce(last_autoanalyze >= \(start) AND last_autoanalyze < \(end), false)
                 FROM pg_stat_all_tables
-                WHERE last_autovacuum >= \(start) OR last_autoanalyze >= \(start) ORDER BY relname
+                WHERE (last_autovacuum >= \(start) AND last_autovacuum < \(end))
+                   OR (last_autoanalyze >= \(start) AND last_autoanalyze < \(end))
+                ORDER BY relname
                 """,
                 logger: database.logger
             ).collect().map { row in
@@ -52,7 +62,20 @@ struct BenchCPU {
                 return "\(table) (\(what.joined(separator: ", ")))"
             }
         }
-        return "autovacuum during the run: " + (tables.isEmpty ? "none" : tables.joined(separator: ", "))
+    }
+
+    /// The tables autovacuum's workers are on now (a worker's query reads "autovacuum: VACUUM
+    /// ANALYZE public.transfers").
+    static func autovacuumAtWork(database: Database) async throws -> [String] {
+        try await database.withConnection { connection in
+            try await connection.query(
+                """
+                SELECT coalesce(substring(query FROM '([^. ]+)$'), '?') FROM pg_stat_activity
+                WHERE backend_type = 'autovacuum worker' ORDER BY 1
+                """,
+                logger: database.logger
+            ).collect().map { try $0.decode(String.self) }
+        }
     }
 
     /// "CPU per request: …" for `requests` requests between `start` and `self`, with the rate

@@ -177,9 +177,17 @@ struct ServerTimes {
         guard count > 0 else { return "server's own time: no requests" }
         return "server's own time (read to response made): "
             + limits.map { limit in
-                let over = count - ((atOrUnder[limit] ?? 0) - (start.atOrUnder[limit] ?? 0))
                 let milliseconds = Int((Double(limit) ?? 0) * 1000)
-                return String(format: "over %d ms %.2f %%", milliseconds, Double(over) * 100 / Double(count))
+                return String(format: "over %d ms %.2f %%", milliseconds, percent(over: limit, since: start))
             }.joined(separator: ", ") + " of \(count) requests"
+    }
+
+    /// The share of the requests since `start` that took longer than `limit` (a histogram label
+    /// such as "0.025"), in percent; 0 without requests.
+    func percent(over limit: String, since start: ServerTimes) -> Double {
+        let count = self.count - start.count
+        guard count > 0 else { return 0 }
+        let over = count - ((atOrUnder[limit] ?? 0) - (start.atOrUnder[limit] ?? 0))
+        return Double(over) * 100 / Double(count)
     }
 }

@@ -37,17 +37,28 @@ struct MealsBench: AsyncParsableCommand {
             "Charges per second of the paced HTTP run (the tills send at random moments at this rate together); 0 skips it."
     )
     var rate = 2_000
+    @Option(help: "Seconds of the paced run (--seconds unless given): minutes for a lunch rush's sustained load.")
+    var pacedSeconds: Int?
+    @Option(
+        help:
+            "Print the paced run window by window, every this many seconds (charges over 25 ms in the server, batches, WAL and full-page images, checkpoints, autovacuum); 0 for none."
+    )
+    var window = 0
     @Flag(help: "Also print the statements that took PostgreSQL's time during the HTTP run (pg_stat_statements).")
     var statements = false
 
     func validate() throws {
         guard rate >= 0 else { throw ValidationError("--rate must be 0 (no paced run) or more") }
+        guard (pacedSeconds ?? 1) > 0 else { throw ValidationError("--paced-seconds must be 1 or more") }
+        guard window >= 0 else { throw ValidationError("--window must be 0 (none) or more seconds") }
+        guard window == 0 || rate > 0 else { throw ValidationError("--window needs a paced run (--rate above 0)") }
     }
 
     func run() async throws {
         let (pupils, tills, seconds, retryPercent, statements, rate) = (
             pupils, tills, seconds, retryPercent, statements, rate
         )
+        let (pacedSeconds, window) = (self.pacedSeconds ?? seconds, window)
         try await BenchEnvironment.with(tenants: 1, connections: connections, statements: statements) {
             database,
             owner,
@@ -105,19 +116,51 @@ struct MealsBench: AsyncParsableCommand {
                     _ = try BenchServer.wrk([
                         "-t1", "-c4", "-d2s", "-s", script, base + "/api/\(city.slug)/meals/charges",
                     ])
-                    /// One wrk run of `script` from `tills` connections, printed under `label` with
-                    /// the CPU per charge and the batches it made.
-                    func run(_ script: String, label: String) async throws -> String {
+                    let route = "/api/{tenant}/meals/charges"
+                    let windows = BenchWindows(every: .seconds(max(window, 1)), database: owner) {
+                        (
+                            ServerTimes.now(dependencies.metrics, route: route), dependencies.mealChargeBatches,
+                            dependencies.workflows.batchPhases.times
+                        )
+                    }
+                    /// One wrk run of `script` from `tills` connections for `seconds`, printed under
+                    /// `label` with the CPU per charge and the batches it made; window by window
+                    /// while it runs when `windowed`.
+                    func run(
+                        _ script: String,
+                        label: String,
+                        seconds: Int,
+                        windowed: Bool = false
+                    ) async throws
+                        -> String
+                    {
                         let before = try await BenchCPU.now(database: database)
                         let started = Date()
-                        let route = "/api/{tenant}/meals/charges"
                         let timesBefore = ServerTimes.now(dependencies.metrics, route: route)
                         let batchesBefore = dependencies.mealChargeBatches
                         let phasesBefore = dependencies.workflows.batchPhases.times
+                        var watching: Task<[Double], any Error>?
+                        if windowed {
+                            print("\(label), \(seconds) s, every \(window) s (inside the server):")
+                            watching = Task { try await windows.watch() }
+                        }
                         let output = try BenchServer.wrk([
                             "-t2", "-c\(tills)", "-d\(seconds)s", "--latency", "-s", script,
                             base + "/api/\(city.slug)/meals/charges",
                         ])
+                        watching?.cancel()
+                        if let shares = try await watching?.value, !shares.isEmpty {
+                            let under = shares.filter { $0 < 1 }.count
+                            print(
+                                String(
+                                    format:
+                                        "    windows with fewer than 1 %% of charges over 25 ms (p99 under 25 ms inside the server): %d of %d; the worst %.2f %%",
+                                    under,
+                                    shares.count,
+                                    shares.max() ?? 0
+                                )
+                            )
+                        }
                         let after = try await BenchCPU.now(database: database)
                         print(
                             "\(label) (\(tills) tills, \(retryPercent)% retried, \(seconds) s, wrk on the same 2 cores): "
@@ -131,7 +174,9 @@ struct MealsBench: AsyncParsableCommand {
                         return output
                     }
                     if statements { try await BenchStatements.reset(owner) }
-                    httpRate = BenchServer.rate(try await run(script, label: "HTTP POST /api/{city}/meals/charges"))
+                    httpRate = BenchServer.rate(
+                        try await run(script, label: "HTTP POST /api/{city}/meals/charges", seconds: seconds)
+                    )
                     if statements { print(try await BenchStatements.top(owner).joined(separator: "\n")) }
                     if rate > 0 {
                         let paced = directory + "/paced.lua"
@@ -139,7 +184,12 @@ struct MealsBench: AsyncParsableCommand {
                             (Self.script(pupils: pupils, token: token, retryPercent: retryPercent) + "\n"
                             + BenchServer.pacing(rate: Double(rate), threads: 2))
                             .write(toFile: paced, atomically: true, encoding: .utf8)
-                        let output = try await run(paced, label: "paced at \(rate) charges/s, random moments")
+                        let output = try await run(
+                            paced,
+                            label: "paced at \(rate) charges/s, random moments",
+                            seconds: pacedSeconds,
+                            windowed: window > 0
+                        )
                         if let reached = BenchServer.rate(output), reached < 0.97 * Double(rate) {
                             print(
                                 "  below the rate asked for: the tills were all waiting for answers at times, and "

@@ -12,7 +12,9 @@ keeps the page's shell), stops the server, reloads the page (served by the worke
 cards (kept in the browser), opens the page in a second tab while the server is still down, drops
 the anti-forgery cookie (as a browser restart does), starts the server again, reloads, and checks
 that both kept charges were sent and answered; then ends the session, charges once more (kept)
-and signs in again (sent). Exits 1 on the first check that fails.
+and signs in again (sent); then keeps a charge while the server is down and signs in as a second
+till account (created with `adal user create`), which must not send it, and as the first again,
+which does. Exits 1 on the first check that fails.
 """
 import os
 import signal
@@ -52,6 +54,14 @@ def stop(server):
     server.wait(timeout=60)
 
 
+def sign_in(page, login):
+    page.goto(BASE + "/astana/login")
+    page.fill("#login", login)
+    page.fill("#password", "adal-demo-2026")
+    page.click("main button[type=submit]")
+    page.goto(BASE + "/astana/meals/till?lang=ru")
+
+
 def main():
     server = start()
     try:
@@ -59,11 +69,7 @@ def main():
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             context = browser.new_context()
             page = context.new_page()
-            page.goto(BASE + "/astana/login")
-            page.fill("#login", "canteen-till")
-            page.fill("#password", "adal-demo-2026")
-            page.click("main button[type=submit]")
-            page.goto(BASE + "/astana/meals/till?lang=ru")
+            sign_in(page, "canteen-till")
             scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
             check("the worker serves the till's page", scope == BASE + "/astana/meals/till", scope)
             shell = ""
@@ -73,8 +79,13 @@ def main():
                     break
                 time.sleep(0.2)
             check("the shell is kept, without today's meals", "data-shell" in shell and "<h2>" not in shell)
-            check("the page's script is kept",
-                  page.evaluate("caches.match('/static/till-offline.js').then(r => !!r)"))
+            script = False
+            for _ in range(50):
+                script = page.evaluate("caches.match('/static/till-offline.js').then(r => !!r)")
+                if script:
+                    break
+                time.sleep(0.2)
+            check("the page's script is kept", script)
             kept_id = shell.split('name="_key" value="')[1].split('"')[0]
 
             stop(server)
@@ -115,20 +126,46 @@ def main():
             context.clear_cookies(name="adal_session")
             page.fill("#t_card", "CARD-4244")
             page.fill("input[name=price1]", "200")
-            page.click("#till-form button[type=submit]")
+            # The script keeps the charge, then reloads the page (to the sign-in page).
+            with page.expect_navigation():
+                page.click("#till-form button[type=submit]")
             page.wait_for_load_state()
             check("a charge after the session ended is kept", page.evaluate(KEPT) == 1, page.url)
-            page.goto(BASE + "/astana/login")
-            page.fill("#login", "canteen-till")
-            page.fill("#password", "adal-demo-2026")
-            page.click("main button[type=submit]")
-            page.goto(BASE + "/astana/meals/till?lang=ru")
+            sign_in(page, "canteen-till")
             for _ in range(50):
                 if page.evaluate(KEPT) == 0:
                     break
                 time.sleep(0.2)
             sent = [item.inner_text() for item in page.locator("#till-kept li").all()]
             check("... and sent after signing in again", page.evaluate(KEPT) == 0 and len(sent) == 1, "; ".join(sent))
+
+            # Another till account on the same device: a charge kept by the first is not sent under
+            # the second's name; it waits, named on the page, until the first signs in again.
+            created = subprocess.run([".build/debug/adal", "user", "create", "--tenant", "astana", "--name",
+                                      "Second till", "--role", "canteen_till", "--password-stdin", "canteen-till-2"],
+                                     input="adal-demo-2026\n", text=True, capture_output=True)
+            check("a second till account", created.returncode == 0 or "is taken" in created.stderr,
+                  (created.stderr + created.stdout).strip()[-300:])
+            stop(server)
+            server = None
+            page.reload()
+            page.fill("#t_card", "CARD-4245")
+            page.fill("input[name=price1]", "250")
+            page.click("#till-form button[type=submit]")
+            page.wait_for_timeout(500)
+            check("a charge kept by the first till account", page.evaluate(KEPT) == 1)
+            server = start()
+            sign_in(page, "canteen-till-2")
+            page.wait_for_timeout(3000)
+            note = page.locator("#till-kept p").inner_text()
+            check("signed in as another till, the charge is not sent and names its account",
+                  page.evaluate(KEPT) == 1 and "canteen-till" in note and "canteen-till-2" not in note, note)
+            sign_in(page, "canteen-till")
+            for _ in range(50):
+                if page.evaluate(KEPT) == 0:
+                    break
+                time.sleep(0.2)
+            check("... and sent when its own account signs in again", page.evaluate(KEPT) == 0)
             browser.close()
     finally:
         if server is not None:

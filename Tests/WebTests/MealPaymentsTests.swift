@@ -843,7 +843,13 @@ struct MealPaymentsTests {
             let full = try await till.get("/astana/meals/till?lang=en")
             #expect(full.main.contains("Айдана") && full.main.contains("s meals ("))
             let shell = try await till.get("/astana/meals/till?shell&lang=en")
-            #expect(shell.status == .ok && shell.main.contains(#"id="till-form" data-slug="astana" data-shell>"#))
+            // Both carry the signed-in till account, whose charges the script keeps and sends.
+            let account = #/id="till-form" data-slug="astana" data-till="([0-9a-f-]{36})" data-till-name="till-1"/#
+            #expect(full.main.firstMatch(of: account) != nil, "\(full.main)")
+            #expect(
+                shell.status == .ok && shell.main.firstMatch(of: account) != nil && shell.main.contains("data-shell>")
+            )
+            #expect(shell.main.contains(#"data-other="Kept on this device by the till account {1}: {2}."#))
             #expect(shell.main.contains("s page as this device keeps it"))
             #expect(!shell.main.contains("Айдана") && !shell.main.contains("s meals ("), "\(shell.main)")
             let worker = try await client.execute(uri: "/static/till-worker.js", method: .get)

@@ -179,6 +179,8 @@ struct MealsPagesController {
             titleKey: "till_title",
             values: [
                 "slug": tenant.slug.value, "key": UUID().uuidString.lowercased(), "today": today,
+                // Whose charges the page's script keeps and sends (till-offline.js).
+                "tillID": principal.userID.uuidString.lowercased(), "tillName": principal.login,
                 "card": refill?["card"] ?? "", "override": refill?["override"] == "on",
                 "lines": (1...Self.tillLines).map { line -> [String: Any] in
                     [

@@ -5,7 +5,10 @@
 // meal was served, and the form is cleared for the next pupil under a new id. Kept charges are
 // sent in the order they were served when the connection is back (every 20 seconds, and at once
 // when the browser says it is online); the server books each at its time (served_at) and charges
-// it once by its id, however often it is sent. Without script the form posts as before. Where
+// it once by its id, however often it is sent. A kept charge belongs to the till account signed in
+// when it was taken: another account signed in on the same device does not send it (the step would
+// name the wrong till in the audit log); it waits, named on the page, for its own account to sign
+// in here again. Without script the form posts as before. Where
 // the browser allows service workers (HTTPS, or localhost), till-worker.js keeps the page itself,
 // so it opens after a reload or a restart while the server is down.
 (function () {
@@ -33,11 +36,25 @@
     show();
   }
 
-  // Adds a charge to the kept ones; false when it cannot be kept (the list full, or the
-  // browser's storage refusing it).
+  // The till account this page is signed in as (the server's page, or the kept shell of the
+  // last one loaded), by id and login.
+  function till() {
+    const current = document.getElementById("till-form") || form;
+    return { id: current.dataset.till || "", login: current.dataset.tillName || "" };
+  }
+
+  // Whether a kept charge is this account's to send; one kept before charges carried their
+  // account is sent by whoever signs in, as it was then.
+  function mine(charge) {
+    return !charge._till || charge._till === till().id;
+  }
+
+  // Adds a charge to the kept ones, as the signed-in account's; false when it cannot be kept
+  // (the list full, or the browser's storage refusing it).
   function keepCharge(values) {
     const list = kept();
-    list.push(values);
+    const account = till();
+    list.push(Object.assign({}, values, { _till: account.id, _tillName: account.login }));
     try {
       if (list.length > limit) return false;
       keep(list);
@@ -51,9 +68,20 @@
   let signIn = false;
 
   function show() {
-    const count = kept().length;
-    note.textContent = signIn ? note.dataset.signin : note.dataset.kept.replace("{1}", String(count));
-    note.hidden = count === 0 && !signIn;
+    const list = kept();
+    const count = list.filter(mine).length;
+    const others = new Map();
+    for (const charge of list) {
+      if (!mine(charge)) others.set(charge._tillName, (others.get(charge._tillName) || 0) + 1);
+    }
+    const lines = [];
+    if (signIn) lines.push(note.dataset.signin);
+    else if (count > 0) lines.push(note.dataset.kept.replace("{1}", String(count)));
+    for (const [login, number] of others) {
+      lines.push(note.dataset.other.split("{1}").join(login).replace("{2}", String(number)));
+    }
+    note.textContent = lines.join(" ");
+    note.hidden = lines.length === 0;
     panel.hidden = note.hidden && sentList.children.length === 0;
   }
 
@@ -75,12 +103,15 @@
   // Posts a charge's fields; the server's page, or null when the server cannot be reached (no
   // answer, or a proxy's 502/503/504 while the server behind it is down).
   async function post(values) {
+    const body = new URLSearchParams(values);
+    body.delete("_till");
+    body.delete("_tillName");
     try {
       const response = await fetch(form.action, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams(values),
+        body: body,
       });
       return [502, 503, 504].includes(response.status) ? null : response;
     } catch (error) {
@@ -114,25 +145,26 @@
     if (sending) return;
     sending = true;
     try {
-      let list = kept();
-      while (list.length > 0) {
+      let charge = kept().find(mine);
+      while (charge) {
         // With the page's own anti-forgery token: the one kept with the charge may be gone (the
         // browser restarted meanwhile).
         const current = document.getElementById("till-form");
-        const token = current && current.elements._csrf ? current.elements._csrf.value : list[0]._csrf;
-        const response = await post(Object.assign({}, list[0], { _csrf: token }));
+        const token = current && current.elements._csrf ? current.elements._csrf.value : charge._csrf;
+        const response = await post(Object.assign({}, charge, { _csrf: token }));
         if (response === null) break;
         const doc = page(await response.text());
         signIn = !isTillPage(response, doc);
         if (signIn) break;
         const answer = doc.querySelector("main section[aria-live], main p[role=alert]");
         const item = document.createElement("li");
-        item.textContent = new Date(list[0].served_at).toLocaleTimeString() + " " + list[0].card + ": " +
+        item.textContent = new Date(charge.served_at).toLocaleTimeString() + " " + charge.card + ": " +
           (answer ? answer.textContent.trim() : String(response.status));
         sentList.prepend(item);
         sentTitle.hidden = false;
-        list = kept().slice(1);
-        keep(list);
+        const sent = charge._key;
+        keep(kept().filter((other) => other._key !== sent));
+        charge = kept().find(mine);
       }
     } finally {
       sending = false;

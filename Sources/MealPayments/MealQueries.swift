@@ -244,15 +244,9 @@ public struct MealQueries: Sendable {
         public var status: @Sendable (String) -> String
         public var paidBy: @Sendable (String) -> String
         public var reason: @Sendable (String) -> String
-        /// Starts the file with a UTF-8 byte-order mark: a spreadsheet that finds none reads a CSV
-        /// file in the computer's own code page, and Kazakh and Russian text comes out garbled.
-        public var byteOrderMark: Bool
-        /// Between fields, and what amounts write before the tiyn: `,` and `.` as RFC 4180 and
-        /// English spreadsheets read them; `;` and `,` where the decimal mark is a comma (Russian
-        /// and Kazakh), since a spreadsheet set up so splits at semicolons and reads `1250.50` as
-        /// text, not a number.
-        public var separator: Character
-        public var decimalMark: Character
+        /// How the file is written: the API's in RFC 4180, the pages' for a spreadsheet in the
+        /// page's language.
+        public var dialect: CSVDialect
 
         public init(
             header: [String],
@@ -260,8 +254,7 @@ public struct MealQueries: Sendable {
             status: @escaping @Sendable (String) -> String,
             paidBy: @escaping @Sendable (String) -> String,
             reason: @escaping @Sendable (String) -> String,
-            byteOrderMark: Bool,
-            decimalComma: Bool
+            dialect: CSVDialect
         ) {
             precondition(header.count == Self.codes.header.count, "a statement has nine columns")
             self.header = header
@@ -269,15 +262,13 @@ public struct MealQueries: Sendable {
             self.status = status
             self.paidBy = paidBy
             self.reason = reason
-            self.byteOrderMark = byteOrderMark
-            (separator, decimalMark) = decimalComma ? (";", ",") : (",", ".")
+            self.dialect = dialect
         }
 
         private init(codes header: [String]) {
             self.header = header
             (kind, status, paidBy, reason) = ({ $0 }, { $0 }, { $0 }, { $0 })
-            byteOrderMark = false
-            (separator, decimalMark) = (",", ".")
+            dialect = .rfc4180
         }
 
         /// The API's: column names and values as codes (`charge`, `posted`, `parent`), reasons as
@@ -287,28 +278,21 @@ public struct MealQueries: Sendable {
         )
     }
 
-    /// The statement as CSV (RFC 4180, or its semicolon form), amounts in tenge (`1250.50` or
-    /// `1250,50`), named by `words`.
+    /// The statement as CSV in `words`'s dialect, amounts in tenge (`1250.50`, or `1250,50`).
     public static func csv(_ lines: [Line], words: CSVWords = .codes) -> String {
-        let separator = words.separator
-        func row(_ fields: [String]) -> String {
-            fields.map { csvField($0, separator: separator) }.joined(separator: String(separator))
-        }
-        var rows = [row(words.header)]
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
-        for line in lines {
+        let rows = lines.map { line in
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: line.at)
-            let fields = [
+            return [
                 String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
                 String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), words.kind(line.kind),
                 words.status(line.status), line.school ?? "", line.items.joined(separator: "; "),
-                Money.tenge(line.amount, decimalMark: words.decimalMark), line.paid.map(words.paidBy) ?? "",
+                Money.tenge(line.amount, decimalMark: words.dialect.decimalMark), line.paid.map(words.paidBy) ?? "",
                 line.reason.map(words.reason) ?? "",
             ]
-            rows.append(row(fields))
         }
-        return (words.byteOrderMark ? "\u{FEFF}" : "") + rows.joined(separator: "\r\n") + "\r\n"
+        return words.dialect.text([words.header] + rows)
     }
 
     /// Meal spending per month in Kazakhstan (posted charges less their refunds), oldest first,
@@ -344,9 +328,30 @@ public struct MealQueries: Sendable {
         public var pupils: Int
         public var amount: Int64
         public var pricePerMeal: Int64?
-        /// Why the day deserves a look: more meals than pupils, several prices, charges outside
-        /// school hours (before 07:00 or after 19:00 in Kazakhstan), meals above the contract.
-        public var flags: [String]
+        /// Why the day deserves a look.
+        public var flags: [Flag]
+    }
+
+    /// A reason a school's day deserves a look, with how many of the day's charges it counts.
+    public struct Flag: Sendable, Codable, Equatable {
+        public enum Kind: String, Sendable, Codable, CaseIterable {
+            /// More meals charged than pupils enrolled at the school (the count: meals).
+            case moreMealsThanPupils = "more_meals_than_pupils"
+            /// Meals charged at more than one price (the count: prices).
+            case severalPrices = "several_prices"
+            /// Charges before 07:00 or from 19:00 in Kazakhstan (the count: charges).
+            case outsideSchoolHours = "outside_school_hours"
+            /// Meals above the contract's price per meal (the count: meals).
+            case aboveContract = "above_contract"
+        }
+
+        public var kind: Kind
+        public var count: Int
+
+        public init(_ kind: Kind, count: Int) {
+            self.kind = kind
+            self.count = count
+        }
     }
 
     /// Every school's canteen per day from `from` to `to` (Kazakhstan days), newest first.
@@ -369,11 +374,11 @@ public struct MealQueries: Sendable {
                 """,
                 logger: logger
             ).decode((String, String, String, String?, Int, Int, Int64, Int64?, Int, Int, Int).self) {
-                var flags: [String] = []
-                if row.4 > row.5 { flags.append("more meals than pupils") }
-                if row.8 > 1 { flags.append("\(row.8) different prices") }
-                if row.9 > 0 { flags.append("\(row.9) charges outside school hours") }
-                if row.10 > 0 { flags.append("\(row.10) meals above the contract price") }
+                var flags: [Flag] = []
+                if row.4 > row.5 { flags.append(Flag(.moreMealsThanPupils, count: row.4)) }
+                if row.8 > 1 { flags.append(Flag(.severalPrices, count: row.8)) }
+                if row.9 > 0 { flags.append(Flag(.outsideSchoolHours, count: row.9)) }
+                if row.10 > 0 { flags.append(Flag(.aboveContract, count: row.10)) }
                 days.append(
                     SchoolDay(
                         day: row.0,

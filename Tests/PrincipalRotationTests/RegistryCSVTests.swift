@@ -136,5 +136,7 @@ struct RegistryCSVTests {
         #expect(csvField("=HYPERLINK(1)") == "'=HYPERLINK(1)" && csvField("a,b") == "\"a,b\"")
         #expect(csvField("a;b") == "a;b" && csvField("a;b", separator: ";") == "\"a;b\"")
         #expect(csvField("a,b", separator: ";") == "a,b")
+        let semicolons = try CSV.parse("a;\"b;c\";d,e\r\n", separator: ";", maximumFields: 5, maximumRecords: 2)
+        #expect(semicolons.map(\.fields) == [["a", "b;c", "d,e"]])
     }
 }

@@ -644,7 +644,39 @@ struct MealPaymentsTests {
             try await admin.signIn("astana", login: "meals-admin")
             let canteens = try await admin.get("/astana/meals/city?lang=en")
             #expect(canteens.status == .ok && canteens.main.contains("Мектеп-гимназия №1"))
-            #expect(canteens.main.contains("more meals than pupils") && canteens.main.contains("550,00 ₸"))
+            #expect(canteens.main.contains("more meals than pupils (") && canteens.main.contains("550,00 ₸"))
+            // Flags in the page's language; the table also as a CSV file for a spreadsheet.
+            let russianCanteens = try await admin.get("/astana/meals/city?lang=ru")
+            #expect(russianCanteens.main.contains("питаний больше, чем учеников (питаний: "), "\(russianCanteens.main)")
+            #expect(!russianCanteens.main.contains("more meals than pupils"))
+            #expect(russianCanteens.main.contains("/astana/meals/city.csv?from="))
+            let today = String(MealsPagesController.kazakhstanDay(Date()))
+            let russianFile = try await admin.get("/astana/meals/city.csv?from=\(today)&to=\(today)&lang=ru")
+            #expect(russianFile.status == .ok)
+            #expect(
+                russianFile.text.hasPrefix(
+                    "\u{FEFF}День;Школа (БИН);Школа;Поставщик (БИН);Питаний;Учеников;Сумма (тенге);"
+                        + "Цена питания по договору (тенге);По договору (тенге);Обратить внимание\r\n"
+                ),
+                "\(russianFile.text)"
+            )
+            let records = try CSV.parse(
+                String(russianFile.text.dropFirst()),
+                separator: ";",
+                maximumFields: 20,
+                maximumRecords: 10
+            )
+            #expect(records.count == 2 && records.allSatisfy { $0.fields.count == 10 }, "\(russianFile.text)")
+            let fields = records.last?.fields ?? []
+            #expect(fields.count == 10 && fields[0] == today && fields[1] == "940140000385", "\(fields)")
+            #expect(fields[6].contains(",") && !fields[6].contains("."), "\(fields)")
+            #expect(fields[9].hasPrefix("питаний больше, чем учеников"), "\(fields)")
+            let englishFile = try await admin.get("/astana/meals/city.csv?lang=en")
+            #expect(englishFile.text.hasPrefix("\u{FEFF}Day,School (BIN),School,Supplier (BIN),Meals,Pupils,"))
+            #expect(englishFile.text.contains(",more meals than pupils ("), "\(englishFile.text)")
+            let badDay = try await admin.get("/astana/meals/city.csv?from=yesterday")
+            #expect(badDay.status == .unprocessableContent && badDay.text.contains("from"))
+            #expect(try await stranger.get("/astana/meals/city.csv").status == .forbidden)
         }
     }
 

@@ -16,8 +16,14 @@ public enum CSV {
     }
 
     /// Stops with an error at the first record beyond `maximumRecords`, so a huge file of junk
-    /// costs no more than the limit.
-    public static func parse(_ text: String, maximumFields: Int, maximumRecords: Int) throws(Malformed) -> [Record] {
+    /// costs no more than the limit. `separator` is a comma unless told (a semicolon for files
+    /// written for Russian and Kazakh spreadsheets).
+    public static func parse(
+        _ text: String,
+        separator: Unicode.Scalar = ",",
+        maximumFields: Int,
+        maximumRecords: Int
+    ) throws(Malformed) -> [Record] {
         var records: [Record] = []
         var fields: [String] = []
         var field = ""
@@ -52,7 +58,7 @@ public enum CSV {
                 continue
             }
             switch scalar {
-            case ",":
+            case separator:
                 try endField()
             case "\r":
                 let next = iterator.next()

@@ -167,15 +167,16 @@ struct MealsController {
     func statementCSV(_ context: AppRequestContext, words: MealQueries.CSVWords) async throws -> Response {
         let (tenant, pupil) = try await visiblePupil(context)
         let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 5_000)
+        return Self.csvFile(MealQueries.csv(lines, words: words), name: "meals-statement.csv")
+    }
+
+    /// A CSV file to download, kept by no cache between (it names children and money).
+    static func csvFile(_ text: String, name: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"meals-statement.csv\""
+        headers[.contentDisposition] = "attachment; filename=\"\(name)\""
         headers[.cacheControl] = "private, no-store"
-        return Response(
-            status: .ok,
-            headers: headers,
-            body: .init(byteBuffer: ByteBuffer(string: MealQueries.csv(lines, words: words)))
-        )
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     struct AlertsBody: Decodable {

@@ -17,6 +17,7 @@ struct MealsPagesController {
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/alerts", use: saveAlerts)
         group.get("city", use: city)
+        group.get("city.csv", use: cityCSV)
         group.get("till", use: till)
         group.post("till", use: tillCharge)
     }
@@ -361,10 +362,13 @@ struct MealsPagesController {
         )
     }
 
+    /// A CSV file for people reading `language`: semicolons and a decimal comma in Russian and
+    /// Kazakh, as spreadsheets set up for those languages read a CSV file; commas and a decimal
+    /// point in English; a byte-order mark in all.
+    static func dialect(_ language: Language) -> CSVDialect { .people(decimalComma: language != .en) }
+
     /// The statement file for people: columns, kinds, who paid and reasons in `language`, as
-    /// the page says them, and a byte-order mark so that a spreadsheet reads it as UTF-8. In
-    /// Russian and Kazakh it is split by semicolons with a decimal comma, as spreadsheets set up
-    /// for those languages read a CSV file; in English by commas with a decimal point.
+    /// the page says them.
     func csvWords(_ language: Language) -> MealQueries.CSVWords {
         let locales = dependencies.pages.locales
         let columns = [
@@ -377,22 +381,15 @@ struct MealsPagesController {
             status: { locales.text("meals_status_" + $0, language) },
             paidBy: { locales.text("meals_paid_by_" + $0, language) },
             reason: { said($0, language) },
-            byteOrderMark: true,
-            decimalComma: language != .en
+            dialect: Self.dialect(language)
         )
     }
 
     /// The city's canteens per school and day (the last 30 days by default), flagged days marked.
     @Sendable func city(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
-        guard let principal = context.principal else { return signIn(tenant) }
-        try principal.require(anyOf: [.akimatAdmin, .auditor])
-        let query = request.uri.queryParameters
-        let to = try day(query["to"].map(String.init), field: "to") ?? String(Self.kazakhstanDay(Date()))
-        let from =
-            try day(query["from"].map(String.init), field: "from")
-            ?? String(Self.kazakhstanDay(Date().addingTimeInterval(-30 * 86_400)))
-        let days = try await queries.schoolDays(from: from, to: to, tenantID: tenant.id)
+        guard context.principal != nil else { return signIn(tenant) }
+        let (from, to, days) = try await cityDays(request, context)
         return dependencies.pages.page(
             "meals_city",
             titleKey: "meals_city_title",
@@ -404,7 +401,7 @@ struct MealsPagesController {
                         "meals": String(day.meals), "pupils": String(day.pupils), "amount": Money.shown(day.amount),
                         "price": day.pricePerMeal.map(Money.shown) ?? "",
                         "contract": day.pricePerMeal.map { Money.shown($0 * Int64(day.meals)) } ?? "",
-                        "flags": day.flags.joined(separator: "; "), "flagged": !day.flags.isEmpty,
+                        "flags": flags(day, context.language), "flagged": !day.flags.isEmpty,
                     ]
                 },
                 "hasDays": !days.isEmpty,
@@ -412,6 +409,52 @@ struct MealsPagesController {
             request: request,
             context: context
         )
+    }
+
+    /// The city page's table as a CSV file for a spreadsheet, in the page's language.
+    @Sendable func cityCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard context.principal != nil else { return signIn(tenant) }
+        let (from, to, days) = try await cityDays(request, context)
+        let language = context.language
+        let dialect = Self.dialect(language)
+        let locales = dependencies.pages.locales
+        let header = [
+            "meals_day", "meals_csv_school_bin", "meals_csv_school", "meals_supplier", "meals_meals", "meals_pupils",
+            "meals_csv_amount", "meals_csv_price", "meals_csv_contract", "meals_flags",
+        ].map { locales.text($0, language) }
+        let rows = days.map { day in
+            [
+                day.day, day.schoolBIN, day.school, day.supplierBIN ?? "", String(day.meals), String(day.pupils),
+                Money.tenge(day.amount, decimalMark: dialect.decimalMark),
+                day.pricePerMeal.map { Money.tenge($0, decimalMark: dialect.decimalMark) } ?? "",
+                day.pricePerMeal.map { Money.tenge($0 * Int64(day.meals), decimalMark: dialect.decimalMark) } ?? "",
+                flags(day, language),
+            ]
+        }
+        return MealsController.csvFile(dialect.text([header] + rows), name: "canteens-\(from)-\(to).csv")
+    }
+
+    /// The period asked for (the last 30 days by default) and the city's canteens in it, for
+    /// the akimat and auditors only.
+    private func cityDays(
+        _ request: Request,
+        _ context: AppRequestContext
+    ) async throws -> (from: String, to: String, days: [MealQueries.SchoolDay]) {
+        let (tenant, _) = try context.authorised([.akimatAdmin, .auditor])
+        let query = request.uri.queryParameters
+        let to = try day(query["to"].map(String.init), field: "to") ?? String(Self.kazakhstanDay(Date()))
+        let from =
+            try day(query["from"].map(String.init), field: "from")
+            ?? String(Self.kazakhstanDay(Date().addingTimeInterval(-30 * 86_400)))
+        return (from, to, try await queries.schoolDays(from: from, to: to, tenantID: tenant.id))
+    }
+
+    /// A day's flags as the page says them, "; " between them.
+    private func flags(_ day: MealQueries.SchoolDay, _ language: Language) -> String {
+        day.flags.map {
+            dependencies.pages.locales.text("meals_flag_" + $0.kind.rawValue, language, figures: [String($0.count)])
+        }.joined(separator: "; ")
     }
 
     private func day(_ text: String?, field: String) throws -> String? {

@@ -204,11 +204,13 @@ enum BenchEnvironment {
 
     /// Creates the cluster, migrates it, creates `tenants` cities (bench-0…), runs `body` with
     /// the application role's and the owner's databases, and removes the cluster. With
-    /// `statements`, the cluster counts its statements (``BenchStatements``).
+    /// `statements`, the cluster counts its statements (``BenchStatements``); `settings`
+    /// ("name=value") are set on the cluster before anything runs (``apply(_:to:)``).
     static func with(
         tenants: Int,
         connections: Int,
         statements: Bool = false,
+        settings: [String] = [],
         _ body: @escaping @Sendable (_ application: Database, _ owner: Database, [Tenant]) async throws -> Void
     ) async throws {
         let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
@@ -223,7 +225,10 @@ enum BenchEnvironment {
         if statements {
             endpoints = try await BenchStatements.load(into: endpoints, directory: directory, logger: logger)
         }
-        if let cluster = endpoints.cluster { try await prepareWAL(cluster) }
+        if let cluster = endpoints.cluster {
+            try await apply(settings, to: cluster)
+            try await prepareWAL(cluster)
+        }
         let application = endpoints.application.steadyPool(connections: connections)
         try await endpoints.withOwner(logger: logger) { owner in
             let store = PostgresTenantStore(database: owner)
@@ -243,6 +248,46 @@ enum BenchEnvironment {
             }
         }
         endpoints.cluster?.stop(logger: logger)
+    }
+
+    /// Sets each "name=value" on the cluster (ALTER SYSTEM, then a reload), to measure a
+    /// server setting's effect; refuses a malformed one, and one that takes a restart.
+    static func apply(_ settings: [String], to cluster: RunningCluster) async throws {
+        guard !settings.isEmpty else { return }
+        try await cluster.withSuperuserConnection(database: "postgres", logger: logger) { connection in
+            var names: [String] = []
+            for setting in settings {
+                let (name, value) = try parse(setting)
+                // A bare name and a plain word (``parse(_:)``), so both can stand in the text.
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "ALTER SYSTEM SET \(name) = '\(value)'"),
+                    logger: logger
+                )
+                names.append(name)
+            }
+            try await connection.query("SELECT pg_reload_conf()", logger: logger)
+            try await Task.sleep(for: .milliseconds(200))
+            let pending = try await connection.query(
+                "SELECT name FROM pg_settings WHERE pending_restart AND name = ANY(\(names))",
+                logger: logger
+            ).collect().map { try $0.decode(String.self) }
+            guard pending.isEmpty else {
+                throw ValidationError(
+                    "--setting: \(pending.joined(separator: ", ")) takes a restart, not measured here"
+                )
+            }
+        }
+    }
+
+    /// A "name=value" setting: a lower-case name and a value of letters, digits and `_ . : -`.
+    static func parse(_ setting: String) throws -> (name: String, value: String) {
+        let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0].wholeMatch(of: /[a-z_]{1,63}/) != nil,
+            parts[1].wholeMatch(of: /[A-Za-z0-9_.:-]{1,63}/) != nil
+        else {
+            throw ValidationError("--setting \(setting): give name=value, such as wal_compression=lz4")
+        }
+        return (parts[0], parts[1])
     }
 
     /// Makes `segments` WAL segments ahead, as a server that has run a while has them.

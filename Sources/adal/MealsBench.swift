@@ -46,12 +46,19 @@ struct MealsBench: AsyncParsableCommand {
     var window = 0
     @Flag(help: "Also print the statements that took PostgreSQL's time during the HTTP run (pg_stat_statements).")
     var statements = false
+    @Option(
+        name: .customLong("setting"),
+        help:
+            "A PostgreSQL setting for the bench's cluster, name=value (such as wal_compression=lz4); repeat for several."
+    )
+    var settings: [String] = []
 
     func validate() throws {
         guard rate >= 0 else { throw ValidationError("--rate must be 0 (no paced run) or more") }
         guard (pacedSeconds ?? 1) > 0 else { throw ValidationError("--paced-seconds must be 1 or more") }
         guard window >= 0 else { throw ValidationError("--window must be 0 (none) or more seconds") }
         guard window == 0 || rate > 0 else { throw ValidationError("--window needs a paced run (--rate above 0)") }
+        for setting in settings { _ = try BenchEnvironment.parse(setting) }
     }
 
     func run() async throws {
@@ -59,7 +66,12 @@ struct MealsBench: AsyncParsableCommand {
             pupils, tills, seconds, retryPercent, statements, rate
         )
         let (pacedSeconds, window) = (self.pacedSeconds ?? seconds, window)
-        try await BenchEnvironment.with(tenants: 1, connections: connections, statements: statements) {
+        try await BenchEnvironment.with(
+            tenants: 1,
+            connections: connections,
+            statements: statements,
+            settings: settings
+        ) {
             database,
             owner,
             cities in

@@ -56,6 +56,17 @@ struct MealReasonTests {
         }
     }
 
+    @Test("every flag of the city's canteens page has its sentence in each language, with its count")
+    func everyFlagSaid() throws {
+        let locales = try LocaleTables(directory: TemplateTests.directory + "/locales")
+        for kind in MealQueries.Flag.Kind.allCases {
+            for language in Language.allCases {
+                let text = locales.text("meals_flag_" + kind.rawValue, language)
+                #expect(text.contains("{1}"), "meals_flag_\(kind.rawValue) in \(language)")
+            }
+        }
+    }
+
     @Test("the till and the guardian's page say declines and refusals in Kazakh and Russian, amounts in tenge")
     func pagesSayReasons() async throws {
         try await WebFixture.with { fixture, client in

@@ -208,6 +208,18 @@ struct MealsBench: AsyncParsableCommand {
                                     + "a charge's wait for a free till is not in its latency"
                             )
                         }
+                        // Every charge of the day reads the pupil's earlier meals of the day (the
+                        // daily limit's sum); a long run gives each pupil more than a school day.
+                        let perPupil = Double(dependencies.mealChargeBatches.requests) / Double(pupils)
+                        if perPupil > 20 {
+                            print(
+                                String(
+                                    format:
+                                        "  by now %.0f charges a pupil today, where a school day has 1 to 3: each charge's daily limit reads them all, so a longer run slows by itself; give more --pupils to measure a real day",
+                                    perPupil
+                                )
+                            )
+                        }
                     }
                 }
             } else {

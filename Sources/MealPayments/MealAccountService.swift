@@ -24,6 +24,9 @@ public enum MealAccountService {
                 "charge": { try await charges([$0])[0] },
                 "post_top_up": { try await postTopUp($0) },
                 "refund": { try await refund($0) },
+                "return_balance": { try await BalanceReturns.request($0) },
+                "balance_return_settled": { try await BalanceReturns.settled($0) },
+                "balance_return_failed": { try await BalanceReturns.failed($0) },
             ],
             batchActions: ["charge": { try await charges($0) }]
         )
@@ -421,7 +424,14 @@ public enum MealAccountService {
 
     static func balanceIsZero(_ context: StepContext) async throws -> GuardVerdict {
         guard let pupil = try await Pupil.load(context) else { return .refuse("no pupil") }
-        return pupil.balance == 0 ? .pass : .refuse("the account still holds \(pupil.balance) tiyn; refund it first")
+        guard pupil.balance == 0 else {
+            return .refuse(
+                "the account still holds \(pupil.balance) tiyn; return it to the payments it came from first"
+            )
+        }
+        let waiting = try await BalanceReturns.unsettled(pupil, context)
+        return waiting == 0
+            ? .pass : .refuse("a return of \(waiting) tiyn still waits for the payment provider; close it once paid")
     }
 
     // MARK: - Shared
@@ -468,6 +478,7 @@ public enum MealAccountService {
         items: String,
         reason: String?,
         refersTo: UUID?,
+        provider: String? = nil,
         context: StepContext
     ) async throws {
         let hash = requestHash(context)
@@ -475,9 +486,9 @@ public enum MealAccountService {
             try await context.connection.run(
                 """
                 INSERT INTO transfers (tenant_id, id, kind, status, debit_account, credit_account, amount, pupil_id,
-                    school_id, items, reason, refers_to, request_hash, created_at, local_day)
+                    school_id, items, reason, refers_to, request_hash, provider_reference, created_at, local_day)
                 VALUES (\(context.tenantID), \(id), \(kind), \(status), \(debit), \(credit), \(amount), \(pupil.id),
-                    \(pupil.schoolID), \(items)::jsonb, \(reason), \(refersTo), \(hash), \(context.now),
+                    \(pupil.schoolID), \(items)::jsonb, \(reason), \(refersTo), \(hash), \(provider), \(context.now),
                     \(Day.kazakhstan(context.now))::date)
                 """,
                 logger: context.logger

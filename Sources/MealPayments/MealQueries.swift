@@ -235,6 +235,18 @@ public struct MealQueries: Sendable {
         return found
     }
 
+    /// The pupil's balance returns with their parts, newest first, at most 50.
+    public func balanceReturns(pupil: UUID, tenantID: UUID) async throws -> [BalanceReturns.Return] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            try await BalanceReturns.returns(
+                "WHERE tenant_id = \(tenantID) AND pupil_id = \(pupil) ORDER BY created_at DESC, id LIMIT 50",
+                on: connection,
+                logger: logger
+            )
+        }
+    }
+
     /// How the CSV statement names its columns and values.
     public struct CSVWords: Sendable {
         /// The nine columns' names: date, time, kind, status, school, items, amount in tenge,

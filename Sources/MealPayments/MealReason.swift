@@ -68,13 +68,14 @@ public struct MealReason: Equatable, Sendable {
     public static let wrongSchool = "the pupil is not at this till's school"
     public static let noContract = "the school has no meal contract in force"
     public static let notATill = "this account is not a till of any school"
+    public static let insufficientBalance = "insufficient balance"
     /// What a card no pupil of the city has is: not found.
     public static let unknownCard = "pupil with this card"
 
     /// Every reason a charge can be declined or refused with that a till or a parent meets, in
     /// the words `adal_meal_charges` (migrations 0020 and 0023) and `MealAccountService` use.
     static let known: [Wording] = [
-        Wording("meals_reason_balance", "insufficient balance"),
+        Wording("meals_reason_balance", insufficientBalance),
         Wording("meals_reason_limit_today", "over the daily limit of {1} tiyn ({2} spent today)", tiyn: [1, 2]),
         Wording("meals_reason_limit_day", "over the daily limit of {1} tiyn ({2} spent on {3})", tiyn: [1, 2]),
         Wording("meals_reason_allergen", "contains {1}, flagged for this pupil"),
@@ -95,6 +96,9 @@ public struct MealReason: Equatable, Sendable {
         Wording("meals_reason_amount_range", "a whole number of tiyn from 1 to {1}", tiyn: [1]),
         Wording("meals_reason_tenge", tengeShape),
         Wording("meals_reason_both", bothOrNeither),
+        // Returning the balance (`BalanceReturns`).
+        Wording("meals_reason_return_over", BalanceReturns.overBalance("{1}", "{2}"), tiyn: [1, 2]),
+        Wording("meals_reason_return_nothing", BalanceReturns.nothingToReturn),
     ]
 
     /// How an amount typed in tenge must look, as a refusal says it.

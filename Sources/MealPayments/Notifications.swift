@@ -50,9 +50,26 @@ public struct SimulatedProvider: Sendable {
     }
 
     public func capture(transfer: UUID, amount: Int64, tenantID: UUID) async throws -> TopUps.Outcome {
+        try await deliver("payment.captured", id: "sim-capture", transfer: transfer, amount: amount, tenantID: tenantID)
+    }
+
+    /// Pays a part of a balance return back to its top-up's card at once: a signed refund webhook.
+    public func refund(transfer: UUID, amount: Int64, tenantID: UUID) async throws -> TopUps.Outcome {
+        try await deliver("payment.refunded", id: "sim-refund", transfer: transfer, amount: amount, tenantID: tenantID)
+    }
+
+    /// Delivers an event of `type` about `transfer`, its id `<id>-<transfer>` (the same for a
+    /// second delivery, which is then a duplicate).
+    private func deliver(
+        _ type: String,
+        id: String,
+        transfer: UUID,
+        amount: Int64,
+        tenantID: UUID
+    ) async throws -> TopUps.Outcome {
         let event = TopUps.Event(
-            eventID: "sim-capture-\(transfer.uuidString.lowercased())",
-            type: "payment.captured",
+            eventID: "\(id)-\(transfer.uuidString.lowercased())",
+            type: type,
             transferID: transfer,
             amount: amount
         )
@@ -65,7 +82,8 @@ public struct SimulatedProvider: Sendable {
     }
 }
 
-/// The outbox handlers of the meal service: low-balance alerts and automatic top-ups, each
+/// The outbox handlers of the meal service: low-balance alerts, automatic top-ups and the parts
+/// of balance returns, each
 /// delivered at least once (and harmless when delivered twice).
 public enum MealOutbox {
     /// `alertText` words a low-balance alert in a language from the pupil's name and the balance
@@ -108,6 +126,15 @@ public enum MealOutbox {
                 if hold.status == "pending" {
                     _ = try await provider.capture(transfer: transferID, amount: amount, tenantID: tenantID)
                 }
+            },
+            // The provider pays a part of a balance return to the card of its top-up. The
+            // built-in provider is the simulated one; a real provider's adapter would ask it
+            // to refund the top-up's payment here and confirm through the webhook later.
+            BalanceReturns.providerTopic: { message, tenantID in
+                guard case .object(let payload) = message.payload, case .string(let transfer)? = payload["transfer"],
+                    let transferID = UUID(uuidString: transfer), case .integer(let amount)? = payload["amount"]
+                else { return }
+                _ = try await provider.refund(transfer: transferID, amount: amount, tenantID: tenantID)
             },
         ]
     }

@@ -92,7 +92,8 @@ public struct TopUps: Sendable {
     /// What a provider's webhook says.
     public struct Event: Codable, Sendable, Equatable {
         public var eventID: String
-        /// `payment.captured` or `payment.failed`.
+        /// `payment.captured` or `payment.failed` for a top-up; `payment.refunded` or
+        /// `payment.refund_failed` for a part of a balance return (``BalanceReturns``).
         public var type: String
         public var transferID: UUID
         public var amount: Int64
@@ -117,7 +118,12 @@ public struct TopUps: Sendable {
         case posted
         case voided
         case duplicate
-        /// The top-up was no longer pending (already posted or voided): nothing changed.
+        /// A part of a balance return reached its card.
+        case settled
+        /// A part of a balance return could not be paid: it came back to the pupil's account.
+        case returned
+        /// The top-up was no longer pending (already posted or voided), or the return's part
+        /// already settled or came back: nothing changed.
         case ignored
     }
 
@@ -155,7 +161,13 @@ public struct TopUps: Sendable {
         switch event.type {
         case "payment.captured": outcome = try await capture(event, tenantID: tenantID)
         case "payment.failed", "payment.voided": outcome = try await void(event, tenantID: tenantID)
-        default: throw AdalError.invalidField(field: "type", reason: "payment.captured or payment.failed")
+        case "payment.refunded": outcome = try await settle(event, failed: false, tenantID: tenantID)
+        case "payment.refund_failed": outcome = try await settle(event, failed: true, tenantID: tenantID)
+        default:
+            throw AdalError.invalidField(
+                field: "type",
+                reason: "payment.captured, payment.failed, payment.refunded or payment.refund_failed"
+            )
         }
         try await database.withTenant(tenantID) { connection in
             try await connection.run(
@@ -193,6 +205,48 @@ public struct TopUps: Sendable {
             return .ignored
         }
         return .posted
+    }
+
+    /// A part of a balance return paid to its card, or failed: a step of the pupil's meal account
+    /// keyed by the part, so two deliveries make one; a part already settled or failed is left
+    /// as it is.
+    private func settle(_ event: Event, failed: Bool, tenantID: UUID) async throws -> Outcome {
+        let logger = database.logger
+        let found = try await database.withTenant(tenantID) { connection in
+            var found: (UUID, Int64)?
+            for try await row in try await connection.query(
+                """
+                SELECT p.instance_id, t.amount FROM transfers t
+                JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
+                WHERE t.tenant_id = \(tenantID) AND t.id = \(event.transferID) AND t.kind = 'balance_return'
+                """,
+                logger: logger
+            ).decode((UUID, Int64).self) {
+                found = row
+            }
+            return found
+        }
+        guard let (instance, amount) = found else {
+            throw AdalError.notFound(what: "balance return \(event.transferID)")
+        }
+        guard amount == event.amount else {
+            throw AdalError.invalidField(field: "amount", reason: "the return's part was for \(amount) tiyn")
+        }
+        let step = failed ? "balance_return_failed" : "balance_return_settled"
+        do {
+            let result = try await engine.fire(
+                tenantID: tenantID,
+                instanceID: instance,
+                event: step,
+                actor: .system,
+                input: ["transfer_id": .string(event.transferID.uuidString.lowercased())],
+                idempotencyKey: "\(step)-\(event.transferID.uuidString.lowercased())"
+            )
+            if result.replayed { return .ignored }
+        } catch AdalError.conflict {
+            return .ignored
+        }
+        return failed ? .returned : .settled
     }
 
     private func void(_ event: Event, tenantID: UUID) async throws -> Outcome {

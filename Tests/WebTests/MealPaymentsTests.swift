@@ -165,6 +165,12 @@ struct MealCity {
         return ((children["children"] as? [[String: Any]])?.first?["balance"] as? Int).map(Int64.init) ?? -1
     }
 
+    /// The kinds of the pupil's statement's lines, as the guardian's API gives them.
+    func statementKinds() async throws -> [String] {
+        let statement = try await client.api(.get, "/api/astana/meals/pupils/\(pupil)/statement", token: parent).json()
+        return (statement["lines"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+    }
+
     func ledgerCheck() async throws -> LedgerCheck {
         try await LedgerCheck.run(tenantID: fixture.astana.id, database: fixture.databases.owner)
     }
@@ -376,13 +382,7 @@ struct MealPaymentsTests {
             #expect(over.status == .unprocessableContent && over.text.contains("15000"))
             #expect(try await refund(15_000).status == .created)
             #expect(try await city.balance() == 100_000)
-            let statement = try await client.api(
-                .get,
-                "/api/astana/meals/pupils/\(city.pupil)/statement",
-                token: city.parent
-            ).json()
-            let kinds = (statement["lines"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
-            #expect(kinds.sorted() == ["charge", "refund", "refund", "top_up"])
+            #expect(try await city.statementKinds().sorted() == ["charge", "refund", "refund", "top_up"])
             let csv = try await client.api(
                 .get,
                 "/api/astana/meals/pupils/\(city.pupil)/statement.csv",

@@ -83,9 +83,10 @@ struct WebFixture: Sendable {
             try Data(Self.repairReport.utf8).write(
                 to: URL(fileURLWithPath: configuration.workflowsDirectory + "/repair-report.yaml")
             )
-            // The services' real definitions, as the server loads them.
+            // The services' real definitions, as the server loads them: the current versions and
+            // the earlier ones in archive/.
             for name in try FileManager.default.contentsOfDirectory(atPath: TestCluster.repositoryRoot + "/workflows")
-            where name.hasSuffix(".yaml") {
+            where name.hasSuffix(".yaml") || name == "archive" {
                 try FileManager.default.copyItem(
                     atPath: TestCluster.repositoryRoot + "/workflows/" + name,
                     toPath: configuration.workflowsDirectory + "/" + name

@@ -34,6 +34,8 @@ struct MealsController {
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/top-ups", use: topUp)
         group.put("pupils/:pupil/alerts", use: alerts)
+        group.post("pupils/:pupil/balance-returns", use: returnBalance)
+        group.get("pupils/:pupil/balance-returns", use: balanceReturns)
         router.group("api/:tenant/meals")
             .add(middleware: APITokenMiddleware(dependencies: dependencies, deferred: true))
             .post("charges", use: charge)
@@ -232,6 +234,70 @@ struct MealsController {
             tenantID: tenant.id
         )
         return EditedResponse(status: hold.status == "pending" ? .accepted : .ok, response: hold)
+    }
+
+    struct ReturnBody: Decodable {
+        var id: UUID
+        /// In tiyn; without it, the whole balance.
+        var amount: Int64?
+    }
+
+    struct ReturnAnswer: ResponseEncodable {
+        var `return`: BalanceReturns.Return
+        var balance: Int64
+        var replayed: Bool
+    }
+
+    /// The balance, or `amount` of it, back to the payments it came from (a guardian of the
+    /// pupil, the school's office or the akimat): a step of the pupil's meal account keyed by
+    /// the return's id, so a retry gets the first answer.
+    @Sendable func returnBalance(
+        request: Request,
+        context: AppRequestContext
+    ) async throws -> EditedResponse<ReturnAnswer> {
+        let (tenant, principal) = try context.authorised(Self.schoolStaff.union([.parent]))
+        let body = try await request.decode(as: ReturnBody.self, context: context)
+        let (_, pupil) = try await visiblePupil(context)
+        let answer = try await returnBalance(body, pupil: pupil, principal: principal, tenant: tenant)
+        return EditedResponse(status: answer.replayed ? .ok : .created, response: answer)
+    }
+
+    /// A return as the API and the child's page ask for it.
+    func returnBalance(
+        _ body: ReturnBody,
+        pupil: MealQueries.PupilRef,
+        principal: Principal,
+        tenant: Tenant
+    ) async throws -> ReturnAnswer {
+        var input: [String: InputValue] = ["transfer_id": .string(body.id.uuidString.lowercased())]
+        if let amount = body.amount { input["amount"] = .integer(amount) }
+        let (tenantID, logger) = (tenant.id, dependencies.database.logger)
+        let found = try await dependencies.workflows.fire(
+            tenantID: tenantID,
+            locate: { _ in pupil.instance },
+            event: "return_balance",
+            actor: StepActor(id: principal.userID, roles: principal.roles),
+            input: input,
+            idempotencyKey: "balance-return-\(body.id.uuidString.lowercased())",
+            answer: { connection, result in
+                (
+                    try await BalanceReturns.find(body.id, tenantID: tenantID, on: connection, logger: logger),
+                    result.replayed
+                )
+            }
+        )
+        guard let (made, balance) = found.0 else { throw AdalError.notFound(what: "balance return \(body.id)") }
+        return ReturnAnswer(return: made, balance: balance, replayed: found.1)
+    }
+
+    struct ReturnsAnswer: ResponseEncodable {
+        var returns: [BalanceReturns.Return]
+    }
+
+    /// The pupil's balance returns, each part with its status (`sent`, `settled`, `failed`).
+    @Sendable func balanceReturns(request: Request, context: AppRequestContext) async throws -> ReturnsAnswer {
+        let (tenant, pupil) = try await visiblePupil(context)
+        return ReturnsAnswer(returns: try await queries.balanceReturns(pupil: pupil.id, tenantID: tenant.id))
     }
 
     struct WebhookAnswer: ResponseEncodable {

@@ -16,6 +16,7 @@ struct MealsPagesController {
         group.get("pupils/:pupil", use: pupil)
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/alerts", use: saveAlerts)
+        group.post("pupils/:pupil/return", use: returnBalance)
         group.get("city", use: city)
         group.get("city.csv", use: cityCSV)
         group.get("till", use: till)
@@ -266,6 +267,9 @@ struct MealsPagesController {
         let alerts = try await queries.alerts(of: principal.userID, pupil: pupil.id, tenantID: tenant.id)
         let language = context.language
         let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 200)
+        let returns = try await queries.balanceReturns(pupil: pupil.id, tenantID: tenant.id)
+        let locales = dependencies.pages.locales
+        let path = "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())"
         let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
         let chart = BarChart.svg(
             months.map {
@@ -301,9 +305,30 @@ struct MealsPagesController {
                 },
                 "hasLines": !lines.isEmpty,
                 "message": PageRenderer.optional(message),
+                // Guardians and the school's staff may return the balance; a new id on every
+                // showing, so a double click is one return.
+                "mayReturn": pupil.balance > 0 && !principal.roles.isDisjoint(with: Self.returners),
+                "returnPath": path + "/return", "returnID": UUID().uuidString.lowercased(),
+                "returns": returns.map { made -> [String: Any] in
+                    [
+                        "at": WorkflowPagesController.format(made.at), "amount": Money.shown(made.amount),
+                        "parts": made.parts.map { part -> [String: Any] in
+                            [
+                                "text": locales.text(
+                                    "meals_return_part",
+                                    language,
+                                    figures: [Money.shown(part.amount), WorkflowPagesController.format(part.topUpAt)]
+                                ),
+                                "status": locales.text("meals_return_" + part.status, language),
+                                "failed": part.status == "failed",
+                            ]
+                        },
+                    ]
+                },
+                "hasReturns": !returns.isEmpty,
                 "alerts": alerts.map { alerts -> [String: Any] in
                     [
-                        "path": "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())/alerts",
+                        "path": path + "/alerts",
                         "low": alerts.lowBalanceAlert.map(Money.tenge) ?? "",
                         "threshold": alerts.autoThreshold.map(Money.tenge) ?? "",
                         "amount": alerts.autoAmount.map(Money.tenge) ?? "",
@@ -346,6 +371,55 @@ struct MealsPagesController {
             return try await page(
                 pupil,
                 message: "\(label): \(said(reason, context.language))",
+                status: .unprocessableContent,
+                request,
+                context
+            )
+        }
+        return Response.redirect(to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())", type: .normal)
+    }
+
+    /// Who may return a child's balance from the page: the child's guardians and the staff of
+    /// the school (the step checks which child and which school).
+    static let returners: Set<Role> = [.parent, .schoolAdmin, .akimatAdmin]
+
+    /// The balance, or the amount typed in tenge, back to the payments it came from (the form
+    /// on the child's page). A refusal shows the page again with its reason.
+    @Sendable func returnBalance(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, principal) = try context.authorised(Self.returners)
+        let pupil = try await visiblePupil(context)
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        let language = context.language
+        do {
+            guard let id = form["id"].flatMap(UUID.init(uuidString:)) else {
+                throw AdalError.invalidField(field: "id", reason: "the form's return id; load the page again")
+            }
+            var amount: Int64?
+            if let text = form["amount"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+                guard let tiyn = StepForm.tiyn(fromTenge: text) else {
+                    throw AdalError.invalidField(field: "amount", reason: MealReason.tengeShape)
+                }
+                amount = tiyn
+            }
+            _ = try await MealsController(dependencies: dependencies).returnBalance(
+                .init(id: id, amount: amount),
+                pupil: pupil,
+                principal: principal,
+                tenant: tenant
+            )
+        } catch AdalError.invalidField(let field, let reason) {
+            let label = field == "amount" ? dependencies.pages.locales.text("meals_return_amount", language) : field
+            return try await page(
+                pupil,
+                message: "\(label): \(said(reason, language))",
+                status: .unprocessableContent,
+                request,
+                context
+            )
+        } catch WorkflowError.refused(let reason) {
+            return try await page(
+                pupil,
+                message: said(reason, language),
                 status: .unprocessableContent,
                 request,
                 context

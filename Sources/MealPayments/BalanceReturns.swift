@@ -1,0 +1,370 @@
+import Core
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import Workflow
+
+/// Returning a pupil's balance to the payments it came from (migration 0026; docs/meal-payments.md,
+/// "Returning the balance"). A return is split over the pupil's posted top-ups, newest first,
+/// never more than what is left of each; each part is a transfer from the pupil's account to the
+/// provider's clearing account that names its top-up, and the provider refunds it to the card
+/// that paid that top-up. So a guardian's money goes back to that guardian, whoever asks. The
+/// money leaves the account when the return is asked for; the provider then confirms each part
+/// (a step, `balance_return_settled`) or reports that it failed (`balance_return_failed`: the
+/// part comes back to the account as a new transfer).
+public enum BalanceReturns {
+    /// The outbox topic that asks the provider to pay a part.
+    static let providerTopic = "meals.balance_return"
+    /// Most parts one return is split into (the top-ups it reaches back to).
+    public static let maximumParts = 1_000
+    /// Why a return of more than the balance is refused (the figures in tiyn).
+    static func overBalance(_ amount: some CustomStringConvertible, _ balance: some CustomStringConvertible) -> String {
+        "a return of \(amount) tiyn exceeds the balance of \(balance) tiyn"
+    }
+    /// Why a return of a whole balance of zero is refused.
+    public static let nothingToReturn = "the account holds nothing to return"
+
+    /// One part of a return: what goes back to one top-up's card.
+    public struct Part: Sendable, Codable, Equatable {
+        public var transfer: UUID
+        public var topUp: UUID
+        /// When the top-up was paid.
+        public var topUpAt: Date
+        public var amount: Int64
+        /// `sent` (to the provider), `settled` (the provider paid it to the card) or `failed`
+        /// (the provider could not; it came back to the account).
+        public var status: String
+        public var settledAt: Date?
+    }
+
+    /// A request to return a balance, with its parts.
+    public struct Return: Sendable, Codable, Equatable {
+        public var id: UUID
+        public var pupil: UUID
+        public var amount: Int64
+        public var at: Date
+        public var parts: [Part]
+    }
+
+    /// A part's transfer id: the same for the same request and top-up.
+    static func partID(request: UUID, topUp: UUID) -> UUID {
+        derivedID("balance_return \(request.uuidString.lowercased()) \(topUp.uuidString.lowercased())")
+    }
+
+    /// The id of the transfer that brings a failed part back.
+    static func failedID(part: UUID) -> UUID {
+        derivedID("balance_return_failed \(part.uuidString.lowercased())")
+    }
+
+    /// A UUID (version 5's layout) from the SHA-256 of `text`.
+    static func derivedID(_ text: String) -> UUID {
+        let d = Array(SHA256.hash(data: Data(text.utf8)))
+        return UUID(
+            uuid: (
+                d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0F) | 0x50, d[7], (d[8] & 0x3F) | 0x80, d[9], d[10],
+                d[11], d[12], d[13], d[14], d[15]
+            )
+        )
+    }
+
+    // MARK: - Steps
+
+    /// `return_balance`: takes `amount` from the pupil's account and splits it over the posted
+    /// top-ups, newest first, each part to its provider's clearing account; the outbox asks the
+    /// provider to pay each part. A guardian returns only their own child's balance, school
+    /// staff only at their school.
+    static func request(_ context: StepContext) async throws -> StepEffects {
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        let id = try MealAccountService.transferID(context)
+        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        try await requireGuardianOrStaff(pupil, context)
+        let amount = context.input.integer("amount") ?? pupil.balance
+        guard amount > 0 else { throw WorkflowError.refused(reason: nothingToReturn) }
+        guard amount <= pupil.balance else {
+            throw WorkflowError.refused(reason: overBalance(amount, pupil.balance))
+        }
+        // What is left of each posted top-up, newest first: its amount less the parts of earlier
+        // returns that did not come back.
+        var left: [(topUp: UUID, amount: Int64, provider: String)] = []
+        for try await (topUp, remaining, provider) in try await connection.query(
+            """
+            SELECT t.id, t.amount - coalesce((
+                    SELECT sum(r.amount) FROM transfers r
+                    WHERE r.tenant_id = t.tenant_id AND r.refers_to = t.id AND r.kind = 'balance_return'
+                      AND NOT EXISTS (SELECT FROM transfers f WHERE f.tenant_id = r.tenant_id AND f.refers_to = r.id
+                          AND f.kind = 'balance_return_failed')), 0)::bigint,
+                coalesce(t.provider_reference, \(TopUps.simulatedProvider))
+            FROM transfers t
+            WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'top_up' AND t.status = 'posted'
+            ORDER BY t.created_at DESC, t.id
+            """,
+            logger: logger
+        ).decode((UUID, Int64, String).self) where remaining > 0 {
+            left.append((topUp, remaining, provider))
+        }
+        var parts: [(topUp: UUID, amount: Int64, provider: String)] = []
+        var owed = amount
+        for entry in left where owed > 0 {
+            let part = min(owed, entry.amount)
+            parts.append((entry.topUp, part, entry.provider))
+            owed -= part
+        }
+        guard owed == 0, parts.count <= maximumParts else {
+            throw WorkflowError.refused(
+                reason: "only \(amount - owed) tiyn of this account came from top-ups that can be returned"
+            )
+        }
+        var debited = false
+        for try await _ in try await connection.query(
+            """
+            UPDATE ledger_accounts SET balance = balance - \(amount)
+            WHERE tenant_id = \(tenantID) AND id = \(pupil.accountID) AND balance >= \(amount) RETURNING balance
+            """,
+            logger: logger
+        ) {
+            debited = true
+        }
+        guard debited else { throw WorkflowError.refused(reason: MealReason.insufficientBalance) }
+        var outbox: [OutboxMessage] = []
+        for part in parts {
+            let clearing = try await Ledger.moveShared(
+                .clearing,
+                owner: part.provider,
+                amount: part.amount,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
+            let transfer = partID(request: id, topUp: part.topUp)
+            try await MealAccountService.insertTransfer(
+                id: transfer,
+                kind: "balance_return",
+                status: "posted",
+                debit: pupil.accountID,
+                credit: clearing,
+                amount: part.amount,
+                pupil: pupil,
+                items: "[]",
+                reason: nil,
+                refersTo: part.topUp,
+                provider: part.provider,
+                context: context
+            )
+            outbox.append(
+                OutboxMessage(
+                    topic: providerTopic,
+                    payload: .object([
+                        "transfer": .string(transfer.uuidString), "topUp": .string(part.topUp.uuidString),
+                        "amount": .integer(part.amount), "provider": .string(part.provider),
+                    ])
+                )
+            )
+        }
+        do {
+            try await connection.run(
+                """
+                INSERT INTO meal_balance_returns (tenant_id, id, pupil_id, amount, requested_by, parts, created_at)
+                VALUES (\(tenantID), \(id), \(pupil.id), \(amount), \(context.actor.id),
+                    \(parts.map { partID(request: id, topUp: $0.topUp) })::uuid[], \(context.now))
+                """,
+                logger: logger
+            )
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw AdalError.conflict(reason: "balance return \(id) already exists with another request")
+        }
+        return StepEffects(amounts: [("balance_return", amount)], outbox: outbox)
+    }
+
+    /// `balance_return_settled`: the provider paid the part to its card.
+    static func settled(_ context: StepContext) async throws -> StepEffects {
+        let (part, _) = try await unsettledPart(context)
+        try await context.connection.run(
+            """
+            UPDATE transfers SET settled_at = \(context.now) WHERE tenant_id = \(context.tenantID) AND id = \(part.id)
+            """,
+            logger: context.logger
+        )
+        return StepEffects(amounts: [("balance_return_settled", part.amount)])
+    }
+
+    /// `balance_return_failed`: the provider could not pay the part; it comes back to the
+    /// pupil's account from the provider's clearing account, as a new transfer naming it.
+    static func failed(_ context: StepContext) async throws -> StepEffects {
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        let (part, pupil) = try await unsettledPart(context)
+        let clearing = try await Ledger.moveShared(
+            .clearing,
+            owner: part.provider,
+            amount: -part.amount,
+            tenantID: tenantID,
+            on: connection,
+            logger: logger
+        )
+        _ = try await Ledger.creditPupil(
+            account: pupil.accountID,
+            amount: part.amount,
+            tenantID: tenantID,
+            on: connection,
+            logger: logger
+        )
+        try await MealAccountService.insertTransfer(
+            id: failedID(part: part.id),
+            kind: "balance_return_failed",
+            status: "posted",
+            debit: clearing,
+            credit: pupil.accountID,
+            amount: part.amount,
+            pupil: pupil,
+            items: "[]",
+            reason: nil,
+            refersTo: part.id,
+            provider: part.provider,
+            context: context
+        )
+        return StepEffects(amounts: [("balance_return_failed", part.amount)])
+    }
+
+    /// The part named by the step's `transfer_id`, locked, when it is this pupil's and neither
+    /// settled nor failed; else a conflict saying which (the webhook answers it `ignored`).
+    private static func unsettledPart(
+        _ context: StepContext
+    ) async throws -> (part: (id: UUID, amount: Int64, provider: String), pupil: Pupil) {
+        let id = try MealAccountService.transferID(context)
+        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        var found: (Int64, Date?, String?, Bool)?
+        for try await row in try await context.connection.query(
+            """
+            SELECT t.amount, t.settled_at, t.provider_reference,
+                EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
+                    AND f.kind = 'balance_return_failed')
+            FROM transfers t
+            WHERE t.tenant_id = \(context.tenantID) AND t.id = \(id) AND t.pupil_id = \(pupil.id)
+              AND t.kind = 'balance_return'
+            FOR UPDATE OF t
+            """,
+            logger: context.logger
+        ).decode((Int64, Date?, String?, Bool).self) {
+            found = row
+        }
+        guard let (amount, settledAt, provider, failed) = found else {
+            throw AdalError.notFound(what: "balance return \(id) of this pupil")
+        }
+        guard settledAt == nil else { throw AdalError.conflict(reason: "the return was already paid to the card") }
+        guard !failed else { throw AdalError.conflict(reason: "the return already came back to the account") }
+        return ((id, amount, provider ?? TopUps.simulatedProvider), pupil)
+    }
+
+    /// A guardian acts only for their own child, school staff only at their school; akimat
+    /// administrators anywhere in the city.
+    static func requireGuardianOrStaff(_ pupil: Pupil, _ context: StepContext) async throws {
+        guard context.actingRole == .role(.parent) else {
+            try await MealAccountService.requireStaff(of: pupil.schoolID, named: "this pupil's school", context)
+            return
+        }
+        if let user = context.actor.id {
+            for try await _ in try await context.connection.query(
+                """
+                SELECT 1 FROM guardians WHERE tenant_id = \(context.tenantID) AND user_id = \(user) AND pupil_id = \(pupil.id)
+                """,
+                logger: context.logger
+            ) {
+                return
+            }
+        }
+        throw AdalError.notFound(what: "pupil")
+    }
+
+    /// Whether a return of the pupil still waits for the provider: an account is not closed
+    /// while one does, as a failed part would come back to it.
+    static func unsettled(_ pupil: Pupil, _ context: StepContext) async throws -> Int64 {
+        var waiting: Int64 = 0
+        for try await value in try await context.connection.query(
+            """
+            SELECT coalesce(sum(t.amount), 0)::bigint FROM transfers t
+            WHERE t.tenant_id = \(context.tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'balance_return'
+              AND t.settled_at IS NULL
+              AND NOT EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
+                  AND f.kind = 'balance_return_failed')
+            """,
+            logger: context.logger
+        ).decode(Int64.self) {
+            waiting = value
+        }
+        return waiting
+    }
+
+    // MARK: - Reads
+
+    /// The return with `id` and the pupil's balance now, in the caller's transaction for the city.
+    public static func find(
+        _ id: UUID,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> (Return, balance: Int64)? {
+        guard
+            let found = try await returns(
+                "WHERE tenant_id = \(tenantID) AND id = \(id)",
+                on: connection,
+                logger: logger
+            )
+            .first
+        else { return nil }
+        for try await balance in try await connection.query(
+            """
+            SELECT a.balance FROM pupils p JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
+            WHERE p.tenant_id = \(tenantID) AND p.id = \(found.pupil)
+            """,
+            logger: logger
+        ).decode(Int64.self) {
+            return (found, balance)
+        }
+        return nil
+    }
+
+    /// The returns `condition` selects (a WHERE clause on `meal_balance_returns` and what
+    /// follows), each with its parts, newest first, in the caller's transaction for the city.
+    static func returns(
+        _ condition: PostgresQuery,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Return] {
+        var query = PostgresQuery(
+            unsafeSQL: """
+                SELECT r.id, r.pupil_id, r.amount, r.created_at, t.id, t.refers_to, t.amount, t.settled_at,
+                    EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
+                        AND f.kind = 'balance_return_failed'), u.created_at
+                FROM (SELECT * FROM meal_balance_returns
+                """
+        )
+        query.sql += " " + condition.sql + ") r"
+        query.sql += """
+
+             CROSS JOIN LATERAL unnest(r.parts) WITH ORDINALITY AS p (id, n)
+            JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = p.id
+            JOIN transfers u ON u.tenant_id = t.tenant_id AND u.id = t.refers_to
+            ORDER BY r.created_at DESC, r.id, p.n
+            """
+        query.binds = condition.binds
+        var found: [Return] = []
+        for try await row in try await connection.query(query, logger: logger).decode(
+            (UUID, UUID, Int64, Date, UUID, UUID, Int64, Date?, Bool, Date).self
+        ) {
+            let part = Part(
+                transfer: row.4,
+                topUp: row.5,
+                topUpAt: row.9,
+                amount: row.6,
+                status: row.7 != nil ? "settled" : row.8 ? "failed" : "sent",
+                settledAt: row.7
+            )
+            if found.last?.id == row.0 {
+                found[found.count - 1].parts.append(part)
+            } else {
+                found.append(Return(id: row.0, pupil: row.1, amount: row.2, at: row.3, parts: [part]))
+            }
+        }
+        return found
+    }
+}

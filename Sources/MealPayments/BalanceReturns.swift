@@ -110,9 +110,14 @@ public enum BalanceReturns {
             parts.append((entry.topUp, part, entry.provider))
             owed -= part
         }
-        guard owed == 0, parts.count <= maximumParts else {
+        guard owed == 0 else {
             throw WorkflowError.refused(
                 reason: "only \(amount - owed) tiyn of this account came from top-ups that can be returned"
+            )
+        }
+        guard parts.count <= maximumParts else {
+            throw WorkflowError.refused(
+                reason: "a return reaches back to at most \(maximumParts) top-ups; return a smaller amount first"
             )
         }
         var debited = false

@@ -397,7 +397,9 @@ struct MealPaymentsTests {
         }
     }
 
-    @Test("a long randomised run of charges, top-ups, failed top-ups and refunds from many clients conserves money")
+    @Test(
+        "a long randomised run of charges, top-ups, failed top-ups, refunds and balance returns from many clients conserves money"
+    )
     func conservation() async throws {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
@@ -419,7 +421,7 @@ struct MealPaymentsTests {
                         var posted: [UUID] = []
                         var done = 0
                         for _ in 0..<25 {
-                            switch Int.random(in: 0..<10, using: &random) {
+                            switch Int.random(in: 0..<11, using: &random) {
                             case 0..<4:
                                 let id = UUID()
                                 let card = Bool.random(using: &random) ? "CARD-0001" : "CARD-0002"
@@ -437,6 +439,28 @@ struct MealPaymentsTests {
                                 _ = try await city.webhook(
                                     .init(eventID: "fail-\(id)", type: "payment.failed", transferID: id, amount: 5_000)
                                 )
+                            case 9:
+                                // Part of the balance back to the cards; the provider pays or
+                                // fails each part.
+                                let asked = try await client.api(
+                                    .post,
+                                    "/api/astana/meals/pupils/\(city.pupil)/balance-returns",
+                                    token: city.parent,
+                                    json:
+                                        #"{"id": "\#(UUID())", "amount": \#(Int.random(in: 1...20_000, using: &random))}"#
+                                )
+                                guard asked.status == .created else { break }
+                                let made = try asked.json()["return"] as? [String: Any]
+                                for part in made?["parts"] as? [[String: Any]] ?? [] {
+                                    guard let id = (part["transfer"] as? String).flatMap(UUID.init(uuidString:)),
+                                        let amount = part["amount"] as? Int
+                                    else { continue }
+                                    let type =
+                                        Bool.random(using: &random) ? "payment.refunded" : "payment.refund_failed"
+                                    _ = try await city.webhook(
+                                        .init(eventID: "part-\(id)", type: type, transferID: id, amount: Int64(amount))
+                                    )
+                                }
                             default:
                                 guard let charge = posted.randomElement(using: &random) else { continue }
                                 _ = try await client.api(
@@ -460,6 +484,22 @@ struct MealPaymentsTests {
             let check = try await city.ledgerCheck()
             #expect(check.passed, "\(check)")
             #expect(check.transfers > 50)
+            // No top-up gave back more than it brought: the parts of returns that did not come
+            // back, per top-up, are at most its amount.
+            let overdrawn = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    """
+                    SELECT count(*)::int, (SELECT count(*)::int FROM transfers WHERE kind = 'balance_return')
+                    FROM transfers u
+                    WHERE u.kind = 'top_up' AND u.amount < (
+                        SELECT coalesce(sum(r.amount), 0) FROM transfers r
+                        WHERE r.refers_to = u.id AND r.kind = 'balance_return'
+                          AND NOT EXISTS (SELECT FROM transfers f WHERE f.refers_to = r.id))
+                    """,
+                    logger: fixture.databases.owner.logger
+                ).collect().first?.decode((Int, Int).self)
+            }
+            #expect(overdrawn?.0 == 0 && (overdrawn?.1 ?? 0) > 0, "\(String(describing: overdrawn))")
             #expect(try await city.balance() >= 0)
         }
     }

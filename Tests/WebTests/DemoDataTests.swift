@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import MealPayments
 import PrincipalRotation
 import Prometheus
 import Storage
@@ -96,6 +97,22 @@ struct DemoDataTests {
                 }
                 let home = try await client.execute(uri: "/astana?lang=en", method: .get)
                 #expect(home.text.contains("97.5 %"))
+                // The canteen: the demo parent's two children, one paying (5,000 ₸ topped up less
+                // a lunch of 750 ₸ and a bun of 250 ₸: 4,000 ₸ left) and one whose meals the city pays; the
+                // ledger balances.
+                for city in DemoData.cities {
+                    var parent = Browser(client: client)
+                    _ = try await parent.signIn(city.slug, login: "parent", password: DemoData.password)
+                    let children = try await parent.get("/\(city.slug)/meals?lang=en")
+                    #expect(
+                        children.main.contains(Money.shown(400_000) + " ₸") && children.main.contains("0,00 ₸"),
+                        "\(children.main)"
+                    )
+                    let tenant = try #require(
+                        await PostgresTenantStore(database: databases.owner).tenant(slug: city.slug)
+                    )
+                    #expect(try await LedgerCheck.run(tenantID: tenant.id, database: databases.owner).passed)
+                }
             }
         }
     }

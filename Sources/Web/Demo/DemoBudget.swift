@@ -160,13 +160,8 @@ enum DemoBudget {
         }
     }
 
-    static func seed(
-        tenant: Tenant,
-        cityNumber: Int,
-        accounts: AccountService,
-        database: Database,
-        configuration: AppConfiguration
-    ) async throws {
+    static func seed(_ city: DemoCity) async throws {
+        let (tenant, cityNumber, accounts, database, configuration) = city.parts
         let store = BudgetStore(database: database)
         guard try await store.objects(BudgetStore.Filter(), tenantID: tenant.id).isEmpty else { return }
         let geography = geographies[cityNumber % geographies.count]

@@ -16,13 +16,8 @@ enum DemoCompetitions {
         let suppliers: [(actor: StepActor, bin: String)]
     }
 
-    static func seed(
-        tenant: Tenant,
-        cityNumber: Int,
-        accounts: AccountService,
-        database: Database,
-        configuration: AppConfiguration
-    ) async throws {
+    static func seed(_ city: DemoCity) async throws {
+        let (tenant, cityNumber, accounts, database, configuration) = city.parts
         let logger = database.logger
         let existing = try await database.withTenant(tenant.id) { connection in
             for try await count in try await connection.query(

@@ -4,6 +4,20 @@ import PrincipalRotation
 import SickLeave
 import Storage
 
+/// One demo city as each service's demo data is seeded into it.
+struct DemoCity {
+    let tenant: Tenant
+    /// 0 for Astana, 1 for Shymkent: what varies the generated names and numbers.
+    let cityNumber: Int
+    let accounts: AccountService
+    let database: Database
+    let configuration: AppConfiguration
+
+    var parts: (Tenant, Int, AccountService, Database, AppConfiguration) {
+        (tenant, cityNumber, accounts, database, configuration)
+    }
+}
+
 /// The demo cities and their users.
 public enum DemoData {
     /// The one password of every demo login.
@@ -92,20 +106,17 @@ public enum DemoData {
                     throw AdalError.invalidField(field: "demo registry", reason: "\(report.problems.prefix(3))")
                 }
             }
-            try await DemoCompetitions.seed(
+            // The services' demo data, each through the real engine and stores.
+            let demoCity = DemoCity(
                 tenant: tenant,
                 cityNumber: cityNumber,
                 accounts: accounts,
                 database: database,
                 configuration: configuration
             )
-            try await DemoBudget.seed(
-                tenant: tenant,
-                cityNumber: cityNumber,
-                accounts: accounts,
-                database: database,
-                configuration: configuration
-            )
+            try await DemoCompetitions.seed(demoCity)
+            try await DemoBudget.seed(demoCity)
+            try await DemoMeals.seed(demoCity)
         }
         return lines
     }

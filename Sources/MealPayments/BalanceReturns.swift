@@ -1,5 +1,4 @@
 import Core
-import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -49,23 +48,12 @@ public enum BalanceReturns {
 
     /// A part's transfer id: the same for the same request and top-up.
     static func partID(request: UUID, topUp: UUID) -> UUID {
-        derivedID("balance_return \(request.uuidString.lowercased()) \(topUp.uuidString.lowercased())")
+        Ledger.derivedID("balance_return \(request.uuidString.lowercased()) \(topUp.uuidString.lowercased())")
     }
 
     /// The id of the transfer that brings a failed part back.
     static func failedID(part: UUID) -> UUID {
-        derivedID("balance_return_failed \(part.uuidString.lowercased())")
-    }
-
-    /// A UUID (version 5's layout) from the SHA-256 of `text`.
-    static func derivedID(_ text: String) -> UUID {
-        let d = Array(SHA256.hash(data: Data(text.utf8)))
-        return UUID(
-            uuid: (
-                d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0F) | 0x50, d[7], (d[8] & 0x3F) | 0x80, d[9], d[10],
-                d[11], d[12], d[13], d[14], d[15]
-            )
-        )
+        Ledger.derivedID("balance_return_failed \(part.uuidString.lowercased())")
     }
 
     // MARK: - Steps

@@ -1,4 +1,5 @@
 import Core
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -20,6 +21,18 @@ public enum Ledger {
         case subsidy
         case supplier
         case clearing
+    }
+
+    /// A transfer id that follows from `text` (the SHA-256 of it, laid out as a version-5 UUID):
+    /// the same text gives the same id, so a retried delivery makes one transfer, not two.
+    static func derivedID(_ text: String) -> UUID {
+        let d = Array(SHA256.hash(data: Data(text.utf8)))
+        return UUID(
+            uuid: (
+                d[0], d[1], d[2], d[3], d[4], d[5], (d[6] & 0x0F) | 0x50, d[7], (d[8] & 0x3F) | 0x80, d[9], d[10],
+                d[11], d[12], d[13], d[14], d[15]
+            )
+        )
     }
 
     /// Opens a pupil's account row (balance zero).

@@ -1,5 +1,4 @@
 import Core
-import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -113,13 +112,6 @@ enum BalanceWatch {
 
     /// A stable id for the automatic top-up a charge triggers, so a retried delivery makes one.
     static func autoTopUpID(charge: String, user: UUID) -> String {
-        let digest = Array(SHA256.hash(data: Data((charge + user.uuidString).utf8)))
-        return UUID(
-            uuid: (
-                digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], (digest[6] & 0x0F) | 0x50,
-                digest[7], (digest[8] & 0x3F) | 0x80, digest[9], digest[10], digest[11], digest[12], digest[13],
-                digest[14], digest[15]
-            )
-        ).uuidString
+        Ledger.derivedID(charge + user.uuidString).uuidString
     }
 }

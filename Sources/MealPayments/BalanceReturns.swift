@@ -15,6 +15,8 @@ import Workflow
 public enum BalanceReturns {
     /// The outbox topic that asks the provider to pay a part.
     static let providerTopic = "meals.balance_return"
+    /// The outbox topic that tells the pupil's guardians a part was paid or came back.
+    static let newsTopic = "meals.balance_return_news"
     /// Most parts one return is split into (the top-ups it reaches back to).
     public static let maximumParts = 1_000
     /// Why a return of more than the balance is refused (the figures in tiyn).
@@ -171,14 +173,17 @@ public enum BalanceReturns {
 
     /// `balance_return_settled`: the provider paid the part to its card.
     static func settled(_ context: StepContext) async throws -> StepEffects {
-        let (part, _) = try await unsettledPart(context)
+        let (part, pupil) = try await unsettledPart(context)
         try await context.connection.run(
             """
             UPDATE transfers SET settled_at = \(context.now) WHERE tenant_id = \(context.tenantID) AND id = \(part.id)
             """,
             logger: context.logger
         )
-        return StepEffects(amounts: [("balance_return_settled", part.amount)])
+        return StepEffects(
+            amounts: [("balance_return_settled", part.amount)],
+            outbox: [news(pupil, amount: part.amount, outcome: "settled")]
+        )
     }
 
     /// `balance_return_failed`: the provider could not pay the part; it comes back to the
@@ -215,7 +220,21 @@ public enum BalanceReturns {
             provider: part.provider,
             context: context
         )
-        return StepEffects(amounts: [("balance_return_failed", part.amount)])
+        return StepEffects(
+            amounts: [("balance_return_failed", part.amount)],
+            outbox: [news(pupil, amount: part.amount, outcome: "failed")]
+        )
+    }
+
+    /// What the guardians are told of a part: `settled` or `failed`.
+    private static func news(_ pupil: Pupil, amount: Int64, outcome: String) -> OutboxMessage {
+        OutboxMessage(
+            topic: newsTopic,
+            payload: .object([
+                "pupilID": .string(pupil.id.uuidString), "pupil": .string(pupil.name), "amount": .integer(amount),
+                "outcome": .string(outcome),
+            ])
+        )
     }
 
     /// The part named by the step's `transfer_id`, locked, when it is this pupil's and neither

@@ -151,6 +151,24 @@ public struct MealSchools: MealContracts {
         }
     }
 
+    /// The pupil's guardians, each with the language they read alerts in (nil: none chosen).
+    public func guardians(of pupilID: UUID, tenantID: UUID) async throws -> [(user: UUID, language: Language?)] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var found: [(user: UUID, language: Language?)] = []
+            for try await (user, language) in try await connection.query(
+                """
+                SELECT user_id, alert_language FROM guardians WHERE tenant_id = \(tenantID) AND pupil_id = \(pupilID)
+                ORDER BY user_id LIMIT 20
+                """,
+                logger: logger
+            ).decode((UUID, String?).self) {
+                found.append((user, language.flatMap(Language.init(rawValue:))))
+            }
+            return found
+        }
+    }
+
     /// Lists `userID` among the pupil's guardians.
     public func addGuardian(userID: UUID, pupilID: UUID, tenantID: UUID) async throws {
         let logger = database.logger

@@ -86,17 +86,23 @@ public struct SimulatedProvider: Sendable {
 /// of balance returns, each
 /// delivered at least once (and harmless when delivered twice).
 public enum MealOutbox {
-    /// `alertText` words a low-balance alert in a language from the pupil's name and the balance
-    /// in tenge; `schools` knows each guardian's language for it (in Kazakh and Russian both when
-    /// the guardian chose none).
+    /// `say` words a message in a language from a locale key and its figures (a low-balance
+    /// alert: the pupil's name and the balance in tenge; news of a balance return: the pupil's
+    /// name and the part's amount); `schools` knows each guardian's language for it (in Kazakh
+    /// and Russian both when the guardian chose none).
     public static func handlers(
         channels: [any NotificationChannel],
         topUps: TopUps,
         provider: SimulatedProvider,
         schools: MealSchools,
-        alertText: @escaping @Sendable (_ language: Language, _ pupil: String, _ balance: String) -> String
+        say: @escaping @Sendable (_ key: String, _ language: Language, _ figures: [String]) -> String
     ) -> [String: JobRunner.Handler] {
-        [
+        /// Tells a guardian in their language, or in Kazakh and Russian.
+        let tell = { @Sendable (user: UUID, language: Language?, key: String, figures: [String], tenantID: UUID) in
+            let text = (language.map { [$0] } ?? [.kk, .ru]).map { say(key, $0, figures) }.joined(separator: "\n")
+            for channel in channels { try await channel.send(text, to: user, tenantID: tenantID) }
+        }
+        return [
             BalanceWatch.lowBalanceTopic: { message, tenantID in
                 guard case .object(let payload) = message.payload, case .string(let user)? = payload["user"],
                     let userID = UUID(uuidString: user), case .integer(let balance)? = payload["balance"],
@@ -106,9 +112,24 @@ public enum MealOutbox {
                 if case .string(let pupilID)? = payload["pupilID"], let id = UUID(uuidString: pupilID) {
                     language = try await schools.alertLanguage(userID: userID, pupilID: id, tenantID: tenantID)
                 }
-                let text = (language.map { [$0] } ?? [.kk, .ru])
-                    .map { alertText($0, pupil, Money.shown(balance)) }.joined(separator: "\n")
-                for channel in channels { try await channel.send(text, to: userID, tenantID: tenantID) }
+                try await tell(userID, language, "meals_alert_message", [pupil, Money.shown(balance)], tenantID)
+            },
+            // Every guardian of the pupil hears what became of a part of a balance return.
+            BalanceReturns.newsTopic: { message, tenantID in
+                guard case .object(let payload) = message.payload, case .string(let id)? = payload["pupilID"],
+                    let pupilID = UUID(uuidString: id), case .string(let pupil)? = payload["pupil"],
+                    case .integer(let amount)? = payload["amount"], case .string(let outcome)? = payload["outcome"],
+                    ["settled", "failed"].contains(outcome)
+                else { return }
+                for (user, language) in try await schools.guardians(of: pupilID, tenantID: tenantID) {
+                    try await tell(
+                        user,
+                        language,
+                        "meals_return_message_" + outcome,
+                        [pupil, Money.shown(amount)],
+                        tenantID
+                    )
+                }
             },
             BalanceWatch.autoTopUpTopic: { message, tenantID in
                 guard case .object(let payload) = message.payload, case .string(let user)? = payload["user"],

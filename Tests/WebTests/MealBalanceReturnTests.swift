@@ -190,16 +190,17 @@ struct MealBalanceReturnTests {
             let runner = JobRunner(
                 engine: dependencies.workflows,
                 handlers: MealOutbox.handlers(
-                    channels: [],
+                    channels: [RecordedChannel(channel: "email", database: dependencies.database)],
                     topUps: dependencies.topUps,
                     provider: dependencies.paymentProvider,
                     schools: dependencies.mealSchools,
-                    alertText: MealsPagesController.alertText(dependencies.pages.locales)
+                    say: MealsPagesController.say(dependencies.pages.locales)
                 ),
                 logger: dependencies.database.logger
             )
-            _ = try await runner.runDueJobs()
-            _ = try await runner.runDueJobs()
+            // Each round's jobs queue the next (the provider's webhook, then the guardians' news).
+            var rounds = 0
+            while rounds < 5, try await runner.runDueJobs() > 0 { rounds += 1 }
             let returns = try await MealQueries(database: dependencies.database).balanceReturns(
                 pupil: ref.id,
                 tenantID: fixture.astana.id
@@ -207,6 +208,18 @@ struct MealBalanceReturnTests {
             #expect(returns.map { $0.parts.map(\.status) } == [["settled", "settled"], ["settled", "failed"]])
             let closed = try await close()
             #expect(closed.status == .ok, "\(closed.text)")
+            // Both guardians heard of each of the four parts, in Kazakh and Russian (neither chose
+            // a language): the father's part that came back, and three paid.
+            let told = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT message FROM meal_notifications ORDER BY message",
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode(String.self) }
+            }
+            #expect(told.count == 8, "\(told)")
+            let failed = told.filter { $0.contains("платёжный провайдер не смог вернуть 500,00 ₸ на карту") }
+            #expect(failed.count == 2 && failed.allSatisfy { $0.hasPrefix("Айдана: төлем провайдері 500,00 ₸") })
+            #expect(told.filter { $0.contains("Айдана: 300,00 ₸ со счёта школьного питания зачислены") }.count == 2)
 
             // The statement shows every part and the one that came back; the ledger holds.
             let kinds = try await city.statementKinds()

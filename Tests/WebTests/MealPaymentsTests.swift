@@ -529,7 +529,7 @@ struct MealPaymentsTests {
                     topUps: dependencies.topUps,
                     provider: dependencies.paymentProvider,
                     schools: dependencies.mealSchools,
-                    alertText: MealsPagesController.alertText(dependencies.pages.locales)
+                    say: MealsPagesController.say(dependencies.pages.locales)
                 ),
                 logger: dependencies.database.logger
             )

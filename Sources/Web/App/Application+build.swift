@@ -150,7 +150,7 @@ public func buildApplication(
                 topUps: dependencies.topUps,
                 provider: dependencies.paymentProvider,
                 schools: dependencies.mealSchools,
-                alertText: MealsPagesController.alertText(dependencies.pages.locales)
+                say: MealsPagesController.say(dependencies.pages.locales)
             ),
             uniquingKeysWith: { first, _ in first }
         ).merging(

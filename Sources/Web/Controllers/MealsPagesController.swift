@@ -104,9 +104,10 @@ struct MealsPagesController {
         return dependencies.pages.locales.text(known.key, language, figures: known.figures)
     }
 
-    /// A low-balance alert's text in a language (``MealOutbox/handlers(channels:topUps:provider:schools:alertText:)``).
-    static func alertText(_ locales: LocaleTables) -> @Sendable (Language, String, String) -> String {
-        { language, pupil, balance in locales.text("meals_alert_message", language, figures: [pupil, balance]) }
+    /// A message to a guardian in a language, by its locale key and figures
+    /// (``MealOutbox/handlers(channels:topUps:provider:schools:say:)``).
+    static func say(_ locales: LocaleTables) -> @Sendable (String, Language, [String]) -> String {
+        { key, language, figures in locales.text(key, language, figures: figures) }
     }
 
     /// The alerts form's fields by the locale key of their labels.

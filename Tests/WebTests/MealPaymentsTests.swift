@@ -591,6 +591,10 @@ struct MealPaymentsTests {
             #expect(children.status == .ok && children.main.contains("Айдана") && children.main.contains("450,00 ₸"))
             let account = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
             #expect(account.status == .ok && account.main.contains("<svg") && account.main.contains("Палау"))
+            // The chart names this month as the page writes dates: 11.2026, not 26-11.
+            let thisDay = MealsPagesController.kazakhstanDay(Date())
+            let month = "\(thisDay.dropFirst(5).prefix(2)).\(thisDay.prefix(4))"
+            #expect(account.main.contains(">\(month)</text>"), "\(account.main)")
             #expect(account.main.contains("Parent") && account.main.contains("300,00 ₸"))
             let csv = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
             #expect(csv.status == .ok && csv.text.contains("250.00"))

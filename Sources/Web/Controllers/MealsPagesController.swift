@@ -275,7 +275,8 @@ struct MealsPagesController {
         let chart = BarChart.svg(
             months.map {
                 BarChart.Bar(
-                    label: String($0.month.suffix(5)),
+                    // "2026-11" as 11.2026, as the page writes dates (23.11.2026).
+                    label: "\($0.month.suffix(2)).\($0.month.prefix(4))",
                     value: $0.tiyn,
                     caption: Money.shown($0.tiyn / 100 * 100).replacingOccurrences(of: ",00", with: ""),
                     highlighted: false

@@ -32,6 +32,10 @@ public enum BalanceReturns {
         public var topUp: UUID
         /// When the top-up was paid.
         public var topUpAt: Date
+        /// The guardian who paid the top-up, whose card the part goes back to, and their name
+        /// (nil for top-ups held before migration 0027).
+        public var payer: UUID?
+        public var payerName: String?
         public var amount: Int64
         /// `sent` (to the provider), `settled` (the provider paid it to the card) or `failed`
         /// (the provider could not; it came back to the account).
@@ -346,7 +350,7 @@ public enum BalanceReturns {
             unsafeSQL: """
                 SELECT r.id, r.pupil_id, r.amount, r.created_at, t.id, t.refers_to, t.amount, t.settled_at,
                     EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
-                        AND f.kind = 'balance_return_failed'), u.created_at
+                        AND f.kind = 'balance_return_failed'), u.created_at, u.paid_by, g.display_name
                 FROM (SELECT * FROM meal_balance_returns
                 """
         )
@@ -356,17 +360,20 @@ public enum BalanceReturns {
              CROSS JOIN LATERAL unnest(r.parts) WITH ORDINALITY AS p (id, n)
             JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = p.id
             JOIN transfers u ON u.tenant_id = t.tenant_id AND u.id = t.refers_to
+            LEFT JOIN users g ON g.tenant_id = u.tenant_id AND g.id = u.paid_by
             ORDER BY r.created_at DESC, r.id, p.n
             """
         query.binds = condition.binds
         var found: [Return] = []
         for try await row in try await connection.query(query, logger: logger).decode(
-            (UUID, UUID, Int64, Date, UUID, UUID, Int64, Date?, Bool, Date).self
+            (UUID, UUID, Int64, Date, UUID, UUID, Int64, Date?, Bool, Date, UUID?, String?).self
         ) {
             let part = Part(
                 transfer: row.4,
                 topUp: row.5,
                 topUpAt: row.9,
+                payer: row.10,
+                payerName: row.11,
                 amount: row.6,
                 status: row.7 != nil ? "settled" : row.8 ? "failed" : "sent",
                 settledAt: row.7

@@ -79,9 +79,9 @@ public struct TopUps: Sendable {
             try await connection.run(
                 """
                 INSERT INTO transfers (tenant_id, id, kind, status, amount, pupil_id, school_id, request_hash,
-                    provider_reference, local_day)
+                    provider_reference, paid_by, local_day)
                 VALUES (\(tenantID), \(id), 'top_up', 'pending', \(amount), \(pupilID), \(school), \(request),
-                    \(Self.simulatedProvider), \(Day.kazakhstan(Date()))::date)
+                    \(Self.simulatedProvider), \(guardian), \(Day.kazakhstan(Date()))::date)
                 """,
                 logger: logger
             )

@@ -62,7 +62,7 @@ struct MealBalanceReturnTests {
     func splitFamily() async throws {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
-            let father = try await fixture.account("father", name: "Father", role: .parent).token
+            let (fatherUser, father) = try await fixture.account("father", name: "Father", role: .parent)
             let added = try await client.api(
                 .put,
                 "/api/astana/meals/pupils/\(city.pupil)/guardians/father",
@@ -83,6 +83,16 @@ struct MealBalanceReturnTests {
             let parts = try Self.parts(asked)
             #expect(parts.map(\.0) == [latest, fathers] && parts.map(\.1) == [30_000, 50_000])
             #expect(parts.allSatisfy { $0.2 == "sent" })
+            // Each part names the guardian whose card it goes back to.
+            let mother = try await fixture.dependencies.accounts.store.user(
+                login: "mother",
+                tenantID: fixture.astana.id
+            )
+            let made = try asked.json()["return"] as? [String: Any]
+            let payers = (made?["parts"] as? [[String: Any]] ?? []).compactMap {
+                ($0["payer"] as? String).flatMap(UUID.init(uuidString:))
+            }
+            #expect(payers == [mother?.id, fatherUser.id].compactMap { $0 })
             #expect(try asked.json()["balance"] as? Int == 60_000)
             #expect(try await city.balance() == 60_000)
             // The same request again: the first answer, nothing moved twice.
@@ -256,7 +266,7 @@ struct MealBalanceReturnTests {
             _ = try await mother.post(path + "/return", form: ["id": id, "amount": "150,50"])
             #expect(try await city.balance() == 24_950)
             let after = try await mother.get(path)
-            #expect(after.main.contains("150,50 ₸ на пополнение от"), "\(after.main)")
+            #expect(after.main.contains("150,50 ₸ на карту: Mother (пополнение от"), "\(after.main)")
             #expect(after.main.contains("отправлено на карту") && after.main.contains("Возврат на карту"))
             // A whole balance: the form without an amount; then nothing is left to return.
             let rest = try #require(after.main.firstMatch(of: /name="id" value="([0-9a-f-]{36})"/).map { String($0.1) })
@@ -264,7 +274,10 @@ struct MealBalanceReturnTests {
             _ = try await mother.post(path + "/return", form: ["id": rest, "amount": ""])
             #expect(try await city.balance() == 0)
             let empty = try await mother.get(path + "?lang=en")
-            #expect(!empty.main.contains("Return to the cards") && empty.main.contains("249,50 ₸ to the top-up of"))
+            #expect(
+                !empty.main.contains("Return to the cards")
+                    && empty.main.contains("249,50 ₸ to the card of Mother (the top-up of")
+            )
             // The till's account may not, nor another parent.
             _ = try await fixture.account("stranger", name: "Stranger", role: .parent)
             var stranger = Browser(client: client)

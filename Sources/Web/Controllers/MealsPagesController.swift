@@ -316,10 +316,14 @@ struct MealsPagesController {
                         "at": WorkflowPagesController.format(made.at), "amount": Money.shown(made.amount),
                         "parts": made.parts.map { part -> [String: Any] in
                             [
+                                // Whose card, when the top-up's payer is on record.
                                 "text": locales.text(
-                                    "meals_return_part",
+                                    part.payerName == nil ? "meals_return_part" : "meals_return_part_payer",
                                     language,
-                                    figures: [Money.shown(part.amount), WorkflowPagesController.format(part.topUpAt)]
+                                    figures: [
+                                        Money.shown(part.amount), WorkflowPagesController.format(part.topUpAt),
+                                        part.payerName ?? "",
+                                    ]
                                 ),
                                 "status": locales.text("meals_return_" + part.status, language),
                                 "failed": part.status == "failed",

@@ -21,6 +21,16 @@ ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check
 ALTER TABLE transfers ADD COLUMN settled_at timestamptz;
 ALTER TABLE transfers ADD CONSTRAINT transfers_settled_return CHECK (settled_at IS NULL OR kind = 'balance_return');
 
+-- The parts of balance returns, each with its top-up and whether it came back (failed): what
+-- the return's steps and reads ask of a part, said once. security_invoker: the caller's
+-- row-level security applies through the view.
+CREATE VIEW meal_return_parts WITH (security_invoker = true) AS
+SELECT t.tenant_id, t.id, t.pupil_id, t.refers_to AS top_up, t.amount, t.settled_at, t.provider_reference,
+    EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
+        AND f.kind = 'balance_return_failed') AS failed
+FROM transfers t
+WHERE t.kind = 'balance_return';
+
 -- Each request to return a balance, by its client-chosen id: who asked, how much, and the parts
 -- it made (transfers of kind balance_return).
 CREATE TABLE meal_balance_returns (

@@ -84,10 +84,8 @@ public enum BalanceReturns {
         for try await (topUp, remaining, provider) in try await connection.query(
             """
             SELECT t.id, t.amount - coalesce((
-                    SELECT sum(r.amount) FROM transfers r
-                    WHERE r.tenant_id = t.tenant_id AND r.refers_to = t.id AND r.kind = 'balance_return'
-                      AND NOT EXISTS (SELECT FROM transfers f WHERE f.tenant_id = r.tenant_id AND f.refers_to = r.id
-                          AND f.kind = 'balance_return_failed')), 0)::bigint,
+                    SELECT sum(r.amount) FROM meal_return_parts r
+                    WHERE r.tenant_id = t.tenant_id AND r.top_up = t.id AND NOT r.failed), 0)::bigint,
                 coalesce(t.provider_reference, \(TopUps.simulatedProvider))
             FROM transfers t
             WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'top_up' AND t.status = 'posted'
@@ -251,12 +249,9 @@ public enum BalanceReturns {
         var found: (Int64, Date?, String?, Bool)?
         for try await row in try await context.connection.query(
             """
-            SELECT t.amount, t.settled_at, t.provider_reference,
-                EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
-                    AND f.kind = 'balance_return_failed')
-            FROM transfers t
-            WHERE t.tenant_id = \(context.tenantID) AND t.id = \(id) AND t.pupil_id = \(pupil.id)
-              AND t.kind = 'balance_return'
+            SELECT r.amount, r.settled_at, r.provider_reference, r.failed
+            FROM meal_return_parts r JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = r.id
+            WHERE r.tenant_id = \(context.tenantID) AND r.id = \(id) AND r.pupil_id = \(pupil.id)
             FOR UPDATE OF t
             """,
             logger: context.logger
@@ -297,11 +292,8 @@ public enum BalanceReturns {
         var waiting: Int64 = 0
         for try await value in try await context.connection.query(
             """
-            SELECT coalesce(sum(t.amount), 0)::bigint FROM transfers t
-            WHERE t.tenant_id = \(context.tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'balance_return'
-              AND t.settled_at IS NULL
-              AND NOT EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
-                  AND f.kind = 'balance_return_failed')
+            SELECT coalesce(sum(amount), 0)::bigint FROM meal_return_parts
+            WHERE tenant_id = \(context.tenantID) AND pupil_id = \(pupil.id) AND settled_at IS NULL AND NOT failed
             """,
             logger: context.logger
         ).decode(Int64.self) {
@@ -348,9 +340,8 @@ public enum BalanceReturns {
     ) async throws -> [Return] {
         var query = PostgresQuery(
             unsafeSQL: """
-                SELECT r.id, r.pupil_id, r.amount, r.created_at, t.id, t.refers_to, t.amount, t.settled_at,
-                    EXISTS (SELECT FROM transfers f WHERE f.tenant_id = t.tenant_id AND f.refers_to = t.id
-                        AND f.kind = 'balance_return_failed'), u.created_at, u.paid_by, g.display_name
+                SELECT r.id, r.pupil_id, r.amount, r.created_at, t.id, t.top_up, t.amount, t.settled_at, t.failed,
+                    u.created_at, u.paid_by, g.display_name
                 FROM (SELECT * FROM meal_balance_returns
                 """
         )
@@ -358,8 +349,8 @@ public enum BalanceReturns {
         query.sql += """
 
              CROSS JOIN LATERAL unnest(r.parts) WITH ORDINALITY AS p (id, n)
-            JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = p.id
-            JOIN transfers u ON u.tenant_id = t.tenant_id AND u.id = t.refers_to
+            JOIN meal_return_parts t ON t.tenant_id = r.tenant_id AND t.id = p.id
+            JOIN transfers u ON u.tenant_id = t.tenant_id AND u.id = t.top_up
             LEFT JOIN users g ON g.tenant_id = u.tenant_id AND g.id = u.paid_by
             ORDER BY r.created_at DESC, r.id, p.n
             """

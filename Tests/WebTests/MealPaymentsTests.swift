@@ -250,6 +250,46 @@ struct MealPaymentsTests {
         }
     }
 
+    @Test(
+        "a pupil's account is read on the instance pages only by their guardians, their school's office and the city"
+    )
+    func instanceReaders() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            #expect(try await city.charge().status == .created)
+            let pupilID = try #require(UUID(uuidString: city.pupil))
+            let found = try await MealQueries(database: fixture.dependencies.database).pupil(
+                id: pupilID,
+                tenantID: fixture.astana.id
+            )
+            let instance = try #require(found).instance.uuidString.lowercased()
+            let stranger = try await fixture.account("stranger", name: "Another parent", role: .parent).token
+            let elsewhere = try await fixture.account("other-office", name: "No school's office", role: .schoolAdmin)
+                .token
+            let auditor = try await fixture.account("auditor", name: "Auditor", role: .auditor).token
+            for (who, token, status) in [
+                ("the guardian", city.parent, HTTPResponse.Status.ok), ("the school's office", city.school, .ok),
+                ("the akimat", city.admin, .ok), ("an auditor", auditor, .ok), ("another parent", stranger, .notFound),
+                ("another school's office", elsewhere, .notFound), ("the canteen till", city.till, .notFound),
+            ] {
+                let read = try await client.api(.get, "/api/astana/instances/\(instance)", token: token)
+                #expect(read.status == status, "\(who): \(read.status) \(read.text)")
+                if status == .notFound {
+                    #expect(!read.text.contains("Палау") && !read.text.contains("transfer_id"), "\(who)")
+                }
+            }
+            // The instance page follows the same rule.
+            var browser = Browser(client: client)
+            _ = try await browser.signIn("astana", login: "stranger")
+            #expect(try await browser.get("/astana/instances/\(instance)").status == .notFound)
+            var guardian = Browser(client: client)
+            _ = try await guardian.signIn("astana", login: "mother")
+            let page = try await guardian.get("/astana/instances/\(instance)")
+            #expect(page.status == .ok && page.text.contains("Айдана"), "\(page.status)")
+        }
+    }
+
     @Test("bad input is refused with its reason and writes nothing")
     func badInput() async throws {
         try await WebFixture.with { fixture, client in

@@ -443,6 +443,17 @@ struct SickLeaveHTTPTests {
             }
             #expect(try await count("workflow_instances") == before.0)
             #expect(try await count("certificate_versions") == before.1)
+            // Nor may they read it by its id on the generic instance pages, nor may an employer:
+            // the patient's IIN and date of birth are in its steps.
+            let employer = try await fixture.account("employer", name: "Employer", role: .employer).token
+            for (who, token, status) in [
+                ("its doctor", doctor, HTTPResponse.Status.ok), ("another clinic's doctor", outsider, .notFound),
+                ("an employer", employer, .notFound),
+            ] {
+                let read = try await call(client, .get, "/api/astana/instances/\(instance)", token: token)
+                #expect(read.status == status, "\(who): \(read.status)")
+                #expect(read.text.contains("791028302728") == (status == .ok), "\(who)")
+            }
             let answer = try await verify(
                 client,
                 try #require(try await versions(client, instance, doctor: doctor).first)

@@ -132,7 +132,7 @@ struct MealsController {
     @Sendable func guardian(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
         let (tenant, principal) = try context.authorised(Self.schoolStaff)
         let pupil = try await pupilParameter(context, tenant: tenant)
-        guard try await mayRead(pupil, principal: principal, tenant: tenant) else {
+        guard try await mayRead(pupil, principal: principal, tenantID: tenant.id) else {
             throw AdalError.notFound(what: "pupil")
         }
         let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .parent)
@@ -518,20 +518,23 @@ struct MealsController {
     func visiblePupil(_ context: AppRequestContext) async throws -> (Tenant, MealQueries.PupilRef) {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let pupil = try await pupilParameter(context, tenant: tenant)
-        guard try await mayRead(pupil, principal: principal, tenant: tenant) else {
+        guard try await mayRead(pupil, principal: principal, tenantID: tenant.id) else {
             throw AdalError.notFound(what: "pupil")
         }
         return (tenant, pupil)
     }
 
-    func mayRead(_ pupil: MealQueries.PupilRef, principal: Principal, tenant: Tenant) async throws -> Bool {
+    /// Whether `principal` may read the pupil's account (its page, statement, returns, and its
+    /// steps on the generic instance pages): their guardians, the staff of their school, akimat
+    /// administrators and auditors; no till and no other guardian.
+    func mayRead(_ pupil: MealQueries.PupilRef, principal: Principal, tenantID: UUID) async throws -> Bool {
         if !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]) { return true }
         if principal.roles.contains(.schoolAdmin),
-            try await queries.isStaff(principal.userID, of: pupil.id, tenantID: tenant.id)
+            try await queries.isStaff(principal.userID, of: pupil.id, tenantID: tenantID)
         {
             return true
         }
-        return try await queries.isGuardian(principal.userID, of: pupil.id, tenantID: tenant.id)
+        return try await queries.isGuardian(principal.userID, of: pupil.id, tenantID: tenantID)
     }
 
     private func pupilParameter(_ context: AppRequestContext, tenant: Tenant) async throws -> MealQueries.PupilRef {

@@ -241,17 +241,24 @@ struct SickLeaveController {
                 database: dependencies.database
             )
         else { throw AdalError.notFound(what: "certificate") }
-        if !principal.roles.contains(.akimatAdmin) {
-            let clinics = try await Clinic.ofStaff(
-                userID: principal.userID,
-                tenantID: tenant.id,
-                database: dependencies.database
-            )
-            guard clinics.contains(where: { $0.bin == view.clinicBIN }) else {
-                throw AdalError.notFound(what: "certificate")
-            }
+        guard try await mayRead(clinicBIN: view.clinicBIN, principal: principal, tenantID: tenant.id) else {
+            throw AdalError.notFound(what: "certificate")
         }
         return view
+    }
+
+    /// Whether `principal` may read a certificate of the clinic `clinicBIN` (its page, its QR
+    /// codes, and its steps on the generic instance pages): the clinic's doctors and the city's
+    /// administrators. An employer checks a certificate by its QR code, never by its id.
+    func mayRead(clinicBIN: String, principal: Principal, tenantID: UUID) async throws -> Bool {
+        if principal.roles.contains(.akimatAdmin) { return true }
+        guard principal.roles.contains(.clinicDoctor) else { return false }
+        let clinics = try await Clinic.ofStaff(
+            userID: principal.userID,
+            tenantID: tenantID,
+            database: dependencies.database
+        )
+        return clinics.contains { $0.bin == clinicBIN }
     }
 
     /// What a version's QR code carries: the link that opens the verification page.

@@ -5,8 +5,10 @@ import Workflow
 
 /// One instance as the API and the instance page show it, with the visibility rule in one place:
 /// akimat administrators and auditors see every instance of their city; anyone else sees the
-/// instances of services whose definition names one of their roles. Another city's instance,
-/// or one the caller may not see, is "not found" either way.
+/// instances of services whose definition names one of their roles, and of a service that holds
+/// people's records, only those its own rule lets them read (``ServicePages/mayRead``: a pupil's
+/// account for their guardians and school, a certificate for its clinic). Another city's
+/// instance, or one the caller may not see, is "not found" either way.
 struct InstanceView {
     static let seeEverything: Set<Role> = [.akimatAdmin, .auditor]
 
@@ -28,7 +30,14 @@ struct InstanceView {
         }
         let definition = dependencies.workflows.registry.definition(summary.service, version: summary.version)
         let involved = Set(definition?.roles ?? [])
-        guard !principal.roles.isDisjoint(with: seeEverything.union(involved)) else {
+        guard !principal.roles.isDisjoint(with: seeEverything.union(involved)),
+            try await ServicePages.mayRead(
+                summary,
+                principal: principal,
+                tenantID: tenantID,
+                dependencies: dependencies
+            )
+        else {
             throw AdalError.notFound(what: "instance")
         }
         let events =

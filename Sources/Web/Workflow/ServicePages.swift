@@ -1,6 +1,8 @@
 import Core
 import Foundation
+import MealPayments
 import MealTenders
+import SickLeave
 import Workflow
 
 /// Pages a service has beyond the generic ones (forms, instance page): its own list for the
@@ -29,6 +31,39 @@ enum ServicePages {
     static func shown(_ steps: [StepRecord], service: String, state: String) -> [StepRecord] {
         guard service == CompetitionService.key else { return steps }
         return steps.map { $0.showing(CompetitionService.shownInput(event: $0.event, input: $0.input, state: state)) }
+    }
+
+    /// Whether `principal`, who holds one of the service's roles, may read this instance: a
+    /// service that keeps people's records narrows its roles to the records that are theirs to
+    /// see, as its own pages do (a pupil's meal account: their guardians and their school's
+    /// office, not every parent or till of the city; a sick-leave certificate: its clinic's
+    /// doctors, not every doctor or employer). Akimat administrators and auditors read every one.
+    static func mayRead(
+        _ summary: InstanceSummary,
+        principal: Principal,
+        tenantID: UUID,
+        dependencies: AppDependencies
+    ) async throws -> Bool {
+        if !principal.roles.isDisjoint(with: InstanceView.seeEverything) { return true }
+        switch summary.service {
+        case MealsController.service:
+            let queries = MealQueries(database: dependencies.database)
+            guard let pupil = try await queries.pupil(instance: summary.id, tenantID: tenantID) else { return false }
+            return try await MealsController(dependencies: dependencies)
+                .mayRead(pupil, principal: principal, tenantID: tenantID)
+        case SickLeavePagesController.service:
+            guard
+                let view = try await CertificateView.load(
+                    instance: summary.id,
+                    tenantID: tenantID,
+                    database: dependencies.database
+                )
+            else { return false }
+            return try await SickLeaveController(dependencies: dependencies)
+                .mayRead(clinicBIN: view.clinicBIN, principal: principal, tenantID: tenantID)
+        default:
+            return true
+        }
     }
 
     /// The page of the service anyone may read, signed in or not.

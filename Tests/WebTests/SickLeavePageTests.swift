@@ -123,7 +123,7 @@ struct SickLeavePageTests {
                 "/astana/instances/\(instance)/events/close",
                 form: ["actual_end": "2026-11-25", "_key": UUID().uuidString]
             )
-            #expect(notTheirs.status == .forbidden)
+            #expect(notTheirs.status == .notFound)
             #expect(try await certificates(fixture) == 2)
 
             let revoked = try await doctor.post(

@@ -52,9 +52,10 @@ public enum BalanceReturns {
         public var parts: [Part]
     }
 
-    /// A part's transfer id: the same for the same request and top-up.
-    static func partID(request: UUID, topUp: UUID) -> UUID {
-        Ledger.derivedID("balance_return \(request.uuidString.lowercased()) \(topUp.uuidString.lowercased())")
+    /// A part's transfer id: the same for the same request, kind (`balance_return`,
+    /// `bank_payout`) and top-up.
+    static func partID(kind: String, request: UUID, topUp: UUID) -> UUID {
+        Ledger.derivedID("\(kind) \(request.uuidString.lowercased()) \(topUp.uuidString.lowercased())")
     }
 
     /// The id of the transfer that brings a failed part back.
@@ -64,49 +65,87 @@ public enum BalanceReturns {
 
     // MARK: - Steps
 
-    /// `return_balance`: takes `amount` from the pupil's account and splits it over the posted
-    /// top-ups, newest first, each part to its provider's clearing account; the outbox asks the
-    /// provider to pay each part. A guardian returns only their own child's balance, school
-    /// staff only at their school.
-    static func request(_ context: StepContext) async throws -> StepEffects {
-        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
-        let id = try MealAccountService.transferID(context)
-        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
-        try await requireGuardianOrStaff(pupil, context)
-        let amount = context.input.integer("amount") ?? pupil.balance
-        guard amount > 0 else { throw WorkflowError.refused(reason: nothingToReturn) }
-        guard amount <= pupil.balance else {
-            throw WorkflowError.refused(reason: overBalance(amount, pupil.balance))
-        }
-        // What is left of each posted top-up, newest first: its amount less the parts of earlier
-        // returns that did not come back.
-        var left: [(topUp: UUID, amount: Int64, provider: String)] = []
-        for try await (topUp, remaining, provider) in try await connection.query(
+    /// Reasons a provider gives for a failed part that last: the payment can no longer be refunded
+    /// to a card (the acquirer's time limit for refunds has passed, or the card is closed). What
+    /// is left of such a top-up goes out by bank transfer (``BankPayouts``), not to a card again.
+    public static let lastingFailures: Set<String> = ["refund_window_expired", "card_closed"]
+
+    /// What is left of one of the pupil's posted top-ups: its amount less the parts of earlier
+    /// returns and payouts that did not come back.
+    struct Remainder {
+        var topUp: UUID
+        var amount: Int64
+        var provider: String
+        /// False once a part of it failed for a lasting reason (``lastingFailures``).
+        var toCard: Bool
+        /// The guardian who paid it (nil before migration 0027).
+        var payer: UUID?
+    }
+
+    /// What is left of each of the pupil's posted top-ups, newest first (none of those spent on
+    /// returns and payouts already).
+    static func remainders(_ pupil: Pupil, _ context: StepContext) async throws -> [Remainder] {
+        var left: [Remainder] = []
+        for try await (topUp, remaining, provider, lasting, payer) in try await context.connection.query(
             """
             SELECT t.id, t.amount - coalesce((
                     SELECT sum(r.amount) FROM meal_return_parts r
                     WHERE r.tenant_id = t.tenant_id AND r.top_up = t.id AND NOT r.failed), 0)::bigint,
-                coalesce(t.provider_reference, \(TopUps.simulatedProvider))
+                coalesce(t.provider_reference, \(TopUps.simulatedProvider)),
+                EXISTS (SELECT FROM meal_return_parts r WHERE r.tenant_id = t.tenant_id AND r.top_up = t.id
+                    AND r.failure = ANY(\(Array(lastingFailures))::text[])),
+                t.paid_by
             FROM transfers t
-            WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'top_up' AND t.status = 'posted'
+            WHERE t.tenant_id = \(context.tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'top_up'
+                AND t.status = 'posted'
             ORDER BY t.created_at DESC, t.id
             """,
-            logger: logger
-        ).decode((UUID, Int64, String).self) where remaining > 0 {
-            left.append((topUp, remaining, provider))
+            logger: context.logger
+        ).decode((UUID, Int64, String, Bool, UUID?).self) where remaining > 0 {
+            left.append(Remainder(topUp: topUp, amount: remaining, provider: provider, toCard: !lasting, payer: payer))
         }
-        var parts: [(topUp: UUID, amount: Int64, provider: String)] = []
+        return left
+    }
+
+    /// One part of a return or payout as it is taken.
+    struct Taken {
+        var transfer: UUID
+        var topUp: UUID
+        var amount: Int64
+        var provider: String
+    }
+
+    /// Takes `amount` from the pupil's account, split over `left` in its order (newest first),
+    /// never more than what is left of each: one transfer of `kind` per top-up, from the pupil's
+    /// account to the clearing account `clearing` names for the top-up's provider, naming the
+    /// top-up. Refused, with nothing written, when `left` holds less than `amount` (`short` says
+    /// why, given what it holds) or would make more than ``maximumParts`` parts.
+    static func take(
+        _ amount: Int64,
+        over left: [Remainder],
+        kind: String,
+        request: UUID,
+        clearing: (String) -> String,
+        pupil: Pupil,
+        short: (Int64) -> String,
+        _ context: StepContext
+    ) async throws -> [Taken] {
+        let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
+        var parts: [Taken] = []
         var owed = amount
         for entry in left where owed > 0 {
             let part = min(owed, entry.amount)
-            parts.append((entry.topUp, part, entry.provider))
+            parts.append(
+                Taken(
+                    transfer: partID(kind: kind, request: request, topUp: entry.topUp),
+                    topUp: entry.topUp,
+                    amount: part,
+                    provider: entry.provider
+                )
+            )
             owed -= part
         }
-        guard owed == 0 else {
-            throw WorkflowError.refused(
-                reason: "only \(amount - owed) tiyn of this account came from top-ups that can be returned"
-            )
-        }
+        guard owed == 0 else { throw WorkflowError.refused(reason: short(amount - owed)) }
         guard parts.count <= maximumParts else {
             throw WorkflowError.refused(
                 reason: "a return reaches back to at most \(maximumParts) top-ups; return a smaller amount first"
@@ -123,52 +162,82 @@ public enum BalanceReturns {
             debited = true
         }
         guard debited else { throw WorkflowError.refused(reason: MealReason.insufficientBalance) }
-        var outbox: [OutboxMessage] = []
         for part in parts {
-            let clearing = try await Ledger.moveShared(
+            let account = try await Ledger.moveShared(
                 .clearing,
-                owner: part.provider,
+                owner: clearing(part.provider),
                 amount: part.amount,
                 tenantID: tenantID,
                 on: connection,
                 logger: logger
             )
-            let transfer = partID(request: id, topUp: part.topUp)
             try await MealAccountService.insertTransfer(
-                id: transfer,
-                kind: "balance_return",
+                id: part.transfer,
+                kind: kind,
                 status: "posted",
                 debit: pupil.accountID,
-                credit: clearing,
+                credit: account,
                 amount: part.amount,
                 pupil: pupil,
                 items: "[]",
                 reason: nil,
                 refersTo: part.topUp,
-                provider: part.provider,
+                provider: clearing(part.provider),
                 context: context
             )
-            outbox.append(
-                OutboxMessage(
-                    topic: providerTopic,
-                    payload: .object([
-                        "transfer": .string(transfer.uuidString), "topUp": .string(part.topUp.uuidString),
-                        "amount": .integer(part.amount), "provider": .string(part.provider),
-                    ])
-                )
-            )
         }
+        return parts
+    }
+
+    /// `return_balance`: takes `amount` from the pupil's account and splits it over the posted
+    /// top-ups that may still go back to a card, newest first, each part to its provider's
+    /// clearing account; the outbox asks the provider to pay each part. A guardian returns only
+    /// their own child's balance, school staff only at their school.
+    static func request(_ context: StepContext) async throws -> StepEffects {
+        let id = try MealAccountService.transferID(context)
+        guard let pupil = try await Pupil.load(context) else { throw AdalError.notFound(what: "pupil") }
+        try await requireGuardianOrStaff(pupil, context)
+        let amount = context.input.integer("amount") ?? pupil.balance
+        guard amount > 0 else { throw WorkflowError.refused(reason: nothingToReturn) }
+        guard amount <= pupil.balance else {
+            throw WorkflowError.refused(reason: overBalance(amount, pupil.balance))
+        }
+        let left = try await remainders(pupil, context)
+        let byBank = left.filter { !$0.toCard }.reduce(0) { $0 + $1.amount }
+        let parts = try await take(
+            amount,
+            over: left.filter(\.toCard),
+            kind: "balance_return",
+            request: id,
+            clearing: { $0 },
+            pupil: pupil,
+            short: { covered in
+                byBank > 0
+                    ? "only \(covered) tiyn of this account can go back to cards; \(byBank) tiyn came from payments the provider can no longer refund to a card: ask for a bank transfer"
+                    : "only \(covered) tiyn of this account came from top-ups that can be returned"
+            },
+            context
+        )
         do {
-            try await connection.run(
+            try await context.connection.run(
                 """
                 INSERT INTO meal_balance_returns (tenant_id, id, pupil_id, amount, requested_by, parts, created_at)
-                VALUES (\(tenantID), \(id), \(pupil.id), \(amount), \(context.actor.id),
-                    \(parts.map { partID(request: id, topUp: $0.topUp) })::uuid[], \(context.now))
+                VALUES (\(context.tenantID), \(id), \(pupil.id), \(amount), \(context.actor.id),
+                    \(parts.map(\.transfer))::uuid[], \(context.now))
                 """,
-                logger: logger
+                logger: context.logger
             )
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw AdalError.conflict(reason: "balance return \(id) already exists with another request")
+        }
+        let outbox = parts.map { part in
+            OutboxMessage(
+                topic: providerTopic,
+                payload: .object([
+                    "transfer": .string(part.transfer.uuidString), "topUp": .string(part.topUp.uuidString),
+                    "amount": .integer(part.amount), "provider": .string(part.provider),
+                ])
+            )
         }
         return StepEffects(amounts: [("balance_return", amount)], outbox: outbox)
     }
@@ -189,10 +258,13 @@ public enum BalanceReturns {
     }
 
     /// `balance_return_failed`: the provider could not pay the part; it comes back to the
-    /// pupil's account from the provider's clearing account, as a new transfer naming it.
+    /// pupil's account from the provider's clearing account, as a new transfer naming it and
+    /// keeping the provider's reason. After a lasting reason (``lastingFailures``) its top-up no
+    /// longer goes back to a card, and the guardians are told to ask for a bank transfer.
     static func failed(_ context: StepContext) async throws -> StepEffects {
         let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
         let (part, pupil) = try await unsettledPart(context)
+        let reason = context.input.string("reason")
         let clearing = try await Ledger.moveShared(
             .clearing,
             owner: part.provider,
@@ -217,27 +289,34 @@ public enum BalanceReturns {
             amount: part.amount,
             pupil: pupil,
             items: "[]",
-            reason: nil,
+            reason: reason,
             refersTo: part.id,
             provider: part.provider,
             context: context
         )
+        let lasting = lastingFailures.contains(reason ?? "")
         return StepEffects(
             amounts: [("balance_return_failed", part.amount)],
-            outbox: [news(pupil, amount: part.amount, outcome: "failed")]
+            outbox: [news(pupil, amount: part.amount, outcome: lasting ? "failed_for_good" : "failed")]
         )
     }
 
-    /// What the guardians are told of a part: `settled` or `failed`.
-    private static func news(_ pupil: Pupil, amount: Int64, outcome: String) -> OutboxMessage {
+    /// What the guardians are told of a part or a payout: ``newsOutcomes``; `account` names
+    /// the bank account of a payout (masked).
+    static func news(_ pupil: Pupil, amount: Int64, outcome: String, account: String? = nil) -> OutboxMessage {
         OutboxMessage(
             topic: newsTopic,
             payload: .object([
                 "pupilID": .string(pupil.id.uuidString), "pupil": .string(pupil.name), "amount": .integer(amount),
-                "outcome": .string(outcome),
+                "outcome": .string(outcome), "account": .string(account ?? ""),
             ])
         )
     }
+
+    /// What the guardians hear of: a part reached the card or came back (for good: ask for a
+    /// bank transfer), a payout was paid or the bank sent it back. Each has its message,
+    /// `meals_return_message_<outcome>`.
+    public static let newsOutcomes = ["settled", "failed", "failed_for_good", "paid_out", "payout_returned"]
 
     /// The part named by the step's `transfer_id`, locked, when it is this pupil's and neither
     /// settled nor failed; else a conflict saying which (the webhook answers it `ignored`).
@@ -252,6 +331,7 @@ public enum BalanceReturns {
             SELECT r.amount, r.settled_at, r.provider_reference, r.failed
             FROM meal_return_parts r JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = r.id
             WHERE r.tenant_id = \(context.tenantID) AND r.id = \(id) AND r.pupil_id = \(pupil.id)
+                AND r.kind = 'balance_return'
             FOR UPDATE OF t
             """,
             logger: context.logger
@@ -319,16 +399,26 @@ public enum BalanceReturns {
             )
             .first
         else { return nil }
+        return (found, try await balance(of: found.pupil, tenantID: tenantID, on: connection, logger: logger))
+    }
+
+    /// The pupil's balance now, in the caller's transaction for the city.
+    public static func balance(
+        of pupil: UUID,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Int64 {
         for try await balance in try await connection.query(
             """
             SELECT a.balance FROM pupils p JOIN ledger_accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
-            WHERE p.tenant_id = \(tenantID) AND p.id = \(found.pupil)
+            WHERE p.tenant_id = \(tenantID) AND p.id = \(pupil)
             """,
             logger: logger
         ).decode(Int64.self) {
-            return (found, balance)
+            return balance
         }
-        return nil
+        throw AdalError.notFound(what: "pupil")
     }
 
     /// The returns `condition` selects (a WHERE clause on `meal_balance_returns` and what

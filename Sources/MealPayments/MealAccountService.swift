@@ -27,6 +27,9 @@ public enum MealAccountService {
                 "return_balance": { try await BalanceReturns.request($0) },
                 "balance_return_settled": { try await BalanceReturns.settled($0) },
                 "balance_return_failed": { try await BalanceReturns.failed($0) },
+                "pay_out": { try await BankPayouts.request($0) },
+                "payout_paid": { try await BankPayouts.paid($0) },
+                "payout_returned": { try await BankPayouts.returned($0) },
             ],
             batchActions: ["charge": { try await charges($0) }]
         )
@@ -431,7 +434,10 @@ public enum MealAccountService {
         }
         let waiting = try await BalanceReturns.unsettled(pupil, context)
         return waiting == 0
-            ? .pass : .refuse("a return of \(waiting) tiyn still waits for the payment provider; close it once paid")
+            ? .pass
+            : .refuse(
+                "a return of \(waiting) tiyn still waits for the payment provider or a bank transfer; close it once paid"
+            )
     }
 
     // MARK: - Shared

@@ -247,6 +247,41 @@ public struct MealQueries: Sendable {
         }
     }
 
+    /// The pupil's payouts by bank transfer with their parts, newest first, at most 50; `whole`
+    /// shows the whole IBAN (for the office), else it is masked.
+    public func payouts(pupil: UUID, whole: Bool, tenantID: UUID) async throws -> [BankPayouts.Payout] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            try await BankPayouts.payouts(
+                "WHERE tenant_id = \(tenantID) AND pupil_id = \(pupil) ORDER BY created_at DESC, id LIMIT 50",
+                whole: whole,
+                on: connection,
+                logger: logger
+            )
+        }
+    }
+
+    /// The payouts the office still has to make, oldest first, at most 200: at the schools where
+    /// `staff` works, or in the whole city when `staff` is nil (the akimat). Whole IBANs.
+    public func waitingPayouts(staff: UUID?, tenantID: UUID) async throws -> [BankPayouts.Payout] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            try await BankPayouts.payouts(
+                """
+                WHERE tenant_id = \(tenantID) AND paid_at IS NULL AND returned_at IS NULL
+                    AND (\(staff)::uuid IS NULL OR pupil_id IN (
+                        SELECT p.id FROM pupils p JOIN meal_school_staff s ON s.tenant_id = p.tenant_id
+                            AND s.school_id = p.school_id
+                        WHERE p.tenant_id = \(tenantID) AND s.user_id = \(staff)::uuid))
+                ORDER BY created_at, id LIMIT 200
+                """,
+                whole: true,
+                on: connection,
+                logger: logger
+            ).reversed()
+        }
+    }
+
     /// How the CSV statement names its columns and values.
     public struct CSVWords: Sendable {
         /// The nine columns' names: date, time, kind, status, school, items, amount in tenge,

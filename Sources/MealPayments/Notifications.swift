@@ -114,19 +114,21 @@ public enum MealOutbox {
                 }
                 try await tell(userID, language, "meals_alert_message", [pupil, Money.shown(balance)], tenantID)
             },
-            // Every guardian of the pupil hears what became of a part of a balance return.
+            // Every guardian of the pupil hears what became of a part of a balance return or a payout.
             BalanceReturns.newsTopic: { message, tenantID in
                 guard case .object(let payload) = message.payload, case .string(let id)? = payload["pupilID"],
                     let pupilID = UUID(uuidString: id), case .string(let pupil)? = payload["pupil"],
                     case .integer(let amount)? = payload["amount"], case .string(let outcome)? = payload["outcome"],
-                    ["settled", "failed"].contains(outcome)
+                    BalanceReturns.newsOutcomes.contains(outcome)
                 else { return }
+                var account = ""
+                if case .string(let text)? = payload["account"] { account = text }
                 for (user, language) in try await schools.guardians(of: pupilID, tenantID: tenantID) {
                     try await tell(
                         user,
                         language,
                         "meals_return_message_" + outcome,
-                        [pupil, Money.shown(amount)],
+                        [pupil, Money.shown(amount), account],
                         tenantID
                     )
                 }

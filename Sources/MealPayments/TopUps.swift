@@ -97,11 +97,20 @@ public struct TopUps: Sendable {
         public var type: String
         public var transferID: UUID
         public var amount: Int64
+        /// Why a refund failed (`payment.refund_failed` only): `refund_window_expired` or
+        /// `card_closed` last (``BalanceReturns/lastingFailures``), `declined` may pass; any other
+        /// code is kept as `other`.
+        public var reason: String?
 
-        public init(eventID: String, type: String, transferID: UUID, amount: Int64) {
+        public init(eventID: String, type: String, transferID: UUID, amount: Int64, reason: String? = nil) {
             (self.eventID, self.type, self.transferID, self.amount) = (eventID, type, transferID, amount)
+            self.reason = reason
         }
     }
+
+    /// The reasons the meal account's `balance_return_failed` step names; another code a provider
+    /// sends is recorded as `other`.
+    static let refundFailures: Set<String> = BalanceReturns.lastingFailures.union(["declined"])
 
     /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
     public static func signature(body: [UInt8], at time: Date, secret: [UInt8]) -> String {
@@ -139,8 +148,8 @@ public struct TopUps: Sendable {
             HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(("\(stamp).").utf8) + body, using: secret)
         else { throw AdalError.forbidden(reason: "the signature does not match") }
         guard let event = try? JSONDecoder().decode(Event.self, from: Data(body)),
-            (1...100).contains(event.eventID.count)
-        else { throw AdalError.invalidField(field: "body", reason: "{eventID, type, transferID, amount}") }
+            (1...100).contains(event.eventID.count), (event.reason?.count ?? 0) <= 100
+        else { throw AdalError.invalidField(field: "body", reason: "{eventID, type, transferID, amount, reason?}") }
         let logger = database.logger
         // Seen before? Then nothing to do.
         let seen = try await database.withTenant(tenantID) { connection in
@@ -213,33 +222,42 @@ public struct TopUps: Sendable {
     private func settle(_ event: Event, failed: Bool, tenantID: UUID) async throws -> Outcome {
         let logger = database.logger
         let found = try await database.withTenant(tenantID) { connection in
-            var found: (UUID, Int64)?
+            var found: (UUID, Int64, Int)?
             for try await row in try await connection.query(
                 """
-                SELECT p.instance_id, t.amount FROM transfers t
+                SELECT p.instance_id, t.amount, i.definition_version FROM transfers t
                 JOIN pupils p ON p.tenant_id = t.tenant_id AND p.id = t.pupil_id
+                JOIN workflow_instances i ON i.tenant_id = p.tenant_id AND i.id = p.instance_id
                 WHERE t.tenant_id = \(tenantID) AND t.id = \(event.transferID) AND t.kind = 'balance_return'
                 """,
                 logger: logger
-            ).decode((UUID, Int64).self) {
+            ).decode((UUID, Int64, Int).self) {
                 found = row
             }
             return found
         }
-        guard let (instance, amount) = found else {
+        guard let (instance, amount, version) = found else {
             throw AdalError.notFound(what: "balance return \(event.transferID)")
         }
         guard amount == event.amount else {
             throw AdalError.invalidField(field: "amount", reason: "the return's part was for \(amount) tiyn")
         }
         let step = failed ? "balance_return_failed" : "balance_return_settled"
+        var input: [String: InputValue] = ["transfer_id": .string(event.transferID.uuidString.lowercased())]
+        // The reason, where the pupil's version of the account takes one (from version 4).
+        if failed, let reason = event.reason,
+            engine.registry.definition(MealAccountService.key, version: version)?.events
+                .first(where: { $0.name == step })?.input.contains(where: { $0.name == "reason" }) == true
+        {
+            input["reason"] = .string(Self.refundFailures.contains(reason) ? reason : "other")
+        }
         do {
             let result = try await engine.fire(
                 tenantID: tenantID,
                 instanceID: instance,
                 event: step,
                 actor: .system,
-                input: ["transfer_id": .string(event.transferID.uuidString.lowercased())],
+                input: input,
                 idempotencyKey: "\(step)-\(event.transferID.uuidString.lowercased())"
             )
             if result.replayed { return .ignored }

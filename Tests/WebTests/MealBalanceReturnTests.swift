@@ -197,20 +197,7 @@ struct MealBalanceReturnTests {
             )
             // The built-in provider pays both parts through the outbox.
             let dependencies = fixture.dependencies
-            let runner = JobRunner(
-                engine: dependencies.workflows,
-                handlers: MealOutbox.handlers(
-                    channels: [RecordedChannel(channel: "email", database: dependencies.database)],
-                    topUps: dependencies.topUps,
-                    provider: dependencies.paymentProvider,
-                    schools: dependencies.mealSchools,
-                    say: MealsPagesController.say(dependencies.pages.locales)
-                ),
-                logger: dependencies.database.logger
-            )
-            // Each round's jobs queue the next (the provider's webhook, then the guardians' news).
-            var rounds = 0
-            while rounds < 5, try await runner.runDueJobs() > 0 { rounds += 1 }
+            try await city.runMealJobs()
             let returns = try await MealQueries(database: dependencies.database).balanceReturns(
                 pupil: ref.id,
                 tenantID: fixture.astana.id

@@ -171,6 +171,26 @@ struct MealCity {
         return (statement["lines"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
     }
 
+    /// Runs the meal outbox's jobs as the server's job runner does, with guardians' messages
+    /// recorded, until none is due: each round's jobs may queue the next (the provider's webhook,
+    /// then the guardians' news).
+    func runMealJobs() async throws {
+        let dependencies = fixture.dependencies
+        let runner = JobRunner(
+            engine: dependencies.workflows,
+            handlers: MealOutbox.handlers(
+                channels: [RecordedChannel(channel: "email", database: dependencies.database)],
+                topUps: dependencies.topUps,
+                provider: dependencies.paymentProvider,
+                schools: dependencies.mealSchools,
+                say: MealsPagesController.say(dependencies.pages.locales)
+            ),
+            logger: dependencies.database.logger
+        )
+        var rounds = 0
+        while rounds < 5, try await runner.runDueJobs() > 0 { rounds += 1 }
+    }
+
     func ledgerCheck() async throws -> LedgerCheck {
         try await LedgerCheck.run(tenantID: fixture.astana.id, database: fixture.databases.owner)
     }

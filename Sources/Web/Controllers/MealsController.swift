@@ -36,6 +36,7 @@ struct MealsController {
         group.put("pupils/:pupil/alerts", use: alerts)
         group.post("pupils/:pupil/balance-returns", use: returnBalance)
         group.get("pupils/:pupil/balance-returns", use: balanceReturns)
+        registerPayouts(on: group)
         router.group("api/:tenant/meals")
             .add(middleware: APITokenMiddleware(dependencies: dependencies, deferred: true))
             .post("charges", use: charge)

@@ -1,0 +1,282 @@
+import Core
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Storage
+import TestSupport
+import Testing
+import Workflow
+
+@testable import MealPayments
+@testable import Web
+
+@Suite("School meals: what cannot go back to a card goes by bank transfer")
+struct MealBankPayoutTests {
+    static let iban = "KZ86125KZT5004100100"
+
+    static func payOut(
+        _ city: MealCity,
+        _ id: UUID,
+        iban: String = iban,
+        holder: String = "Father",
+        amount: Int64? = nil,
+        token: String
+    ) async throws -> TestResponse {
+        try await city.client.api(
+            .post,
+            "/api/astana/meals/pupils/\(city.pupil)/payouts",
+            token: token,
+            json: """
+                {"id": "\(id)", "iban": "\(iban)", "holder": "\(holder)"\(amount.map { #", "amount": \#($0)"# } ?? "")}
+                """
+        )
+    }
+
+    static func payout(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try response.json()["payout"] as? [String: Any])
+    }
+
+    @Test(
+        "a top-up the provider can no longer refund goes to the account its guardian names; the office pays it or records it sent back, once"
+    )
+    func refundWindowPassed() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let father = try await fixture.account("father", name: "Father", role: .parent).token
+            let added = try await client.api(
+                .put,
+                "/api/astana/meals/pupils/\(city.pupil)/guardians/father",
+                token: city.school
+            )
+            #expect(added.status == .noContent, "\(added.text)")
+            let mothers = try await MealBalanceReturnTests.topUp(city, 100_000, token: city.parent)
+            let fathers = try await MealBalanceReturnTests.topUp(city, 60_000, token: father)
+
+            // The whole balance back to the cards: the father's card can no longer take his part.
+            let asked = try await MealBalanceReturnTests.ask(city, UUID(), amount: nil, token: city.parent)
+            #expect(asked.status == .created, "\(asked.text)")
+            let parts = try MealBalanceReturnTests.partIDs(asked)
+            #expect(try MealBalanceReturnTests.parts(asked).map(\.0) == [fathers, mothers])
+            func webhook(_ type: String, _ part: UUID, _ amount: Int64, reason: String? = nil) async throws -> String {
+                let answer = try await city.webhook(
+                    TopUps.Event(eventID: "ev-\(UUID())", type: type, transferID: part, amount: amount, reason: reason)
+                )
+                return answer.status == .ok ? (try answer.json()["outcome"] as? String ?? "") : "\(answer.status)"
+            }
+            #expect(
+                try await webhook("payment.refund_failed", parts[0], 60_000, reason: "refund_window_expired")
+                    == "returned"
+            )
+            #expect(try await webhook("payment.refunded", parts[1], 100_000) == "settled")
+            #expect(try await city.balance() == 60_000)
+
+            // Not to a card again: the refusal says what to do instead.
+            let again = try await MealBalanceReturnTests.ask(city, UUID(), amount: nil, token: city.parent)
+            #expect(
+                again.status == .unprocessableContent
+                    && again.text.contains("only 0 tiyn of this account can go back to cards; 60000 tiyn")
+                    && again.text.contains("ask for a bank transfer"),
+                "\(again.text)"
+            )
+            // The mother paid none of it: she cannot have it paid to her account.
+            let hers = try await Self.payOut(city, UUID(), holder: "Mother", token: city.parent)
+            #expect(
+                hers.status == .unprocessableContent && hers.text.contains("payments you paid go back to their cards"),
+                "\(hers.text)"
+            )
+            // Bad accounts and amounts, each named, nothing written.
+            for (iban, words) in [
+                ("KZ86125KZT5004100101", "check digits"), ("KZ86125KZT50041001", "20 characters, this one 18"),
+                ("DE89370400440532013000", "starts with KZ"), ("KZ86-125K", "only Latin letters and digits"),
+            ] {
+                let bad = try await Self.payOut(city, UUID(), iban: iban, token: father)
+                #expect(bad.status == .unprocessableContent && bad.text.contains(words), "\(iban): \(bad.text)")
+                #expect(bad.text.contains("iban"), "\(bad.text)")
+            }
+            let noName = try await Self.payOut(city, UUID(), holder: " ", token: father)
+            #expect(noName.status == .unprocessableContent && noName.text.contains("holder"), "\(noName.text)")
+            let over = try await Self.payOut(city, UUID(), amount: 60_001, token: father)
+            #expect(over.status == .unprocessableContent && over.text.contains("exceeds the balance"), "\(over.text)")
+            let stranger = try await fixture.account("stranger", name: "Stranger", role: .parent).token
+            #expect(try await Self.payOut(city, UUID(), token: stranger).status == .notFound)
+            #expect(try await Self.payOut(city, UUID(), token: city.till).status == .forbidden)
+            // The step straight through the engine's API, without the account beside it: refused.
+            let pupilID = try #require(UUID(uuidString: city.pupil))
+            let ref = try #require(
+                try await MealQueries(database: fixture.dependencies.database).pupil(
+                    id: pupilID,
+                    tenantID: fixture.astana.id
+                )
+            )
+            let bare = try await client.api(
+                .post,
+                "/api/astana/instances/\(ref.instance)/events/pay_out",
+                token: father,
+                json: #"{"input": {"transfer_id": "\#(UUID())", "payee": "\#(String(repeating: "0", count: 64))"}}"#
+            )
+            #expect(bare.status == .unprocessableContent && bare.text.contains("payee"), "\(bare.text)")
+            #expect(try await city.balance() == 60_000)
+
+            // The father's payout, written the way people write an IBAN: all of his 600 ₸.
+            let first = UUID()
+            let made = try await Self.payOut(city, first, iban: "kz86 125k zt50 0410 0100", token: father)
+            #expect(made.status == .created, "\(made.text)")
+            var payout = try Self.payout(made)
+            #expect(payout["amount"] as? Int == 60_000 && payout["status"] as? String == "waiting")
+            #expect(payout["iban"] as? String == "KZ•• •••• •••• •••• 0100", "\(made.text)")
+            #expect(
+                (payout["parts"] as? [[String: Any]])?.compactMap { $0["topUp"] as? String } == [fathers.uuidString]
+            )
+            #expect(try made.json()["balance"] as? Int == 0)
+            let retried = try await Self.payOut(city, first, token: father)
+            #expect(try retried.status == .ok && (retried.json()["replayed"] as? Bool) == true, "\(retried.text)")
+            let other = try await Self.payOut(city, first, iban: "KZ32125KZT5004100199", token: father)
+            #expect(other.status == .conflict, "\(other.text)")
+            #expect(try await city.balance() == 0)
+
+            // The step commits to the account without holding it; the office's record proves it.
+            let steps = try await client.api(.get, "/api/astana/instances/\(ref.instance)", token: city.admin)
+            #expect(steps.status == .ok && steps.text.contains("pay_out"))
+            #expect(!steps.text.contains("5004100100"), "\(steps.text)")
+            let (salt, payee) = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                let row = try await connection.query(
+                    """
+                    SELECT o.salt, s.input->>'payee' FROM meal_payouts o
+                    JOIN workflow_steps s ON s.tenant_id = o.tenant_id AND s.event = 'pay_out'
+                    WHERE o.id = \(first)
+                    """,
+                    logger: fixture.databases.owner.logger
+                ).collect().first
+                return try #require(row).decode((Data, String).self)
+            }
+            let committed = SHA256.hash(data: Data(salt) + Data("\(Self.iban)\nFather".utf8))
+            #expect(committed.map { String(format: "%02x", $0) }.joined() == payee)
+
+            // The office's list: whole IBANs, its own schools; guardians may not see it.
+            let waiting = try await client.api(.get, "/api/astana/meals/payouts", token: city.school)
+            let listed = try waiting.json()["payouts"] as? [[String: Any]] ?? []
+            #expect(listed.compactMap { $0["iban"] as? String } == ["KZ86 125K ZT50 0410 0100"], "\(waiting.text)")
+            #expect(try await client.api(.get, "/api/astana/meals/payouts", token: father).status == .forbidden)
+            let elsewhere = try await fixture.account("other-office", name: "Other office", role: .schoolAdmin).token
+            let theirs = try await client.api(.get, "/api/astana/meals/payouts", token: elsewhere)
+            #expect((try theirs.json()["payouts"] as? [[String: Any]])?.isEmpty == true, "\(theirs.text)")
+
+            // The account is not closed while the transfer waits.
+            func close() async throws -> TestResponse {
+                try await client.api(
+                    .post,
+                    "/api/astana/instances/\(ref.instance)/events/close",
+                    token: city.school,
+                    json: #"{"input": {}}"#
+                )
+            }
+            let early = try await close()
+            #expect(early.status == .unprocessableContent && early.text.contains("60000 tiyn still waits"))
+
+            // The bank sends it back (a mistyped account): the money is back, for another payout.
+            func settle(_ id: UUID, _ outcome: String, _ json: String, token: String) async throws -> TestResponse {
+                try await client.api(.post, "/api/astana/meals/payouts/\(id)/\(outcome)", token: token, json: json)
+            }
+            #expect(try await settle(first, "returned", #"{"reason": "x"}"#, token: elsewhere).status == .forbidden)
+            #expect(try await settle(first, "returned", #"{"reason": "x"}"#, token: father).status == .forbidden)
+            #expect(try await settle(UUID(), "paid", #"{"reference": "x"}"#, token: city.school).status == .notFound)
+            let sentBack = try await settle(first, "returned", #"{"reason": "account closed"}"#, token: city.school)
+            payout = try Self.payout(sentBack)
+            #expect(sentBack.status == .ok && payout["status"] as? String == "returned", "\(sentBack.text)")
+            #expect(try await city.balance() == 60_000)
+            let late = try await settle(first, "paid", #"{"reference": "PP-1"}"#, token: city.school)
+            #expect(late.status == .conflict && late.text.contains("sent the payout back"), "\(late.text)")
+
+            let second = UUID()
+            let remade = try await Self.payOut(
+                city,
+                second,
+                iban: "KZ32125KZT5004100199",
+                amount: 60_000,
+                token: father
+            )
+            #expect(remade.status == .created, "\(remade.text)")
+            let blank = try await settle(second, "paid", #"{"reference": "  "}"#, token: city.school)
+            #expect(blank.status == .unprocessableContent && blank.text.contains("bank_reference"), "\(blank.text)")
+            let paid = try await settle(second, "paid", #"{"reference": "PP-2026-0412"}"#, token: city.admin)
+            payout = try Self.payout(paid)
+            #expect(paid.status == .ok && payout["bankReference"] as? String == "PP-2026-0412", "\(paid.text)")
+            let twice = try await settle(second, "paid", #"{"reference": "PP-2026-0412"}"#, token: city.admin)
+            #expect(try twice.status == .ok && (twice.json()["replayed"] as? Bool) == true, "\(twice.text)")
+            let undo = try await settle(second, "returned", #"{"reason": "x"}"#, token: city.school)
+            #expect(undo.status == .conflict && undo.text.contains("already paid (reference PP-2026-0412)"))
+
+            // The guardians' view: masked, each payout with its outcome.
+            let mine = try await client.api(.get, "/api/astana/meals/pupils/\(city.pupil)/payouts", token: city.parent)
+            let statuses = (try mine.json()["payouts"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
+            #expect(statuses == ["paid", "returned"] && !mine.text.contains("5004100199"), "\(mine.text)")
+            let kinds = try await city.statementKinds()
+            #expect(kinds.filter { $0 == "bank_payout" }.count == 2 && kinds.contains("bank_payout_returned"))
+            #expect(try await close().status == .ok)
+            let check = try await city.ledgerCheck()
+            #expect(check.passed, "\(check)")
+        }
+    }
+
+    @Test("only lasting failures stop a top-up going back to a card; guardians hear which, and of each payout")
+    func passingFailure() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            _ = try await MealBalanceReturnTests.topUp(city, 50_000, token: city.parent)
+            for (n, reason) in ["declined", "something_new", "card_closed"].enumerated() {
+                let asked = try await MealBalanceReturnTests.ask(city, UUID(), amount: nil, token: city.parent)
+                #expect(asked.status == .created, "\(n): \(asked.text)")
+                let part = try #require(try MealBalanceReturnTests.partIDs(asked).first)
+                let failed = try await city.webhook(
+                    TopUps.Event(
+                        eventID: "f-\(n)",
+                        type: "payment.refund_failed",
+                        transferID: part,
+                        amount: 50_000,
+                        reason: reason
+                    )
+                )
+                #expect(failed.text.contains("returned"), "\(failed.text)")
+            }
+            // After card_closed the top-up waits for a bank transfer, from the guardian who paid it.
+            let refused = try await MealBalanceReturnTests.ask(city, UUID(), amount: nil, token: city.parent)
+            #expect(refused.status == .unprocessableContent && refused.text.contains("ask for a bank transfer"))
+            let reasons = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT reason FROM transfers WHERE kind = 'balance_return_failed' ORDER BY created_at",
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode(String?.self) }
+            }
+            #expect(reasons == ["declined", "other", "card_closed"])
+            let id = UUID()
+            let made = try await MealBankPayoutTests.payOut(city, id, holder: "Mother", token: city.parent)
+            #expect(made.status == .created, "\(made.text)")
+            let paid = try await client.api(
+                .post,
+                "/api/astana/meals/payouts/\(id)/paid",
+                token: city.school,
+                json: #"{"reference": "PP-7"}"#
+            )
+            #expect(paid.status == .ok, "\(paid.text)")
+
+            try await city.runMealJobs()
+            let told = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT message FROM meal_notifications ORDER BY sent_at",
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode(String.self) }
+            }
+            #expect(told.filter { $0.contains("платёжный провайдер не смог вернуть") }.count == 2, "\(told)")
+            #expect(told.contains { $0.contains("Попросите вернуть их банковским переводом") }, "\(told)")
+            #expect(
+                told.contains {
+                    $0.contains("школа перевела 500,00 ₸ банковским переводом на счёт KZ•• •••• •••• •••• 0100")
+                },
+                "\(told)"
+            )
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+}

@@ -23,6 +23,10 @@ public enum BalanceReturns {
     static func overBalance(_ amount: some CustomStringConvertible, _ balance: some CustomStringConvertible) -> String {
         "a return of \(amount) tiyn exceeds the balance of \(balance) tiyn"
     }
+    /// Why a return to the cards is refused when part of the balance can only go by bank transfer.
+    static func cardShort(_ covered: some CustomStringConvertible, _ byBank: some CustomStringConvertible) -> String {
+        "only \(covered) tiyn of this account can go back to cards; \(byBank) tiyn came from payments the provider can no longer refund to a card: ask for a bank transfer"
+    }
     /// Why a return of a whole balance of zero is refused.
     public static let nothingToReturn = "the account holds nothing to return"
 
@@ -41,6 +45,8 @@ public enum BalanceReturns {
         /// (the provider could not; it came back to the account).
         public var status: String
         public var settledAt: Date?
+        /// Why the provider failed it (``TopUps/Event/reason``), when it said.
+        public var failure: String?
     }
 
     /// A request to return a balance, with its parts.
@@ -213,7 +219,7 @@ public enum BalanceReturns {
             pupil: pupil,
             short: { covered in
                 byBank > 0
-                    ? "only \(covered) tiyn of this account can go back to cards; \(byBank) tiyn came from payments the provider can no longer refund to a card: ask for a bank transfer"
+                    ? cardShort(covered, byBank)
                     : "only \(covered) tiyn of this account came from top-ups that can be returned"
             },
             context
@@ -431,7 +437,7 @@ public enum BalanceReturns {
         var query = PostgresQuery(
             unsafeSQL: """
                 SELECT r.id, r.pupil_id, r.amount, r.created_at, t.id, t.top_up, t.amount, t.settled_at, t.failed,
-                    u.created_at, u.paid_by, g.display_name
+                    u.created_at, u.paid_by, g.display_name, t.failure
                 FROM (SELECT * FROM meal_balance_returns
                 """
         )
@@ -447,7 +453,7 @@ public enum BalanceReturns {
         query.binds = condition.binds
         var found: [Return] = []
         for try await row in try await connection.query(query, logger: logger).decode(
-            (UUID, UUID, Int64, Date, UUID, UUID, Int64, Date?, Bool, Date, UUID?, String?).self
+            (UUID, UUID, Int64, Date, UUID, UUID, Int64, Date?, Bool, Date, UUID?, String?, String?).self
         ) {
             let part = Part(
                 transfer: row.4,
@@ -457,7 +463,8 @@ public enum BalanceReturns {
                 payerName: row.11,
                 amount: row.6,
                 status: row.7 != nil ? "settled" : row.8 ? "failed" : "sent",
-                settledAt: row.7
+                settledAt: row.7,
+                failure: row.12
             )
             if found.last?.id == row.0 {
                 found[found.count - 1].parts.append(part)

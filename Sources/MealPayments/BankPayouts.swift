@@ -22,6 +22,20 @@ public enum BankPayouts {
     static let clearingOwner = "bank_transfer"
     static let saltLength = 16
 
+    /// Why a holder's name is refused.
+    public static let holderName = "the account holder's name, 1 to 200 characters"
+    public static let holderOneLine = "a name on one line"
+
+    /// Why a payout finds nothing to pay: `mine` when a guardian asks (only their own payments count).
+    public static func nothingToPayOut(mine: Bool) -> String {
+        "nothing of this account waits for a bank transfer: payments\(mine ? " you paid" : "") go back to their cards"
+    }
+
+    /// Why a payout of more than the payments that cannot go back to a card is refused.
+    public static func short(_ covered: some CustomStringConvertible, mine: Bool) -> String {
+        "only \(covered) tiyn of this account came from payments\(mine ? " you paid" : "") that cannot go back to a card; return the rest to the cards"
+    }
+
     /// The account a payout goes to, as the guardian gives it.
     public struct Payee: Sendable, Equatable {
         public var iban: IBAN
@@ -31,11 +45,9 @@ public enum BankPayouts {
         public init(iban: String, holder: String) throws(AdalError) {
             self.iban = try IBAN(iban, field: "iban")
             let name = holder.trimmingCharacters(in: .whitespaces)
-            guard (1...200).contains(name.count) else {
-                throw .invalidField(field: "holder", reason: "the account holder's name, 1 to 200 characters")
-            }
+            guard (1...200).contains(name.count) else { throw .invalidField(field: "holder", reason: holderName) }
             guard !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-                throw .invalidField(field: "holder", reason: "a name on one line")
+                throw .invalidField(field: "holder", reason: holderOneLine)
             }
             self.holder = name
         }
@@ -110,13 +122,8 @@ public enum BankPayouts {
             !$0.toCard && (guardian == nil || $0.payer == guardian)
         }
         let eligible = left.reduce(0) { $0 + $1.amount }
-        let whose = guardian == nil ? "" : " you paid"
         let amount = context.input.integer("amount") ?? min(pupil.balance, eligible)
-        guard amount > 0 else {
-            throw WorkflowError.refused(
-                reason: "nothing of this account waits for a bank transfer: payments\(whose) go back to their cards"
-            )
-        }
+        guard amount > 0 else { throw WorkflowError.refused(reason: nothingToPayOut(mine: guardian != nil)) }
         guard amount <= pupil.balance else {
             throw WorkflowError.refused(reason: BalanceReturns.overBalance(amount, pupil.balance))
         }
@@ -127,9 +134,7 @@ public enum BankPayouts {
             request: id,
             clearing: { _ in clearingOwner },
             pupil: pupil,
-            short: { covered in
-                "only \(covered) tiyn of this account came from payments\(whose) that cannot go back to a card; return the rest to the cards"
-            },
+            short: { short($0, mine: guardian != nil) },
             context
         )
         do {

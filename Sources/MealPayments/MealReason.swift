@@ -1,3 +1,5 @@
+import Core
+
 /// Why a charge was declined or refused, as a page says it in its reader's language.
 ///
 /// The ledger stores a declined transfer's reason in English (`adal_meal_charges` writes it, the
@@ -99,6 +101,18 @@ public struct MealReason: Equatable, Sendable {
         // Returning the balance (`BalanceReturns`).
         Wording("meals_reason_return_over", BalanceReturns.overBalance("{1}", "{2}"), tiyn: [1, 2]),
         Wording("meals_reason_return_nothing", BalanceReturns.nothingToReturn),
+        Wording("meals_reason_return_card_short", BalanceReturns.cardShort("{1}", "{2}"), tiyn: [1, 2]),
+        // Payouts by bank transfer (`BankPayouts`), and the account they go to.
+        Wording("meals_reason_payout_nothing", BankPayouts.nothingToPayOut(mine: true)),
+        Wording("meals_reason_payout_nothing", BankPayouts.nothingToPayOut(mine: false)),
+        Wording("meals_reason_payout_short", BankPayouts.short("{1}", mine: true), tiyn: [1]),
+        Wording("meals_reason_payout_short", BankPayouts.short("{1}", mine: false), tiyn: [1]),
+        Wording("meals_reason_iban_country", IBAN.notKazakh),
+        Wording("meals_reason_iban_length", IBAN.wrongLength("{1}")),
+        Wording("meals_reason_iban_check", IBAN.checkDigits),
+        Wording("meals_reason_iban_characters", IBAN.lettersAndDigits),
+        Wording("meals_reason_holder", BankPayouts.holderName),
+        Wording("meals_reason_holder", BankPayouts.holderOneLine),
     ]
 
     /// How an amount typed in tenge must look, as a refusal says it.

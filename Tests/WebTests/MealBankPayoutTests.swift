@@ -279,4 +279,80 @@ struct MealBankPayoutTests {
             #expect(try await city.ledgerCheck().passed)
         }
     }
+
+    @Test("the child's page asks for a bank transfer in the reader's language once a card cannot take its money back")
+    func page() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            _ = try await MealBalanceReturnTests.topUp(city, 40_000, token: city.parent)
+            let asked = try await MealBalanceReturnTests.ask(city, UUID(), amount: nil, token: city.parent)
+            let part = try #require(try MealBalanceReturnTests.partIDs(asked).first)
+            let failed = try await city.webhook(
+                TopUps.Event(
+                    eventID: "f-1",
+                    type: "payment.refund_failed",
+                    transferID: part,
+                    amount: 40_000,
+                    reason: "card_closed"
+                )
+            )
+            #expect(failed.text.contains("returned"), "\(failed.text)")
+
+            var mother = Browser(client: client)
+            _ = try await mother.signIn("astana", login: "mother")
+            let path = "/astana/meals/pupils/\(city.pupil)"
+            let shown = try await mother.get(path + "?lang=ru")
+            #expect(shown.main.contains("карта больше не может принять возврат"), "\(shown.main)")
+            #expect(shown.main.contains("Попросить банковский перевод"), "\(shown.main)")
+            let ids = shown.main.matches(of: /name="id" value="([0-9a-f-]{36})"/).map { String($0.1) }
+            #expect(ids.count == 2)
+            let (returnID, payoutID) = (try #require(ids.first), try #require(ids.last))
+            // Back to the card again: refused, in Russian, pointing to the transfer.
+            let toCard = try await mother.post(path + "/return", form: ["id": returnID, "amount": ""])
+            #expect(
+                toCard.status == .unprocessableContent
+                    && toCard.main.contains("На карты можно вернуть только 0,00 ₸ со счёта; 400,00 ₸ внесены платежами"),
+                "\(toCard.main)"
+            )
+            // A mistyped account, named as the form labels it.
+            let typo = try await mother.post(
+                path + "/payout",
+                form: ["id": payoutID, "iban": "KZ86125KZT5004100101", "holder": "Мама", "amount": ""]
+            )
+            #expect(
+                typo.status == .unprocessableContent
+                    && typo.main.contains("IBAN вашего счёта (KZ…, 20 знаков): Контрольные цифры IBAN не сходятся"),
+                "\(typo.main)"
+            )
+            let short = try await mother.post(
+                path + "/payout",
+                form: ["id": payoutID, "iban": "KZ86125KZT500410010", "holder": "Мама", "amount": ""]
+            )
+            #expect(short.main.contains("В казахстанском IBAN 20 знаков, в этом 19."), "\(short.main)")
+            #expect(try await city.balance() == 40_000)
+            let form = ["id": payoutID, "iban": "kz86 125k zt50 0410 0100", "holder": "Мама", "amount": ""]
+            let made = try await mother.post(path + "/payout", form: form)
+            #expect(made.status == .seeOther || made.status == .found, "\(made.main)")
+            // A second click of the same form is the same payout.
+            _ = try await mother.post(path + "/payout", form: form)
+            #expect(try await city.balance() == 0)
+            let after = try await mother.get(path)
+            #expect(
+                after.main.contains("400,00 ₸ на KZ•• •••• •••• •••• 0100, Мама: ждёт перевода от школы"),
+                "\(after.main)"
+            )
+            #expect(!after.main.contains("Попросить банковский перевод") && !after.main.contains("5004100100"))
+            let listed = try await client.api(
+                .get,
+                "/api/astana/meals/pupils/\(city.pupil)/payouts",
+                token: city.parent
+            )
+            #expect((try listed.json()["payouts"] as? [[String: Any]])?.count == 1, "\(listed.text)")
+            // The school's office sees the whole number it pays into.
+            var office = Browser(client: client)
+            _ = try await office.signIn("astana", login: "school-office")
+            #expect(try await office.get(path + "?lang=ru").main.contains("на KZ86 125K ZT50 0410 0100, Мама"))
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
 }

@@ -14,24 +14,27 @@ public struct IBAN: Hashable, Sendable, CustomStringConvertible {
     public init(_ input: String, field: String) throws(AdalError) {
         let compact = String(input.filter { !$0.isWhitespace }.uppercased())
         guard compact.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) }) else {
-            throw .invalidField(field: field, reason: "an IBAN holds only Latin letters and digits")
+            throw .invalidField(field: field, reason: Self.lettersAndDigits)
         }
-        guard compact.hasPrefix("KZ") else {
-            throw .invalidField(field: field, reason: "a Kazakh IBAN starts with KZ")
-        }
+        guard compact.hasPrefix("KZ") else { throw .invalidField(field: field, reason: Self.notKazakh) }
         guard compact.count == Self.length else {
-            throw .invalidField(
-                field: field,
-                reason: "a Kazakh IBAN has \(Self.length) characters, this one \(compact.count)"
-            )
+            throw .invalidField(field: field, reason: Self.wrongLength(compact.count))
         }
         guard compact.dropFirst(2).prefix(2).allSatisfy(\.isNumber), Self.remainder(compact) == 1 else {
-            throw .invalidField(field: field, reason: "the IBAN's check digits do not match (a character mistyped?)")
+            throw .invalidField(field: field, reason: Self.checkDigits)
         }
         text = compact
     }
 
     public var description: String { text }
+
+    /// Why a number is refused (the pages say each in the reader's language).
+    public static let lettersAndDigits = "an IBAN holds only Latin letters and digits"
+    public static let notKazakh = "a Kazakh IBAN starts with KZ"
+    public static let checkDigits = "the IBAN's check digits do not match (a character mistyped?)"
+    public static func wrongLength(_ count: some CustomStringConvertible) -> String {
+        "a Kazakh IBAN has \(length) characters, this one \(count)"
+    }
 
     /// The number in groups of four, as a bank prints it.
     public var grouped: String {

@@ -17,6 +17,7 @@ struct MealsPagesController {
         group.get("pupils/:pupil/statement.csv", use: statementCSV)
         group.post("pupils/:pupil/alerts", use: saveAlerts)
         group.post("pupils/:pupil/return", use: returnBalance)
+        group.post("pupils/:pupil/payout", use: payOut)
         group.get("city", use: city)
         group.get("city.csv", use: cityCSV)
         group.get("till", use: till)
@@ -269,6 +270,15 @@ struct MealsPagesController {
         let language = context.language
         let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 200)
         let returns = try await queries.balanceReturns(pupil: pupil.id, tenantID: tenant.id)
+        // The office sees the whole account number it pays into; guardians see it masked.
+        let payouts = try await queries.payouts(
+            pupil: pupil.id,
+            whole: !principal.roles.isDisjoint(with: MealsController.schoolStaff),
+            tenantID: tenant.id
+        )
+        let cardGone = returns.contains { made in
+            made.parts.contains { BalanceReturns.lastingFailures.contains($0.failure ?? "") }
+        }
         let locales = dependencies.pages.locales
         let path = "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())"
         let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
@@ -325,13 +335,37 @@ struct MealsPagesController {
                                         part.payerName ?? "",
                                     ]
                                 ),
-                                "status": locales.text("meals_return_" + part.status, language),
+                                "status": locales.text(
+                                    BalanceReturns.lastingFailures.contains(part.failure ?? "")
+                                        ? "meals_return_failed_for_good" : "meals_return_" + part.status,
+                                    language
+                                ),
                                 "failed": part.status == "failed",
                             ]
                         },
                     ]
                 },
                 "hasReturns": !returns.isEmpty,
+                // A bank transfer, once a card could no longer take its money back.
+                "mayPayOut": cardGone && pupil.balance > 0 && !principal.roles.isDisjoint(with: Self.returners),
+                "payoutPath": path + "/payout", "payoutID": UUID().uuidString.lowercased(),
+                "payouts": payouts.map { payout -> [String: Any] in
+                    [
+                        "at": WorkflowPagesController.format(payout.at), "amount": Money.shown(payout.amount),
+                        "account": locales.text(
+                            "meals_payout_account",
+                            language,
+                            figures: [Money.shown(payout.amount), payout.iban, payout.holder]
+                        ),
+                        "status": locales.text(
+                            "meals_payout_" + payout.status,
+                            language,
+                            figures: [payout.bankReference ?? payout.returnedReason ?? ""]
+                        ),
+                        "returned": payout.status == "returned",
+                    ]
+                },
+                "hasPayouts": !payouts.isEmpty,
                 "alerts": alerts.map { alerts -> [String: Any] in
                     [
                         "path": path + "/alerts",
@@ -400,15 +434,8 @@ struct MealsPagesController {
             guard let id = form["id"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "id", reason: "the form's return id; load the page again")
             }
-            var amount: Int64?
-            if let text = form["amount"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
-                guard let tiyn = StepForm.tiyn(fromTenge: text) else {
-                    throw AdalError.invalidField(field: "amount", reason: MealReason.tengeShape)
-                }
-                amount = tiyn
-            }
             _ = try await MealsController(dependencies: dependencies).returnBalance(
-                .init(id: id, amount: amount),
+                .init(id: id, amount: try formAmount(form)),
                 pupil: pupil,
                 principal: principal,
                 tenant: tenant
@@ -432,6 +459,57 @@ struct MealsPagesController {
             )
         }
         return Response.redirect(to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())", type: .normal)
+    }
+
+    /// What can no longer go back to a card, by bank transfer to the account typed in the form
+    /// on the child's page (amount in tenge, empty for all of it). A refusal shows the page again
+    /// with its reason, the field named as the form labels it.
+    @Sendable func payOut(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, principal) = try context.authorised(Self.returners)
+        let pupil = try await visiblePupil(context)
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        let language = context.language
+        do {
+            guard let id = form["id"].flatMap(UUID.init(uuidString:)) else {
+                throw AdalError.invalidField(field: "id", reason: "the form's payout id; load the page again")
+            }
+            _ = try await MealsController(dependencies: dependencies).payOut(
+                .init(id: id, iban: form["iban"] ?? "", holder: form["holder"] ?? "", amount: try formAmount(form)),
+                pupil: pupil,
+                principal: principal,
+                tenant: tenant
+            )
+        } catch AdalError.invalidField(let field, let reason) {
+            let labels = [
+                "amount": "meals_return_amount", "iban": "meals_payout_iban", "holder": "meals_payout_holder",
+            ]
+            let label = labels[field].map { dependencies.pages.locales.text($0, language) } ?? field
+            return try await page(
+                pupil,
+                message: "\(label): \(said(reason, language))",
+                status: .unprocessableContent,
+                request,
+                context
+            )
+        } catch WorkflowError.refused(let reason) {
+            return try await page(
+                pupil,
+                message: said(reason, language),
+                status: .unprocessableContent,
+                request,
+                context
+            )
+        }
+        return Response.redirect(to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())", type: .normal)
+    }
+
+    /// The form's `amount` in tenge as tiyn; nil when left empty.
+    private func formAmount(_ form: FormFields) throws -> Int64? {
+        guard let text = form["amount"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard let tiyn = StepForm.tiyn(fromTenge: text) else {
+            throw AdalError.invalidField(field: "amount", reason: MealReason.tengeShape)
+        }
+        return tiyn
     }
 
     @Sendable func statementCSV(request: Request, context: AppRequestContext) async throws -> Response {

@@ -426,11 +426,7 @@ struct MealsPagesController {
     /// The balance, or the amount typed in tenge, back to the payments it came from (the form
     /// on the child's page). A refusal shows the page again with its reason.
     @Sendable func returnBalance(request: Request, context: AppRequestContext) async throws -> Response {
-        let (tenant, principal) = try context.authorised(Self.returners)
-        let pupil = try await visiblePupil(context)
-        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
-        let language = context.language
-        do {
+        try await moneyForm(request, context, labels: ["amount": "meals_return_amount"]) { form, pupil, principal in
             guard let id = form["id"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "id", reason: "the form's return id; load the page again")
             }
@@ -438,38 +434,16 @@ struct MealsPagesController {
                 .init(id: id, amount: try formAmount(form)),
                 pupil: pupil,
                 principal: principal,
-                tenant: tenant
-            )
-        } catch AdalError.invalidField(let field, let reason) {
-            let label = field == "amount" ? dependencies.pages.locales.text("meals_return_amount", language) : field
-            return try await page(
-                pupil,
-                message: "\(label): \(said(reason, language))",
-                status: .unprocessableContent,
-                request,
-                context
-            )
-        } catch WorkflowError.refused(let reason) {
-            return try await page(
-                pupil,
-                message: said(reason, language),
-                status: .unprocessableContent,
-                request,
-                context
+                tenant: try context.requireTenant()
             )
         }
-        return Response.redirect(to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())", type: .normal)
     }
 
     /// What can no longer go back to a card, by bank transfer to the account typed in the form
-    /// on the child's page (amount in tenge, empty for all of it). A refusal shows the page again
-    /// with its reason, the field named as the form labels it.
+    /// on the child's page (amount in tenge, empty for all of it).
     @Sendable func payOut(request: Request, context: AppRequestContext) async throws -> Response {
-        let (tenant, principal) = try context.authorised(Self.returners)
-        let pupil = try await visiblePupil(context)
-        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
-        let language = context.language
-        do {
+        let labels = ["amount": "meals_return_amount", "iban": "meals_payout_iban", "holder": "meals_payout_holder"]
+        return try await moneyForm(request, context, labels: labels) { form, pupil, principal in
             guard let id = form["id"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "id", reason: "the form's payout id; load the page again")
             }
@@ -477,30 +451,39 @@ struct MealsPagesController {
                 .init(id: id, iban: form["iban"] ?? "", holder: form["holder"] ?? "", amount: try formAmount(form)),
                 pupil: pupil,
                 principal: principal,
-                tenant: tenant
-            )
-        } catch AdalError.invalidField(let field, let reason) {
-            let labels = [
-                "amount": "meals_return_amount", "iban": "meals_payout_iban", "holder": "meals_payout_holder",
-            ]
-            let label = labels[field].map { dependencies.pages.locales.text($0, language) } ?? field
-            return try await page(
-                pupil,
-                message: "\(label): \(said(reason, language))",
-                status: .unprocessableContent,
-                request,
-                context
-            )
-        } catch WorkflowError.refused(let reason) {
-            return try await page(
-                pupil,
-                message: said(reason, language),
-                status: .unprocessableContent,
-                request,
-                context
+                tenant: try context.requireTenant()
             )
         }
-        return Response.redirect(to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())", type: .normal)
+    }
+
+    /// A form on the child's page that moves its money (a return, a payout), for its guardians
+    /// and the school's staff: back to the page once `take` is done; a refusal shows the page
+    /// again with its reason in the reader's language, a bad field named as the form labels it
+    /// (`labels`: field → locale key).
+    private func moneyForm(
+        _ request: Request,
+        _ context: AppRequestContext,
+        labels: [String: String],
+        _ take: (FormFields, MealQueries.PupilRef, Principal) async throws -> Void
+    ) async throws -> Response {
+        let (tenant, principal) = try context.authorised(Self.returners)
+        let pupil = try await visiblePupil(context)
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        let language = context.language
+        let message: String
+        do {
+            try await take(form, pupil, principal)
+            return Response.redirect(
+                to: "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())",
+                type: .normal
+            )
+        } catch AdalError.invalidField(let field, let reason) {
+            let label = labels[field].map { dependencies.pages.locales.text($0, language) } ?? field
+            message = "\(label): \(said(reason, language))"
+        } catch WorkflowError.refused(let reason) {
+            message = said(reason, language)
+        }
+        return try await page(pupil, message: message, status: .unprocessableContent, request, context)
     }
 
     /// The form's `amount` in tenge as tiyn; nil when left empty.

@@ -280,7 +280,9 @@ struct MealBankPayoutTests {
         }
     }
 
-    @Test("the child's page asks for a bank transfer in the reader's language once a card cannot take its money back")
+    @Test(
+        "the child's page asks for a bank transfer in the reader's language once a card cannot take its money back; the office's page records it paid"
+    )
     func page() async throws {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
@@ -348,10 +350,33 @@ struct MealBankPayoutTests {
                 token: city.parent
             )
             #expect((try listed.json()["payouts"] as? [[String: Any]])?.count == 1, "\(listed.text)")
-            // The school's office sees the whole number it pays into.
+            // The school's office sees the whole number it pays into, and its list of transfers.
             var office = Browser(client: client)
             _ = try await office.signIn("astana", login: "school-office")
             #expect(try await office.get(path + "?lang=ru").main.contains("на KZ86 125K ZT50 0410 0100, Мама"))
+            #expect(try await office.get("/astana/meals").main.contains("Банковские переводы к оплате"))
+            let list = try await office.get("/astana/meals/payouts")
+            #expect(
+                list.status == .ok && list.main.contains("KZ86 125K ZT50 0410 0100") && list.main.contains("400,00 ₸"),
+                "\(list.main)"
+            )
+            let paidPath = try #require(list.main.firstMatch(of: /action="([^"]+\/paid)"/).map { String($0.1) })
+            let returnedPath = paidPath.replacingOccurrences(of: "/paid", with: "/returned")
+            let blank = try await office.post(paidPath, form: ["reference": "  "])
+            #expect(
+                blank.status == .unprocessableContent && blank.main.contains("Платёжное поручение: заполните"),
+                "\(blank.main)"
+            )
+            let recorded = try await office.post(paidPath, form: ["reference": "ПП-17"])
+            #expect(recorded.status == .seeOther || recorded.status == .found, "\(recorded.main)")
+            #expect(try await office.get("/astana/meals/payouts").main.contains("Переводов к оплате нет."))
+            let late = try await office.post(returnedPath, form: ["reason": "счёт закрыт"])
+            #expect(
+                late.status == .unprocessableContent && late.main.contains("Этот перевод уже отмечен"),
+                "\(late.main)"
+            )
+            #expect(try await mother.get("/astana/meals/payouts").status == .forbidden)
+            #expect(try await mother.get(path).main.contains("переведено школой, платёжное поручение ПП-17"))
             #expect(try await city.ledgerCheck().passed)
         }
     }

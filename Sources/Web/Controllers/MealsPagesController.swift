@@ -18,6 +18,7 @@ struct MealsPagesController {
         group.post("pupils/:pupil/alerts", use: saveAlerts)
         group.post("pupils/:pupil/return", use: returnBalance)
         group.post("pupils/:pupil/payout", use: payOut)
+        registerPayouts(on: group)
         group.get("city", use: city)
         group.get("city.csv", use: cityCSV)
         group.get("till", use: till)
@@ -245,6 +246,7 @@ struct MealsPagesController {
                 },
                 "hasNotifications": !notifications.isEmpty,
                 "isStaff": !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]),
+                "paysOut": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
                 "slug": tenant.slug.value,
             ],
             request: request,
@@ -614,7 +616,7 @@ struct MealsPagesController {
         try await MealsController(dependencies: dependencies).visiblePupil(context).1
     }
 
-    private func signIn(_ tenant: Tenant) -> Response {
+    func signIn(_ tenant: Tenant) -> Response {
         Response.redirect(to: "/\(tenant.slug)/login", type: .normal)
     }
 }

@@ -86,13 +86,15 @@ public enum BalanceReturns {
         var toCard: Bool
         /// The guardian who paid it (nil before migration 0027).
         var payer: UUID?
+        /// When it was paid: a card refund has a time limit from then.
+        var paidAt: Date
     }
 
     /// What is left of each of the pupil's posted top-ups, newest first (none of those spent on
     /// returns and payouts already).
     static func remainders(_ pupil: Pupil, _ context: StepContext) async throws -> [Remainder] {
         var left: [Remainder] = []
-        for try await (topUp, remaining, provider, lasting, payer) in try await context.connection.query(
+        for try await (topUp, remaining, provider, lasting, payer, paidAt) in try await context.connection.query(
             """
             SELECT t.id, t.amount - coalesce((
                     SELECT sum(r.amount) FROM meal_return_parts r
@@ -100,15 +102,24 @@ public enum BalanceReturns {
                 coalesce(t.provider_reference, \(TopUps.simulatedProvider)),
                 EXISTS (SELECT FROM meal_return_parts r WHERE r.tenant_id = t.tenant_id AND r.top_up = t.id
                     AND r.failure = ANY(\(Array(lastingFailures))::text[])),
-                t.paid_by
+                t.paid_by, t.created_at
             FROM transfers t
             WHERE t.tenant_id = \(context.tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'top_up'
                 AND t.status = 'posted'
             ORDER BY t.created_at DESC, t.id
             """,
             logger: context.logger
-        ).decode((UUID, Int64, String, Bool, UUID?).self) where remaining > 0 {
-            left.append(Remainder(topUp: topUp, amount: remaining, provider: provider, toCard: !lasting, payer: payer))
+        ).decode((UUID, Int64, String, Bool, UUID?, Date).self) where remaining > 0 {
+            left.append(
+                Remainder(
+                    topUp: topUp,
+                    amount: remaining,
+                    provider: provider,
+                    toCard: !lasting,
+                    payer: payer,
+                    paidAt: paidAt
+                )
+            )
         }
         return left
     }
@@ -119,6 +130,7 @@ public enum BalanceReturns {
         var topUp: UUID
         var amount: Int64
         var provider: String
+        var paidAt: Date
     }
 
     /// Takes `amount` from the pupil's account, split over `left` in its order (newest first),
@@ -146,7 +158,8 @@ public enum BalanceReturns {
                     transfer: partID(kind: kind, request: request, topUp: entry.topUp),
                     topUp: entry.topUp,
                     amount: part,
-                    provider: entry.provider
+                    provider: entry.provider,
+                    paidAt: entry.paidAt
                 )
             )
             owed -= part
@@ -242,6 +255,7 @@ public enum BalanceReturns {
                 payload: .object([
                     "transfer": .string(part.transfer.uuidString), "topUp": .string(part.topUp.uuidString),
                     "amount": .integer(part.amount), "provider": .string(part.provider),
+                    "paidAt": .integer(Int64(part.paidAt.timeIntervalSince1970)),
                 ])
             )
         }

@@ -53,9 +53,37 @@ public struct SimulatedProvider: Sendable {
         try await deliver("payment.captured", id: "sim-capture", transfer: transfer, amount: amount, tenantID: tenantID)
     }
 
-    /// Pays a part of a balance return back to its top-up's card at once: a signed refund webhook.
-    public func refund(transfer: UUID, amount: Int64, tenantID: UUID) async throws -> TopUps.Outcome {
-        try await deliver("payment.refunded", id: "sim-refund", transfer: transfer, amount: amount, tenantID: tenantID)
+    /// How long after a payment it can be refunded to its card, as acquirers limit it (180 days
+    /// is a common limit); after that a refund fails with `refund_window_expired`.
+    public static let refundWindow: TimeInterval = 180 * 86_400
+
+    /// Pays a part of a balance return back to its top-up's card at once — a signed refund
+    /// webhook — or, when the top-up was paid (`paidAt`) longer than ``refundWindow`` ago, says
+    /// that it cannot, as a real acquirer would.
+    public func refund(
+        transfer: UUID,
+        amount: Int64,
+        paidAt: Date? = nil,
+        now: Date = Date(),
+        tenantID: UUID
+    ) async throws -> TopUps.Outcome {
+        if let paidAt, now.timeIntervalSince(paidAt) > Self.refundWindow {
+            return try await deliver(
+                "payment.refund_failed",
+                id: "sim-refund",
+                transfer: transfer,
+                amount: amount,
+                reason: "refund_window_expired",
+                tenantID: tenantID
+            )
+        }
+        return try await deliver(
+            "payment.refunded",
+            id: "sim-refund",
+            transfer: transfer,
+            amount: amount,
+            tenantID: tenantID
+        )
     }
 
     /// Delivers an event of `type` about `transfer`, its id `<id>-<transfer>` (the same for a
@@ -65,13 +93,15 @@ public struct SimulatedProvider: Sendable {
         id: String,
         transfer: UUID,
         amount: Int64,
+        reason: String? = nil,
         tenantID: UUID
     ) async throws -> TopUps.Outcome {
         let event = TopUps.Event(
             eventID: "\(id)-\(transfer.uuidString.lowercased())",
             type: type,
             transferID: transfer,
-            amount: amount
+            amount: amount,
+            reason: reason
         )
         let body = Array(try JSONEncoder().encode(event))
         return try await topUps.receive(
@@ -157,7 +187,11 @@ public enum MealOutbox {
                 guard case .object(let payload) = message.payload, case .string(let transfer)? = payload["transfer"],
                     let transferID = UUID(uuidString: transfer), case .integer(let amount)? = payload["amount"]
                 else { return }
-                _ = try await provider.refund(transfer: transferID, amount: amount, tenantID: tenantID)
+                var paidAt: Date?
+                if case .integer(let seconds)? = payload["paidAt"] {
+                    paidAt = Date(timeIntervalSince1970: Double(seconds))
+                }
+                _ = try await provider.refund(transfer: transferID, amount: amount, paidAt: paidAt, tenantID: tenantID)
             },
         ]
     }

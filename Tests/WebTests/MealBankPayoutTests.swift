@@ -380,4 +380,35 @@ struct MealBankPayoutTests {
             #expect(try await city.ledgerCheck().passed)
         }
     }
+
+    @Test("the built-in provider refunds to a card only within its refund window, as acquirers do")
+    func refundWindow() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let old = try await MealBalanceReturnTests.topUp(city, 30_000, token: city.parent)
+            // Paid 200 days ago: past the window.
+            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.run(
+                    "UPDATE transfers SET created_at = now() - interval '200 days' WHERE id = \(old)",
+                    logger: fixture.databases.owner.logger
+                )
+            }
+            let fresh = try await MealBalanceReturnTests.topUp(city, 20_000, token: city.parent)
+            let asked = try await MealBalanceReturnTests.ask(city, UUID(), amount: nil, token: city.parent)
+            #expect(try MealBalanceReturnTests.parts(asked).map(\.0) == [fresh, old], "\(asked.text)")
+            try await city.runMealJobs()
+            let returns = try await client.api(
+                .get,
+                "/api/astana/meals/pupils/\(city.pupil)/balance-returns",
+                token: city.parent
+            )
+            let parts = (try returns.json()["returns"] as? [[String: Any]])?.first?["parts"] as? [[String: Any]] ?? []
+            #expect(parts.compactMap { $0["status"] as? String } == ["settled", "failed"], "\(returns.text)")
+            #expect(parts.last?["failure"] as? String == "refund_window_expired", "\(returns.text)")
+            #expect(try await city.balance() == 30_000)
+            let made = try await Self.payOut(city, UUID(), holder: "Mother", token: city.parent)
+            #expect(try made.status == .created && (Self.payout(made)["amount"] as? Int) == 30_000, "\(made.text)")
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
 }

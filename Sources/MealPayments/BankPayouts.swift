@@ -45,7 +45,11 @@ public enum BankPayouts {
         public init(iban: String, holder: String) throws(AdalError) {
             self.iban = try IBAN(iban, field: "iban")
             let name = holder.trimmingCharacters(in: .whitespaces)
-            guard (1...200).contains(name.count) else { throw .invalidField(field: "holder", reason: holderName) }
+            // Counted as the database counts (code points), which a name with combining marks
+            // has more of than it has characters.
+            guard (1...200).contains(name.unicodeScalars.count) else {
+                throw .invalidField(field: "holder", reason: holderName)
+            }
             guard !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
                 throw .invalidField(field: "holder", reason: holderOneLine)
             }

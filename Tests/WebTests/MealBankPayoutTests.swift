@@ -97,6 +97,14 @@ struct MealBankPayoutTests {
             }
             let noName = try await Self.payOut(city, UUID(), holder: " ", token: father)
             #expect(noName.status == .unprocessableContent && noName.text.contains("holder"), "\(noName.text)")
+            // 150 letters, 300 code points (each with a combining breve): over the limit as stored.
+            let combining = try await Self.payOut(
+                city,
+                UUID(),
+                holder: String(repeating: "и\u{0306}", count: 150),
+                token: father
+            )
+            #expect(combining.status == .unprocessableContent && combining.text.contains("holder"), "\(combining.text)")
             let over = try await Self.payOut(city, UUID(), amount: 60_001, token: father)
             #expect(over.status == .unprocessableContent && over.text.contains("exceeds the balance"), "\(over.text)")
             let stranger = try await fixture.account("stranger", name: "Stranger", role: .parent).token

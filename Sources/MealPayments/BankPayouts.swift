@@ -160,9 +160,7 @@ public enum BankPayouts {
     /// `payout_paid`: the office made the transfer; each part is settled, the guardians hear.
     static func paid(_ context: StepContext) async throws -> StepEffects {
         let (payout, pupil) = try await waiting(context)
-        guard let reference = context.input.string("bank_reference")?.trimmingCharacters(in: .whitespaces),
-            !reference.isEmpty
-        else { throw AdalError.invalidField(field: "bank_reference", reason: "the bank's reference of the transfer") }
+        let reference = try stored("bank_reference", at: 50, "the bank's reference of the transfer", context)
         try await context.connection.run(
             """
             UPDATE meal_payouts SET paid_at = \(context.now), paid_by = \(context.actor.id), bank_reference = \(reference)
@@ -191,8 +189,7 @@ public enum BankPayouts {
     static func returned(_ context: StepContext) async throws -> StepEffects {
         let (connection, logger, tenantID) = (context.connection, context.logger, context.tenantID)
         let (payout, pupil) = try await waiting(context)
-        guard let reason = context.input.string("reason")?.trimmingCharacters(in: .whitespaces), !reason.isEmpty
-        else { throw AdalError.invalidField(field: "reason", reason: "why the bank sent the transfer back") }
+        let reason = try stored("reason", at: 200, "why the bank sent the transfer back", context)
         let clearing = try await Ledger.moveShared(
             .clearing,
             owner: clearingOwner,
@@ -243,6 +240,18 @@ public enum BankPayouts {
                 )
             ]
         )
+    }
+
+    /// The input's text `field`, trimmed, when it holds something and at most `limit` code points
+    /// (as the table's check counts; the definition's limit counts characters, fewer where
+    /// letters carry combining marks); else refused, saying what it should be.
+    private static func stored(_ field: String, at limit: Int, _ what: String, _ context: StepContext) throws -> String
+    {
+        let text = context.input.string(field)?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard (1...limit).contains(text.unicodeScalars.count) else {
+            throw AdalError.invalidField(field: field, reason: "\(what), 1 to \(limit) characters")
+        }
+        return text
     }
 
     /// The payout the step's `transfer_id` names, locked, when it is this pupil's and neither

@@ -458,7 +458,7 @@ struct MealPaymentsTests {
     }
 
     @Test(
-        "a long randomised run of charges, top-ups, failed top-ups, refunds and balance returns from many clients conserves money"
+        "a long randomised run of charges, top-ups, failed top-ups, refunds, balance returns and bank payouts from many clients conserves money"
     )
     func conservation() async throws {
         try await WebFixture.with { fixture, client in
@@ -474,6 +474,21 @@ struct MealPaymentsTests {
                     """
             )
             #expect(second.status == .created)
+            // A top-up whose card is closed before the run, so that payouts by bank transfer
+            // have something to take from the start.
+            _ = try await MealBalanceReturnTests.topUp(city, 50_000, token: city.parent)
+            let closed = try await MealBalanceReturnTests.ask(city, UUID(), amount: 50_000, token: city.parent)
+            for part in try MealBalanceReturnTests.partIDs(closed) {
+                _ = try await city.webhook(
+                    .init(
+                        eventID: "closed-\(part)",
+                        type: "payment.refund_failed",
+                        transferID: part,
+                        amount: 50_000,
+                        reason: "card_closed"
+                    )
+                )
+            }
             let operations = try await withThrowingTaskGroup(of: Int.self) { group in
                 for worker in 0..<8 {
                     group.addTask {
@@ -481,7 +496,7 @@ struct MealPaymentsTests {
                         var posted: [UUID] = []
                         var done = 0
                         for _ in 0..<25 {
-                            switch Int.random(in: 0..<11, using: &random) {
+                            switch Int.random(in: 0..<12, using: &random) {
                             case 0..<4:
                                 let id = UUID()
                                 let card = Bool.random(using: &random) ? "CARD-0001" : "CARD-0002"
@@ -517,10 +532,38 @@ struct MealPaymentsTests {
                                     else { continue }
                                     let type =
                                         Bool.random(using: &random) ? "payment.refunded" : "payment.refund_failed"
+                                    // Some failures last: those top-ups then go by bank transfer.
+                                    let reason = ["declined", "card_closed", nil].randomElement(using: &random) ?? nil
                                     _ = try await city.webhook(
-                                        .init(eventID: "part-\(id)", type: type, transferID: id, amount: Int64(amount))
+                                        .init(
+                                            eventID: "part-\(id)",
+                                            type: type,
+                                            transferID: id,
+                                            amount: Int64(amount),
+                                            reason: reason
+                                        )
                                     )
                                 }
+                            case 10:
+                                // What a card cannot take back, by bank transfer; the office
+                                // pays it or the bank sends it back.
+                                let id = UUID()
+                                let asked = try await MealBankPayoutTests.payOut(
+                                    city,
+                                    id,
+                                    holder: "Mother",
+                                    amount: Bool.random(using: &random)
+                                        ? nil : Int64.random(in: 1...20_000, using: &random),
+                                    token: city.parent
+                                )
+                                guard asked.status == .created else { break }
+                                let outcome = Bool.random(using: &random) ? "paid" : "returned"
+                                _ = try await client.api(
+                                    .post,
+                                    "/api/astana/meals/payouts/\(id)/\(outcome)",
+                                    token: city.school,
+                                    json: #"{"reference": "PP-\#(worker)", "reason": "closed"}"#
+                                )
                             default:
                                 guard let charge = posted.randomElement(using: &random) else { continue }
                                 _ = try await client.api(
@@ -544,8 +587,8 @@ struct MealPaymentsTests {
             let check = try await city.ledgerCheck()
             #expect(check.passed, "\(check)")
             #expect(check.transfers > 50)
-            // No top-up gave back more than it brought: the parts of returns that did not come
-            // back, per top-up, are at most its amount.
+            // No top-up gave back more than it brought: the parts of returns and payouts that
+            // did not come back, per top-up, are at most its amount.
             let overdrawn = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
                 try await connection.query(
                     """
@@ -553,13 +596,20 @@ struct MealPaymentsTests {
                     FROM transfers u
                     WHERE u.kind = 'top_up' AND u.amount < (
                         SELECT coalesce(sum(r.amount), 0) FROM transfers r
-                        WHERE r.refers_to = u.id AND r.kind = 'balance_return'
+                        WHERE r.refers_to = u.id AND r.kind IN ('balance_return', 'bank_payout')
                           AND NOT EXISTS (SELECT FROM transfers f WHERE f.refers_to = r.id))
                     """,
                     logger: fixture.databases.owner.logger
                 ).collect().first?.decode((Int, Int).self)
             }
             #expect(overdrawn?.0 == 0 && (overdrawn?.1 ?? 0) > 0, "\(String(describing: overdrawn))")
+            let payouts = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT count(*)::int FROM transfers WHERE kind = 'bank_payout'",
+                    logger: fixture.databases.owner.logger
+                ).collect().first?.decode(Int.self)
+            }
+            #expect((payouts ?? 0) > 0, "no payout was made: the run does not cover them")
             #expect(try await city.balance() >= 0)
         }
     }

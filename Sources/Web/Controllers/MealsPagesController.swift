@@ -353,7 +353,7 @@ struct MealsPagesController {
                 "payoutPath": path + "/payout", "payoutID": UUID().uuidString.lowercased(),
                 "payouts": payouts.map { payout -> [String: Any] in
                     [
-                        "at": WorkflowPagesController.format(payout.at), "amount": Money.shown(payout.amount),
+                        "at": WorkflowPagesController.format(payout.at),
                         "account": locales.text(
                             "meals_payout_account",
                             language,

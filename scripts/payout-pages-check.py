@@ -20,39 +20,22 @@ so. Screenshots go to .adal/payout-check/. Exits 1 on the first check that fails
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-BASE = "http://127.0.0.1:8080"
+from demo_browser import BASE, check, sign_in, start as demo_start, stop
+
 DATA = "/tmp/adal-payout-check"
 SHOTS = ".adal/payout-check"
 
 
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
-    if not ok:
-        sys.exit(1)
-
-
 def start():
+    """The demo on a data folder of its own, new each time."""
     shutil.rmtree(DATA, ignore_errors=True)
-    os.makedirs(SHOTS, exist_ok=True)
-    log = open(SHOTS + "/server.log", "w")
-    environment = dict(os.environ, ADAL_DATA_DIR=DATA)
-    server = subprocess.Popen([".build/debug/adal", "demo"], stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True, env=environment)
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(BASE + "/health", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.5)
-    sys.exit("the server did not start; see " + SHOTS + "/server.log")
+    return demo_start(SHOTS + "/server.log", data_directory=DATA)
 
 
 def psql(sql):
@@ -68,14 +51,6 @@ def psql(sql):
     return done.stdout.strip()
 
 
-def sign_in(page, login):
-    page.goto(BASE + "/astana/login?lang=ru")
-    page.fill("#login", login)
-    page.fill("#password", "adal-demo-2026")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
 def main():
     server = start()
     try:
@@ -85,7 +60,7 @@ def main():
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             parent = browser.new_page(viewport={"width": 1000, "height": 1600})
-            sign_in(parent, "parent")
+            sign_in(parent, "parent", "ru")
             parent.goto(BASE + "/astana/meals?lang=ru")
             parent.click("ul.cards li a >> nth=0")
             parent.wait_for_load_state()
@@ -103,26 +78,25 @@ def main():
             check("the part says the card can no longer take it", "карта больше не может принять возврат" in text)
             check("the page offers a bank transfer", parent.is_visible("#payout-iban"))
             parent.screenshot(path=SHOTS + "/1-offered.png", full_page=True)
-            parent.fill("#payout-iban", "KZ86125KZT5004100101")
-            parent.fill("#payout-holder", "Demo parent")
-            parent.click("form[action$='/payout'] button[type=submit]")
-            parent.wait_for_load_state()
-            text = parent.inner_text("main")
+            def pay_out(iban):
+                parent.fill("#payout-iban", iban)
+                parent.fill("#payout-holder", "Demo parent")
+                parent.click("form[action$='/payout'] button[type=submit]")
+                parent.wait_for_load_state()
+                return parent.inner_text("main")
+
+            text = pay_out("KZ86125KZT5004100101")
             check("a mistyped IBAN is refused with the reason in Russian",
                   "Контрольные цифры IBAN не сходятся" in text, text[:200])
             parent.screenshot(path=SHOTS + "/2-mistyped.png", full_page=True)
-            parent.fill("#payout-iban", "kz86 125k zt50 0410 0100")
-            parent.fill("#payout-holder", "Demo parent")
-            parent.click("form[action$='/payout'] button[type=submit]")
-            parent.wait_for_load_state()
-            text = parent.inner_text("main")
+            text = pay_out("kz86 125k zt50 0410 0100")
             check("the payout waits for the school, the account masked",
                   "KZ•• •••• •••• •••• 0100, Demo parent: ждёт перевода от школы" in text, text[-400:])
             check("no whole IBAN on the parent's page", "5004100100" not in text)
             parent.screenshot(path=SHOTS + "/3-waiting.png", full_page=True)
 
             office = browser.new_context().new_page()
-            sign_in(office, "school-admin")
+            sign_in(office, "school-admin", "ru")
             office.goto(BASE + "/astana/meals/payouts?lang=ru")
             text = office.inner_text("main")
             check("the office's page lists it with the whole IBAN", "KZ86 125K ZT50 0410 0100" in text, text[:300])
@@ -137,8 +111,7 @@ def main():
             parent.screenshot(path=SHOTS + "/5-paid.png", full_page=True)
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        stop(server)
 
 
 if __name__ == "__main__":

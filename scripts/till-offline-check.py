@@ -16,49 +16,23 @@ and signs in again (sent); then keeps a charge while the server is down and sign
 till account (created with `adal user create`), which must not send it, and as the first again,
 which does. Exits 1 on the first check that fails.
 """
-import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-BASE = "http://127.0.0.1:8080"
+from demo_browser import BASE, check, sign_in as demo_sign_in, start as demo_start, stop
+
 KEPT = "JSON.parse(localStorage.getItem('adal-till-kept:astana') || '[]').length"
 
 
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
-    if not ok:
-        sys.exit(1)
-
-
 def start():
-    os.makedirs(".adal", exist_ok=True)
-    log = open(".adal/till-check.log", "a")
-    server = subprocess.Popen([".build/debug/adal", "demo"], stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(BASE + "/health", timeout=1)
-            return server
-        except OSError:
-            time.sleep(0.5)
-    sys.exit("the server did not start; see .adal/till-check.log")
-
-
-def stop(server):
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=60)
+    return demo_start(".adal/till-check.log")
 
 
 def sign_in(page, login):
-    page.goto(BASE + "/astana/login")
-    page.fill("#login", login)
-    page.fill("#password", "adal-demo-2026")
-    page.click("main button[type=submit]")
+    demo_sign_in(page, login)
     page.goto(BASE + "/astana/meals/till?lang=ru")
 
 

@@ -205,7 +205,10 @@ public enum PrincipalRotationService {
     /// Completes the rotation in the registry: the outgoing principal's appointment and the
     /// chosen one's current appointment elsewhere end on the order's date, and the chosen one's
     /// appointment at this school begins on it.
+    ///
+    /// A school administrator confirms the handover only at a school they work at (``SchoolStaff``).
     static func moveAppointments(_ context: StepContext) async throws -> StepEffects {
+        try await SchoolStaff.requireStaff(context)
         guard let rotation = try await Rotation.load(context), let chosen = rotation.chosenID,
             let effective = rotation.effectiveOn
         else { throw WorkflowError.refused(reason: "the rotation has no decision or order") }

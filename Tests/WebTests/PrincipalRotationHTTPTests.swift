@@ -101,44 +101,95 @@ struct PrincipalRotationHTTPTests {
             let again = try await client.api(.post, base + "/plan/accept", token: commission, json: accept)
             #expect(try again.json()["instances"] as? [String] == instances)
 
-            // Each rotation through every step.
+            // Each rotation through every step up to the order.
+            func fire(
+                _ instance: String,
+                _ event: String,
+                _ token: String,
+                _ input: String = "{}"
+            ) async throws -> TestResponse {
+                try await client.api(
+                    .post,
+                    "/api/astana/instances/\(instance)/events/\(event)",
+                    token: token,
+                    json: #"{"input": \#(input)}"#
+                )
+            }
             for (instance, chosen) in zip(instances, ["791028302728", "061211600012"]) {
-                func fire(_ event: String, _ token: String, _ input: String = "{}") async throws -> TestResponse {
-                    try await client.api(
-                        .post,
-                        "/api/astana/instances/\(instance)/events/\(event)",
-                        token: token,
-                        json: #"{"input": \#(input)}"#
-                    )
-                }
-                #expect(try await fire("announce_vacancy", admin).status == .ok)
-                #expect(try await fire("register_candidate", admin, #"{"candidate_iin": "\#(chosen)"}"#).status == .ok)
+                #expect(try await fire(instance, "announce_vacancy", admin).status == .ok)
+                #expect(
+                    try await fire(instance, "register_candidate", admin, #"{"candidate_iin": "\#(chosen)"}"#).status
+                        == .ok
+                )
                 // Not a candidate: refused with the reason.
                 let stranger = try await fire(
+                    instance,
                     "decide",
                     commission,
                     #"{"chosen_iin": "000000000000", "minutes_number": "1"}"#
                 )
                 #expect(stranger.status == .unprocessableContent)
                 let decided = try await fire(
+                    instance,
                     "decide",
                     commission,
                     #"{"chosen_iin": "\#(chosen)", "minutes_number": "К-17"}"#
                 )
                 #expect(decided.status == .ok, "\(decided.text)")
                 let late = try await fire(
+                    instance,
                     "sign_order",
                     admin,
                     #"{"order_number": "П-5", "effective_on": "2035-01-01"}"#
                 )
                 #expect(late.status == .unprocessableContent && late.text.contains("planning horizon"))
-                #expect(
-                    try await fire("sign_order", admin, #"{"order_number": "П-5", "effective_on": "\#(today)"}"#).status
-                        == .ok
-                )
-                let done = try await fire("complete_handover", school, #"{"inventory_act": "А-3"}"#)
-                #expect(done.status == .ok, "\(done.text)")
+                let order = #"{"order_number": "П-5", "effective_on": "\#(today)"}"#
+                #expect(try await fire(instance, "sign_order", admin, order).status == .ok)
             }
+
+            // The handover is the school's: its office works at the first school only (the
+            // akimat says so), so the second school's rotation, whose steps name principals by
+            // IIN, is neither readable nor offered to it, and its handover is refused.
+            let staff = base + "/staff/school"
+            let first = #"{"schoolBIN": "070941024691"}"#
+            #expect(try await client.api(.put, staff, token: commission, json: first).status == .forbidden)
+            #expect(
+                try await client.api(.put, base + "/staff/commission", token: admin, json: first).status == .notFound
+            )
+            let typo = try await client.api(.put, staff, token: admin, json: #"{"schoolBIN": "070941024692"}"#)
+            #expect(typo.status == .unprocessableContent && typo.text.contains("schoolBIN"), "\(typo.text)")
+            let elsewhere = #"{"schoolBIN": "\#(DemoData.schoolBIN(3))"}"#
+            let unknown = try await client.api(.put, staff, token: admin, json: elsewhere)
+            #expect(
+                unknown.status == .unprocessableContent && unknown.text.contains("in the registry"),
+                "\(unknown.text)"
+            )
+            #expect(try await client.api(.put, staff, token: admin, json: first).status == .noContent)
+            #expect(try await client.api(.put, staff, token: admin, json: first).status == .noContent)
+            #expect(try await client.api(.get, staff, token: admin).json()["schools"] as? [String] == ["070941024691"])
+            let (ours, other) = (instances[0], instances[1])
+            let inbox = try await client.api(.get, "/api/astana/inbox", token: school).text
+            #expect(inbox.contains(ours) && !inbox.contains(other), "\(inbox)")
+            #expect(try await client.api(.get, "/api/astana/instances/\(ours)", token: school).status == .ok)
+            let hidden = try await client.api(.get, "/api/astana/instances/\(other)", token: school)
+            #expect(hidden.status == .notFound && !hidden.text.contains("061211600012"))
+            #expect(try await client.api(.get, "/api/astana/instances/\(other)", token: commission).status == .ok)
+            let notOurs = try await fire(other, "complete_handover", school, #"{"inventory_act": "А-3"}"#)
+            #expect(notOurs.status == .forbidden && notOurs.text.contains("does not work at the school"))
+            let waiting = try await client.api(.get, "/api/astana/instances/\(other)", token: admin).json()
+            #expect((waiting["instance"] as? [String: Any])?["state"] as? String == "order_signed")
+            let done = try await fire(ours, "complete_handover", school, #"{"inventory_act": "А-3"}"#)
+            #expect(done.status == .ok, "\(done.text)")
+            // Moved to the second school, the office confirms its handover.
+            #expect(try await client.api(.delete, staff + "/070941024691", token: admin).status == .noContent)
+            #expect(try await client.api(.delete, staff + "/070941024691", token: admin).status == .notFound)
+            #expect(
+                try await client.api(.put, staff, token: admin, json: #"{"schoolBIN": "940140000385"}"#).status
+                    == .noContent
+            )
+            #expect(try await client.api(.get, "/api/astana/instances/\(ours)", token: school).status == .notFound)
+            let second = try await fire(other, "complete_handover", school, #"{"inventory_act": "А-4"}"#)
+            #expect(second.status == .ok, "\(second.text)")
 
             // The registry now shows the new heads, from today; the old appointments ended today.
             let schools =

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 import MealPayments
 import MealTenders
 import Prometheus
@@ -99,5 +100,15 @@ public struct AppDependencies: Sendable {
         self.keySealer = keySealer
         ocds = OCDSRelease(prefix: ocdsPrefix)
         self.maximumUploadBodyBytes = maximumUploadBodyBytes
+    }
+}
+
+extension AppDependencies {
+    /// The id of the city's account `login`, which must hold `role` (a till, a school's office):
+    /// "not found" naming the role otherwise.
+    func account(_ login: String, tenant: Tenant, role: Role) async throws -> UUID {
+        guard let user = try await accounts.store.user(login: login, tenantID: tenant.id), user.roles.contains(role)
+        else { throw AdalError.notFound(what: "\(role.rawValue) account '\(login)'") }
+        return user.id
     }
 }

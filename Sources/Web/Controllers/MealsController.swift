@@ -73,7 +73,11 @@ struct MealsController {
     @Sendable func till(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
         let (tenant, _) = try context.authorised([.akimatAdmin])
         let body = try await request.decode(as: TillBody.self, context: context)
-        let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .canteenTill)
+        let user = try await dependencies.account(
+            try context.parameters.require("login"),
+            tenant: tenant,
+            role: .canteenTill
+        )
         try await dependencies.mealSchools.assignTill(userID: user, schoolBIN: body.schoolBIN, tenantID: tenant.id)
         return .noContent
     }
@@ -82,7 +86,11 @@ struct MealsController {
     @Sendable func staff(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
         let (tenant, _) = try context.authorised([.akimatAdmin])
         let body = try await request.decode(as: TillBody.self, context: context)
-        let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .schoolAdmin)
+        let user = try await dependencies.account(
+            try context.parameters.require("login"),
+            tenant: tenant,
+            role: .schoolAdmin
+        )
         try await dependencies.mealSchools.assignStaff(userID: user, schoolBIN: body.schoolBIN, tenantID: tenant.id)
         return .noContent
     }
@@ -136,7 +144,11 @@ struct MealsController {
         guard try await mayRead(pupil, principal: principal, tenantID: tenant.id) else {
             throw AdalError.notFound(what: "pupil")
         }
-        let user = try await account(try context.parameters.require("login"), tenant: tenant, role: .parent)
+        let user = try await dependencies.account(
+            try context.parameters.require("login"),
+            tenant: tenant,
+            role: .parent
+        )
         try await dependencies.mealSchools.addGuardian(userID: user, pupilID: pupil.id, tenantID: tenant.id)
         return .noContent
     }
@@ -543,13 +555,6 @@ struct MealsController {
             let pupil = try await queries.pupil(id: id, tenantID: tenant.id)
         else { throw AdalError.notFound(what: "pupil") }
         return pupil
-    }
-
-    private func account(_ login: String, tenant: Tenant, role: Role) async throws -> UUID {
-        guard let user = try await dependencies.accounts.store.user(login: login, tenantID: tenant.id),
-            user.roles.contains(role)
-        else { throw AdalError.notFound(what: "\(role.rawValue) account '\(login)'") }
-        return user.id
     }
 }
 

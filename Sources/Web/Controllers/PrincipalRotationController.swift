@@ -25,6 +25,9 @@ struct PrincipalRotationController {
         group.get("due", use: due)
         group.post("plan", use: propose)
         group.post("plan/accept", use: accept)
+        group.get("staff/:login", use: staffSchools)
+        group.put("staff/:login", use: addStaff)
+        group.delete("staff/:login/:bin", use: removeStaff)
     }
 
     // MARK: - Shapes
@@ -204,6 +207,60 @@ struct PrincipalRotationController {
         }
         let instances = try await start(body.moves, tenant: tenant, principal: principal)
         return EditedResponse(status: .created, response: AcceptResponse(instances: instances))
+    }
+
+    struct StaffBody: Decodable {
+        var schoolBIN: String
+    }
+
+    struct StaffSchools: ResponseEncodable {
+        var schools: [String]
+    }
+
+    /// The schools a school administrator works at (the akimat).
+    @Sendable func staffSchools(request: Request, context: AppRequestContext) async throws -> StaffSchools {
+        let (tenant, _) = try context.authorised([.akimatAdmin])
+        let user = try await dependencies.account(
+            try context.parameters.require("login"),
+            tenant: tenant,
+            role: .schoolAdmin
+        )
+        return StaffSchools(
+            schools: try await SchoolStaff(database: dependencies.database).schools(of: user, tenantID: tenant.id)
+        )
+    }
+
+    /// Lets a school administrator read their school's rotations and confirm its handover.
+    @Sendable func addStaff(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, _) = try context.authorised([.akimatAdmin])
+        let body = try await request.decode(as: StaffBody.self, context: context)
+        let user = try await dependencies.account(
+            try context.parameters.require("login"),
+            tenant: tenant,
+            role: .schoolAdmin
+        )
+        try await SchoolStaff(database: dependencies.database).assign(
+            userID: user,
+            schoolBIN: body.schoolBIN,
+            tenantID: tenant.id
+        )
+        return .noContent
+    }
+
+    /// Takes one school from a school administrator's list; 404 when it was not on it.
+    @Sendable func removeStaff(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, _) = try context.authorised([.akimatAdmin])
+        let login = try context.parameters.require("login")
+        let user = try await dependencies.account(login, tenant: tenant, role: .schoolAdmin)
+        let bin = try context.parameters.require("bin")
+        guard
+            try await SchoolStaff(database: dependencies.database).remove(
+                userID: user,
+                schoolBIN: bin,
+                tenantID: tenant.id
+            )
+        else { throw AdalError.notFound(what: "school \(bin) among the schools of '\(login)'") }
+        return .noContent
     }
 
     /// Figures anyone may see: no names, no IINs.

@@ -123,10 +123,7 @@ struct WorkflowAPIController {
 
     @Sendable func inbox(request: Request, context: AppRequestContext) async throws -> ListResponse {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
-        let tasks = try await WorkflowQueries(database: dependencies.database).inbox(
-            roles: principal.roles,
-            tenantID: tenant.id
-        )
+        let tasks = try await ServicePages.inbox(principal: principal, tenantID: tenant.id, dependencies: dependencies)
         return ListResponse(instances: tasks, next: nil)
     }
 

@@ -19,10 +19,7 @@ struct WorkflowPagesController {
         let tenant = try context.requireTenant()
         guard let principal = context.principal else { return Self.signIn(tenant) }
         let now = Date()
-        let tasks = try await WorkflowQueries(database: dependencies.database).inbox(
-            roles: principal.roles,
-            tenantID: tenant.id
-        )
+        let tasks = try await ServicePages.inbox(principal: principal, tenantID: tenant.id, dependencies: dependencies)
         let rows = tasks.map { task -> [String: Any] in
             [
                 "id": task.id.uuidString.lowercased(), "slug": tenant.slug.value, "subject": Self.subject(task),

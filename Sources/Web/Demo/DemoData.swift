@@ -105,6 +105,14 @@ public enum DemoData {
                 if !report.imported {
                     throw AdalError.invalidField(field: "demo registry", reason: "\(report.problems.prefix(3))")
                 }
+                // The school's office works at the registry's first school (its canteen's too).
+                if let office = try await accounts.store.user(login: "school-admin", tenantID: tenant.id) {
+                    try await SchoolStaff(database: database).assign(
+                        userID: office.id,
+                        schoolBIN: firstSchoolBIN,
+                        tenantID: tenant.id
+                    )
+                }
             }
             // The services' demo data, each through the real engine and stores.
             let demoCity = DemoCity(
@@ -121,6 +129,14 @@ public enum DemoData {
         return lines
     }
 
+    /// The BIN of the registry's school `number`.
+    static func schoolBIN(_ number: Int) -> String {
+        NationalIdentifier.completing(String(format: "0%02d%08d", 90 + number % 10, 40_000 + number)) ?? ""
+    }
+
+    /// The registry's first school, whose canteen charges in the demo.
+    static var firstSchoolBIN: String { schoolBIN(0) }
+
     /// A registry of 24 schools in four districts whose principals were appointed from 2015 to
     /// 2025: in 2026 some are past the 7-year limit, some reach it within the year, some have
     /// attestations due. Fixed dates, so seeding again changes nothing.
@@ -129,8 +145,7 @@ public enum DemoData {
         var lines = [RegistryCSV.header.joined(separator: ",")]
         let startYear = 2026
         for number in 0..<24 {
-            let bin =
-                NationalIdentifier.completing(String(format: "0%02d%08d", 90 + number % 10, 40_000 + number)) ?? ""
+            let bin = schoolBIN(number)
             guard let iin = demoIIN(seed: 500 + number)?.digits else { continue }
             let district = districts[number % districts.count]
             let years = [11, 9, 8, 7, 6, 5, 3, 1][number % 8]

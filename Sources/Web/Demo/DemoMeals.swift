@@ -38,7 +38,7 @@ enum DemoMeals {
             )
         }
         // The first school of the finished competition's lot, its winner's contract.
-        let school = NationalIdentifier.completing(String(format: "0%02d%08d", 90, 40_000)) ?? ""
+        let school = DemoData.firstSchoolBIN
         let schools = MealSchools(database: database)
         try await schools.contractInForce(
             tenantID: tenant.id,

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import MealPayments
 import MealTenders
+import PrincipalRotation
 import SickLeave
 import Workflow
 
@@ -37,7 +38,9 @@ enum ServicePages {
     /// service that keeps people's records narrows its roles to the records that are theirs to
     /// see, as its own pages do (a pupil's meal account: their guardians and their school's
     /// office, not every parent or till of the city; a sick-leave certificate: its clinic's
-    /// doctors, not every doctor or employer). Akimat administrators and auditors read every one.
+    /// doctors, not every doctor or employer; a rotation: the commission and the office of its
+    /// school, which the rotation's steps name principals of by IIN). Akimat administrators and
+    /// auditors read every one.
     static func mayRead(
         _ summary: InstanceSummary,
         principal: Principal,
@@ -61,9 +64,36 @@ enum ServicePages {
             else { return false }
             return try await SickLeaveController(dependencies: dependencies)
                 .mayRead(clinicBIN: view.clinicBIN, principal: principal, tenantID: tenantID)
+        case PrincipalRotationController.service:
+            // The commission reads every rotation; a school's office those of its own schools.
+            if principal.roles.contains(.commissionMember) { return true }
+            return try await SchoolStaff(database: dependencies.database).worksAt(
+                rotation: summary.id,
+                userID: principal.userID,
+                tenantID: tenantID
+            )
         default:
             return true
         }
+    }
+
+    /// The open tasks waiting for one of `principal`'s roles, less those of instances they may
+    /// not read (``mayRead``): a school's office is not offered another school's handover.
+    static func inbox(
+        principal: Principal,
+        tenantID: UUID,
+        dependencies: AppDependencies
+    ) async throws
+        -> [InstanceSummary]
+    {
+        var kept: [InstanceSummary] = []
+        for task in try await WorkflowQueries(database: dependencies.database).inbox(
+            roles: principal.roles,
+            tenantID: tenantID
+        ) where try await mayRead(task, principal: principal, tenantID: tenantID, dependencies: dependencies) {
+            kept.append(task)
+        }
+        return kept
     }
 
     /// The page of the service anyone may read, signed in or not.

@@ -307,6 +307,28 @@ struct MealPaymentsTests {
             _ = try await guardian.signIn("astana", login: "mother")
             let page = try await guardian.get("/astana/instances/\(instance)")
             #expect(page.status == .ok && page.text.contains("Айдана"), "\(page.status)")
+            // The account's steps are taken on the child's page, which the instance page links
+            // to; it offers no form that would ask for a transfer id or a sealed bank account.
+            #expect(page.main.contains("href=\"/astana/meals/pupils/\(city.pupil.lowercased())\""), "\(page.main)")
+            #expect(!page.main.contains("/events/return_balance") && !page.main.contains("/events/pay_out"))
+            let form = try await guardian.get("/astana/instances/\(instance)/events/pay_out")
+            #expect(form.status == .seeOther || form.status == .found, "\(form.status)")
+            #expect(form.headers[.location] == "/astana/meals/pupils/\(city.pupil.lowercased())")
+            let posted = try await guardian.post(
+                "/astana/instances/\(instance)/events/return_balance",
+                form: ["transfer_id": UUID().uuidString, "amount": "100"]
+            )
+            #expect(posted.status == .conflict)
+            let after = try await client.api(
+                .get,
+                "/api/astana/meals/pupils/\(city.pupil)/balance-returns",
+                token: city.parent
+            )
+            #expect((try after.json()["returns"] as? [Any])?.isEmpty == true, "\(after.text)")
+            var office = Browser(client: client)
+            _ = try await office.signIn("astana", login: "school-office")
+            let officePage = try await office.get("/astana/instances/\(instance)")
+            #expect(officePage.main.contains("/events/close") && !officePage.main.contains("/events/refund"))
         }
     }
 

@@ -92,7 +92,7 @@ struct SickLeavePagesController {
         values["stepsPath"] = "/\(tenant.slug)/instances/\(view.instance.uuidString.lowercased())"
         values["events"] = WorkflowPagesController(dependencies: dependencies)
             .eventForms(instance, slug: tenant.slug.value, language: language)
-        values["hasEvents"] = !instance.availableEvents.isEmpty
+        values["hasEvents"] = !instance.formEvents.isEmpty
         return dependencies.pages.page(
             "certificate",
             titleKey: "cert_title",

@@ -26,6 +26,8 @@ struct WorkflowFormsController {
         var fields: [FieldDefinition]
         var action: String
         var back: String?
+        /// Where the step is taken instead, for an event only the service's own page takes.
+        var elsewhere: String? = nil
     }
 
     @Sendable func startForm(request: Request, context: AppRequestContext) async throws -> Response {
@@ -52,12 +54,16 @@ struct WorkflowFormsController {
     @Sendable func eventForm(request: Request, context: AppRequestContext) async throws -> Response {
         guard let principal = context.principal else { return signIn(context) }
         let step = try await eventStep(context, principal: principal)
+        if let elsewhere = step.elsewhere { return Response.redirect(to: elsewhere, type: .normal) }
         return page(step, form: nil, message: nil, status: .ok, request: request, context: context)
     }
 
     @Sendable func fire(request: Request, context: AppRequestContext) async throws -> Response {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let step = try await eventStep(context, principal: principal)
+        guard step.elsewhere == nil else {
+            throw AdalError.conflict(reason: "this step is taken on the service's own page, not with this form")
+        }
         let form = try await readForm(request)
         return try await submit(step, form: form, request: request, context: context) {
             try await dependencies.workflows.fire(
@@ -94,7 +100,8 @@ struct WorkflowFormsController {
         )
     }
 
-    /// An event of an instance the person may see, leaving its current state, for their roles.
+    /// An event of an instance the person may see, leaving its current state, for their roles;
+    /// for one only the service's own page takes, where to go instead.
     private func eventStep(_ context: AppRequestContext, principal: Principal) async throws -> Step {
         let tenant = try context.requireTenant()
         let id = try Self.instanceID(context)
@@ -111,13 +118,21 @@ struct WorkflowFormsController {
         guard view.availableEvents.contains(where: { $0.name == name }) else {
             throw AdalError.conflict(reason: "'\(name)' cannot be taken by you in state '\(view.summary.state)'")
         }
+        let back = "/\(tenant.slug)/instances/\(id.uuidString.lowercased())"
+        var elsewhere: String?
+        if !view.formEvents.contains(where: { $0.name == name }) {
+            // Only the service's own page takes it (its input is made there).
+            elsewhere =
+                try await ServicePages.detailPath(view.summary, tenant: tenant, dependencies: dependencies) ?? back
+        }
         return Step(
             heading: event.title[context.language],
             subject: view.summary.subject.isEmpty ? nil : view.summary.subject,
             serviceTitle: definition.title[context.language],
             fields: event.input,
             action: "/\(tenant.slug)/instances/\(id.uuidString.lowercased())/events/\(name)",
-            back: "/\(tenant.slug)/instances/\(id.uuidString.lowercased())"
+            back: back,
+            elsewhere: elsewhere
         )
     }
 

@@ -130,9 +130,9 @@ struct WorkflowPagesController {
                 "created": Self.format(summary.createdAt),
                 "updated": Self.format(summary.updatedAt), "diagram": diagram, "steps": steps,
                 "events": eventForms(view, slug: tenant.slug.value, language: language),
-                "hasEvents": !view.availableEvents.isEmpty,
+                "hasEvents": !view.formEvents.isEmpty,
                 "detailPath": PageRenderer.optional(
-                    ServicePages.detailPath(summary.service, slug: tenant.slug.value, instance: summary.id)
+                    try await ServicePages.detailPath(summary, tenant: tenant, dependencies: dependencies)
                 ),
             ],
             request: request,
@@ -142,7 +142,7 @@ struct WorkflowPagesController {
 
     /// A form for each event the person may take now (WorkflowFormsController takes them).
     func eventForms(_ view: InstanceView, slug: String, language: Language) -> [[String: Any]] {
-        view.availableEvents.map { event in
+        view.formEvents.map { event in
             [
                 "title": event.title[language], "key": UUID().uuidString.lowercased(),
                 "action": "/\(slug)/instances/\(view.summary.id.uuidString.lowercased())/events/\(event.name)",

@@ -18,6 +18,13 @@ struct InstanceView {
     /// Events leaving the current state that the caller holds a role for.
     let availableEvents: [EventDefinition]
 
+    /// The events of ``availableEvents`` a generic form can take: not those only the service's
+    /// own pages take (``ServicePages/ownPageEvents(_:)``).
+    var formEvents: [EventDefinition] {
+        let elsewhere = ServicePages.ownPageEvents(summary.service)
+        return availableEvents.filter { !elsewhere.contains($0.name) }
+    }
+
     static func load(
         id: UUID,
         tenantID: UUID,

@@ -96,6 +96,34 @@ enum ServicePages {
         return kept
     }
 
+    /// Events only the service's own pages take, which the generic instance page does not offer
+    /// as forms: their input is made there — a meal account's transfer ids, a charge's items, a
+    /// payout's bank account, which comes beside the step and never in its input.
+    static func ownPageEvents(_ service: String) -> Set<String> {
+        switch service {
+        case MealsController.service:
+            ["charge", "refund", "return_balance", "pay_out", "payout_paid", "payout_returned"]
+        default: []
+        }
+    }
+
+    /// The service's own page of this instance, if it has one: ``detailPath(_:slug:instance:)``,
+    /// and a pupil's page for their meal account.
+    static func detailPath(
+        _ summary: InstanceSummary,
+        tenant: Tenant,
+        dependencies: AppDependencies
+    ) async throws -> String? {
+        let slug = tenant.slug.value
+        guard summary.service == MealsController.service else {
+            return detailPath(summary.service, slug: slug, instance: summary.id)
+        }
+        let queries = MealQueries(database: dependencies.database)
+        return try await queries.pupil(instance: summary.id, tenantID: tenant.id).map {
+            "/\(slug)/meals/pupils/\($0.id.uuidString.lowercased())"
+        }
+    }
+
     /// The page of the service anyone may read, signed in or not.
     static func publicPath(_ service: String, slug: String) -> String? {
         switch service {

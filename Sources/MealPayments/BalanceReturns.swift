@@ -93,8 +93,22 @@ public enum BalanceReturns {
     /// What is left of each of the pupil's posted top-ups, newest first (none of those spent on
     /// returns and payouts already).
     static func remainders(_ pupil: Pupil, _ context: StepContext) async throws -> [Remainder] {
+        try await remainders(
+            pupil: pupil.id,
+            tenantID: context.tenantID,
+            on: context.connection,
+            logger: context.logger
+        )
+    }
+
+    static func remainders(
+        pupil: UUID,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [Remainder] {
         var left: [Remainder] = []
-        for try await (topUp, remaining, provider, lasting, payer, paidAt) in try await context.connection.query(
+        for try await (topUp, remaining, provider, lasting, payer, paidAt) in try await connection.query(
             """
             SELECT t.id, t.amount - coalesce((
                     SELECT sum(r.amount) FROM meal_return_parts r
@@ -104,11 +118,11 @@ public enum BalanceReturns {
                     AND r.failure = ANY(\(Array(lastingFailures))::text[])),
                 t.paid_by, t.created_at
             FROM transfers t
-            WHERE t.tenant_id = \(context.tenantID) AND t.pupil_id = \(pupil.id) AND t.kind = 'top_up'
+            WHERE t.tenant_id = \(tenantID) AND t.pupil_id = \(pupil) AND t.kind = 'top_up'
                 AND t.status = 'posted'
             ORDER BY t.created_at DESC, t.id
             """,
-            logger: context.logger
+            logger: logger
         ).decode((UUID, Int64, String, Bool, UUID?, Date).self) where remaining > 0 {
             left.append(
                 Remainder(
@@ -420,6 +434,31 @@ public enum BalanceReturns {
             .first
         else { return nil }
         return (found, try await balance(of: found.pupil, tenantID: tenantID, on: connection, logger: logger))
+    }
+
+    /// How much of a pupil's balance may go back now: to the cards that paid it, and by bank
+    /// transfer (what came from top-ups a card can no longer take back).
+    public struct Returnable: Equatable, Sendable {
+        public var toCards: Int64
+        public var byBank: Int64
+    }
+
+    /// What ``request(_:)`` and ``BankPayouts`` would take at most now: never more than the
+    /// balance; by bank for `guardian` only what they paid (nil: the office or the akimat, any).
+    public static func returnable(
+        pupil: UUID,
+        guardian: UUID?,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Returnable {
+        let balance = try await balance(of: pupil, tenantID: tenantID, on: connection, logger: logger)
+        let left = try await remainders(pupil: pupil, tenantID: tenantID, on: connection, logger: logger)
+        let toCards = left.filter(\.toCard).reduce(0) { $0 + $1.amount }
+        let byBank = left.filter { !$0.toCard && (guardian == nil || $0.payer == guardian) }.reduce(0) {
+            $0 + $1.amount
+        }
+        return Returnable(toCards: min(balance, toCards), byBank: min(balance, byBank))
     }
 
     /// The pupil's balance now, in the caller's transaction for the city.

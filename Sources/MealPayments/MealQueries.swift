@@ -247,6 +247,21 @@ public struct MealQueries: Sendable {
         }
     }
 
+    /// How much of the pupil's balance may go back to cards and by bank transfer now
+    /// (``BalanceReturns/returnable(pupil:guardian:tenantID:on:logger:)``).
+    public func returnable(pupil: UUID, guardian: UUID?, tenantID: UUID) async throws -> BalanceReturns.Returnable {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            try await BalanceReturns.returnable(
+                pupil: pupil,
+                guardian: guardian,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
+        }
+    }
+
     /// The pupil's payouts by bank transfer with their parts, newest first, at most 50; `whole`
     /// shows the whole IBAN (for the office), else it is masked.
     public func payouts(pupil: UUID, whole: Bool, tenantID: UUID) async throws -> [BankPayouts.Payout] {

@@ -317,11 +317,13 @@ struct MealBankPayoutTests {
             let shown = try await mother.get(path + "?lang=ru")
             #expect(shown.main.contains("карта больше не может принять возврат"), "\(shown.main)")
             #expect(shown.main.contains("Попросить банковский перевод"), "\(shown.main)")
+            #expect(shown.main.contains("Сейчас банковским переводом можно получить до 400,00 ₸"), "\(shown.main)")
+            // Nothing can go back to a card: no form offers it.
             let ids = shown.main.matches(of: /name="id" value="([0-9a-f-]{36})"/).map { String($0.1) }
-            #expect(ids.count == 2)
-            let (returnID, payoutID) = (try #require(ids.first), try #require(ids.last))
-            // Back to the card again: refused, in Russian, pointing to the transfer.
-            let toCard = try await mother.post(path + "/return", form: ["id": returnID, "amount": ""])
+            #expect(ids.count == 1 && !shown.main.contains("action=\"\(path)/return\""), "\(shown.main)")
+            let payoutID = try #require(ids.first)
+            // Back to the card again (a page opened before): refused, in Russian, pointing to the transfer.
+            let toCard = try await mother.post(path + "/return", form: ["id": UUID().uuidString, "amount": ""])
             #expect(
                 toCard.status == .unprocessableContent
                     && toCard.main.contains("На карты можно вернуть только 0,00 ₸ со счёта; 400,00 ₸ внесены платежами"),
@@ -342,7 +344,24 @@ struct MealBankPayoutTests {
                 form: ["id": payoutID, "iban": "KZ86125KZT500410010", "holder": "Мама", "amount": ""]
             )
             #expect(short.main.contains("В казахстанском IBAN 20 знаков, в этом 19."), "\(short.main)")
+            // A new top-up can go back to its card: the page offers that much, and an empty
+            // amount returns it, leaving what only a transfer can pay out.
+            _ = try await MealBalanceReturnTests.topUp(city, 10_000, token: city.parent)
+            let mixed = try await mother.get(path + "?lang=ru")
+            #expect(mixed.main.contains("Сейчас на карты может вернуться до 100,00 ₸"), "\(mixed.main)")
+            let returnID = try #require(
+                mixed.main.firstMatch(
+                    of:
+                        /action="[^"]+\/return"[^>]*>\s*<input[^>]*>\s*<input type="hidden" name="id" value="([0-9a-f-]{36})"/
+                )
+                .map { String($0.1) },
+                "\(mixed.main)"
+            )
+            let returned = try await mother.post(path + "/return", form: ["id": returnID, "amount": ""])
+            #expect(returned.status == .seeOther || returned.status == .found, "\(returned.main)")
             #expect(try await city.balance() == 40_000)
+            let settledPage = try await mother.get(path + "?lang=ru")
+            #expect(!settledPage.main.contains("action=\"\(path)/return\""), "\(settledPage.main)")
             let form = ["id": payoutID, "iban": "kz86 125k zt50 0410 0100", "holder": "Мама", "amount": ""]
             let made = try await mother.post(path + "/payout", form: form)
             #expect(made.status == .seeOther || made.status == .found, "\(made.main)")

@@ -278,9 +278,13 @@ struct MealsPagesController {
             whole: !principal.roles.isDisjoint(with: MealsController.schoolStaff),
             tenantID: tenant.id
         )
-        let cardGone = returns.contains { made in
-            made.parts.contains { BalanceReturns.lastingFailures.contains($0.failure ?? "") }
-        }
+        // What may go back now, to cards and by bank (a guardian's own payments only).
+        let returnable = try await queries.returnable(
+            pupil: pupil.id,
+            guardian: Self.guardian(principal),
+            tenantID: tenant.id
+        )
+        let mayMove = !principal.roles.isDisjoint(with: Self.returners)
         let locales = dependencies.pages.locales
         let path = "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())"
         let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
@@ -321,7 +325,12 @@ struct MealsPagesController {
                 "message": PageRenderer.optional(message),
                 // Guardians and the school's staff may return the balance; a new id on every
                 // showing, so a double click is one return.
-                "mayReturn": pupil.balance > 0 && !principal.roles.isDisjoint(with: Self.returners),
+                "mayReturn": mayMove && returnable.toCards > 0,
+                // Less than the balance can go back to cards: how much.
+                "returnMost": PageRenderer.optional(
+                    returnable.toCards < pupil.balance
+                        ? locales.text("meals_return_most", language, figures: [Money.shown(returnable.toCards)]) : nil
+                ),
                 "returnPath": path + "/return", "returnID": UUID().uuidString.lowercased(),
                 "returns": returns.map { made -> [String: Any] in
                     [
@@ -349,7 +358,8 @@ struct MealsPagesController {
                 },
                 "hasReturns": !returns.isEmpty,
                 // A bank transfer, once a card could no longer take its money back.
-                "mayPayOut": cardGone && pupil.balance > 0 && !principal.roles.isDisjoint(with: Self.returners),
+                "mayPayOut": mayMove && returnable.byBank > 0,
+                "payoutMost": locales.text("meals_payout_most", language, figures: [Money.shown(returnable.byBank)]),
                 "payoutPath": path + "/payout", "payoutID": UUID().uuidString.lowercased(),
                 "payouts": payouts.map { payout -> [String: Any] in
                     [
@@ -425,15 +435,28 @@ struct MealsPagesController {
     /// the school (the step checks which child and which school).
     static let returners: Set<Role> = [.parent, .schoolAdmin, .akimatAdmin]
 
-    /// The balance, or the amount typed in tenge, back to the payments it came from (the form
-    /// on the child's page). A refusal shows the page again with its reason.
+    /// Whose own payments a payout by `principal` may take: a guardian's (the step acts as the
+    /// parent first); nil for the office and the akimat, who may pay out any.
+    static func guardian(_ principal: Principal) -> UUID? {
+        principal.roles.contains(.parent) ? principal.userID : nil
+    }
+
+    /// The amount typed in tenge, or all that can go back to cards now when it is left empty,
+    /// back to the payments it came from (the form on the child's page). A refusal shows the
+    /// page again with its reason.
     @Sendable func returnBalance(request: Request, context: AppRequestContext) async throws -> Response {
         try await moneyForm(request, context, labels: ["amount": "meals_return_amount"]) { form, pupil, principal in
             guard let id = form["id"].flatMap(UUID.init(uuidString:)) else {
                 throw AdalError.invalidField(field: "id", reason: "the form's return id; load the page again")
             }
+            let tenant = try context.requireTenant()
+            var amount = try formAmount(form)
+            if amount == nil {
+                let toCards = try await queries.returnable(pupil: pupil.id, guardian: nil, tenantID: tenant.id).toCards
+                amount = toCards > 0 ? toCards : nil
+            }
             _ = try await MealsController(dependencies: dependencies).returnBalance(
-                .init(id: id, amount: try formAmount(form)),
+                .init(id: id, amount: amount),
                 pupil: pupil,
                 principal: principal,
                 tenant: try context.requireTenant()

@@ -36,9 +36,9 @@ public struct TestDatabases: Sendable {
         let cluster = try await TestCluster.shared.cluster()
         let name = try await TestCluster.shared.freshDatabaseName()
         let logger = TestCluster.logger
-        return try await PostgresClient.using(cluster.configuration(role: .owner, database: name), logger: logger) {
+        return try await usingClient(cluster.configuration(role: .owner, database: name), logger: logger) {
             ownerClient in
-            try await PostgresClient.using(cluster.configuration(role: .application, database: name), logger: logger) {
+            try await usingClient(cluster.configuration(role: .application, database: name), logger: logger) {
                 applicationClient in
                 try await body(
                     TestDatabases(
@@ -52,6 +52,69 @@ public struct TestDatabases: Sendable {
                 )
             }
         }
+    }
+}
+
+extension TestDatabases {
+    /// How long a test's pools may take to close once it is done.
+    static let closeWait: Duration = .seconds(30)
+
+    /// Runs `body` while `configuration`'s client runs, as `PostgresClient.using` does, but waits
+    /// at most ``closeWait`` for the pool to close afterwards: a connection still leased then (a
+    /// statement whose reply never came, see `Database.withConnection`) would keep it open, and
+    /// the whole test run with it, for good. Such a pool is left behind with a warning; the
+    /// cluster stops when the run exits.
+    static func usingClient<Result: Sendable>(
+        _ configuration: PostgresClient.Configuration,
+        logger: Logger,
+        _ body: @escaping @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let client = PostgresClient.onDatabaseLoops(configuration, logger: logger)
+        let running = Task { await client.run() }
+        let result: Swift.Result<Result, any Error>
+        do {
+            try await ConnectionCheck.requireReachable(client, configuration: configuration, logger: logger)
+            result = .success(try await body(client))
+        } catch {
+            result = .failure(error)
+        }
+        running.cancel()
+        if await !finishes(running, within: closeWait) {
+            logger.warning(
+                "a test's connection pool did not close within \(closeWait); left behind",
+                metadata: ["database": "\(configuration.database ?? "")"]
+            )
+        }
+        return try result.get()
+    }
+
+    /// Whether `task` ends within `limit`; it is not waited for any longer.
+    static func finishes(_ task: Task<Void, Never>, within limit: Duration) async -> Bool {
+        let first = FirstOf()
+        return await withCheckedContinuation { continuation in
+            Task {
+                await task.value
+                first.resume(continuation, with: true)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                first.resume(continuation, with: false)
+            }
+        }
+    }
+}
+
+/// Resumes a continuation with the first answer given.
+private final class FirstOf: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+
+    func resume(_ continuation: CheckedContinuation<Bool, Never>, with value: Bool) {
+        lock.lock()
+        let first = !done
+        done = true
+        lock.unlock()
+        if first { continuation.resume(returning: value) }
     }
 }
 

@@ -36,6 +36,10 @@ public enum BankPayouts {
         "only \(covered) tiyn of this account came from payments\(mine ? " you paid" : "") that cannot go back to a card; return the rest to the cards"
     }
 
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The account a payout goes to, as the guardian gives it.
     public struct Payee: Sendable, Equatable {
         public var iban: IBAN
@@ -63,7 +67,7 @@ public enum BankPayouts {
 
         /// What the step's input commits to: the hex SHA-256 of the attachment.
         public static func commitment(_ attachment: [UInt8]) -> String {
-            SHA256.hash(data: attachment).map { String(format: "%02x", $0) }.joined()
+            hex(SHA256.hash(data: attachment))
         }
 
         /// The payee and salt an attachment carries.
@@ -103,6 +107,23 @@ public enum BankPayouts {
         public var returnedAt: Date?
         public var returnedReason: String?
         public var parts: [Part]
+        /// For auditors: what lets them check the account paid into is the one asked for.
+        public var check: Check? = nil
+    }
+
+    /// What lets an auditor check that the account the office pays into is the one the payout
+    /// was asked for, though the step never holds it: the salt, the commitment the `pay_out`
+    /// step recorded (in its audit leaf), and whether SHA-256 of the salt, the IBAN and the
+    /// holder (``Payee/attachment(salt:)``) gives that commitment. Anyone holding the three can
+    /// recompute it.
+    public struct Check: Sendable, Codable, Equatable {
+        /// The salt, in hex.
+        public var salt: String
+        /// The step's `payee`; nil if no `pay_out` step names the payout.
+        public var payee: String?
+        /// The audit leaf of that step, once the log has it.
+        public var leafIndex: Int64?
+        public var matches: Bool
     }
 
     // MARK: - Steps
@@ -302,20 +323,30 @@ public enum BankPayouts {
     static func payouts(
         _ condition: PostgresQuery,
         whole: Bool,
+        checked: Bool = false,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [Payout] {
         var query = PostgresQuery(
             unsafeSQL: """
                 SELECT r.id, r.pupil_id, s.name, r.amount, r.created_at, r.iban, r.holder, r.bank_reference, r.paid_at,
-                    r.returned_at, r.returned_reason, t.id, t.refers_to, u.created_at, t.amount
+                    r.returned_at, r.returned_reason, t.id, t.refers_to, u.created_at, t.amount, r.salt, c.payee,
+                    c.leaf_index
                 FROM (SELECT * FROM meal_payouts
                 """
         )
         query.sql += " " + condition.sql + ") r"
+        // The pay_out step that asked for the payout (the pupil's account, its transfer id) and its leaf.
         query.sql += """
 
              JOIN pupils s ON s.tenant_id = r.tenant_id AND s.id = r.pupil_id
+            LEFT JOIN LATERAL (
+                SELECT w.input->>'payee' AS payee, l.leaf_index FROM workflow_steps w
+                LEFT JOIN audit_step_leaves l ON l.tenant_id = w.tenant_id AND l.instance_id = w.instance_id
+                    AND l.sequence = w.sequence
+                WHERE w.tenant_id = r.tenant_id AND w.instance_id = s.instance_id AND w.event = 'pay_out'
+                    AND lower(w.input->>'transfer_id') = r.id::text
+                ORDER BY w.sequence LIMIT 1) c ON true
             CROSS JOIN LATERAL unnest(r.parts) WITH ORDINALITY AS p (id, n)
             JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = p.id
             JOIN transfers u ON u.tenant_id = t.tenant_id AND u.id = t.refers_to
@@ -324,8 +355,11 @@ public enum BankPayouts {
         query.binds = condition.binds
         var found: [Payout] = []
         for try await row in try await connection.query(query, logger: logger).decode(
-            (UUID, UUID, String, Int64, Date, String, String, String?, Date?, Date?, String?, UUID, UUID, Date, Int64)
-                .self
+            (
+                UUID, UUID, String, Int64, Date, String, String, String?, Date?, Date?, String?, UUID, UUID, Date,
+                Int64,
+                Data, String?, Int64?
+            ).self
         ) {
             let part = Payout.Part(transfer: row.11, topUp: row.12, topUpAt: row.13, amount: row.14)
             if found.last?.id == row.0 {
@@ -333,6 +367,17 @@ public enum BankPayouts {
                 continue
             }
             let iban = try IBAN(row.5, field: "iban")
+            var check: Check?
+            if checked {
+                let salt = [UInt8](row.15)
+                let made = Payee.commitment(try Payee(iban: row.5, holder: row.6).attachment(salt: salt))
+                check = Check(
+                    salt: hex(salt),
+                    payee: row.16,
+                    leafIndex: row.17,
+                    matches: made == row.16
+                )
+            }
             found.append(
                 Payout(
                     id: row.0,
@@ -347,7 +392,8 @@ public enum BankPayouts {
                     paidAt: row.8,
                     returnedAt: row.9,
                     returnedReason: row.10,
-                    parts: [part]
+                    parts: [part],
+                    check: check
                 )
             )
         }

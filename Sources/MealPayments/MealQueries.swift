@@ -276,24 +276,33 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The payouts the office still has to make, oldest first, at most 200: at the schools where
-    /// `staff` works, or in the whole city when `staff` is nil (the akimat). Whole IBANs.
-    public func waitingPayouts(staff: UUID?, tenantID: UUID) async throws -> [BankPayouts.Payout] {
+    /// The payouts the office still has to make, oldest first, at most 200, or (`done`) those
+    /// paid or sent back, newest first, at most 200: at the schools where `staff` works, or in
+    /// the whole city when `staff` is nil (the akimat, auditors). Whole IBANs; `checked` adds
+    /// each one's ``BankPayouts/Check``.
+    public func officePayouts(
+        done: Bool,
+        staff: UUID?,
+        checked: Bool,
+        tenantID: UUID
+    ) async throws -> [BankPayouts.Payout] {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            try await BankPayouts.payouts(
+            let found = try await BankPayouts.payouts(
                 """
-                WHERE tenant_id = \(tenantID) AND paid_at IS NULL AND returned_at IS NULL
+                WHERE tenant_id = \(tenantID) AND (paid_at IS NOT NULL OR returned_at IS NOT NULL) = \(done)
                     AND (\(staff)::uuid IS NULL OR pupil_id IN (
                         SELECT p.id FROM pupils p JOIN meal_school_staff s ON s.tenant_id = p.tenant_id
                             AND s.school_id = p.school_id
                         WHERE p.tenant_id = \(tenantID) AND s.user_id = \(staff)::uuid))
-                ORDER BY created_at, id LIMIT 200
+                ORDER BY created_at \(unescaped: done ? "DESC" : "ASC"), id LIMIT 200
                 """,
                 whole: true,
+                checked: checked,
                 on: connection,
                 logger: logger
-            ).reversed()
+            )
+            return done ? found : found.reversed()
         }
     }
 

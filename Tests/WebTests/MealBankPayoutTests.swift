@@ -408,6 +408,48 @@ struct MealBankPayoutTests {
             #expect(try await mother.get("/astana/meals/payouts").status == .forbidden)
             #expect(try await mother.get(path).main.contains("переведено школой, платёжное поручение ПП-17"))
             #expect(try await city.ledgerCheck().passed)
+
+            // The office's list of transfers made; an auditor checks each account against the
+            // commitment the guardian's step recorded, recomputing it from the salt.
+            let history = try await office.get("/astana/meals/payouts?lang=ru")
+            #expect(history.main.contains("Сделанные и возвращённые") && history.main.contains("ПП-17"))
+            #expect(!history.main.contains("совпадает с шагом"), "the office is not the one checking")
+            let auditor = try await fixture.account("auditor", name: "Auditor", role: .auditor).token
+            while try await fixture.dependencies.auditLog.integrate(tenantID: fixture.astana.id) > 0 {}
+            let done = try await client.api(.get, "/api/astana/meals/payouts?status=done", token: auditor)
+            let payout = try #require((try done.json()["payouts"] as? [[String: Any]])?.first, "\(done.text)")
+            let check = try #require(payout["check"] as? [String: Any], "\(done.text)")
+            let salt = try #require(check["salt"] as? String)
+            let saltBytes = stride(from: 0, to: salt.count, by: 2).compactMap { offset -> UInt8? in
+                let start = salt.index(salt.startIndex, offsetBy: offset)
+                return UInt8(salt[start..<salt.index(start, offsetBy: 2)], radix: 16)
+            }
+            let recomputed = SHA256.hash(data: saltBytes + Array("KZ86125KZT5004100100\nМама".utf8))
+                .map { String(format: "%02x", $0) }.joined()
+            #expect(saltBytes.count == 16 && check["payee"] as? String == recomputed, "\(done.text)")
+            #expect(check["matches"] as? Bool == true && check["leafIndex"] is Int, "\(done.text)")
+            #expect(try await client.api(.get, "/api/astana/meals/payouts", token: auditor).json()["payouts"] != nil)
+            let wrong = try await client.api(.get, "/api/astana/meals/payouts?status=all", token: auditor)
+            #expect(wrong.status == .unprocessableContent && wrong.text.contains("status"), "\(wrong.text)")
+            #expect(
+                try await client.api(.get, "/api/astana/meals/payouts?status=done", token: city.parent).status
+                    == .forbidden
+            )
+            let officeList = try await client.api(.get, "/api/astana/meals/payouts?status=done", token: city.school)
+            #expect(officeList.text.contains("ПП-17") && !officeList.text.contains("\"check\""), "\(officeList.text)")
+            // Had someone with the database's keys put another account on the payout, the check says so.
+            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.run(
+                    "UPDATE meal_payouts SET iban = 'KZ05125KZT5004100200'",
+                    logger: fixture.databases.owner.logger
+                )
+            }
+            var reader = Browser(client: client)
+            _ = try await reader.signIn("astana", login: "auditor")
+            let audited = try await reader.get("/astana/meals/payouts?lang=ru")
+            #expect(audited.status == .ok && audited.main.contains("не совпадает с шагом"), "\(audited.main)")
+            #expect(!audited.main.contains("name=\"reference\""), "auditors read, they do not record")
+            #expect(try await reader.get("/astana/meals/city").main.contains("/astana/meals/payouts"))
         }
     }
 

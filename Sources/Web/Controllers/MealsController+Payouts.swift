@@ -72,7 +72,7 @@ extension MealsController {
     func registerPayouts(on group: RouterGroup<AppRequestContext>) {
         group.post("pupils/:pupil/payouts", use: payOut)
         group.get("pupils/:pupil/payouts", use: pupilPayouts)
-        group.get("payouts", use: waitingPayouts)
+        group.get("payouts", use: listPayouts)
         group.post("payouts/:payout/paid", use: payoutPaid)
         group.post("payouts/:payout/returned", use: payoutReturned)
     }
@@ -181,16 +181,33 @@ extension MealsController {
         )
     }
 
-    /// `GET /api/{city}/meals/payouts`: the payouts the office still has to make, oldest first —
-    /// at the caller's schools, or the whole city's for the akimat.
-    @Sendable func waitingPayouts(request: Request, context: AppRequestContext) async throws -> PayoutsAnswer {
-        let (tenant, principal) = try context.authorised(Self.schoolStaff)
-        let staff = principal.roles.contains(.akimatAdmin) ? nil : principal.userID
-        return PayoutsAnswer(
-            payouts: try await MealQueries(database: dependencies.database).waitingPayouts(
-                staff: staff,
-                tenantID: tenant.id
-            )
+    /// Who reads the office's list of payouts: the school's office (at its schools), the akimat
+    /// and auditors (the whole city).
+    static let payoutReaders: Set<Role> = [.schoolAdmin, .akimatAdmin, .auditor]
+
+    /// `GET /api/{city}/meals/payouts[?status=waiting|done]`: the payouts the office still has to
+    /// make, oldest first, or those paid or sent back, newest first.
+    @Sendable func listPayouts(request: Request, context: AppRequestContext) async throws -> PayoutsAnswer {
+        let done: Bool
+        switch request.uri.queryParameters["status"].map(String.init) {
+        case nil, "waiting": done = false
+        case "done": done = true
+        default: throw AdalError.invalidField(field: "status", reason: "waiting or done")
+        }
+        return PayoutsAnswer(payouts: try await officePayouts(context, done: done))
+    }
+
+    /// The office's list (``MealQueries/officePayouts(done:staff:checked:tenantID:)``): a school's
+    /// office sees its schools'; the akimat and auditors the whole city's, each payout with what
+    /// lets them check the account paid into is the one asked for (``BankPayouts/Check``).
+    func officePayouts(_ context: AppRequestContext, done: Bool) async throws -> [BankPayouts.Payout] {
+        let (tenant, principal) = try context.authorised(Self.payoutReaders)
+        let city = !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor])
+        return try await MealQueries(database: dependencies.database).officePayouts(
+            done: done,
+            staff: city ? nil : principal.userID,
+            checked: city,
+            tenantID: tenant.id
         )
     }
 

@@ -68,26 +68,48 @@ extension MealsPagesController {
         _ request: Request,
         _ context: AppRequestContext
     ) async throws -> Response {
-        let (tenant, principal) = try context.authorised(MealsController.schoolStaff)
-        let waiting = try await MealQueries(database: dependencies.database).waitingPayouts(
-            staff: principal.roles.contains(.akimatAdmin) ? nil : principal.userID,
-            tenantID: tenant.id
+        let (tenant, principal) = try context.authorised(MealsController.payoutReaders)
+        let meals = MealsController(dependencies: dependencies)
+        let (waiting, done) = (
+            try await meals.officePayouts(context, done: false), try await meals.officePayouts(context, done: true)
         )
+        let (locales, language) = (dependencies.pages.locales, context.language)
         let base = "/\(tenant.slug)/meals"
+        func row(_ payout: BankPayouts.Payout) -> [String: Any] {
+            let id = payout.id.uuidString.lowercased()
+            var row: [String: Any] = [
+                "at": WorkflowPagesController.format(payout.at), "pupil": payout.pupilName,
+                "pupilPath": "\(base)/pupils/\(payout.pupil.uuidString.lowercased())",
+                "amount": Money.shown(payout.amount), "iban": payout.iban, "holder": payout.holder,
+                "paidPath": "\(base)/payouts/\(id)/paid", "returnedPath": "\(base)/payouts/\(id)/returned",
+                "status": locales.text(
+                    "meals_payout_" + payout.status,
+                    language,
+                    figures: [payout.bankReference ?? payout.returnedReason ?? ""]
+                ),
+                "returned": payout.status == "returned",
+            ]
+            // For the akimat and auditors: does the account match what the guardian's step recorded?
+            if let check = payout.check {
+                row["check"] = locales.text(
+                    check.matches ? "meals_payouts_check_ok" : "meals_payouts_check_bad",
+                    language,
+                    figures: [check.leafIndex.map { "#\($0)" } ?? "—"]
+                )
+                row["checkBad"] = !check.matches
+                row["leaf"] = PageRenderer.optional(check.leafIndex.map { "/audit/\(tenant.slug)/leaves/\($0)" })
+            }
+            return row
+        }
         return dependencies.pages.page(
             "meals_payouts",
             titleKey: "meals_payouts_title",
             values: [
-                "payouts": waiting.map { payout -> [String: Any] in
-                    let id = payout.id.uuidString.lowercased()
-                    return [
-                        "at": WorkflowPagesController.format(payout.at), "pupil": payout.pupilName,
-                        "pupilPath": "\(base)/pupils/\(payout.pupil.uuidString.lowercased())",
-                        "amount": Money.shown(payout.amount), "iban": payout.iban, "holder": payout.holder,
-                        "paidPath": "\(base)/payouts/\(id)/paid", "returnedPath": "\(base)/payouts/\(id)/returned",
-                    ]
-                },
-                "hasPayouts": !waiting.isEmpty,
+                "payouts": waiting.map(row), "hasPayouts": !waiting.isEmpty,
+                "done": done.map(row), "hasDone": !done.isEmpty,
+                // Auditors read; the office and the akimat record.
+                "mayRecord": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
+                "checked": !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]),
                 "message": PageRenderer.optional(message),
             ],
             request: request,

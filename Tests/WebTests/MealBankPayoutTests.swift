@@ -447,7 +447,7 @@ struct MealBankPayoutTests {
             var reader = Browser(client: client)
             _ = try await reader.signIn("astana", login: "auditor")
             let audited = try await reader.get("/astana/meals/payouts?lang=ru")
-            #expect(audited.status == .ok && audited.main.contains("не совпадает с шагом"), "\(audited.main)")
+            #expect(audited.status == .ok && audited.main.contains("не совпадает с шагом родителя"), "\(audited.main)")
             #expect(!audited.main.contains("name=\"reference\""), "auditors read, they do not record")
             #expect(try await reader.get("/astana/meals/city").main.contains("/astana/meals/payouts"))
         }

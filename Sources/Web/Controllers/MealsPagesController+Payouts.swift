@@ -93,11 +93,11 @@ extension MealsPagesController {
             if let check = payout.check {
                 row["check"] = locales.text(
                     check.matches ? "meals_payouts_check_ok" : "meals_payouts_check_bad",
-                    language,
-                    figures: [check.leafIndex.map { "#\($0)" } ?? "—"]
+                    language
                 )
                 row["checkBad"] = !check.matches
                 row["leaf"] = PageRenderer.optional(check.leafIndex.map { "/audit/\(tenant.slug)/leaves/\($0)" })
+                row["leafIndex"] = check.leafIndex.map { String($0) } ?? ""
             }
             return row
         }

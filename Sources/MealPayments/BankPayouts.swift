@@ -366,16 +366,19 @@ public enum BankPayouts {
                 found[found.count - 1].parts.append(part)
                 continue
             }
-            let iban = try IBAN(row.5, field: "iban")
+            // A stored account whose check digits no longer hold (changed behind the application's
+            // back) is shown as stored, not made a reason to fail the whole list.
+            let iban = try? IBAN(row.5, field: "iban")
             var check: Check?
             if checked {
                 let salt = [UInt8](row.15)
-                let made = Payee.commitment(try Payee(iban: row.5, holder: row.6).attachment(salt: salt))
+                // A stored account that is no longer a valid one matches nothing (and is no reason to fail the list).
+                let made = (try? Payee(iban: row.5, holder: row.6)).map { Payee.commitment($0.attachment(salt: salt)) }
                 check = Check(
                     salt: hex(salt),
                     payee: row.16,
                     leafIndex: row.17,
-                    matches: made == row.16
+                    matches: made != nil && made == row.16
                 )
             }
             found.append(
@@ -385,7 +388,7 @@ public enum BankPayouts {
                     pupilName: row.2,
                     amount: row.3,
                     at: row.4,
-                    iban: whole ? iban.grouped : iban.masked,
+                    iban: iban.map { whole ? $0.grouped : $0.masked } ?? (whole ? row.5 : "•••• " + row.5.suffix(4)),
                     holder: row.6,
                     status: row.7 != nil ? "paid" : row.9 != nil ? "returned" : "waiting",
                     bankReference: row.7,

@@ -449,6 +449,11 @@ struct MealBankPayoutTests {
             let audited = try await reader.get("/astana/meals/payouts?lang=ru")
             #expect(audited.status == .ok && audited.main.contains("не совпадает с шагом родителя"), "\(audited.main)")
             #expect(!audited.main.contains("name=\"reference\""), "auditors read, they do not record")
+            #expect(
+                audited.main.contains("канцелярии школ переводят их")
+                    && !audited.main.contains("Отметьте каждый перевод"),
+                "an auditor is not told to record"
+            )
             #expect(try await reader.get("/astana/meals/city").main.contains("/astana/meals/payouts"))
             // Even an account whose check digits no longer hold is listed, as stored, not matching.
             try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in

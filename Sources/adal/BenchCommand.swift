@@ -204,13 +204,14 @@ enum BenchEnvironment {
 
     /// Creates the cluster, migrates it, creates `tenants` cities (bench-0…), runs `body` with
     /// the application role's and the owner's databases, and removes the cluster. With
-    /// `statements`, the cluster counts its statements (``BenchStatements``); `settings`
-    /// ("name=value") are set on the cluster before anything runs (``apply(_:to:)``).
+    /// `statements`, the cluster counts its statements (``BenchStatements``); `settings` are set
+    /// on the cluster before anything runs (``apply(_:to:directory:)``): by default those
+    /// `deploy/postgresql.conf` recommends (``serverSettings(stock:extra:)``).
     static func with(
         tenants: Int,
         connections: Int,
         statements: Bool = false,
-        settings: [String] = [],
+        settings: ServerSettings? = nil,
         _ body: @escaping @Sendable (_ application: Database, _ owner: Database, [Tenant]) async throws -> Void
     ) async throws {
         let directory = NSTemporaryDirectory() + "/adal-bench-\(UUID().uuidString)"
@@ -221,12 +222,13 @@ enum BenchEnvironment {
         var configuration = AppConfiguration()
         configuration.dataDirectory = directory
         configuration.migrationsDirectory = ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
+        let settings = try settings ?? serverSettings(stock: false, extra: [])
         var endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
+        endpoints = try await apply(settings, to: endpoints, directory: directory)
         if statements {
             endpoints = try await BenchStatements.load(into: endpoints, directory: directory, logger: logger)
         }
         if let cluster = endpoints.cluster {
-            try await apply(settings, to: cluster)
             try await prepareWAL(cluster)
         }
         let application = endpoints.application.steadyPool(connections: connections)
@@ -250,44 +252,67 @@ enum BenchEnvironment {
         endpoints.cluster?.stop(logger: logger)
     }
 
-    /// Sets each "name=value" on the cluster (ALTER SYSTEM, then a reload), to measure a
-    /// server setting's effect; refuses a malformed one, and one that takes a restart.
-    static func apply(_ settings: [String], to cluster: RunningCluster) async throws {
-        guard !settings.isEmpty else { return }
-        try await cluster.withSuperuserConnection(database: "postgres", logger: logger) { connection in
-            var names: [String] = []
-            for setting in settings {
-                let (name, value) = try parse(setting)
-                // A bare name and a plain word (``parse(_:)``), so both can stand in the text.
+    /// The settings a bench's cluster runs with: those `deploy/postgresql.conf` recommends
+    /// (PostgreSQL's own defaults with `stock`), then each "name=value" of `extra`.
+    static func serverSettings(stock: Bool, extra: [String]) throws -> ServerSettings {
+        let asked = ServerSettings(try extra.map { try ServerSettings.parse(setting: $0) })
+        guard !stock else { return asked }
+        guard FileManager.default.fileExists(atPath: ServerSettings.deployedPath) else {
+            throw ValidationError(
+                "\(ServerSettings.deployedPath) not found: run the benchmark from the checkout (as `make bench` does), or give --stock-server"
+            )
+        }
+        return try ServerSettings.read(path: ServerSettings.deployedPath).overridden(by: asked)
+    }
+
+    /// Sets each setting on the cluster (ALTER SYSTEM, then a reload) and prints them. One that
+    /// takes effect only at start (such as `shared_buffers`) restarts the cluster; the endpoints
+    /// of the cluster that runs.
+    static func apply(
+        _ settings: ServerSettings,
+        to endpoints: DatabaseEndpoints,
+        directory: String
+    ) async throws
+        -> DatabaseEndpoints
+    {
+        guard !settings.settings.isEmpty, let cluster = endpoints.cluster else { return endpoints }
+        print(
+            "PostgreSQL settings: "
+                + settings.settings.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")
+        )
+        let pending = try await cluster.withSuperuserConnection(database: "postgres", logger: logger) {
+            connection in
+            for setting in settings.settings {
+                // A bare name and a plain word (``ServerSettings/parse(setting:)``), so both can
+                // stand in the text.
                 try await connection.query(
-                    PostgresQuery(unsafeSQL: "ALTER SYSTEM SET \(name) = '\(value)'"),
+                    PostgresQuery(unsafeSQL: "ALTER SYSTEM SET \(setting.name) = '\(setting.value)'"),
                     logger: logger
                 )
-                names.append(name)
             }
             try await connection.query("SELECT pg_reload_conf()", logger: logger)
             try await Task.sleep(for: .milliseconds(200))
-            let pending = try await connection.query(
+            let names = settings.settings.map(\.name)
+            return try await connection.query(
                 "SELECT name FROM pg_settings WHERE pending_restart AND name = ANY(\(names))",
                 logger: logger
             ).collect().map { try $0.decode(String.self) }
-            guard pending.isEmpty else {
-                throw ValidationError(
-                    "--setting: \(pending.joined(separator: ", ")) takes a restart, not measured here"
-                )
-            }
         }
+        guard !pending.isEmpty else { return endpoints }
+        return try await restart(endpoints, directory: directory)
     }
 
-    /// A "name=value" setting: a lower-case name and a value of letters, digits and `_ . : -`.
-    static func parse(_ setting: String) throws -> (name: String, value: String) {
-        let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, parts[0].wholeMatch(of: /[a-z_]{1,63}/) != nil,
-            parts[1].wholeMatch(of: /[A-Za-z0-9_.:-]{1,63}/) != nil
-        else {
-            throw ValidationError("--setting \(setting): give name=value, such as wal_compression=lz4")
-        }
-        return (parts[0], parts[1])
+    /// Stops the bench's embedded cluster and starts it again (on another port), for settings
+    /// read only at start; the endpoints of the started cluster.
+    static func restart(_ endpoints: DatabaseEndpoints, directory: String) async throws -> DatabaseEndpoints {
+        guard let cluster = endpoints.cluster else { return endpoints }
+        cluster.stop(logger: logger)
+        let restarted = try await EmbeddedPostgres(dataDirectory: directory).start(logger: logger)
+        return DatabaseEndpoints(
+            application: restarted.configuration(role: .application),
+            owner: restarted.configuration(role: .owner),
+            cluster: restarted
+        )
     }
 
     /// Makes `segments` WAL segments ahead, as a server that has run a while has them.

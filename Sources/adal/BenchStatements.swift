@@ -23,9 +23,9 @@ enum BenchStatements {
                 logger: logger
             )
         }
-        cluster.stop(logger: logger)
-        let restarted = try await EmbeddedPostgres(dataDirectory: directory).start(logger: logger)
-        try await restarted.withSuperuserConnection(database: EmbeddedPostgres.databaseName, logger: logger) {
+        let restarted = try await BenchEnvironment.restart(endpoints, directory: directory)
+        guard let started = restarted.cluster else { return restarted }
+        try await started.withSuperuserConnection(database: EmbeddedPostgres.databaseName, logger: logger) {
             connection in
             // Known only once the library is loaded; read on reload.
             try await connection.query("ALTER SYSTEM SET pg_stat_statements.track = 'all'", logger: logger)
@@ -37,11 +37,7 @@ enum BenchStatements {
                 logger: logger
             )
         }
-        return DatabaseEndpoints(
-            application: restarted.configuration(role: .application),
-            owner: restarted.configuration(role: .owner),
-            cluster: restarted
-        )
+        return restarted
     }
 
     /// Forgets what was counted so far (the set-up's statements).

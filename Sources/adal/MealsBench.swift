@@ -49,16 +49,27 @@ struct MealsBench: AsyncParsableCommand {
     @Option(
         name: .customLong("setting"),
         help:
-            "A PostgreSQL setting for the bench's cluster, name=value (such as wal_compression=lz4); repeat for several."
+            "A PostgreSQL setting for the bench's cluster, name=value (such as wal_compression=lz4), over those of deploy/postgresql.conf; one read only at start (shared_buffers) restarts the cluster; repeat for several."
     )
     var settings: [String] = []
+    @Flag(
+        help:
+            "Run the bench's cluster with PostgreSQL's own defaults instead of the settings deploy/postgresql.conf recommends (--setting still applies)."
+    )
+    var stockServer = false
 
     func validate() throws {
         guard rate >= 0 else { throw ValidationError("--rate must be 0 (no paced run) or more") }
         guard (pacedSeconds ?? 1) > 0 else { throw ValidationError("--paced-seconds must be 1 or more") }
         guard window >= 0 else { throw ValidationError("--window must be 0 (none) or more seconds") }
         guard window == 0 || rate > 0 else { throw ValidationError("--window needs a paced run (--rate above 0)") }
-        for setting in settings { _ = try BenchEnvironment.parse(setting) }
+        for setting in settings {
+            do {
+                _ = try ServerSettings.parse(setting: setting)
+            } catch let error as ServerSettingsError {
+                throw ValidationError("--setting \(error.reason)")
+            }
+        }
     }
 
     func run() async throws {
@@ -70,7 +81,7 @@ struct MealsBench: AsyncParsableCommand {
             tenants: 1,
             connections: connections,
             statements: statements,
-            settings: settings
+            settings: try BenchEnvironment.serverSettings(stock: stockServer, extra: settings)
         ) {
             database,
             owner,

@@ -350,7 +350,7 @@ public enum BankPayouts {
             CROSS JOIN LATERAL unnest(r.parts) WITH ORDINALITY AS p (id, n)
             JOIN transfers t ON t.tenant_id = r.tenant_id AND t.id = p.id
             JOIN transfers u ON u.tenant_id = t.tenant_id AND u.id = t.refers_to
-            ORDER BY r.created_at DESC, r.id, p.n
+            ORDER BY r.created_at DESC, r.id DESC, p.n
             """
         query.binds = condition.binds
         var found: [Payout] = []

@@ -276,18 +276,38 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The payouts the office still has to make, oldest first, at most 200, or (`done`) those
-    /// paid or sent back, newest first, at most 200: at the schools where `staff` works, or in
-    /// the whole city when `staff` is nil (the akimat, auditors). Whole IBANs; `checked` adds
-    /// each one's ``BankPayouts/Check``.
+    /// The most payouts one page of the office's list holds.
+    public static let payoutPage = 200
+
+    /// The payouts the office still has to make, oldest first, or (`done`) those paid or sent
+    /// back, newest first: at the schools where `staff` works, or in the whole city when `staff`
+    /// is nil (the akimat, auditors). At most `limit` (1…``payoutPage``), continuing `after` the
+    /// payout with that id in the list's order. Whole IBANs; `checked` adds each one's
+    /// ``BankPayouts/Check``. An `after` that names no payout of the city is refused naming it.
     public func officePayouts(
         done: Bool,
         staff: UUID?,
         checked: Bool,
+        after: UUID? = nil,
+        limit: Int = MealQueries.payoutPage,
         tenantID: UUID
     ) async throws -> [BankPayouts.Payout] {
+        guard (1...Self.payoutPage).contains(limit) else {
+            throw AdalError.invalidField(field: "limit", reason: "from 1 to \(Self.payoutPage)")
+        }
         let logger = database.logger
+        let (order, before) = done ? ("DESC", "<") : ("ASC", ">")
         return try await database.withTenant(tenantID) { connection in
+            if let after {
+                let known = try await connection.query(
+                    "SELECT 1 FROM meal_payouts WHERE tenant_id = \(tenantID) AND id = \(after)",
+                    logger: logger
+                ).collect()
+                guard !known.isEmpty else {
+                    throw AdalError.invalidField(field: "after", reason: "no payout of this city has this id")
+                }
+            }
+            // In (time, id) order both ways, so that a page continues exactly where the last ended.
             let found = try await BankPayouts.payouts(
                 """
                 WHERE tenant_id = \(tenantID) AND (paid_at IS NOT NULL OR returned_at IS NOT NULL) = \(done)
@@ -295,7 +315,10 @@ public struct MealQueries: Sendable {
                         SELECT p.id FROM pupils p JOIN meal_school_staff s ON s.tenant_id = p.tenant_id
                             AND s.school_id = p.school_id
                         WHERE p.tenant_id = \(tenantID) AND s.user_id = \(staff)::uuid))
-                ORDER BY created_at \(unescaped: done ? "DESC" : "ASC"), id LIMIT 200
+                    AND (\(after)::uuid IS NULL OR (created_at, id) \(unescaped: before) (
+                        SELECT m.created_at, m.id FROM meal_payouts m
+                        WHERE m.tenant_id = \(tenantID) AND m.id = \(after)::uuid))
+                ORDER BY created_at \(unescaped: order), id \(unescaped: order) LIMIT \(limit)
                 """,
                 whole: true,
                 checked: checked,

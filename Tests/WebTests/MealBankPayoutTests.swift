@@ -219,6 +219,40 @@ struct MealBankPayoutTests {
             let undo = try await settle(second, "returned", #"{"reason": "x"}"#, token: city.school)
             #expect(undo.status == .conflict && undo.text.contains("already paid (reference PP-2026-0412)"))
 
+            // The transfers made, a page at a time, newest first; `next` says where to read on.
+            func page(_ query: String, token: String = city.admin) async throws -> (ids: [String], next: String?) {
+                let answer = try await client.api(.get, "/api/astana/meals/payouts?status=done" + query, token: token)
+                #expect(answer.status == .ok, "\(answer.text)")
+                let json = try answer.json()
+                let ids = (json["payouts"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                return (ids.map { $0.lowercased() }, (json["next"] as? String)?.lowercased())
+            }
+            let (firstID, secondID) = (first.uuidString.lowercased(), second.uuidString.lowercased())
+            #expect(try await page("") == ([secondID, firstID], nil))
+            #expect(try await page("&limit=1") == ([secondID], secondID))
+            #expect(try await page("&limit=1&after=\(secondID)", token: city.school) == ([firstID], firstID))
+            #expect(try await page("&limit=1&after=\(firstID)") == ([], nil))
+            for (query, field) in [
+                ("&limit=0", "limit"), ("&limit=201", "limit"), ("&limit=ten", "limit"), ("&after=nope", "after"),
+                ("&after=\(UUID())", "after"),
+            ] {
+                let refused = try await client.api(
+                    .get,
+                    "/api/astana/meals/payouts?status=done" + query,
+                    token: city.admin
+                )
+                #expect(
+                    refused.status == .unprocessableContent && refused.text.contains("\"\(field)\""),
+                    "\(query): \(refused.text)"
+                )
+            }
+            var office = Browser(client: client)
+            _ = try await office.signIn("astana", login: "school-office")
+            let later = try await office.get("/astana/meals/payouts?lang=en&after=\(secondID)")
+            #expect(later.status == .ok && later.main.contains("Back to the latest transfers"), "\(later.main)")
+            #expect(later.main.contains("account closed") && !later.main.contains("PP-2026-0412"), "\(later.main)")
+            #expect(!(try await office.get("/astana/meals/payouts?lang=en")).main.contains("Back to the latest"))
+
             // The guardians' view: masked, each payout with its outcome.
             let mine = try await client.api(.get, "/api/astana/meals/pupils/\(city.pupil)/payouts", token: city.parent)
             let statuses = (try mine.json()["payouts"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }

@@ -57,6 +57,8 @@ extension MealsController {
 
     struct PayoutsAnswer: ResponseEncodable {
         var payouts: [BankPayouts.Payout]
+        /// When the page is full: the last payout's id, for `?after=` to read on.
+        var next: UUID? = nil
     }
 
     struct PaidBody: Decodable {
@@ -185,28 +187,58 @@ extension MealsController {
     /// and auditors (the whole city).
     static let payoutReaders: Set<Role> = [.schoolAdmin, .akimatAdmin, .auditor]
 
-    /// `GET /api/{city}/meals/payouts[?status=waiting|done]`: the payouts the office still has to
-    /// make, oldest first, or those paid or sent back, newest first.
+    /// `GET /api/{city}/meals/payouts[?status=waiting|done][&after=<payout>][&limit=1…200]`: the
+    /// payouts the office still has to make, oldest first, or those paid or sent back, newest
+    /// first; a page at a time, `next` naming where the following one starts.
     @Sendable func listPayouts(request: Request, context: AppRequestContext) async throws -> PayoutsAnswer {
+        let query = request.uri.queryParameters
         let done: Bool
-        switch request.uri.queryParameters["status"].map(String.init) {
+        switch query["status"].map(String.init) {
         case nil, "waiting": done = false
         case "done": done = true
         default: throw AdalError.invalidField(field: "status", reason: "waiting or done")
         }
-        return PayoutsAnswer(payouts: try await officePayouts(context, done: done))
+        let limit =
+            try query["limit"].map { text in
+                guard let limit = Int(text) else {
+                    throw AdalError.invalidField(
+                        field: "limit",
+                        reason: "a whole number from 1 to \(MealQueries.payoutPage)"
+                    )
+                }
+                return limit
+            } ?? MealQueries.payoutPage
+        let payouts = try await officePayouts(context, done: done, after: try Self.payoutCursor(request), limit: limit)
+        return PayoutsAnswer(payouts: payouts, next: payouts.count == limit ? payouts.last?.id : nil)
     }
 
-    /// The office's list (``MealQueries/officePayouts(done:staff:checked:tenantID:)``): a school's
-    /// office sees its schools'; the akimat and auditors the whole city's, each payout with what
-    /// lets them check the account paid into is the one asked for (``BankPayouts/Check``).
-    func officePayouts(_ context: AppRequestContext, done: Bool) async throws -> [BankPayouts.Payout] {
+    /// The `after` of a request for a page of payouts: a payout's id, or nil.
+    static func payoutCursor(_ request: Request) throws -> UUID? {
+        try request.uri.queryParameters["after"].map { text in
+            guard let id = UUID(uuidString: String(text)) else {
+                throw AdalError.invalidField(field: "after", reason: "a payout's id")
+            }
+            return id
+        }
+    }
+
+    /// The office's list (``MealQueries/officePayouts(done:staff:checked:after:limit:tenantID:)``):
+    /// a school's office sees its schools'; the akimat and auditors the whole city's, each payout
+    /// with what lets them check the account paid into is the one asked for (``BankPayouts/Check``).
+    func officePayouts(
+        _ context: AppRequestContext,
+        done: Bool,
+        after: UUID? = nil,
+        limit: Int = MealQueries.payoutPage
+    ) async throws -> [BankPayouts.Payout] {
         let (tenant, principal) = try context.authorised(Self.payoutReaders)
         let city = !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor])
         return try await MealQueries(database: dependencies.database).officePayouts(
             done: done,
             staff: city ? nil : principal.userID,
             checked: city,
+            after: after,
+            limit: limit,
             tenantID: tenant.id
         )
     }

@@ -70,8 +70,11 @@ extension MealsPagesController {
     ) async throws -> Response {
         let (tenant, principal) = try context.authorised(MealsController.payoutReaders)
         let meals = MealsController(dependencies: dependencies)
+        // The transfers made are read a page at a time, from the newest or on from `after`.
+        let after = try MealsController.payoutCursor(request)
         let (waiting, done) = (
-            try await meals.officePayouts(context, done: false), try await meals.officePayouts(context, done: true)
+            try await meals.officePayouts(context, done: false),
+            try await meals.officePayouts(context, done: true, after: after)
         )
         let (locales, language) = (dependencies.pages.locales, context.language)
         let base = "/\(tenant.slug)/meals"
@@ -107,6 +110,11 @@ extension MealsPagesController {
             values: [
                 "payouts": waiting.map(row), "hasPayouts": !waiting.isEmpty,
                 "done": done.map(row), "hasDone": !done.isEmpty,
+                "olderPath": PageRenderer.optional(
+                    done.count == MealQueries.payoutPage
+                        ? done.last.map { "\(base)/payouts?after=\($0.id.uuidString.lowercased())" } : nil
+                ),
+                "newestPath": PageRenderer.optional(after == nil ? nil : "\(base)/payouts"),
                 // Auditors read; the office and the akimat record.
                 "mayRecord": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
                 "checked": !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]),

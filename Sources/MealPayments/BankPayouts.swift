@@ -109,6 +109,9 @@ public enum BankPayouts {
         public var parts: [Part]
         /// For auditors: what lets them check the account paid into is the one asked for.
         public var check: Check? = nil
+
+        /// When it was recorded paid or sent back; nil while it waits.
+        public var settledAt: Date? { paidAt ?? returnedAt }
     }
 
     /// What lets an auditor check that the account the office pays into is the one the payout

@@ -295,6 +295,62 @@ public struct MealQueries: Sendable {
         guard (1...Self.payoutPage).contains(limit) else {
             throw AdalError.invalidField(field: "limit", reason: "from 1 to \(Self.payoutPage)")
         }
+        return try await payouts(
+            done: done,
+            staff: staff,
+            checked: checked,
+            after: after,
+            month: nil,
+            limit: limit,
+            tenantID: tenantID
+        )
+    }
+
+    /// The most payouts a month's file holds; a city that settles more is told to ask for less.
+    public static let payoutMonth = 5_000
+
+    /// The payouts paid or sent back in `month` (`YYYY-MM`, by when that was recorded, in
+    /// Kazakhstan), in the order they were recorded: what an auditor reconciles with the bank's
+    /// statement of the month. Readers as ``officePayouts(done:staff:checked:after:limit:tenantID:)``.
+    /// A month not written `YYYY-MM`, or one with more than ``payoutMonth`` payouts, is refused
+    /// naming `month`.
+    public func settledPayouts(
+        month: String,
+        staff: UUID?,
+        checked: Bool,
+        tenantID: UUID
+    ) async throws -> [BankPayouts.Payout] {
+        guard month.wholeMatch(of: /20[0-9]{2}-(0[1-9]|1[0-2])/) != nil else {
+            throw AdalError.invalidField(field: "month", reason: "a month as YYYY-MM, such as 2026-11")
+        }
+        let found = try await payouts(
+            done: true,
+            staff: staff,
+            checked: checked,
+            after: nil,
+            month: month,
+            limit: Self.payoutMonth + 1,
+            tenantID: tenantID
+        )
+        guard found.count <= Self.payoutMonth else {
+            throw AdalError.invalidField(
+                field: "month",
+                reason: "more than \(Self.payoutMonth) payouts were settled in \(month); ask for a school's office"
+            )
+        }
+        return found.sorted { ($0.settledAt ?? $0.at, $0.id.uuidString) < ($1.settledAt ?? $1.at, $1.id.uuidString) }
+    }
+
+    /// The office's lists: by page (`after`, newest or oldest first) or by the month they were settled in.
+    private func payouts(
+        done: Bool,
+        staff: UUID?,
+        checked: Bool,
+        after: UUID?,
+        month: String?,
+        limit: Int,
+        tenantID: UUID
+    ) async throws -> [BankPayouts.Payout] {
         let logger = database.logger
         let (order, before) = done ? ("DESC", "<") : ("ASC", ">")
         return try await database.withTenant(tenantID) { connection in
@@ -318,6 +374,9 @@ public struct MealQueries: Sendable {
                     AND (\(after)::uuid IS NULL OR (created_at, id) \(unescaped: before) (
                         SELECT m.created_at, m.id FROM meal_payouts m
                         WHERE m.tenant_id = \(tenantID) AND m.id = \(after)::uuid))
+                    AND (\(month)::text IS NULL OR coalesce(paid_at, returned_at) >= (\(month)::text || '-01 00:00+05')::timestamptz
+                        AND coalesce(paid_at, returned_at) < (\(month)::text || '-01 00:00+05')::timestamptz
+                            + interval '1 month')
                 ORDER BY created_at \(unescaped: order), id \(unescaped: order) LIMIT \(limit)
                 """,
                 whole: true,
@@ -372,21 +431,58 @@ public struct MealQueries: Sendable {
         )
     }
 
-    /// The statement as CSV in `words`'s dialect, amounts in tenge (`1250.50`, or `1250,50`).
-    public static func csv(_ lines: [Line], words: CSVWords = .codes) -> String {
+    /// A moment's date (`2026-11-24`) and time (`08:15`) in Kazakhstan, as the CSV files write them.
+    public static func dateAndTime(_ moment: Date) -> (date: String, time: String) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: moment)
+        return (
+            String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
+            String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0)
+        )
+    }
+
+    /// The statement as CSV in `words`'s dialect, amounts in tenge (`1250.50`, or `1250,50`).
+    public static func csv(_ lines: [Line], words: CSVWords = .codes) -> String {
         let rows = lines.map { line in
-            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: line.at)
+            let (date, time) = dateAndTime(line.at)
             return [
-                String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0),
-                String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0), words.kind(line.kind),
+                date, time, words.kind(line.kind),
                 words.status(line.status), line.school ?? "", line.items.joined(separator: "; "),
                 Money.tenge(line.amount, decimalMark: words.dialect.decimalMark), line.paid.map(words.paidBy) ?? "",
                 line.reason.map(words.reason) ?? "",
             ]
         }
         return words.dialect.text([words.header] + rows)
+    }
+
+    /// Settled payouts as CSV (RFC 4180, amounts in tenge), one per line in the order given: when
+    /// it was recorded paid or sent back (date, time in Kazakhstan), when it was asked for, the
+    /// pupil, the amount, the account and its holder, the outcome with the bank's reference or
+    /// the reason it came back; with `checked`, the commitment the guardian's step recorded, its
+    /// audit leaf and whether the account matches it (``BankPayouts/Check``).
+    public static func payoutsCSV(_ payouts: [BankPayouts.Payout], checked: Bool) -> String {
+        var header = [
+            "settled_date", "settled_time", "asked_date", "pupil", "amount_tenge", "iban", "holder", "status",
+            "bank_reference", "returned_reason",
+        ]
+        if checked { header += ["payee", "leaf_index", "matches"] }
+        let rows = payouts.map { payout in
+            let settled = payout.settledAt.map(dateAndTime)
+            var row = [
+                settled?.date ?? "", settled?.time ?? "", dateAndTime(payout.at).date, payout.pupilName,
+                Money.tenge(payout.amount, decimalMark: "."), payout.iban, payout.holder, payout.status,
+                payout.bankReference ?? "", payout.returnedReason ?? "",
+            ]
+            if checked {
+                row += [
+                    payout.check?.payee ?? "", payout.check?.leafIndex.map(String.init) ?? "",
+                    payout.check.map { $0.matches ? "yes" : "no" } ?? "",
+                ]
+            }
+            return row
+        }
+        return CSVDialect.rfc4180.text([header] + rows)
     }
 
     /// Meal spending per month in Kazakhstan (posted charges less their refunds), oldest first,

@@ -253,6 +253,51 @@ struct MealBankPayoutTests {
             #expect(later.main.contains("account closed") && !later.main.contains("PP-2026-0412"), "\(later.main)")
             #expect(!(try await office.get("/astana/meals/payouts?lang=en")).main.contains("Back to the latest"))
 
+            // The month's settled transfers as a file, in the order recorded, to hold against the
+            // bank's statement; the akimat's with each one's check, the office's without.
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
+            let now = calendar.dateComponents([.year, .month], from: Date())
+            let month = String(format: "%04d-%02d", now.year ?? 0, now.month ?? 0)
+            let file = try await client.api(.get, "/api/astana/meals/payouts.csv?month=\(month)", token: city.admin)
+            #expect(file.status == .ok && file.headers[.contentType] == "text/csv; charset=utf-8", "\(file.text)")
+            let records = file.text.split(separator: "\r\n").map(String.init)
+            #expect(records.count == 3, "\(file.text)")
+            #expect(records.first?.hasSuffix("bank_reference,returned_reason,payee,leaf_index,matches") == true)
+            #expect(
+                records.dropFirst().first?.contains(",600.00,KZ86 125K ZT50 0410 0100,Father,returned,,account closed,")
+                    == true,
+                "\(file.text)"
+            )
+            #expect(
+                records.last?.contains(",600.00,KZ32 125K ZT50 0410 0199,Father,paid,PP-2026-0412,,") == true
+                    && records.last?.hasSuffix(",yes") == true,
+                "\(file.text)"
+            )
+            let officeFile = try await client.api(
+                .get,
+                "/api/astana/meals/payouts.csv?month=\(month)",
+                token: city.school
+            )
+            #expect(officeFile.text.hasPrefix("settled_date,") && !officeFile.text.contains("payee"))
+            #expect(officeFile.text.split(separator: "\r\n").count == 3, "\(officeFile.text)")
+            let before = try await client.api(.get, "/api/astana/meals/payouts.csv?month=2025-01", token: city.admin)
+            #expect(before.status == .ok && before.text.split(separator: "\r\n").count == 1, "\(before.text)")
+            for query in ["?month=2026-13", "?month=november", ""] {
+                let refused = try await client.api(.get, "/api/astana/meals/payouts.csv" + query, token: city.admin)
+                #expect(
+                    refused.status == .unprocessableContent && refused.text.contains("\"month\""),
+                    "\(query): \(refused.text)"
+                )
+            }
+            #expect(
+                try await client.api(.get, "/api/astana/meals/payouts.csv?month=\(month)", token: father).status
+                    == .forbidden
+            )
+            let download = try await office.get("/astana/meals/payouts.csv?month=\(month)")
+            #expect(download.status == .ok && download.text.contains("PP-2026-0412"), "\(download.text)")
+            #expect(try await office.get("/astana/meals/payouts?lang=en").main.contains("name=\"month\""))
+
             // The guardians' view: masked, each payout with its outcome.
             let mine = try await client.api(.get, "/api/astana/meals/pupils/\(city.pupil)/payouts", token: city.parent)
             let statuses = (try mine.json()["payouts"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }

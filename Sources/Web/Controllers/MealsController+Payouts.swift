@@ -75,6 +75,7 @@ extension MealsController {
         group.post("pupils/:pupil/payouts", use: payOut)
         group.get("pupils/:pupil/payouts", use: pupilPayouts)
         group.get("payouts", use: listPayouts)
+        group.get("payouts.csv", use: payoutsCSV)
         group.post("payouts/:payout/paid", use: payoutPaid)
         group.post("payouts/:payout/returned", use: payoutReturned)
     }
@@ -210,6 +211,27 @@ extension MealsController {
             } ?? MealQueries.payoutPage
         let payouts = try await officePayouts(context, done: done, after: try Self.payoutCursor(request), limit: limit)
         return PayoutsAnswer(payouts: payouts, next: payouts.count == limit ? payouts.last?.id : nil)
+    }
+
+    /// `GET /api/{city}/meals/payouts.csv?month=YYYY-MM`: the payouts paid or sent back in that
+    /// month, in the order they were recorded, for reconciling with the bank's statement; the
+    /// same readers as the list, auditors and the akimat with each one's check.
+    @Sendable func payoutsCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let month = request.uri.queryParameters["month"].map(String.init) else {
+            throw AdalError.invalidField(field: "month", reason: "required: a month as YYYY-MM, such as 2026-11")
+        }
+        let (tenant, principal) = try context.authorised(Self.payoutReaders)
+        let city = !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor])
+        let payouts = try await MealQueries(database: dependencies.database).settledPayouts(
+            month: month,
+            staff: city ? nil : principal.userID,
+            checked: city,
+            tenantID: tenant.id
+        )
+        return Self.csvFile(
+            MealQueries.payoutsCSV(payouts, checked: city),
+            name: "meals-payouts-\(tenant.slug)-\(month).csv"
+        )
     }
 
     /// The `after` of a request for a page of payouts: a payout's id, or nil.

@@ -13,6 +13,14 @@ extension MealsPagesController {
         group.get("payouts", use: payouts)
         group.post("payouts/:payout/paid", use: payoutPaid)
         group.post("payouts/:payout/returned", use: payoutReturned)
+        group.get("payouts.csv", use: payoutsCSV)
+    }
+
+    /// The month's settled transfers as a file, the same as the API's (``MealsController/payoutsCSV(request:context:)``).
+    @Sendable func payoutsCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard context.principal != nil else { return signIn(tenant) }
+        return try await MealsController(dependencies: dependencies).payoutsCSV(request: request, context: context)
     }
 
     @Sendable func payouts(request: Request, context: AppRequestContext) async throws -> Response {
@@ -115,6 +123,7 @@ extension MealsPagesController {
                         ? done.last.map { "\(base)/payouts?after=\($0.id.uuidString.lowercased())" } : nil
                 ),
                 "newestPath": PageRenderer.optional(after == nil ? nil : "\(base)/payouts"),
+                "csvPath": "\(base)/payouts.csv", "thisMonth": String(MealQueries.dateAndTime(Date()).date.prefix(7)),
                 // Auditors read; the office and the akimat record.
                 "mayRecord": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
                 "checked": !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]),

@@ -335,7 +335,8 @@ public struct MealQueries: Sendable {
         guard found.count <= Self.payoutMonth else {
             throw AdalError.invalidField(
                 field: "month",
-                reason: "more than \(Self.payoutMonth) payouts were settled in \(month); ask for a school's office"
+                reason:
+                    "more than \(Self.payoutMonth) payouts were settled in \(month), more than one file holds: read them page by page from GET …/meals/payouts?status=done"
             )
         }
         return found.sorted { ($0.settledAt ?? $0.at, $0.id.uuidString) < ($1.settledAt ?? $1.at, $1.id.uuidString) }
@@ -456,12 +457,16 @@ public struct MealQueries: Sendable {
         return words.dialect.text([words.header] + rows)
     }
 
-    /// Settled payouts as CSV (RFC 4180, amounts in tenge), one per line in the order given: when
+    /// Settled payouts as CSV in `dialect` (RFC 4180 for programs; amounts in tenge), one per line in the order given: when
     /// it was recorded paid or sent back (date, time in Kazakhstan), when it was asked for, the
     /// pupil, the amount, the account and its holder, the outcome with the bank's reference or
     /// the reason it came back; with `checked`, the commitment the guardian's step recorded, its
     /// audit leaf and whether the account matches it (``BankPayouts/Check``).
-    public static func payoutsCSV(_ payouts: [BankPayouts.Payout], checked: Bool) -> String {
+    public static func payoutsCSV(
+        _ payouts: [BankPayouts.Payout],
+        checked: Bool,
+        dialect: CSVDialect = .rfc4180
+    ) -> String {
         var header = [
             "settled_date", "settled_time", "asked_date", "pupil", "amount_tenge", "iban", "holder", "status",
             "bank_reference", "returned_reason",
@@ -471,7 +476,7 @@ public struct MealQueries: Sendable {
             let settled = payout.settledAt.map(dateAndTime)
             var row = [
                 settled?.date ?? "", settled?.time ?? "", dateAndTime(payout.at).date, payout.pupilName,
-                Money.tenge(payout.amount, decimalMark: "."), payout.iban, payout.holder, payout.status,
+                Money.tenge(payout.amount, decimalMark: dialect.decimalMark), payout.iban, payout.holder, payout.status,
                 payout.bankReference ?? "", payout.returnedReason ?? "",
             ]
             if checked {
@@ -482,7 +487,7 @@ public struct MealQueries: Sendable {
             }
             return row
         }
-        return CSVDialect.rfc4180.text([header] + rows)
+        return dialect.text([header] + rows)
     }
 
     /// Meal spending per month in Kazakhstan (posted charges less their refunds), oldest first,

@@ -294,8 +294,10 @@ struct MealBankPayoutTests {
                 try await client.api(.get, "/api/astana/meals/payouts.csv?month=\(month)", token: father).status
                     == .forbidden
             )
-            let download = try await office.get("/astana/meals/payouts.csv?month=\(month)")
-            #expect(download.status == .ok && download.text.contains("PP-2026-0412"), "\(download.text)")
+            // The page's file opens in a Russian spreadsheet: a byte-order mark, semicolons, a decimal comma.
+            let download = try await office.get("/astana/meals/payouts.csv?month=\(month)&lang=ru")
+            #expect(download.status == .ok && download.text.hasPrefix("\u{FEFF}settled_date;"), "\(download.text)")
+            #expect(download.text.contains(";600,00;KZ32 125K ZT50 0410 0199;Father;paid;PP-2026-0412;"))
             #expect(try await office.get("/astana/meals/payouts?lang=en").main.contains("name=\"month\""))
 
             // The guardians' view: masked, each payout with its outcome.

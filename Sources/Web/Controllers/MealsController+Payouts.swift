@@ -217,6 +217,11 @@ extension MealsController {
     /// month, in the order they were recorded, for reconciling with the bank's statement; the
     /// same readers as the list, auditors and the akimat with each one's check.
     @Sendable func payoutsCSV(request: Request, context: AppRequestContext) async throws -> Response {
+        try await payoutsCSV(request, context, dialect: .rfc4180)
+    }
+
+    /// The month's file in `dialect`: RFC 4180 for the API, the reader's spreadsheet's for the page.
+    func payoutsCSV(_ request: Request, _ context: AppRequestContext, dialect: CSVDialect) async throws -> Response {
         guard let month = request.uri.queryParameters["month"].map(String.init) else {
             throw AdalError.invalidField(field: "month", reason: "required: a month as YYYY-MM, such as 2026-11")
         }
@@ -229,7 +234,7 @@ extension MealsController {
             tenantID: tenant.id
         )
         return Self.csvFile(
-            MealQueries.payoutsCSV(payouts, checked: city),
+            MealQueries.payoutsCSV(payouts, checked: city, dialect: dialect),
             name: "meals-payouts-\(tenant.slug)-\(month).csv"
         )
     }

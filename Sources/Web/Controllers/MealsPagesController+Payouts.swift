@@ -16,11 +16,16 @@ extension MealsPagesController {
         group.get("payouts.csv", use: payoutsCSV)
     }
 
-    /// The month's settled transfers as a file, the same as the API's (``MealsController/payoutsCSV(request:context:)``).
+    /// The month's settled transfers as the API's file (``MealsController/payoutsCSV(request:context:)``),
+    /// written for a spreadsheet in the reader's language (``MealsPagesController/dialect(_:)``).
     @Sendable func payoutsCSV(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         guard context.principal != nil else { return signIn(tenant) }
-        return try await MealsController(dependencies: dependencies).payoutsCSV(request: request, context: context)
+        return try await MealsController(dependencies: dependencies).payoutsCSV(
+            request,
+            context,
+            dialect: Self.dialect(context.language)
+        )
     }
 
     @Sendable func payouts(request: Request, context: AppRequestContext) async throws -> Response {

@@ -59,6 +59,13 @@ extension TestDatabases {
     /// How long a test's pools may take to close once it is done.
     static let closeWait: Duration = .seconds(30)
 
+    /// How long a test waits for its new database to answer. Production start-up gives up after
+    /// 10 s; here every suite starts at once on two cores and one PostgreSQL, each test making
+    /// its database and opening its pools (each connection a SCRAM handshake on the database's
+    /// event loop), and a clean clone's run once had 18 tests of its first second give up at
+    /// 10 s, 20 s into the run, though the cluster was up.
+    static let reachWait: Duration = .seconds(60)
+
     /// Runs `body` while `configuration`'s client runs, as `PostgresClient.using` does, but waits
     /// at most ``closeWait`` for the pool to close afterwards: a connection still leased then (a
     /// statement whose reply never came, see `Database.withConnection`) would keep it open, and
@@ -73,7 +80,12 @@ extension TestDatabases {
         let running = Task { await client.run() }
         let result: Swift.Result<Result, any Error>
         do {
-            try await ConnectionCheck.requireReachable(client, configuration: configuration, logger: logger)
+            try await ConnectionCheck.requireReachable(
+                client,
+                configuration: configuration,
+                timeout: reachWait,
+                logger: logger
+            )
             result = .success(try await body(client))
         } catch {
             result = .failure(error)

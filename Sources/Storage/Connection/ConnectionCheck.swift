@@ -8,11 +8,12 @@ public enum ConnectionCheck {
     /// How long start-up waits for the database before giving up with a clear error.
     public static let startupTimeout: Duration = .seconds(10)
 
-    /// Waits until `client` (already running) answers a query, or fails within ``startupTimeout``
-    /// with ``DatabaseUnreachable``.
+    /// Waits until `client` (already running) answers a query, or fails within `timeout`
+    /// (``startupTimeout`` unless given) with ``DatabaseUnreachable``.
     public static func requireReachable(
         _ client: PostgresClient,
         configuration: PostgresClient.Configuration,
+        timeout: Duration = startupTimeout,
         logger: Logger
     ) async throws {
         let target =
@@ -28,13 +29,13 @@ public enum ConnectionCheck {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: startupTimeout)
+                try await Task.sleep(for: timeout)
                 return false
             }
             defer { group.cancelAll() }
             return try await group.next() ?? false
         }
-        guard answered else { throw DatabaseUnreachable(target: target, reason: "no answer within \(startupTimeout)") }
+        guard answered else { throw DatabaseUnreachable(target: target, reason: "no answer within \(timeout)") }
     }
 
     /// Refuses a role that is superuser, can bypass row-level security, or owns tables.

@@ -138,6 +138,31 @@ public enum MealAccountService {
             }
             return items
         }
+
+        /// `items` as JSON, byte for byte what `JSONEncoder` with sorted keys writes for them
+        /// (`/` as `\/`, `allergens` left out when nil): a step's input holds this text, and a
+        /// till's retry is matched by its bytes, also across versions of the server. Written
+        /// directly: `JSONEncoder` was nearly 4 % of the server's CPU per charge.
+        public static func json(_ items: [Item]) -> String {
+            var out = "["
+            for (index, item) in items.enumerated() {
+                out += index == 0 ? "{" : ",{"
+                if let allergens = item.allergens {
+                    out += "\"allergens\":["
+                    for (position, allergen) in allergens.enumerated() {
+                        if position > 0 { out += "," }
+                        InputValue.writeString(allergen, to: &out, escapingSlashes: true)
+                    }
+                    out += "],"
+                }
+                out += "\"name\":"
+                InputValue.writeString(item.name, to: &out, escapingSlashes: true)
+                out += ",\"price\":"
+                out += String(item.price)
+                out += "}"
+            }
+            return out + "]"
+        }
     }
 
     /// Tills' charges, one or a batch: each charge's items' total checked against the contract
@@ -443,7 +468,7 @@ public enum MealAccountService {
     // MARK: - Shared
 
     static func transferID(_ context: StepContext) throws -> UUID {
-        guard let id = UUID(uuidString: context.input.string("transfer_id") ?? "") else {
+        guard let id = UUID(hyphenated: context.input.string("transfer_id") ?? "") else {
             throw AdalError.invalidField(field: "transfer_id", reason: "a UUID the client chooses")
         }
         return id
@@ -578,8 +603,7 @@ public struct PreparedCharges: PreparedSQL {
         let today = Day.kazakhstan(now)
         let times = charges.map { $0.servedAt ?? now }
         let days = charges.map { $0.servedAt.map(Day.kazakhstan) ?? today }
-        let encoder = JSONEncoder()
-        let allergens = try charges.map { String(decoding: try encoder.encode($0.allergens), as: UTF8.self) }
+        let allergens = charges.map { InputValue.array($0.allergens.map(InputValue.string)).canonicalJSON }
         let (instances, transfers) = (charges.map(\.instanceID), charges.map(\.transfer))
         let hashes = charges.map { ByteBuffer(bytes: $0.requestHash) }
         let (tills, items, amounts) = (charges.map(\.till), charges.map(\.items), charges.map(\.amount))

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Storage
+import Workflow
 
 /// Reads for the meal API and pages, each in the city's own transaction.
 public struct MealQueries: Sendable {
@@ -156,8 +157,7 @@ public struct MealQueries: Sendable {
     typealias LineRow = (UUID, String, String, Int64, Date, String?, String, String?, UUID?, UUID, Int64, String)
 
     static func found(_ row: LineRow) -> Found {
-        let items =
-            (try? JSONDecoder().decode([MealAccountService.Item].self, from: Data(row.6.utf8)))?.map(\.name) ?? []
+        let items = (try? InputValue(json: row.6.utf8)).flatMap(MealAccountService.Item.list)?.map(\.name) ?? []
         return Found(
             line: Line(
                 id: row.0,

@@ -59,11 +59,13 @@ enum BalanceWatch {
 
     /// The guardians' settings as `adal_meal_charges` returns them: `[[user, alert, threshold, amount], …]`.
     static func settings(_ json: String) throws -> [Setting] {
-        guard let rows = try? JSONDecoder().decode([[InputValue]].self, from: Data(json.utf8)) else {
+        guard case .array(let rows) = try? InputValue(json: json.utf8) else {
             throw AdalError.unavailable(reason: "the guardians' settings are not readable")
         }
-        return rows.compactMap { row in
-            guard row.count == 4, case .string(let text) = row[0], let user = UUID(uuidString: text) else { return nil }
+        return rows.compactMap { value in
+            guard case .array(let row) = value, row.count == 4, case .string(let text) = row[0],
+                let user = UUID(hyphenated: text)
+            else { return nil }
             func number(_ value: InputValue) -> Int64? {
                 if case .integer(let number) = value { return number }
                 return nil

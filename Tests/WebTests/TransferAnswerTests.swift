@@ -69,4 +69,29 @@ struct TransferAnswerTests {
             #expect(byHand != nil && byHand == encoded, "\(answer.json.canonicalJSON)")
         }
     }
+
+    @Test("a charge's items are written byte for byte as JSONEncoder with sorted keys writes them")
+    func itemsAsEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var everyASCII = ""
+        for value in 0..<0x80 { everyASCII.unicodeScalars.append(Unicode.Scalar(UInt8(value))) }
+        let lists: [[MealAccountService.Item]] = [
+            [],
+            [.init(name: "Плов", price: 85_000)],
+            [
+                .init(name: "Суп/борщ «домашний»", price: 0, allergens: []),
+                .init(name: "", price: -1, allergens: ["a/b"]),
+            ],
+            [.init(name: everyASCII, price: Int64.max, allergens: [everyASCII, "é€😀\u{2028}\u{85}"])],
+            [
+                .init(name: "x", price: Int64.min, allergens: nil),
+                .init(name: "\u{7F}\\/\"", price: 7, allergens: ["Nuts"]),
+            ],
+        ]
+        for items in lists {
+            let expected = String(decoding: try encoder.encode(items), as: UTF8.self)
+            #expect(MealAccountService.Item.json(items) == expected)
+        }
+    }
 }

@@ -142,7 +142,7 @@ struct MealCharges: Sendable {
     }
 
     /// The step's idempotency key: the charge's id, so a retried charge replays the first.
-    static func key(_ transfer: UUID) -> String { "charge-\(transfer.uuidString.lowercased())" }
+    static func key(_ transfer: UUID) -> String { "charge-\(transfer.lowercasedText)" }
 
     /// Batches served so far, the charges in them and the time they took.
     var served: BatchesServed { queue.served }

@@ -12,12 +12,6 @@ import Workflow
 struct MealsController {
     static let service = MealAccountService.key
     static let schoolStaff: Set<Role> = [.schoolAdmin, .akimatAdmin]
-    /// Keys sorted, so a retried charge is byte for byte the same request.
-    static let canonical = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
 
     let dependencies: AppDependencies
 
@@ -361,7 +355,7 @@ struct MealsController {
         var json: InputValue {
             let line = transfer
             var members: [String: InputValue] = [
-                "id": .string(line.id.uuidString),
+                "id": .string(line.id.uppercasedText),
                 "kind": .string(line.kind),
                 "status": .string(line.status),
                 "amount": .integer(line.amount),
@@ -371,7 +365,7 @@ struct MealsController {
             if let school = line.school { members["school"] = .string(school) }
             if let paidBy = line.paidBy { members["paidBy"] = .string(paidBy) }
             if let reason = line.reason { members["reason"] = .string(reason) }
-            if let refersTo = line.refersTo { members["refersTo"] = .string(refersTo.uuidString) }
+            if let refersTo = line.refersTo { members["refersTo"] = .string(refersTo.uppercasedText) }
             return .object(["transfer": .object(members), "balance": .integer(balance), "replayed": .bool(replayed)])
         }
 
@@ -430,8 +424,8 @@ struct MealsController {
     ) throws -> MealCharges.Charge {
         guard body.card.count <= 64 else { throw AdalError.notFound(what: MealReason.unknownCard) }
         var input: [String: InputValue] = [
-            "transfer_id": .string(body.id.uuidString.lowercased()),
-            "items": .string(String(decoding: try canonical.encode(body.items), as: UTF8.self)),
+            "transfer_id": .string(body.id.lowercasedText),
+            "items": .string(MealAccountService.Item.json(body.items)),
         ]
         if body.allergenOverride == true { input["allergen_override"] = .string("confirmed_by_staff") }
         if let servedAt = body.servedAt { input["served_at"] = .string(servedAt.ISO8601Format()) }
@@ -575,7 +569,7 @@ extension MealsController.ChargeBody {
             throw refuse("body", error.description)
         }
         guard case .object(let members) = value else { throw refuse("body", "a JSON object") }
-        guard case .string(let id)? = members["id"], let uuid = UUID(uuidString: id) else {
+        guard case .string(let id)? = members["id"], let uuid = UUID(hyphenated: id) else {
             throw refuse("id", "a UUID the till chose for this charge")
         }
         guard case .string(let card)? = members["card"] else { throw refuse("card", "the card's or QR code's text") }

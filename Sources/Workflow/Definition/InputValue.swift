@@ -78,11 +78,17 @@ public enum InputValue: Sendable, Hashable, Codable {
         }
     }
 
-    /// Appends `text` as a JSON string with only the escapes JSON requires.
-    public static func writeString(_ text: String, to out: inout String) {
+    /// Appends `text` as a JSON string with only the escapes JSON requires, and `/` as `\/` too
+    /// when `escapingSlashes` (as `JSONEncoder` writes it by default).
+    public static func writeString(_ text: String, to out: inout String, escapingSlashes: Bool = false) {
         out += "\""
         // Most text needs no escape at all: appended whole rather than scalar by scalar.
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+        guard
+            text.utf8.contains(where: {
+                $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\")
+                    || (escapingSlashes && $0 == UInt8(ascii: "/"))
+            })
+        else {
             out += text
             out += "\""
             return
@@ -91,6 +97,7 @@ public enum InputValue: Sendable, Hashable, Codable {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
+            case "/" where escapingSlashes: out += "\\/"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"

@@ -252,7 +252,9 @@ public struct WorkflowEngine: Sendable {
             }
             throw AdalError.invalidField(field: "event", reason: "\(definition.key) has no event '\(eventName)'")
         }
-        let stored = try JSONDecoder().decode([String: InputValue].self, from: Data(locked.parametersJSON.utf8))
+        guard case .object(let stored) = try InputValue(json: locked.parametersJSON.utf8) else {
+            throw AdalError.unavailable(reason: "instance \(instanceID)'s parameters are not a JSON object")
+        }
         let parameters = try ParameterSet(definition: definition, settings: stored)
         let context = try await check(
             connection,
@@ -593,7 +595,7 @@ public struct WorkflowEngine: Sendable {
     static func requestHash(instanceID: UUID?, service: String?, event: String, input: [String: InputValue]) -> [UInt8]
     {
         let document = InputValue.object([
-            "instance": instanceID.map { .string($0.uuidString.lowercased()) } ?? .null,
+            "instance": instanceID.map { .string($0.lowercasedText) } ?? .null,
             "service": service.map(InputValue.string) ?? .null,
             "event": .string(event),
             "input": .object(input),

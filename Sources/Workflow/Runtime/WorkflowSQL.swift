@@ -335,7 +335,7 @@ public struct StepWrite: Sendable {
         let event = steps.map(\.event)
         let from = steps.map { $0.fromState ?? "" }
         let to = steps.map(\.toState)
-        let actor = steps.map { $0.actorID?.uuidString ?? "" }
+        let actor = steps.map { $0.actorID?.lowercasedText ?? "" }
         let role = steps.map(\.actorRole)
         let input = steps.map(\.inputJSON)
         let inputHash = steps.map { ByteBuffer(bytes: $0.inputSHA256) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Workflow
 
 @testable import MealPayments
 @testable import Web
@@ -64,9 +65,12 @@ struct TransferAnswerTests {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         for answer in Self.answers {
-            let byHand = try JSONSerialization.jsonObject(with: Data(answer.json.canonicalJSON.utf8)) as? NSDictionary
+            let byHand = try JSONSerialization.jsonObject(with: Data(answer.text.utf8)) as? NSDictionary
             let encoded = try JSONSerialization.jsonObject(with: try encoder.encode(answer)) as? NSDictionary
-            #expect(byHand != nil && byHand == encoded, "\(answer.json.canonicalJSON)")
+            #expect(byHand != nil && byHand == encoded, "\(answer.text)")
+            // Keys in order and no white space, as the canonical form of the same JSON.
+            let parsed = try InputValue(json: answer.text.utf8)
+            #expect(parsed.canonicalJSON == answer.text)
         }
     }
 

@@ -344,33 +344,46 @@ struct MealsController {
 
     /// A transfer as the till, the school or the guardian is answered: the JSON that
     /// `JSONEncoder` would write for it (ISO 8601 times, ids in capitals, absent fields left
-    /// out), written through ``InputValue`` instead — `JSONEncoder` took 7.5 % of the server's
-    /// CPU in `adal bench meals`, more than anything else a charge runs in this process.
+    /// out), written directly with its keys in order: `JSONEncoder` took 7.5 % of the server's
+    /// CPU in `adal bench meals`, more than anything else a charge runs in this process, and a
+    /// dictionary of ``InputValue`` sorted for each answer still 2 %.
     struct TransferAnswer: ResponseGenerator, Encodable {
         var transfer: MealQueries.Line
         var balance: Int64
         /// True when this is the stored answer to an earlier request with the same id.
         var replayed: Bool
 
-        var json: InputValue {
+        var text: String {
             let line = transfer
-            var members: [String: InputValue] = [
-                "id": .string(line.id.uppercasedText),
-                "kind": .string(line.kind),
-                "status": .string(line.status),
-                "amount": .integer(line.amount),
-                "at": .string(line.at.ISO8601Format()),
-                "items": .array(line.items.map(InputValue.string)),
-            ]
-            if let school = line.school { members["school"] = .string(school) }
-            if let paidBy = line.paidBy { members["paidBy"] = .string(paidBy) }
-            if let reason = line.reason { members["reason"] = .string(reason) }
-            if let refersTo = line.refersTo { members["refersTo"] = .string(refersTo.uppercasedText) }
-            return .object(["transfer": .object(members), "balance": .integer(balance), "replayed": .bool(replayed)])
+            var out =
+                "{\"balance\":\(balance),\"replayed\":\(replayed),\"transfer\":{\"amount\":\(line.amount),\"at\":\""
+            out += line.at.iso8601Text
+            out += "\",\"id\":\""
+            out += line.id.uppercasedText
+            out += "\",\"items\":["
+            for (index, item) in line.items.enumerated() {
+                if index > 0 { out += "," }
+                InputValue.writeString(item, to: &out)
+            }
+            out += "],\"kind\":"
+            InputValue.writeString(line.kind, to: &out)
+            for (key, value) in [("paidBy", line.paidBy), ("reason", line.reason)] {
+                guard let value else { continue }
+                out += ",\"\(key)\":"
+                InputValue.writeString(value, to: &out)
+            }
+            if let refersTo = line.refersTo { out += ",\"refersTo\":\"\(refersTo.uppercasedText)\"" }
+            if let school = line.school {
+                out += ",\"school\":"
+                InputValue.writeString(school, to: &out)
+            }
+            out += ",\"status\":"
+            InputValue.writeString(line.status, to: &out)
+            return out + "}}"
         }
 
         func response(from request: Request, context: some RequestContext) throws -> Response {
-            let body = ByteBuffer(string: json.canonicalJSON)
+            let body = ByteBuffer(string: text)
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes)],

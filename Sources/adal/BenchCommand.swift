@@ -197,6 +197,7 @@ struct BenchCommand: AsyncParsableCommand {
 /// A throw-away embedded cluster for one benchmark run: fsync and synchronous_commit stay on.
 enum BenchEnvironment {
     static let logger = {
+        _ = ServerLogging.installed
         var logger = Logger(label: "adal.bench")
         logger.logLevel = .warning
         return logger

@@ -77,10 +77,17 @@ struct CommonOptions: ParsableArguments {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level '\(logLevel)'")
         }
+        _ = ServerLogging.installed
         var logger = Logger(label: "adal")
         logger.logLevel = level
         return logger
     }
+}
+
+/// Every logger of the command writes through ``LineLogHandler``; installed once, before the
+/// first logger is made.
+enum ServerLogging {
+    static let installed: Void = LoggingSystem.bootstrap { LineLogHandler.standardError(label: $0) }
 }
 
 /// Runs `body` with the database resolved and migrated, then stops an embedded cluster this

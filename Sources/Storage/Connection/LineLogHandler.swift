@@ -17,13 +17,27 @@ public struct LineLogHandler: LogHandler {
     let label: String
     let write: @Sendable (String) -> Void
 
-    /// A handler writing to standard error, each line in one `write(2)`, so that lines from
-    /// several threads never interleave.
+    /// A handler writing to standard error, each line in one `write(2)` where the stream takes
+    /// it whole (up to 4 KiB on a pipe), so that lines from several threads do not interleave.
     public static func standardError(label: String, metadataProvider: Logger.MetadataProvider? = nil) -> LineLogHandler
     {
         LineLogHandler(label: label, metadataProvider: metadataProvider) { line in
             var line = line
-            line.withUTF8 { bytes in _ = Foundation.write(2, bytes.baseAddress, bytes.count) }
+            line.withUTF8 { bytes in
+                // A long line may go out in parts (a pipe takes at most 4 KiB at once): the rest
+                // is written until none is left, or the stream refuses it.
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Foundation.write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
+                }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import PostgresNIO
+import Storage
 import Testing
 import Workflow
 
@@ -176,6 +177,36 @@ struct EngineStepTests {
                 try await fixture.count(
                     "SELECT (parameters->>'amount_limit')::bigint FROM workflow_instances WHERE id = \(id)"
                 ) == 10_000_000
+            )
+        }
+    }
+
+    @Test(
+        "an instance's definition hash is 64 characters, each a digit or a to f (migration 0030's check)",
+        arguments: [
+            String(repeating: "A", count: 64), String(repeating: "a", count: 63), String(repeating: "a", count: 65),
+            String(repeating: "a", count: 32) + "g" + String(repeating: "a", count: 31),
+            String(repeating: "a", count: 63) + "\u{0430}", String(repeating: "a", count: 63) + "\n",
+            String(repeating: "a", count: 63) + " ", "",
+        ]
+    )
+    func definitionHashRule(refused: String) async throws {
+        try await EngineFixture.with { fixture in
+            let id = try await fixture.startRequest().instanceID
+            let kept = String(repeating: "0123456789abcdef", count: 4)
+            try await fixture.execute("UPDATE workflow_instances SET definition_sha256 = \(kept) WHERE id = \(id)")
+            do {
+                try await fixture.execute(
+                    "UPDATE workflow_instances SET definition_sha256 = \(refused) WHERE id = \(id)"
+                )
+                Issue.record("\(refused.debugDescription) was stored")
+            } catch let error as PSQLError {
+                #expect(error.sqlState == SQLState.checkViolation)
+            }
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM workflow_instances WHERE id = \(id) AND definition_sha256 = \(kept)"
+                ) == 1
             )
         }
     }

@@ -86,6 +86,7 @@ public struct MealReason: Equatable, Sendable {
             "the meal costs {1} tiyn, above the contract price of {2}",
             tiyn: [1, 2]
         ),
+        Wording("meals_reason_not_on_menu", "not on the menu for {1} at that price: {2}"),
         Wording("meals_reason_wrong_school", wrongSchool),
         Wording("meals_reason_no_contract", noContract),
         Wording("meals_reason_not_a_till", "forbidden: " + notATill),

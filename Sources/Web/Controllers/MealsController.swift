@@ -31,6 +31,7 @@ struct MealsController {
         group.post("pupils/:pupil/balance-returns", use: returnBalance)
         group.get("pupils/:pupil/balance-returns", use: balanceReturns)
         registerPayouts(on: group)
+        registerMenus(on: group)
         router.group("api/:tenant/meals")
             .add(middleware: APITokenMiddleware(dependencies: dependencies, deferred: true))
             .post("charges", use: charge)

@@ -1,0 +1,80 @@
+import Core
+import Foundation
+import Hummingbird
+import MealPayments
+
+/// A school's menu for a day (``MealMenus``): `GET`, `PUT` and `DELETE`
+/// `/api/{city}/meals/schools/{bin}/menus/{day}`.
+extension MealsController {
+    struct MenuLine: Decodable {
+        var name: String
+        /// In tiyn.
+        var price: Int64
+        var allergens: [String]?
+    }
+
+    struct MenuBody: Decodable {
+        var items: [MenuLine]
+    }
+
+    struct MenuResponse: ResponseEncodable {
+        var menu: MealMenus.Menu
+    }
+
+    func registerMenus(on group: RouterGroup<AppRequestContext>) {
+        group.get("schools/:bin/menus/:day", use: menu)
+        group.put("schools/:bin/menus/:day", use: setMenu)
+        group.delete("schools/:bin/menus/:day", use: removeMenu)
+    }
+
+    /// Who may read menus: the akimat and auditors (every school), a school's office (its
+    /// schools) and a till (its school).
+    static let menuReaders: Set<Role> = [.akimatAdmin, .auditor, .schoolAdmin, .canteenTill]
+
+    /// What `principal` reads menus as; `setting` leaves out the roles that only read.
+    static func menuReader(_ principal: Principal, setting: Bool = false) -> MealMenus.Reader {
+        let city: Set<Role> = setting ? [.akimatAdmin] : [.akimatAdmin, .auditor]
+        if !principal.roles.isDisjoint(with: city) { return .city }
+        if principal.roles.contains(.schoolAdmin) { return .office(principal.userID) }
+        return .till(principal.userID)
+    }
+
+    @Sendable func menu(request: Request, context: AppRequestContext) async throws -> MenuResponse {
+        let (tenant, principal) = try context.authorised(Self.menuReaders)
+        return MenuResponse(
+            menu: try await MealMenus(database: dependencies.database).menu(
+                schoolBIN: try context.parameters.require("bin"),
+                day: try context.parameters.require("day"),
+                by: Self.menuReader(principal),
+                tenantID: tenant.id
+            )
+        )
+    }
+
+    /// Sets the day's menu whole: `{"items": [{"name", "price", "allergens"}]}`, prices in tiyn.
+    @Sendable func setMenu(request: Request, context: AppRequestContext) async throws -> MenuResponse {
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
+        let body = try await request.decode(as: MenuBody.self, context: context)
+        return MenuResponse(
+            menu: try await MealMenus(database: dependencies.database).set(
+                schoolBIN: try context.parameters.require("bin"),
+                day: try context.parameters.require("day"),
+                items: body.items.map { MealMenus.Item(name: $0.name, price: $0.price, allergens: $0.allergens ?? []) },
+                by: Self.menuReader(principal, setting: true),
+                user: principal.userID,
+                tenantID: tenant.id
+            )
+        )
+    }
+
+    @Sendable func removeMenu(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
+        try await MealMenus(database: dependencies.database).remove(
+            schoolBIN: try context.parameters.require("bin"),
+            day: try context.parameters.require("day"),
+            by: Self.menuReader(principal, setting: true),
+            tenantID: tenant.id
+        )
+        return .noContent
+    }
+}

@@ -1,0 +1,217 @@
+import Core
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MealPayments
+import Testing
+
+@testable import Web
+
+/// A school's menu for a day (migration 0031): set by the office or the akimat, read by the
+/// school's till; on a day with one, a till charges only its items and their allergens count.
+@Suite("School meals: today's menu")
+struct MealMenuTests {
+    /// A day in Kazakhstan, `offset` days from today.
+    static func day(_ offset: Int = 0) -> String {
+        String(MealsPagesController.kazakhstanDay(Date().addingTimeInterval(Double(offset) * 86_400)))
+    }
+
+    static let lunch = """
+        {"items": [{"name": " Палау ", "price": 30000},
+                   {"name": "Сүт", "price": 5000, "allergens": ["Milk", "milk "]},
+                   {"name": "Жаңғақ торты", "price": 10000, "allergens": ["Peanut"]}]}
+        """
+
+    static func menuPath(_ day: String, school: String = MealCity.schoolBIN, city: String = "astana") -> String {
+        "/api/\(city)/meals/schools/\(school)/menus/\(day)"
+    }
+
+    /// A charge of `items` (JSON) at the city's till.
+    static func charge(_ city: MealCity, _ items: String, override: Bool = false) async throws -> TestResponse {
+        try await city.client.api(
+            .post,
+            "/api/astana/meals/charges",
+            token: city.till,
+            json: #"{"id": "\#(UUID())", "card": "CARD-0001", "allergenOverride": \#(override), "items": \#(items)}"#
+        )
+    }
+
+    struct Answer: Decodable { var menu: MealMenus.Menu }
+
+    /// The menu of `day` as `token`'s account reads it.
+    static func read(_ client: any TestClientProtocol, _ day: String, token: String) async throws -> MealMenus.Menu {
+        let response = try await client.api(.get, menuPath(day), token: token)
+        #expect(response.status == .ok, "\(response.text)")
+        return try JSONDecoder().decode(Answer.self, from: Data(response.text.utf8)).menu
+    }
+
+    @Test("set whole by the office or the akimat, read by the school's till and auditors; bad lines refused by name")
+    func setAndRead() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let today = Self.day()
+            var response = try await client.api(.put, Self.menuPath(today), token: city.school, json: Self.lunch)
+            #expect(response.status == .ok, "\(response.text)")
+            let expected = MealMenus.Menu(
+                school: MealCity.schoolBIN,
+                schoolName: "Мектеп-гимназия №1",
+                day: today,
+                items: [
+                    .init(name: "Палау", price: 30_000), .init(name: "Сүт", price: 5_000, allergens: ["milk"]),
+                    .init(name: "Жаңғақ торты", price: 10_000, allergens: ["peanut"]),
+                ]
+            )
+            #expect(try JSONDecoder().decode(Answer.self, from: Data(response.text.utf8)).menu == expected)
+            let auditor = try await fixture.account("auditor", name: "Auditor", role: .auditor).token
+            for token in [city.till, city.admin, auditor, city.school] {
+                #expect(try await Self.read(client, today, token: token) == expected)
+            }
+            // A day without a menu reads as no items.
+            #expect(try await Self.read(client, Self.day(1), token: city.till).items.isEmpty)
+            // Set again, whole: the akimat replaces the day's lines.
+            response = try await client.api(
+                .put,
+                Self.menuPath(today),
+                token: city.admin,
+                json: #"{"items": [{"name": "Көже", "price": 20000}]}"#
+            )
+            #expect(response.status == .ok, "\(response.text)")
+            #expect(try await Self.read(client, today, token: city.till).items.map(\.name) == ["Көже"])
+
+            // Refusals, each naming what is wrong; nothing changes.
+            let refused: [(String, String, String)] = [
+                (Self.day(-1), #"{"items": [{"name": "Көже", "price": 100}]}"#, "day: today or later"),
+                (Self.day(63), #"{"items": [{"name": "Көже", "price": 100}]}"#, "day: at most 62 days ahead"),
+                ("2026-02-30", #"{"items": [{"name": "Көже", "price": 100}]}"#, "day: a date as YYYY-MM-DD"),
+                ("tomorrow", #"{"items": [{"name": "Көже", "price": 100}]}"#, "day: a date as YYYY-MM-DD"),
+                (today, #"{"items": []}"#, "items: 1 to 20 items"),
+                (
+                    today,
+                    "{\"items\": [" + (1...21).map { #"{"name": "Ас \#($0)", "price": 100}"# }.joined(separator: ",")
+                        + "]}",
+                    "items: 1 to 20 items"
+                ),
+                (
+                    today, #"{"items": [{"name": "Көже", "price": 100}, {"name": "КӨЖЕ", "price": 200}]}"#,
+                    "items: КӨЖЕ is listed twice"
+                ),
+                (today, #"{"items": [{"name": "Көже", "price": 0}]}"#, "items: Көже: a price of 1 to 50000 tiyn"),
+                (today, #"{"items": [{"name": "Көже", "price": 50001}]}"#, "items: Көже: a price of 1 to 50000 tiyn"),
+                (today, #"{"items": [{"name": "  ", "price": 100}]}"#, "items: names of 1 to 100 characters"),
+                (
+                    today,
+                    #"{"items": [{"name": "Көже", "price": 100, "allergens": [\#((1...21).map { "\"a\($0)\"" }.joined(separator: ","))]}]}"#,
+                    "items: Көже: at most 20 allergens"
+                ),
+                (today, #"{"items": [{"name": "Көже", "price": 100, "allergens": [""]}]}"#, "allergens of 1 to 40"),
+            ]
+            for (day, body, reason) in refused {
+                response = try await client.api(.put, Self.menuPath(day), token: city.school, json: body)
+                #expect(response.status == .unprocessableContent && response.text.contains(reason), "\(response.text)")
+            }
+            response = try await client.api(
+                .put,
+                Self.menuPath(today),
+                token: city.school,
+                json: #"{"items": [{"name": "Көже", "price": 1.5}]}"#
+            )
+            #expect(response.status == .badRequest, "\(response.text)")
+            #expect(try await Self.read(client, today, token: city.till).items.map(\.name) == ["Көже"])
+
+            // Who may: a till and a parent do not set; an office not at the school neither sets
+            // nor reads it; a parent does not read; a school the city lacks is not found.
+            #expect(
+                try await client.api(.put, Self.menuPath(today), token: city.till, json: Self.lunch).status
+                    == .forbidden
+            )
+            #expect(
+                try await client.api(.put, Self.menuPath(today), token: city.parent, json: Self.lunch).status
+                    == .forbidden
+            )
+            #expect(try await client.api(.get, Self.menuPath(today), token: city.parent).status == .forbidden)
+            let elsewhere = try await fixture.account("other-office", name: "Another office", role: .schoolAdmin).token
+            #expect(
+                try await client.api(.put, Self.menuPath(today), token: elsewhere, json: Self.lunch).status
+                    == .forbidden
+            )
+            #expect(try await client.api(.get, Self.menuPath(today), token: elsewhere).status == .forbidden)
+            #expect(try await client.api(.delete, Self.menuPath(today), token: elsewhere).status == .forbidden)
+            #expect(
+                try await client.api(.get, Self.menuPath(today, school: "070941024691"), token: city.admin).status
+                    == .notFound
+            )
+            // Another city's akimat does not find Astana's school.
+            _ = try await fixture.dependencies.accounts.createUser(
+                NewUser(login: "shymkent-admin", displayName: "Shymkent", iin: nil, roles: [.akimatAdmin]),
+                password: WebFixture.password,
+                tenantID: fixture.shymkent.id
+            )
+            let shymkent = try await fixture.dependencies.accounts.issueToken(
+                login: "shymkent-admin",
+                name: "t",
+                roles: [.akimatAdmin],
+                tenantID: fixture.shymkent.id
+            ).0.text
+            let foreign = Self.menuPath(today, city: "shymkent")
+            #expect(try await client.api(.get, foreign, token: shymkent).status == .notFound)
+            #expect(try await client.api(.put, foreign, token: shymkent, json: Self.lunch).status == .notFound)
+
+            // Removed by the office: the day has no menu again.
+            #expect(try await client.api(.delete, Self.menuPath(today), token: city.school).status == .noContent)
+            #expect(try await Self.read(client, today, token: city.till).items.isEmpty)
+        }
+    }
+
+    @Test("on a day with a menu a till charges only its items at its prices, and the menu's allergens count")
+    func chargesFollowTheMenu() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(200_000)
+            let response = try await client.api(.put, Self.menuPath(Self.day()), token: city.school, json: Self.lunch)
+            #expect(response.status == .ok, "\(response.text)")
+            func transfer(_ response: TestResponse) throws -> [String: Any] {
+                try response.json()["transfer"] as? [String: Any] ?? [:]
+            }
+            // On the menu, its name in any case.
+            var charged = try await Self.charge(city, #"[{"name": "палау", "price": 30000}]"#)
+            #expect(
+                try charged.status == .created && transfer(charged)["status"] as? String == "posted",
+                "\(charged.text)"
+            )
+            // Off the menu, or at another price: refused, nothing written.
+            for items in [
+                #"[{"name": "Палау", "price": 25000}]"#,
+                #"[{"name": "Пицца", "price": 100}, {"name": "Сүт", "price": 5000}, {"name": "Cola", "price": 100}]"#,
+            ] {
+                charged = try await Self.charge(city, items)
+                #expect(charged.status == .unprocessableContent, "\(charged.text)")
+                #expect(charged.text.contains("not on the menu for \(Self.day()) at that price: "), "\(charged.text)")
+            }
+            #expect(charged.text.contains("at that price: Пицца, Cola"), "\(charged.text)")
+            #expect(
+                MealReason.of("not on the menu for 2026-11-24 at that price: Пицца, Cola")?.figures == [
+                    "2026-11-24", "Пицца, Cola",
+                ]
+            )
+            // The menu's peanut counts though the till named no allergen; staff may confirm it.
+            charged = try await Self.charge(city, #"[{"name": "Жаңғақ торты", "price": 10000}]"#)
+            #expect(
+                try transfer(charged)["reason"] as? String == "contains peanut, flagged for this pupil",
+                "\(charged.text)"
+            )
+            charged = try await Self.charge(city, #"[{"name": "Жаңғақ торты", "price": 10000}]"#, override: true)
+            #expect(try transfer(charged)["status"] as? String == "posted", "\(charged.text)")
+            // Milk is not flagged for this pupil.
+            charged = try await Self.charge(city, #"[{"name": "Сүт", "price": 5000}]"#)
+            #expect(try transfer(charged)["status"] as? String == "posted", "\(charged.text)")
+            #expect(try await city.balance() == 200_000 - 30_000 - 10_000 - 5_000)
+            // Without the menu the till charges any item again.
+            #expect(try await client.api(.delete, Self.menuPath(Self.day()), token: city.school).status == .noContent)
+            charged = try await Self.charge(city, #"[{"name": "Пицца", "price": 100}]"#)
+            #expect(try transfer(charged)["status"] as? String == "posted", "\(charged.text)")
+            let check = try await city.ledgerCheck()
+            #expect(check.passed && check.transfers == 5)
+        }
+    }
+}

@@ -214,4 +214,86 @@ struct MealMenuTests {
             #expect(check.passed && check.transfers == 5)
         }
     }
+
+    @Test("the office sets the day's menu on its page; the till's page offers its items to tick and charges them")
+    func pages() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            let today = Self.day()
+            var office = Browser(client: client)
+            #expect(try await office.signIn("astana", login: "school-office").status == .seeOther)
+            var page = try await office.get("/astana/meals?lang=en")
+            #expect(page.main.contains("/astana/meals/menu"))
+            page = try await office.get("/astana/meals/menu?lang=en")
+            #expect(page.status == .ok && page.main.contains("No menu is set for this day"), "\(page.main)")
+            #expect(page.main.contains("Мектеп-гимназия №1 (\(MealCity.schoolBIN))"))
+            let lunch = [
+                "school": MealCity.schoolBIN, "day": today, "_do": "save", "item1": "Палау", "price1": "300",
+                "item2": "Жаңғақ торты", "price2": "100", "allergens2": "Peanut",
+            ]
+            // A line refused is named, and the form comes back as typed.
+            for (change, reason) in [
+                (["price1": "600"], "Палау: a price of 1 to 50000 tiyn"), (["item3": "Суп"], "Line 3 has no price."),
+                (["day": "2020-01-01"], "today or later"),
+            ] {
+                let refused = try await office.post("/astana/meals/menu?lang=en", form: lunch.merging(change) { $1 })
+                #expect(refused.status == .unprocessableContent && refused.main.contains(reason), "\(refused.main)")
+                #expect(refused.main.contains(#"value="Жаңғақ торты""#))
+            }
+            let saved = try await office.post("/astana/meals/menu?lang=en", form: lunch)
+            #expect(saved.status == .seeOther, "\(saved.main)")
+            page = try await office.get("/astana/meals/menu?lang=en&school=\(MealCity.schoolBIN)&day=\(today)&saved=1")
+            #expect(page.main.contains("Saved.") && page.main.contains(#"value="300,00""#))
+            #expect(page.main.contains(#"value="peanut""#))
+
+            var till = Browser(client: client)
+            #expect(try await till.signIn("astana", login: "till-1").status == .seeOther)
+            page = try await till.get("/astana/meals/till?lang=en")
+            #expect(page.main.contains("Today&#39;s menu: tick the items served"))
+            #expect(page.main.contains(#"name="menu1" value="30000:Палау""#) && page.main.contains("allergens: peanut"))
+            #expect(!page.main.contains(#"name="item1""#))
+            var charged = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "_menu": "1", "menu1": "30000:Палау"]
+            )
+            #expect(charged.status == .ok && charged.main.contains("Charged</strong>: Палау — 300,00 ₸"))
+            charged = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "_menu": "1"]
+            )
+            #expect(charged.status == .unprocessableContent && charged.main.contains("Tick the items served."))
+            charged = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "_menu": "1", "menu2": "10000:Жаңғақ торты"]
+            )
+            #expect(charged.main.contains("Declined") && charged.main.contains("peanut"), "\(charged.main)")
+            // A ticked item the menu does not have (an old page, a hand-made form) is refused.
+            charged = try await till.post(
+                "/astana/meals/till?lang=en",
+                form: ["_key": UUID().uuidString, "card": "CARD-0001", "_menu": "1", "menu1": "100:Палау"]
+            )
+            #expect(charged.status == .unprocessableContent && charged.main.contains("Not on the menu for \(today)"))
+            #expect(try await city.balance() == 70_000)
+
+            // Read by an auditor, not edited; not read by a parent.
+            _ = try await fixture.account("auditor", name: "Auditor", role: .auditor)
+            var auditor = Browser(client: client)
+            #expect(try await auditor.signIn("astana", login: "auditor").status == .seeOther)
+            page = try await auditor.get("/astana/meals/menu?lang=en")
+            #expect(page.status == .ok && page.main.contains("<td>Палау</td>") && !page.main.contains("menu-form"))
+            var parent = Browser(client: client)
+            #expect(try await parent.signIn("astana", login: "mother").status == .seeOther)
+            #expect(try await parent.get("/astana/meals/menu?lang=en").status == .forbidden)
+
+            // Removed: the till types its items again.
+            let removed = try await office.post(
+                "/astana/meals/menu?lang=en",
+                form: ["school": MealCity.schoolBIN, "day": today, "_do": "remove"]
+            )
+            #expect(removed.status == .seeOther)
+            page = try await till.get("/astana/meals/till?lang=en")
+            #expect(page.main.contains(#"name="item1""#) && !page.main.contains("menu1"))
+        }
+    }
 }

@@ -19,6 +19,7 @@ struct MealsPagesController {
         group.post("pupils/:pupil/return", use: returnBalance)
         group.post("pupils/:pupil/payout", use: payOut)
         registerPayouts(on: group)
+        registerMenus(on: group)
         group.get("city", use: city)
         group.get("city.csv", use: cityCSV)
         group.get("till", use: till)
@@ -77,17 +78,9 @@ struct MealsPagesController {
                 request: request,
                 context: context
             )
-        } catch let error as TillFormError {
-            message = error.message
-        } catch let error as AdalError {
-            // A field's reason said in the page's language needs no field code in front.
-            if case .invalidField(_, let reason) = error, MealReason.of(reason) != nil {
-                message = said(reason, context.language)
-            } else {
-                message = said(error.description, context.language)
-            }
-        } catch let WorkflowError.refused(reason) {
-            message = said(reason, context.language)
+        } catch {
+            guard let refused = refusal(error, context.language) else { throw error }
+            message = refused
         }
         return try await tillPage(
             answer: nil,
@@ -97,6 +90,19 @@ struct MealsPagesController {
             request: request,
             context: context
         )
+    }
+
+    /// What a refused form is told, in `language`: a line's own message, or the reason of a
+    /// refusal or a field (without the field's code when ``MealReason`` says it); nil for an error
+    /// that is not a refusal.
+    func refusal(_ error: any Error, _ language: Language) -> String? {
+        switch error {
+        case let error as TillFormError: return error.message
+        case AdalError.invalidField(_, let reason) where MealReason.of(reason) != nil: return said(reason, language)
+        case let error as AdalError: return said(error.description, language)
+        case WorkflowError.refused(let reason): return said(reason, language)
+        default: return nil
+        }
     }
 
     /// A reason a charge was declined or refused, or an alert refused, in `language` when it is
@@ -126,12 +132,44 @@ struct MealsPagesController {
         let message: String
     }
 
-    /// The meal's items from the till's form: line n is `itemN`, `priceN` (tenge) and
-    /// `allergensN` (comma-separated); an empty line is skipped. The first line's item may be left
-    /// unnamed (the page's word for a meal); any other priced line must be named, and a named
-    /// line priced.
+    /// The meal's items from the till's form: the menu's items ticked (`menuN`, each
+    /// `price:name` in tiyn, shown when the school set today's menu), then the typed lines.
+    /// The first line's item may be left unnamed (the page's word for a meal).
     static func tillItems(
         _ form: FormFields,
+        locales: LocaleTables,
+        language: Language
+    ) throws(TillFormError) -> [MealsController.ChargeItem] {
+        var items: [MealsController.ChargeItem] = []
+        for line in 1...MealMenus.maximumItems {
+            guard let ticked = form["menu\(line)"], let colon = ticked.firstIndex(of: ":"),
+                let price = Int64(ticked[..<colon])
+            else { continue }
+            items.append(MealsController.ChargeItem(name: String(ticked[ticked.index(after: colon)...]), price: price))
+        }
+        if form["_menu"] != nil && items.isEmpty {
+            throw TillFormError(message: locales.text("till_menu_none", language))
+        }
+        return items
+            + (try formLines(
+                form,
+                lines: tillLines,
+                unnamedFirst: true,
+                required: items.isEmpty,
+                locales: locales,
+                language: language
+            ))
+    }
+
+    /// The lines of a form of items: line n is `itemN`, `priceN` (tenge) and `allergensN`
+    /// (comma-separated); an empty line is skipped. With `unnamedFirst` the first line's item may
+    /// be left unnamed (the page's word for a meal); any other priced line must be named, and a
+    /// named line priced; with `required`, at least one line.
+    static func formLines(
+        _ form: FormFields,
+        lines: Int,
+        unnamedFirst: Bool,
+        required: Bool = true,
         locales: LocaleTables,
         language: Language
     ) throws(TillFormError) -> [MealsController.ChargeItem] {
@@ -139,7 +177,7 @@ struct MealsPagesController {
             TillFormError(message: locales.text(key, language, figures: [String(line)]))
         }
         var items: [MealsController.ChargeItem] = []
-        for line in 1...tillLines {
+        for line in 1...lines {
             let text = { (field: String) in (form[field + "\(line)"] ?? "").trimmingCharacters(in: .whitespaces) }
             let (name, priceText) = (text("item"), text("price"))
             let allergens = text("allergens").split(separator: ",")
@@ -149,7 +187,7 @@ struct MealsPagesController {
             guard let price = StepForm.tiyn(fromTenge: priceText), price > 0 else {
                 throw refuse("till_line_bad_price", line)
             }
-            guard !name.isEmpty || line == 1 else { throw refuse("till_line_no_item", line) }
+            guard !name.isEmpty || (line == 1 && unnamedFirst) else { throw refuse("till_line_no_item", line) }
             items.append(
                 MealsController.ChargeItem(
                     name: name.isEmpty ? locales.text("till_meal", language) : name,
@@ -158,7 +196,7 @@ struct MealsPagesController {
                 )
             )
         }
-        guard !items.isEmpty else { throw refuse("till_line_no_price", 1) }
+        guard !items.isEmpty || !required else { throw refuse("till_line_no_price", 1) }
         return items
     }
 
@@ -178,6 +216,15 @@ struct MealsPagesController {
         try principal.require(anyOf: [.canteenTill])
         let today = String(Self.kazakhstanDay(Date()))
         let day = shell ? [] : try await queries.tillDay(till: principal.userID, day: today, tenantID: tenant.id)
+        // The school's menu for today, its items to tick (not in the kept shell: it is for any day).
+        let menu =
+            shell
+            ? []
+            : try await MealMenus(database: dependencies.database).tillMenu(
+                till: principal.userID,
+                day: today,
+                tenantID: tenant.id
+            )?.items ?? []
         let locales = dependencies.pages.locales
         return dependencies.pages.page(
             "meals_till",
@@ -193,6 +240,16 @@ struct MealsPagesController {
                         "price": refill?["price\(line)"] ?? "", "allergens": refill?["allergens\(line)"] ?? "",
                     ]
                 },
+                "menu": menu.enumerated().map { index, item -> [String: Any] in
+                    let field = "menu\(index + 1)"
+                    return [
+                        "field": field, "value": "\(item.price):\(item.name)", "name": item.name,
+                        "price": Money.shown(item.price), "allergens": item.allergens.joined(separator: ", "),
+                        "hasAllergens": !item.allergens.isEmpty,
+                        "checked": refill?[field] != nil,
+                    ]
+                },
+                "hasMenu": !menu.isEmpty,
                 "message": PageRenderer.optional(message),
                 "answer": answer.map { answer -> [String: Any] in
                     [
@@ -247,6 +304,7 @@ struct MealsPagesController {
                 "hasNotifications": !notifications.isEmpty,
                 "isStaff": !principal.roles.isDisjoint(with: [.akimatAdmin, .auditor]),
                 "paysOut": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
+                "readsMenus": !principal.roles.isDisjoint(with: MealsController.schoolStaff.union([.auditor])),
                 "slug": tenant.slug.value,
             ],
             request: request,

@@ -1,0 +1,109 @@
+import Core
+import Foundation
+import Hummingbird
+import MealPayments
+
+/// The office's page of a school's menu for a day (``MealMenus``): the school (of those the
+/// account works at; the akimat's: every school) and the day, then up to 20 lines — item, price
+/// in tenge, allergens — saved whole, or the day's menu removed. The till's page then offers the
+/// day's items to tick.
+extension MealsPagesController {
+    func registerMenus(on group: RouterGroup<AppRequestContext>) {
+        group.get("menu", use: menuPage)
+        group.post("menu", use: saveMenu)
+    }
+
+    @Sendable func menuPage(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard context.principal != nil else { return signIn(tenant) }
+        let query = request.uri.queryParameters
+        return try await menuPage(
+            school: query["school"].map(String.init),
+            day: query["day"].map(String.init),
+            message: nil,
+            request,
+            context
+        )
+    }
+
+    /// Saves the form's lines as the day's menu (`_do=save`) or removes it (`_do=remove`), as
+    /// the API does; a refusal is said on the form as typed.
+    @Sendable func saveMenu(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, principal) = try context.authorised(MealsController.schoolStaff)
+        let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
+        let (school, day) = (form["school"] ?? "", form["day"] ?? "")
+        let menus = MealMenus(database: dependencies.database)
+        let reader = MealsController.menuReader(principal, setting: true)
+        do {
+            if form["_do"] == "remove" {
+                try await menus.remove(schoolBIN: school, day: day, by: reader, tenantID: tenant.id)
+            } else {
+                let lines = try Self.formLines(
+                    form,
+                    lines: MealMenus.maximumItems,
+                    unnamedFirst: false,
+                    locales: dependencies.pages.locales,
+                    language: context.language
+                )
+                _ = try await menus.set(
+                    schoolBIN: school,
+                    day: day,
+                    items: lines.map { MealMenus.Item(name: $0.name, price: $0.price, allergens: $0.allergens ?? []) },
+                    by: reader,
+                    user: principal.userID,
+                    tenantID: tenant.id
+                )
+            }
+            let path = "/\(tenant.slug)/meals/menu?school=\(school)&day=\(day)&saved=1"
+            return Response.redirect(to: path, type: .normal)
+        } catch {
+            guard let refused = refusal(error, context.language) else { throw error }
+            return try await menuPage(school: school, day: day, message: refused, refill: form, request, context)
+        }
+    }
+
+    private func menuPage(
+        school: String?,
+        day: String?,
+        message: String?,
+        refill: FormFields? = nil,
+        _ request: Request,
+        _ context: AppRequestContext
+    ) async throws -> Response {
+        let (tenant, principal) = try context.authorised(MealsController.schoolStaff.union([.auditor]))
+        let reader = MealsController.menuReader(principal)
+        let menus = MealMenus(database: dependencies.database)
+        let schools = try await menus.schools(for: reader, tenantID: tenant.id)
+        let chosen = school.flatMap { bin in schools.first { $0.bin == bin } } ?? schools.first
+        let day = day ?? String(Self.kazakhstanDay(Date()))
+        var items: [MealMenus.Item] = []
+        if let chosen, refill == nil {
+            items = try await menus.menu(schoolBIN: chosen.bin, day: day, by: reader, tenantID: tenant.id).items
+        }
+        let lines = (1...MealMenus.maximumItems).map { line -> [String: Any] in
+            let item = items.indices.contains(line - 1) ? items[line - 1] : nil
+            return [
+                "n": line,
+                "item": refill?["item\(line)"] ?? item?.name ?? "",
+                "price": refill?["price\(line)"] ?? item.map { Money.shown($0.price) } ?? "",
+                "allergens": refill?["allergens\(line)"] ?? item?.allergens.joined(separator: ", ") ?? "",
+            ]
+        }
+        return dependencies.pages.page(
+            "meals_menu",
+            titleKey: "menu_title",
+            values: [
+                "slug": tenant.slug.value, "day": day,
+                "schools": schools.map { ["bin": $0.bin, "name": $0.name, "selected": $0.bin == chosen?.bin] },
+                "school": chosen?.bin ?? "", "hasSchool": chosen != nil,
+                "lines": lines, "hasItems": !items.isEmpty,
+                "mayEdit": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
+                "saved": request.uri.queryParameters["saved"] != nil && message == nil,
+                "message": PageRenderer.optional(message),
+            ],
+            request: request,
+            context: context,
+            status: message == nil ? .ok : .unprocessableContent
+        )
+    }
+}

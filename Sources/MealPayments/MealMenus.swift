@@ -245,6 +245,28 @@ public struct MealMenus: Sendable {
         }
     }
 
+    /// The menu for `day` at the pupil's school, and which of each item's allergens are flagged
+    /// for the pupil: for the pupil's own page, whose reader the page has already checked.
+    public func pupilMenu(pupil: UUID, day: String, tenantID: UUID) async throws -> [(item: Item, flagged: [String])] {
+        let day = try Self.checkedDay(day)
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var school: UUID?
+            var flags: [String] = []
+            let rows = try await connection.query(
+                "SELECT school_id, array_to_json(allergens)::text FROM pupils WHERE tenant_id = \(tenantID) AND id = \(pupil)",
+                logger: logger
+            )
+            for try await (id, allergens) in rows.decode((UUID, String).self) {
+                school = id
+                flags = Self.texts(allergens)
+            }
+            guard let school else { return [] }
+            return try await Self.items(school: school, day: day, tenantID: tenantID, on: connection, logger: logger)
+                .map { item in (item, item.allergens.filter(flags.contains)) }
+        }
+    }
+
     /// The schools `reader` may see menus of, by name: BIN and name.
     public func schools(for reader: Reader, tenantID: UUID) async throws -> [(bin: String, name: String)] {
         let logger = database.logger
@@ -347,12 +369,14 @@ public struct MealMenus: Sendable {
         )
         var items: [Item] = []
         for try await (name, price, allergens) in rows.decode((String, Int64, String).self) {
-            let flags: [String] =
-                if case .array(let values)? = try? InputValue(json: allergens.utf8) {
-                    values.compactMap { if case .string(let text) = $0 { text } else { nil } }
-                } else { [] }
-            items.append(Item(name: name, price: price, allergens: flags))
+            items.append(Item(name: name, price: price, allergens: texts(allergens)))
         }
         return items
+    }
+
+    /// The texts of a JSON array of texts (PostgreSQL's `array_to_json` of a `text[]`).
+    static func texts(_ json: String) -> [String] {
+        guard case .array(let values)? = try? InputValue(json: json.utf8) else { return [] }
+        return values.compactMap { if case .string(let text) = $0 { text } else { nil } }
     }
 }

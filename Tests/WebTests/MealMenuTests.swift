@@ -285,6 +285,15 @@ struct MealMenuTests {
             var parent = Browser(client: client)
             #expect(try await parent.signIn("astana", login: "mother").status == .seeOther)
             #expect(try await parent.get("/astana/meals/menu?lang=en").status == .forbidden)
+            // The child's page shows today's menu, the child's flagged allergen marked.
+            page = try await parent.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(page.main.contains("Today&#39;s menu at school") && page.main.contains("Палау — 300,00 ₸"))
+            #expect(
+                page.main.contains(
+                    "Жаңғақ торты — 100,00 ₸ <small>(allergens: peanut)</small> <strong class=\"error\">contains peanut, flagged"
+                ),
+                "\(page.main)"
+            )
 
             // Removed: the till types its items again.
             let removed = try await office.post(
@@ -294,6 +303,8 @@ struct MealMenuTests {
             #expect(removed.status == .seeOther)
             page = try await till.get("/astana/meals/till?lang=en")
             #expect(page.main.contains(#"name="item1""#) && !page.main.contains("menu1"))
+            page = try await parent.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(!page.main.contains("Today&#39;s menu at school"))
         }
     }
 }

@@ -346,6 +346,12 @@ struct MealsPagesController {
         let locales = dependencies.pages.locales
         let path = "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())"
         let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
+        // Today's menu at the pupil's school, the pupil's flagged allergens marked.
+        let menu = try await MealMenus(database: dependencies.database).pupilMenu(
+            pupil: pupil.id,
+            day: String(Self.kazakhstanDay(Date())),
+            tenantID: tenant.id
+        )
         let chart = BarChart.svg(
             months.map {
                 BarChart.Bar(
@@ -365,6 +371,23 @@ struct MealsPagesController {
                 "name": pupil.name, "school": pupil.schoolName, "balance": Money.shown(pupil.balance),
                 "dailyLimit": Money.shown(pupil.dailyLimit), "category": PageRenderer.optional(pupil.freeMealCategory),
                 "chart": chart, "hasMonths": !months.isEmpty,
+                "menu": menu.map { line -> [String: Any] in
+                    [
+                        "name": line.item.name, "price": Money.shown(line.item.price),
+                        "allergens": line.item.allergens.joined(separator: ", "),
+                        "hasAllergens": !line.item.allergens.isEmpty,
+                        "flagged": PageRenderer.optional(
+                            line.flagged.isEmpty
+                                ? nil
+                                : locales.text(
+                                    "meals_menu_flagged",
+                                    language,
+                                    figures: [line.flagged.joined(separator: ", ")]
+                                )
+                        ),
+                    ]
+                },
+                "hasMenu": !menu.isEmpty,
                 "csv": "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())/statement.csv",
                 "lines": lines.map { line -> [String: Any] in
                     [

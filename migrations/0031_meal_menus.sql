@@ -9,9 +9,9 @@
 -- menu's allergens of the items count as if the till had named them. A day without a menu
 -- charges as before.
 --
--- adal_meal_charges as in 0023, with the menu's check and its allergens; the flagged allergens
--- are now read only for a pupil with any flagged (most have none), in the loop rather than by a
--- subquery per charge.
+-- adal_meal_charges as in 0023, with the menu's check and its allergens in its first query; the
+-- flagged allergens are now read only for a pupil with any flagged (most have none) and no staff
+-- override.
 CREATE TABLE meal_menu_items (
     tenant_id uuid NOT NULL,
     school_id uuid NOT NULL,
@@ -98,8 +98,6 @@ DECLARE
     supplier record;
     shard uuid;
     pos integer;
-    flagged text[];
-    off_menu text;
 BEGIN
     IF cardinality(p_transfers) <> size OR cardinality(p_request_hashes) <> size OR cardinality(p_tills) <> size
         OR cardinality(p_items) <> size OR cardinality(p_amounts) <> size OR cardinality(p_allergens) <> size
@@ -113,10 +111,11 @@ BEGIN
         SELECT r.n::integer AS n, r.served, r.day, r.amount, r.override, r.request_hash, e.request_hash AS earlier,
                p.id AS pupil, p.name, p.school_id, p.account_id, p.daily_limit, p.free_meal_category,
                p.supplier_bin, p.price_per_meal, p.school_name, p.account_balance, m.school_id AS till_school,
-               coalesce(d.spent, 0) AS spent, p.allergens AS pupil_allergens, coalesce(mh.has_menu, false) AS has_menu
+               coalesce(d.spent, 0) AS spent, coalesce(mh.has_menu, false) AS has_menu, om.off_menu, fl.flagged
         FROM unnest(p_instances, p_transfers, p_request_hashes, p_tills, p_amounts, p_allergens, p_overrides,
-                p_times, p_days)
-            WITH ORDINALITY AS r (instance, transfer, request_hash, till, amount, allergens, override, served, day, n)
+                p_times, p_days, p_items)
+            WITH ORDINALITY AS r (instance, transfer, request_hash, till, amount, allergens, override, served, day,
+                items, n)
         LEFT JOIN LATERAL (
             SELECT t.request_hash FROM transfers t WHERE t.tenant_id = p_tenant AND t.id = r.transfer LIMIT 1
         ) e ON true
@@ -130,11 +129,36 @@ BEGIN
         LEFT JOIN LATERAL (
             SELECT t.school_id FROM meal_tills t WHERE t.tenant_id = p_tenant AND t.user_id = r.till LIMIT 1
         ) m ON true
-        -- Whether the pupil's school set a menu for the charge's day.
+        -- Whether the pupil's school set a menu for the charge's day; with one, the items not on
+        -- it under their name (in any case) at their price. A condition on the outer row alone
+        -- is a one-time filter: without a menu the items are not read.
         LEFT JOIN LATERAL (
             SELECT true AS has_menu FROM meal_menu_items mm
             WHERE mm.tenant_id = p_tenant AND mm.school_id = p.school_id AND mm.day = r.day LIMIT 1
         ) mh ON true
+        LEFT JOIN LATERAL (
+            SELECT string_agg(i.name, ', ' ORDER BY i.ord) AS off_menu
+            FROM ROWS FROM (jsonb_to_recordset(r.items::jsonb) AS (name text, price bigint))
+                WITH ORDINALITY AS i (name, price, ord)
+            WHERE mh.has_menu AND NOT EXISTS (
+                SELECT FROM meal_menu_items mm
+                WHERE mm.tenant_id = p_tenant AND mm.school_id = p.school_id AND mm.day = r.day
+                  AND lower(mm.name) = lower(i.name) AND mm.price = i.price)
+        ) om ON true
+        -- The pupil's flagged allergens among those the till named and, with a menu, those the
+        -- menu lists for the items: read only for a pupil with any flagged and no staff override.
+        LEFT JOIN LATERAL (
+            SELECT array_agg(DISTINCT named.a ORDER BY named.a) AS flagged FROM (
+                SELECT lower(x) AS a FROM jsonb_array_elements_text(r.allergens::jsonb) AS x
+                UNION ALL
+                SELECT unnest(mm.allergens)
+                FROM jsonb_to_recordset(r.items::jsonb) AS i (name text)
+                JOIN meal_menu_items mm ON mm.tenant_id = p_tenant AND mm.school_id = p.school_id
+                    AND mm.day = r.day AND lower(mm.name) = lower(i.name)
+                WHERE mh.has_menu
+            ) named
+            WHERE cardinality(p.allergens) > 0 AND NOT r.override AND named.a = ANY (p.allergens)
+        ) fl ON true
         -- The pupil's meals of the charge's day, by the pupil's index over the day's hours in
         -- Kazakhstan (as in 0013: a condition on local_day would let a generic plan read the
         -- city's day).
@@ -172,22 +196,11 @@ BEGIN
             outcomes[c.n] := 'no_contract';
             CONTINUE;
         END IF;
-        -- With a menu for the day, every item must be on it under its name (in any case) at its
-        -- price.
-        IF c.has_menu THEN
-            SELECT string_agg(i.name, ', ' ORDER BY i.ord) INTO off_menu
-            FROM ROWS FROM (jsonb_to_recordset(p_items[c.n]::jsonb) AS (name text, price bigint))
-                WITH ORDINALITY AS i (name, price, ord)
-            WHERE NOT EXISTS (
-                SELECT FROM meal_menu_items mm
-                WHERE mm.tenant_id = p_tenant AND mm.school_id = c.school_id AND mm.day = c.day
-                  AND lower(mm.name) = lower(i.name) AND mm.price = i.price);
-            IF off_menu IS NOT NULL THEN
-                outcomes[c.n] := 'not_on_menu';
-                reasons[c.n] := format('not on the menu for %s at that price: %s', to_char(c.day, 'YYYY-MM-DD'),
-                    off_menu);
-                CONTINUE;
-            END IF;
+        IF c.off_menu IS NOT NULL THEN
+            outcomes[c.n] := 'not_on_menu';
+            reasons[c.n] := format('not on the menu for %s at that price: %s', to_char(c.day, 'YYYY-MM-DD'),
+                c.off_menu);
+            CONTINUE;
         END IF;
         IF c.amount > c.price_per_meal THEN
             outcomes[c.n] := 'above_contract';
@@ -203,23 +216,8 @@ BEGIN
         read_balances[c.n] := c.account_balance;
         suppliers[c.n] := c.supplier_bin;
         kinds[c.n] := CASE WHEN c.free_meal_category IS NULL THEN 'charge' ELSE 'subsidised_charge' END;
-        -- The pupil's flagged allergens among those the till named and, with a menu, those the
-        -- menu lists for the items: read only for a pupil with any flagged.
-        flagged := NULL;
-        IF cardinality(c.pupil_allergens) > 0 AND NOT c.override THEN
-            SELECT array_agg(DISTINCT a ORDER BY a) INTO flagged FROM (
-                SELECT lower(x) AS a FROM jsonb_array_elements_text(p_allergens[c.n]::jsonb) AS x
-                UNION ALL
-                SELECT unnest(mm.allergens)
-                FROM jsonb_to_recordset(p_items[c.n]::jsonb) AS i (name text)
-                JOIN meal_menu_items mm ON mm.tenant_id = p_tenant AND mm.school_id = c.school_id
-                    AND mm.day = c.day AND lower(mm.name) = lower(i.name)
-                WHERE c.has_menu
-            ) named
-            WHERE a = ANY (c.pupil_allergens);
-        END IF;
-        IF flagged IS NOT NULL THEN
-            reasons[c.n] := format('contains %s, flagged for this pupil', array_to_string(flagged, ', '));
+        IF c.flagged IS NOT NULL THEN
+            reasons[c.n] := format('contains %s, flagged for this pupil', array_to_string(c.flagged, ', '));
         ELSIF c.spent + c.amount > c.daily_limit THEN
             reasons[c.n] := CASE WHEN c.day = p_today
                 THEN format('over the daily limit of %s tiyn (%s spent today)', c.daily_limit, c.spent)

@@ -57,6 +57,11 @@ struct MealsBench: AsyncParsableCommand {
             "Run the bench's cluster with PostgreSQL's own defaults instead of the settings deploy/postgresql.conf recommends (--setting still applies)."
     )
     var stockServer = false
+    @Flag(
+        help:
+            "The school sets today's menu (five items) and every charge names one of its items; one pupil in twenty has an allergen flagged (not on the menu), so each charge also runs the menu's check and the allergen read."
+    )
+    var menu = false
 
     func validate() throws {
         guard rate >= 0 else { throw ValidationError("--rate must be 0 (no paced run) or more") }
@@ -118,6 +123,7 @@ struct MealsBench: AsyncParsableCommand {
                 try await group.waitForAll()
             }
             try await Self.fund(tenantID: city.id, amount: 5_000_000, database: owner)
+            if menu { try await Self.setMenu(tenantID: city.id, database: owner) }
             // A city's tables carry planner statistics; the bench's just grew from nothing, and a
             // cached generic plan made on an empty table reads the wrong index for every charge.
             try await owner.withoutTenant { connection in
@@ -134,7 +140,7 @@ struct MealsBench: AsyncParsableCommand {
             if BenchServer.wrkAvailable {
                 try await BenchServer.with(database: database) { base, directory, dependencies in
                     let script = directory + "/charges.lua"
-                    try Self.script(pupils: pupils, token: token, retryPercent: retryPercent)
+                    try Self.script(pupils: pupils, token: token, retryPercent: retryPercent, menu: menu)
                         .write(toFile: script, atomically: true, encoding: .utf8)
                     _ = try BenchServer.wrk([
                         "-t1", "-c4", "-d2s", "-s", script, base + "/api/\(city.slug)/meals/charges",
@@ -204,7 +210,7 @@ struct MealsBench: AsyncParsableCommand {
                     if rate > 0 {
                         let paced = directory + "/paced.lua"
                         try
-                            (Self.script(pupils: pupils, token: token, retryPercent: retryPercent) + "\n"
+                            (Self.script(pupils: pupils, token: token, retryPercent: retryPercent, menu: menu) + "\n"
                             + BenchServer.pacing(rate: Double(rate), threads: 2))
                             .write(toFile: paced, atomically: true, encoding: .utf8)
                         let output = try await run(
@@ -241,6 +247,7 @@ struct MealsBench: AsyncParsableCommand {
                 pupils: pupils,
                 tills: tills,
                 seconds: seconds,
+                menu: menu,
                 database: database
             )
             if let httpRate, directRate > 0 {
@@ -255,6 +262,46 @@ struct MealsBench: AsyncParsableCommand {
     }
 
     static func card(_ number: Int) -> String { String(format: "B%07d", number) }
+
+    /// The items of the bench's menu (``setMenu(tenantID:database:)``): `Ас 1` … `Ас 5` at 200 ₸
+    /// to 600 ₸, the last with milk.
+    static let menuItems: [(name: String, price: Int64)] = (1...5).map { ("Ас \($0)", Int64($0 + 1) * 10_000) }
+
+    /// Today's menu at the bench's school, and an allergen flagged (peanut, on no item) for one
+    /// pupil in twenty.
+    static func setMenu(tenantID: UUID, database: Database) async throws {
+        let logger = database.logger
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run(
+                """
+                INSERT INTO meal_menu_items (tenant_id, school_id, day, position, name, price, allergens, set_by, set_at)
+                SELECT \(tenantID), s.id, (now() AT TIME ZONE INTERVAL '+05:00')::date, l.position, l.name, l.price,
+                    CASE WHEN l.position = 5 THEN '{milk}'::text[] ELSE '{}' END, \(UUID()), now()
+                FROM meal_schools s,
+                    unnest(\(menuItems.indices.map { Int16($0 + 1) })::smallint[], \(menuItems.map(\.name))::text[],
+                        \(menuItems.map(\.price))::bigint[]) AS l (position, name, price)
+                WHERE s.tenant_id = \(tenantID)
+                """,
+                logger: logger
+            )
+            try await connection.run(
+                """
+                UPDATE pupils SET allergens = '{peanut}'
+                WHERE tenant_id = \(tenantID) AND substring(card FROM 2)::int % 20 = 0
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// A charge's items as the bench sends them: one item of the menu, or one at a random price.
+    static func benchItems(menu: Bool) -> (json: String, amount: Int64) {
+        guard menu, let item = menuItems.randomElement() else {
+            let amount = Int64.random(in: 20_000...60_000)
+            return (#"[{"name":"Lunch","price":\#(amount)}]"#, amount)
+        }
+        return (#"[{"name":"\#(item.name)","price":\#(item.price)}]"#, item.price)
+    }
 
     /// Every pupil gets `amount` through the ledger: one posted top-up each from a clearing row.
     static func fund(tenantID: UUID, amount: Int64, database: Database) async throws {
@@ -312,40 +359,46 @@ struct MealsBench: AsyncParsableCommand {
     }
 
     /// The wrk script: a charge of a random pupil with a new id, or the previous request again.
-    static func script(pupils: Int, token: String, retryPercent: Int) -> String {
-        """
-        -- Charges at the till; each thread seeded apart, so ids never collide between threads.
-        local counter = 0
-        setup = function(thread)
-          counter = counter + 1
-          thread:set("seed", counter * 7919 + os.time())
-          table.insert(threads, thread)
-        end
-        threads = {}
-        init = function(args) math.randomseed(seed) end
-        local last = nil
-        local function uuid()
-          return string.format("%08x-%04x-4%03x-8%03x-%04x%08x", math.random(0, 2147483647), math.random(0, 65535),
-            math.random(0, 4095), math.random(0, 4095), math.random(0, 65535), math.random(0, 2147483647))
-        end
-        request = function()
-          local body
-          if last ~= nil and math.random(100) <= \(retryPercent) then
-            body = last
-          else
-            body = string.format('{"id":"%s","card":"B%07d","items":[{"name":"Ас","price":%d}]}',
-              uuid(), math.random(0, \(pupils - 1)), math.random(20000, 60000))
-          end
-          last = body
-          return wrk.format("POST", nil, {["Content-Type"] = "application/json",
-            ["Authorization"] = "Bearer \(token)"}, body)
-        end
-        wrong = 0
-        response = function(status, headers, body)
-          if status ~= 200 and status ~= 201 then wrong = wrong + 1 end
-        end
-        \(BenchServer.countWrongAnswers)
-        """
+    static func script(pupils: Int, token: String, retryPercent: Int, menu: Bool = false) -> String {
+        // Without a menu an item at a random price; with it, one of the menu's items.
+        let item =
+            menu
+            ? "local n = math.random(1, \(menuItems.count)); local name, price = \"Ас \" .. n, (n + 1) * 10000"
+            : "local name, price = \"Ас\", math.random(20000, 60000)"
+        return """
+            -- Charges at the till; each thread seeded apart, so ids never collide between threads.
+            local counter = 0
+            setup = function(thread)
+              counter = counter + 1
+              thread:set("seed", counter * 7919 + os.time())
+              table.insert(threads, thread)
+            end
+            threads = {}
+            init = function(args) math.randomseed(seed) end
+            local last = nil
+            local function uuid()
+              return string.format("%08x-%04x-4%03x-8%03x-%04x%08x", math.random(0, 2147483647), math.random(0, 65535),
+                math.random(0, 4095), math.random(0, 4095), math.random(0, 65535), math.random(0, 2147483647))
+            end
+            request = function()
+              local body
+              if last ~= nil and math.random(100) <= \(retryPercent) then
+                body = last
+              else
+                \(item)
+                body = string.format('{"id":"%s","card":"B%07d","items":[{"name":"%s","price":%d}]}',
+                  uuid(), math.random(0, \(pupils - 1)), name, price)
+              end
+              last = body
+              return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+                ["Authorization"] = "Bearer \(token)"}, body)
+            end
+            wrong = 0
+            response = function(status, headers, body)
+              if status ~= 200 and status ~= 201 then wrong = wrong + 1 end
+            end
+            \(BenchServer.countWrongAnswers)
+            """
     }
 
     /// The charges' statements from `tills` tasks for `seconds`, without HTTP or the engine, in
@@ -358,6 +411,7 @@ struct MealsBench: AsyncParsableCommand {
         pupils: Int,
         tills: Int,
         seconds: Int,
+        menu: Bool,
         database: Database
     ) async throws
         -> Double
@@ -421,14 +475,14 @@ struct MealsBench: AsyncParsableCommand {
             let own = stride(from: task, to: list.count, by: tills).map { list[$0] }
             var latencies: [Double] = []
             while ContinuousClock.now < deadline, let instance = own.randomElement() {
-                let amount = Int64.random(in: 20_000...60_000)
+                let (items, amount) = Self.benchItems(menu: menu)
                 let start = ContinuousClock.now
                 let charge = PreparedCharges.Charge(
                     instanceID: instance,
                     transfer: UUID(),
                     requestHash: Data([0]),
                     till: till,
-                    items: #"[{"name":"Lunch","price":\#(amount)}]"#,
+                    items: items,
                     amount: amount,
                     allergens: [],
                     override: false

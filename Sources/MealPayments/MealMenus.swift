@@ -231,17 +231,18 @@ public struct MealMenus: Sendable {
                 """,
                 logger: logger
             )
-            for try await (id, bin, name) in rows.decode((UUID, String, String).self) {
-                let items = try await Self.items(
-                    school: id,
-                    day: day,
-                    tenantID: tenantID,
-                    on: connection,
-                    logger: logger
-                )
-                return Menu(school: bin, schoolName: name, day: day, items: items)
-            }
-            return nil
+            // The school read to its end before its items are asked for on the same connection.
+            var found: (id: UUID, bin: String, name: String)?
+            for try await school in rows.decode((UUID, String, String).self) { found = school }
+            guard let found else { return nil }
+            let items = try await Self.items(
+                school: found.id,
+                day: day,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
+            return Menu(school: found.bin, schoolName: found.name, day: day, items: items)
         }
     }
 

@@ -66,39 +66,49 @@ public struct MealMenus: Sendable {
     public static let dayShape = "a date as YYYY-MM-DD"
     public static let pastDay = "today or later in Kazakhstan: a past day's menu stays as its charges saw it"
     public static let farDay = "at most \(daysAhead) days ahead"
+    /// Why a menu's lines are refused, as a refusal says it (``MealReason`` says each in the
+    /// page's language).
+    public static let itemCount = "1 to \(maximumItems) items"
+    public static let nameShape = "names of 1 to 100 characters on one line"
+    public static func listedTwice(_ name: String) -> String { "\(name) is listed twice" }
+    public static func priceRange(_ name: String, _ contractPrice: String) -> String {
+        "\(name): a price of 1 to \(contractPrice) tiyn, the contract price per meal"
+    }
+    public static func allergenShape(_ name: String) -> String { "\(name): allergens of 1 to 40 characters" }
+    public static func allergenCount(_ name: String) -> String { "\(name): at most 20 allergens" }
 
     /// The lines a menu is set with, checked: 1 to ``maximumItems``, names of 1 to 100
     /// characters that differ in more than case, prices from 1 tiyn to `contractPrice` (a meal
     /// above it could not be charged), up to 20 allergens of 1 to 40 characters each.
     public static func checked(_ items: [Item], contractPrice: Int64) throws -> [Item] {
         guard (1...maximumItems).contains(items.count) else {
-            throw AdalError.invalidField(field: "items", reason: "1 to \(maximumItems) items")
+            throw AdalError.invalidField(field: "items", reason: itemCount)
         }
         var seen: Set<String> = []
         return try items.map { item in
             let name = item.name.trimmingCharacters(in: .whitespacesAndNewlines)
             guard (1...100).contains(name.count), !name.contains(where: \.isNewline) else {
-                throw AdalError.invalidField(field: "items", reason: "names of 1 to 100 characters on one line")
+                throw AdalError.invalidField(field: "items", reason: nameShape)
             }
             guard seen.insert(name.lowercased()).inserted else {
-                throw AdalError.invalidField(field: "items", reason: "\(name) is listed twice")
+                throw AdalError.invalidField(field: "items", reason: listedTwice(name))
             }
             guard (1...contractPrice).contains(item.price) else {
                 throw AdalError.invalidField(
                     field: "items",
-                    reason: "\(name): a price of 1 to \(contractPrice) tiyn, the contract price per meal"
+                    reason: priceRange(name, String(contractPrice))
                 )
             }
             var allergens: [String] = []
             for allergen in item.allergens {
                 let flag = allergen.trimmingCharacters(in: .whitespaces).lowercased()
                 guard (1...40).contains(flag.count) else {
-                    throw AdalError.invalidField(field: "items", reason: "\(name): allergens of 1 to 40 characters")
+                    throw AdalError.invalidField(field: "items", reason: allergenShape(name))
                 }
                 if !allergens.contains(flag) { allergens.append(flag) }
             }
             guard allergens.count <= 20 else {
-                throw AdalError.invalidField(field: "items", reason: "\(name): at most 20 allergens")
+                throw AdalError.invalidField(field: "items", reason: allergenCount(name))
             }
             return Item(name: name, price: item.price, allergens: allergens)
         }

@@ -87,6 +87,15 @@ public struct MealReason: Equatable, Sendable {
             tiyn: [1, 2]
         ),
         Wording("meals_reason_not_on_menu", "not on the menu for {1} at that price: {2}"),
+        // A day's menu (`MealMenus`).
+        Wording("meals_menu_reason_count", MealMenus.itemCount),
+        Wording("meals_menu_reason_name", MealMenus.nameShape),
+        Wording("meals_menu_reason_twice", MealMenus.listedTwice("{1}")),
+        Wording("meals_menu_reason_price", MealMenus.priceRange("{1}", "{2}"), tiyn: [2]),
+        Wording("meals_menu_reason_allergen", MealMenus.allergenShape("{1}")),
+        Wording("meals_menu_reason_allergens", MealMenus.allergenCount("{1}")),
+        Wording("meals_menu_reason_past", MealMenus.pastDay),
+        Wording("meals_menu_reason_far", MealMenus.farDay),
         Wording("meals_reason_wrong_school", wrongSchool),
         Wording("meals_reason_no_contract", noContract),
         Wording("meals_reason_not_a_till", "forbidden: " + notATill),

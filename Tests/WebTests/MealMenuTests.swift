@@ -234,13 +234,20 @@ struct MealMenuTests {
             ]
             // A line refused is named, and the form comes back as typed.
             for (change, reason) in [
-                (["price1": "600"], "Палау: a price of 1 to 50000 tiyn"), (["item3": "Суп"], "Line 3 has no price."),
-                (["day": "2020-01-01"], "today or later"),
+                (["price1": "600"], "Палау: a price from 0,01 to 500,00 ₸, the contract price per meal."),
+                (["item3": "Суп"], "Line 3 has no price."),
+                (["day": "2020-01-01"], "choose today or later"),
             ] {
                 let refused = try await office.post("/astana/meals/menu?lang=en", form: lunch.merging(change) { $1 })
                 #expect(refused.status == .unprocessableContent && refused.main.contains(reason), "\(refused.main)")
                 #expect(refused.main.contains(#"value="Жаңғақ торты""#))
             }
+            // Said in the page's language.
+            let twice = try await office.post(
+                "/astana/meals/menu?lang=kk",
+                form: lunch.merging(["item2": "палау"]) { $1 }
+            )
+            #expect(twice.status == .unprocessableContent && twice.main.contains("палау екі рет көрсетілген."))
             let saved = try await office.post("/astana/meals/menu?lang=en", form: lunch)
             #expect(saved.status == .seeOther, "\(saved.main)")
             page = try await office.get("/astana/meals/menu?lang=en&school=\(MealCity.schoolBIN)&day=\(today)&saved=1")

@@ -520,28 +520,13 @@ public enum MealAccountService {
                     school_id, items, reason, refers_to, request_hash, provider_reference, created_at, local_day)
                 VALUES (\(context.tenantID), \(id), \(kind), \(status), \(debit), \(credit), \(amount), \(pupil.id),
                     \(pupil.schoolID), \(items)::jsonb, \(reason), \(refersTo), \(hash), \(provider), \(context.now),
-                    \(Day.kazakhstan(context.now))::date)
+                    \(Day.today(context.now).description)::date)
                 """,
                 logger: context.logger
             )
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw AdalError.conflict(reason: "transfer \(id) already exists with another request")
         }
-    }
-}
-
-/// A day in Kazakhstan (UTC+5), as `YYYY-MM-DD`.
-enum Day {
-    /// Made once: a calendar and its time zone cost more to make than the date to split.
-    private static let calendar: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
-        return calendar
-    }()
-
-    static func kazakhstan(_ date: Date) -> String {
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
     }
 }
 
@@ -600,9 +585,9 @@ public struct PreparedCharges: PreparedSQL {
     /// The charges of a batch; each is booked at its ``Charge/servedAt``, or at `now`.
     public init(tenantID: UUID, charges: [Charge], now: Date, shard: Int16) throws {
         // The daily limit counts the day in Kazakhstan of each charge's time.
-        let today = Day.kazakhstan(now)
+        let today = Day.today(now).description
         let times = charges.map { $0.servedAt ?? now }
-        let days = charges.map { $0.servedAt.map(Day.kazakhstan) ?? today }
+        let days = charges.map { $0.servedAt.map { Day.today($0).description } ?? today }
         let allergens = charges.map { InputValue.array($0.allergens.map(InputValue.string)).canonicalJSON }
         let (instances, transfers) = (charges.map(\.instanceID), charges.map(\.transfer))
         let hashes = charges.map { ByteBuffer(bytes: $0.requestHash) }

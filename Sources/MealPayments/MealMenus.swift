@@ -62,8 +62,6 @@ public struct MealMenus: Sendable {
     public static let maximumItems = 20
     /// How far ahead a menu may be set: about two months.
     public static let daysAhead = 62
-    /// What a menu's day must be, as a refusal says it.
-    public static let dayShape = "a date as YYYY-MM-DD"
     public static let pastDay = "today or later in Kazakhstan: a past day's menu stays as its charges saw it"
     public static let farDay = "at most \(daysAhead) days ahead"
     /// Why a menu's lines are refused, as a refusal says it (``MealReason`` says each in the
@@ -114,24 +112,17 @@ public struct MealMenus: Sendable {
         }
     }
 
-    /// `day` when it is a date of the calendar; refused otherwise.
-    static func checkedDay(_ day: String) throws -> String {
-        let parts = day.split(separator: "-", omittingEmptySubsequences: false)
-        guard day.utf8.count == 10, parts.count == 3, parts.map(\.count) == [4, 2, 2],
-            parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-            let year = Int(parts[0]), let month = Int(parts[1]), let date = Int(parts[2]),
-            (1...12).contains(month), (1...31).contains(date),
-            let made = calendar.date(from: DateComponents(year: year, month: month, day: date)),
-            calendar.component(.day, from: made) == date
-        else { throw AdalError.invalidField(field: "day", reason: dayShape) }
+    /// `text` as a day whose menu may be set (`setting`) or removed at `now`: today in Kazakhstan
+    /// or later, and at most ``daysAhead`` days on for one set; refused naming `field` otherwise.
+    static func settable(_ text: String, field: String = "day", setting: Bool, now: Date) throws -> Day {
+        let day = try Day(checking: text, field: field)
+        let today = Day.today(now)
+        guard day >= today else { throw AdalError.invalidField(field: field, reason: pastDay) }
+        if setting, day > today.adding(days: daysAhead) {
+            throw AdalError.invalidField(field: field, reason: farDay)
+        }
         return day
     }
-
-    private static let calendar: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 5 * 3_600)!
-        return calendar
-    }()
 
     /// Sets the menu of the school with `schoolBIN` for `day`, replacing the day's lines; `now`
     /// decides which days may be set.
@@ -170,11 +161,7 @@ public struct MealMenus: Sendable {
         now: Date,
         tenantID: UUID
     ) async throws -> Menu {
-        let day = try Self.checkedDay(day)
-        guard day >= Day.kazakhstan(now) else { throw AdalError.invalidField(field: "day", reason: Self.pastDay) }
-        if lines != nil, day > Day.kazakhstan(now.addingTimeInterval(Double(Self.daysAhead) * 86_400)) {
-            throw AdalError.invalidField(field: "day", reason: Self.farDay)
-        }
+        let day = try Self.settable(day, setting: lines != nil, now: now).description
         if case .till = reader {
             throw AdalError.forbidden(reason: "a till reads its school's menu; the office sets it")
         }
@@ -211,7 +198,7 @@ public struct MealMenus: Sendable {
 
     /// The school's menu for `day`, in the order it was set.
     public func menu(schoolBIN: String, day: String, by reader: Reader, tenantID: UUID) async throws -> Menu {
-        let day = try Self.checkedDay(day)
+        let day = try Day(checking: day, field: "day").description
         return try await withSchool(schoolBIN, by: reader, tenantID: tenantID) { school, connection, logger in
             Menu(
                 school: schoolBIN,
@@ -230,7 +217,7 @@ public struct MealMenus: Sendable {
 
     /// The menu for `day` of the school `till` charges for; nil when the till has no school.
     public func tillMenu(till: UUID, day: String, tenantID: UUID) async throws -> Menu? {
-        let day = try Self.checkedDay(day)
+        let day = try Day(checking: day, field: "day").description
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
             let rows = try await connection.query(
@@ -259,7 +246,7 @@ public struct MealMenus: Sendable {
     /// The menu for `day` at the pupil's school, and which of each item's allergens are flagged
     /// for the pupil: for the pupil's own page, whose reader the page has already checked.
     public func pupilMenu(pupil: UUID, day: String, tenantID: UUID) async throws -> [(item: Item, flagged: [String])] {
-        let day = try Self.checkedDay(day)
+        let day = try Day(checking: day, field: "day").description
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
             var school: UUID?

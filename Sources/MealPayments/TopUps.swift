@@ -81,7 +81,7 @@ public struct TopUps: Sendable {
                 INSERT INTO transfers (tenant_id, id, kind, status, amount, pupil_id, school_id, request_hash,
                     provider_reference, paid_by, local_day)
                 VALUES (\(tenantID), \(id), 'top_up', 'pending', \(amount), \(pupilID), \(school), \(request),
-                    \(Self.simulatedProvider), \(guardian), \(Day.kazakhstan(Date()))::date)
+                    \(Self.simulatedProvider), \(guardian), \(Day.today().description)::date)
                 """,
                 logger: logger
             )

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A principal the policy says must move (or be attested) soon, or should have already.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A plan as the commission accepts it (the proposal, perhaps edited): who goes to which school.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A proposed rotation plan: for every principal due by the end of the period, a school to move

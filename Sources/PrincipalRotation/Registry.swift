@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A school in the city's registry.

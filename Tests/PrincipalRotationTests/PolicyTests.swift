@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Testing
 
@@ -150,12 +151,5 @@ struct PolicyTests {
         policy.warningMonths = 24
         let later = city.registry.dueList(policy: policy, today: today).filter { $0.kind == .attestation }
         #expect(later.map(\.principal.iin) == ["000000000011", "000000000012"])
-    }
-
-    @Test("dates: only real days, and years added keep the day")
-    func days() {
-        #expect(Day("2026-02-29") == nil && Day("2024-02-29") != nil && Day("2026-1-01") == nil && Day("x") == nil)
-        #expect(Day("2024-02-29")!.adding(years: 1) == Day("2025-02-28"))
-        #expect(Day("2026-11-22")!.adding(months: 12) == Day("2027-11-22"))
     }
 }

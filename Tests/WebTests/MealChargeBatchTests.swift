@@ -208,7 +208,7 @@ struct MealChargeBatchTests {
             let later = try await serve([Self.body("CARD-0001", 25_000)])
             #expect(later[0].line.status == "posted" && later[0].balance == 50_000)
             let over = try await serve([kept("CARD-0001", 10_000, at: yesterday)])
-            let day = { (date: Date) in Day.kazakhstan(date) }
+            let day = { (date: Date) in Day.today(date).description }
             // The refusal names that day, not today.
             #expect(over[0].line.reason == "over the daily limit of 30000 tiyn (25000 spent on \(day(yesterday)))")
             let days = try await fixture.databases.owner.withTenant(tenant) { connection in

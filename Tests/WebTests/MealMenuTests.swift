@@ -14,7 +14,7 @@ import Testing
 struct MealMenuTests {
     /// A day in Kazakhstan, `offset` days from today.
     static func day(_ offset: Int = 0) -> String {
-        String(MealsPagesController.kazakhstanDay(Date().addingTimeInterval(Double(offset) * 86_400)))
+        Day.today().adding(days: offset).description
     }
 
     static let lunch = """

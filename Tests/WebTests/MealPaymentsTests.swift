@@ -724,7 +724,7 @@ struct MealPaymentsTests {
             let account = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
             #expect(account.status == .ok && account.main.contains("<svg") && account.main.contains("Палау"))
             // The chart names this month as the page writes dates: 11.2026, not 26-11.
-            let thisDay = MealsPagesController.kazakhstanDay(Date())
+            let thisDay = Day.today().description
             let month = "\(thisDay.dropFirst(5).prefix(2)).\(thisDay.prefix(4))"
             #expect(account.main.contains(">\(month)</text>"), "\(account.main)")
             #expect(account.main.contains("Parent") && account.main.contains("300,00 ₸"))
@@ -826,7 +826,7 @@ struct MealPaymentsTests {
             #expect(russianCanteens.main.contains("питаний больше, чем учеников (питаний: "), "\(russianCanteens.main)")
             #expect(!russianCanteens.main.contains("more meals than pupils"))
             #expect(russianCanteens.main.contains("/astana/meals/city.csv?from="))
-            let today = String(MealsPagesController.kazakhstanDay(Date()))
+            let today = Day.today().description
             let russianFile = try await admin.get("/astana/meals/city.csv?from=\(today)&to=\(today)&lang=ru")
             #expect(russianFile.status == .ok)
             #expect(

@@ -91,7 +91,7 @@ struct MealReasonTests {
             _ = try await post("kk", ["price1": "150", "served_at": yesterday.ISO8601Format()])
             #expect(try await city.balance() == 0)
             let day = try await post("kk", ["price1": "200", "served_at": yesterday.ISO8601Format()])
-            let named = "Күндік лимит 300,00 ₸ асып кетті (\(Day.kazakhstan(yesterday)) күні 150,00 ₸ жұмсалды)."
+            let named = "Күндік лимит 300,00 ₸ асып кетті (\(Day.today(yesterday)) күні 150,00 ₸ жұмсалды)."
             #expect(day.contains(named), "\(day)")
             // The balance (400 − 250 − 150 = 0 ₸ left), an allergen, the contract price.
             let broke = try await post("ru", ["price1": "10", "served_at": yesterday.ISO8601Format()])

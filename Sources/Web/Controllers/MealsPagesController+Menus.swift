@@ -75,7 +75,7 @@ extension MealsPagesController {
         let menus = MealMenus(database: dependencies.database)
         let schools = try await menus.schools(for: reader, tenantID: tenant.id)
         let chosen = school.flatMap { bin in schools.first { $0.bin == bin } } ?? schools.first
-        let day = day ?? String(Self.kazakhstanDay(Date()))
+        let day = day ?? Day.today().description
         var items: [MealMenus.Item] = []
         if let chosen, refill == nil {
             items = try await menus.menu(schoolBIN: chosen.bin, day: day, by: reader, tenantID: tenant.id).items

@@ -214,7 +214,7 @@ struct MealsPagesController {
         let tenant = try context.requireTenant()
         guard let principal = context.principal else { return signIn(tenant) }
         try principal.require(anyOf: [.canteenTill])
-        let today = String(Self.kazakhstanDay(Date()))
+        let today = Day.today().description
         let day = shell ? [] : try await queries.tillDay(till: principal.userID, day: today, tenantID: tenant.id)
         // The school's menu for today, its items to tick (not in the kept shell: it is for any day).
         let menu =
@@ -349,7 +349,7 @@ struct MealsPagesController {
         // Today's menu at the pupil's school, the pupil's flagged allergens marked.
         let menu = try await MealMenus(database: dependencies.database).pupilMenu(
             pupil: pupil.id,
-            day: String(Self.kazakhstanDay(Date())),
+            day: Day.today().description,
             tenantID: tenant.id
         )
         let chart = BarChart.svg(
@@ -690,10 +690,10 @@ struct MealsPagesController {
     ) async throws -> (from: String, to: String, days: [MealQueries.SchoolDay]) {
         let (tenant, _) = try context.authorised([.akimatAdmin, .auditor])
         let query = request.uri.queryParameters
-        let to = try day(query["to"].map(String.init), field: "to") ?? String(Self.kazakhstanDay(Date()))
+        let to = try day(query["to"].map(String.init), field: "to") ?? Day.today().description
         let from =
             try day(query["from"].map(String.init), field: "from")
-            ?? String(Self.kazakhstanDay(Date().addingTimeInterval(-30 * 86_400)))
+            ?? Day.today().adding(days: -30).description
         return (from, to, try await queries.schoolDays(from: from, to: to, tenantID: tenant.id))
     }
 
@@ -706,14 +706,7 @@ struct MealsPagesController {
 
     private func day(_ text: String?, field: String) throws -> String? {
         guard let text, !text.isEmpty else { return nil }
-        guard text.wholeMatch(of: /[0-9]{4}-[0-9]{2}-[0-9]{2}/) != nil else {
-            throw AdalError.invalidField(field: field, reason: "a date as YYYY-MM-DD")
-        }
-        return text
-    }
-
-    static func kazakhstanDay(_ date: Date) -> Substring {
-        WorkflowPagesController.iso(date).prefix(10)
+        return try Day(checking: text, field: field).description
     }
 
     private func visiblePupil(_ context: AppRequestContext) async throws -> MealQueries.PupilRef {

@@ -225,8 +225,7 @@ struct PrincipalRotationPagesController {
     /// A `YYYY-MM-DD` day from a form or query; today when absent.
     static func day(_ text: String?, field: String) throws -> Day {
         guard let text, !text.isEmpty else { return Day.today() }
-        guard let day = Day(text) else { throw AdalError.invalidField(field: field, reason: "a date as YYYY-MM-DD") }
-        return day
+        return try Day(checking: text, field: field)
     }
 
     @Sendable func history(request: Request, context: AppRequestContext) async throws -> Response {

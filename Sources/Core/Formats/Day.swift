@@ -1,6 +1,7 @@
 import Foundation
 
-/// A calendar day (`YYYY-MM-DD`), as the registry records appointments and attestations.
+/// A calendar day (`YYYY-MM-DD`): a principal's appointment or attestation, a school menu's day,
+/// the day a meal was served in Kazakhstan.
 public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     public let year: Int
     public let month: Int
@@ -25,6 +26,15 @@ public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConverti
         (self.year, self.month, self.day) = (year, month, day)
     }
 
+    /// What a refusal says a day must be.
+    public static let shape = "a date as YYYY-MM-DD"
+
+    /// Parses `YYYY-MM-DD` from a request's `field`; refused naming the field otherwise.
+    public init(checking text: some StringProtocol, field: String) throws {
+        guard let day = Day(text) else { throw AdalError.invalidField(field: field, reason: Self.shape) }
+        self = day
+    }
+
     init(_ date: Date) {
         let parts = Self.calendar.dateComponents([.year, .month, .day], from: date)
         (year, month, day) = (parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
@@ -39,9 +49,10 @@ public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConverti
         Self.calendar.date(from: DateComponents(year: year, month: month, day: day)) ?? Date(timeIntervalSince1970: 0)
     }
 
-    /// The same day `years` later (29 February becomes 28 February in a common year).
-    public func adding(years: Int = 0, months: Int = 0) -> Day {
-        Day(Self.calendar.date(byAdding: DateComponents(year: years, month: months), to: date) ?? date)
+    /// The day `years`, `months` and `days` later, earlier when negative (29 February becomes 28
+    /// February in a common year).
+    public func adding(years: Int = 0, months: Int = 0, days: Int = 0) -> Day {
+        Day(Self.calendar.date(byAdding: DateComponents(year: years, month: months, day: days), to: date) ?? date)
     }
 
     /// Whole days from `self` to `other`.

@@ -162,38 +162,194 @@ public struct MealMenus: Sendable {
         tenantID: UUID
     ) async throws -> Menu {
         let day = try Self.settable(day, setting: lines != nil, now: now).description
-        if case .till = reader {
-            throw AdalError.forbidden(reason: "a till reads its school's menu; the office sets it")
-        }
-        return try await withSchool(schoolBIN, by: reader, tenantID: tenantID) { school, connection, logger in
+        return try await withSchool(schoolBIN, by: reader, writing: true, tenantID: tenantID) {
+            school,
+            connection,
+            logger in
             var items: [Item] = []
             if let lines {
-                guard let contractPrice = school.price else {
-                    throw AdalError.invalidField(field: "school", reason: MealReason.noContract)
-                }
-                items = try Self.checked(lines.items, contractPrice: contractPrice)
+                items = try Self.checked(lines.items, contractPrice: try Self.contractPrice(school))
             }
-            try await connection.run(
-                "DELETE FROM meal_menu_items WHERE tenant_id = \(tenantID) AND school_id = \(school.id) AND day = \(day)::date",
+            try await Self.write(
+                days: [day],
+                menus: items.isEmpty ? [] : [(day, items)],
+                school: school.id,
+                user: lines?.user,
+                now: now,
+                tenantID: tenantID,
+                on: connection,
                 logger: logger
             )
-            if let lines {
-                let positions = items.indices.map { Int16($0 + 1) }
-                let allergens = items.map { InputValue.array($0.allergens.map(InputValue.string)).canonicalJSON }
-                try await connection.run(
-                    """
-                    INSERT INTO meal_menu_items (tenant_id, school_id, day, position, name, price, allergens, set_by,
-                        set_at)
-                    SELECT \(tenantID), \(school.id), \(day)::date, l.position, l.name, l.price,
-                        ARRAY(SELECT jsonb_array_elements_text(l.allergens::jsonb)), \(lines.user), \(now)
-                    FROM unnest(\(positions)::smallint[], \(items.map(\.name))::text[], \(items.map(\.price))::bigint[],
-                        \(allergens)::text[]) AS l (position, name, price, allergens)
-                    """,
-                    logger: logger
-                )
-            }
             return Menu(school: schoolBIN, schoolName: school.name, day: day, items: items)
         }
+    }
+
+    /// How many days one copy may take: a month, long enough for a canteen's cycle of menus.
+    public static let maximumCopyDays = 31
+    /// Why a copy is refused, as a refusal says it (``MealReason`` says each in the page's
+    /// language).
+    public static let copySpan = "a day on or after from, at most \(maximumCopyDays) days in all"
+    public static let copyOverlap =
+        "a day after through, or early enough before from, that the days copied to are not those copied"
+    public static func nothingToCopy(_ from: String, _ through: String) -> String {
+        "no menu is set at this school from \(from) through \(through)"
+    }
+    public static func copyTaken(_ days: String) -> String {
+        "these days already have a menu: \(days); copy with replace to replace them"
+    }
+    public static func copyPrice(_ day: String, _ name: String, _ contractPrice: String) -> String {
+        "on \(day), \(name) costs more than the contract price of \(contractPrice) tiyn per meal"
+    }
+
+    /// What a copy made: each day with a menu from `from` through `through`, set on the day as
+    /// far after it as `to` is after `from`.
+    public struct Copy: Codable, Equatable, Sendable {
+        public struct CopiedDay: Codable, Equatable, Sendable {
+            /// The day copied, the day set, and how many items.
+            public var from: String
+            public var to: String
+            public var items: Int
+        }
+
+        public var school: String
+        public var schoolName: String
+        public var days: [CopiedDay]
+        /// The days set whose menu was replaced.
+        public var replaced: [String]
+    }
+
+    /// Copies the school's menus of the days `from` through `through` (at most
+    /// ``maximumCopyDays``) to the days that start at `to`, each day to the day as far on: a
+    /// canteen's cycle of one or two weeks set once and repeated. The days copied to must be
+    /// days a menu may be set on and not overlap those copied; a day without a menu copies
+    /// nothing (the day it would be copied to keeps what it has). A day copied to that already
+    /// has a menu is refused, naming the days, unless `replace`. Each item's price must still be
+    /// within the contract's price per meal. One transaction: all of it or nothing.
+    public func copy(
+        schoolBIN: String,
+        from: String,
+        through: String,
+        to: String,
+        replace: Bool,
+        by reader: Reader,
+        user: UUID,
+        now: Date = Date(),
+        tenantID: UUID
+    ) async throws -> Copy {
+        let first = try Day(checking: from, field: "from")
+        let last = try Day(checking: through, field: "through")
+        let span = first.days(until: last) + 1
+        guard (1...Self.maximumCopyDays).contains(span) else {
+            throw AdalError.invalidField(field: "through", reason: Self.copySpan)
+        }
+        let start = try Self.settable(to, field: "to", setting: true, now: now)
+        let offset = first.days(until: start)
+        _ = try Self.settable(start.adding(days: span - 1).description, field: "to", setting: true, now: now)
+        guard offset >= span || offset <= -span else {
+            throw AdalError.invalidField(field: "to", reason: Self.copyOverlap)
+        }
+        return try await withSchool(schoolBIN, by: reader, writing: true, tenantID: tenantID) {
+            school,
+            connection,
+            logger in
+            let contractPrice = try Self.contractPrice(school)
+            let rows = try await connection.query(
+                """
+                SELECT day::text, name, price, array_to_json(allergens)::text FROM meal_menu_items
+                WHERE tenant_id = \(tenantID) AND school_id = \(school.id)
+                  AND day BETWEEN \(first.description)::date AND \(last.description)::date
+                ORDER BY day, position
+                """,
+                logger: logger
+            )
+            var menus: [(day: String, items: [Item])] = []
+            var copied: [Copy.CopiedDay] = []
+            for try await (day, name, price, allergens) in rows.decode((String, String, Int64, String).self) {
+                guard price <= contractPrice else {
+                    throw AdalError.invalidField(
+                        field: "from",
+                        reason: Self.copyPrice(day, name, String(contractPrice))
+                    )
+                }
+                let target = Day(day)?.adding(days: offset).description ?? day
+                if menus.last?.day != target {
+                    menus.append((target, []))
+                    copied.append(Copy.CopiedDay(from: day, to: target, items: 0))
+                }
+                menus[menus.count - 1].items.append(Item(name: name, price: price, allergens: Self.texts(allergens)))
+                copied[copied.count - 1].items += 1
+            }
+            guard !menus.isEmpty else {
+                throw AdalError.invalidField(field: "from", reason: Self.nothingToCopy(from, through))
+            }
+            let targets = menus.map(\.day)
+            var taken: [String] = []
+            let set = try await connection.query(
+                """
+                SELECT DISTINCT day::text FROM meal_menu_items
+                WHERE tenant_id = \(tenantID) AND school_id = \(school.id) AND day = ANY (\(targets)::date[])
+                ORDER BY 1
+                """,
+                logger: logger
+            )
+            for try await day in set.decode(String.self) { taken.append(day) }
+            guard taken.isEmpty || replace else {
+                throw AdalError.invalidField(field: "replace", reason: Self.copyTaken(taken.joined(separator: ", ")))
+            }
+            try await Self.write(
+                days: targets,
+                menus: menus,
+                school: school.id,
+                user: user,
+                now: now,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
+            return Copy(school: schoolBIN, schoolName: school.name, days: copied, replaced: taken)
+        }
+    }
+
+    /// The school's contract price per meal; refused when it has none (no item could be charged).
+    private static func contractPrice(_ school: (id: UUID, name: String, price: Int64?)) throws -> Int64 {
+        guard let price = school.price else {
+            throw AdalError.invalidField(field: "school", reason: MealReason.noContract)
+        }
+        return price
+    }
+
+    /// The lines of `days` removed and `menus` written in their place (positions from 1, in
+    /// order), set by `user` at `now`.
+    private static func write(
+        days: [String],
+        menus: [(day: String, items: [Item])],
+        school: UUID,
+        user: UUID?,
+        now: Date,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.run(
+            """
+            DELETE FROM meal_menu_items
+            WHERE tenant_id = \(tenantID) AND school_id = \(school) AND day = ANY (\(days)::date[])
+            """,
+            logger: logger
+        )
+        guard let user, !menus.isEmpty else { return }
+        let lines = menus.flatMap { menu in menu.items.enumerated().map { (menu.day, Int16($0 + 1), $1) } }
+        let allergens = lines.map { InputValue.array($0.2.allergens.map(InputValue.string)).canonicalJSON }
+        try await connection.run(
+            """
+            INSERT INTO meal_menu_items (tenant_id, school_id, day, position, name, price, allergens, set_by, set_at)
+            SELECT \(tenantID), \(school), l.day, l.position, l.name, l.price,
+                ARRAY(SELECT jsonb_array_elements_text(l.allergens::jsonb)), \(user), \(now)
+            FROM unnest(\(lines.map(\.0))::date[], \(lines.map(\.1))::smallint[], \(lines.map(\.2.name))::text[],
+                \(lines.map(\.2.price))::bigint[], \(allergens)::text[]) AS l (day, position, name, price, allergens)
+            """,
+            logger: logger
+        )
     }
 
     /// The school's menu for `day`, in the order it was set.
@@ -300,6 +456,7 @@ public struct MealMenus: Sendable {
     private func withSchool<Result: Sendable>(
         _ bin: String,
         by reader: Reader,
+        writing: Bool = false,
         tenantID: UUID,
         _ body:
             @escaping @Sendable ((id: UUID, name: String, price: Int64?), PostgresConnection, Logger) async throws
@@ -307,16 +464,29 @@ public struct MealMenus: Sendable {
     ) async throws -> Result {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            let school = try await Self.school(bin, reader: reader, tenantID: tenantID, on: connection, logger: logger)
+            if writing, case .till = reader {
+                throw AdalError.forbidden(reason: "a till reads its school's menu; the office sets it")
+            }
+            let school = try await Self.school(
+                bin,
+                reader: reader,
+                locking: writing,
+                tenantID: tenantID,
+                on: connection,
+                logger: logger
+            )
             return try await body(school, connection, logger)
         }
     }
 
     /// The school with `bin` if `reader` may see its menus: not found when the city has no such
-    /// school, forbidden when the office or till is not at it.
+    /// school, forbidden when the office or till is not at it. `locking` holds the school's row
+    /// until the transaction ends, so two writers of its menus take turns (a charge's reads and
+    /// its references to the school are not held up: `FOR NO KEY UPDATE`).
     static func school(
         _ bin: String,
         reader: Reader,
+        locking: Bool = false,
         tenantID: UUID,
         on connection: PostgresConnection,
         logger: Logger
@@ -340,14 +510,16 @@ public struct MealMenus: Sendable {
                         WHERE t.tenant_id = s.tenant_id AND t.school_id = s.id AND t.user_id = \(user))
                 END
             FROM meal_schools s WHERE s.tenant_id = \(tenantID) AND s.bin = \(bin)
+            \(unescaped: locking ? "FOR NO KEY UPDATE OF s" : "")
             """,
             logger: logger
         )
-        for try await (id, name, price, allowed) in rows.decode((UUID, String, Int64?, Bool).self) {
-            guard allowed else { throw AdalError.forbidden(reason: "this account does not work at school \(bin)") }
-            return (id, name, price)
-        }
-        throw AdalError.notFound(what: "school \(bin)")
+        // Read to the end before the caller asks anything more on the same connection.
+        var found: (id: UUID, name: String, price: Int64?, allowed: Bool)?
+        for try await row in rows.decode((UUID, String, Int64?, Bool).self) { found = row }
+        guard let found else { throw AdalError.notFound(what: "school \(bin)") }
+        guard found.allowed else { throw AdalError.forbidden(reason: "this account does not work at school \(bin)") }
+        return (found.id, found.name, found.price)
     }
 
     /// The day's lines of a school's menu, in order.

@@ -142,17 +142,7 @@ struct MealMenuTests {
                     == .notFound
             )
             // Another city's akimat does not find Astana's school.
-            _ = try await fixture.dependencies.accounts.createUser(
-                NewUser(login: "shymkent-admin", displayName: "Shymkent", iin: nil, roles: [.akimatAdmin]),
-                password: WebFixture.password,
-                tenantID: fixture.shymkent.id
-            )
-            let shymkent = try await fixture.dependencies.accounts.issueToken(
-                login: "shymkent-admin",
-                name: "t",
-                roles: [.akimatAdmin],
-                tenantID: fixture.shymkent.id
-            ).0.text
+            let shymkent = try await Self.shymkentAdmin(fixture)
             let foreign = Self.menuPath(today, city: "shymkent")
             #expect(try await client.api(.get, foreign, token: shymkent).status == .notFound)
             #expect(try await client.api(.put, foreign, token: shymkent, json: Self.lunch).status == .notFound)
@@ -160,6 +150,181 @@ struct MealMenuTests {
             // Removed by the office: the day has no menu again.
             #expect(try await client.api(.delete, Self.menuPath(today), token: city.school).status == .noContent)
             #expect(try await Self.read(client, today, token: city.till).items.isEmpty)
+        }
+    }
+
+    /// A token of Shymkent's akimat.
+    static func shymkentAdmin(_ fixture: WebFixture) async throws -> String {
+        _ = try await fixture.dependencies.accounts.createUser(
+            NewUser(login: "shymkent-admin", displayName: "Shymkent", iin: nil, roles: [.akimatAdmin]),
+            password: WebFixture.password,
+            tenantID: fixture.shymkent.id
+        )
+        return try await fixture.dependencies.accounts.issueToken(
+            login: "shymkent-admin",
+            name: "t",
+            roles: [.akimatAdmin],
+            tenantID: fixture.shymkent.id
+        ).0.text
+    }
+
+    struct Copied: Decodable { var copy: MealMenus.Copy }
+
+    /// Copies the menus of days `from` … `through` (offsets from today) to the days from `to`.
+    static func copy(
+        _ city: MealCity,
+        _ from: Int,
+        _ through: Int,
+        to: Int,
+        replace: Bool = false,
+        token: String? = nil
+    ) async throws -> TestResponse {
+        try await city.client.api(
+            .post,
+            "/api/astana/meals/schools/\(MealCity.schoolBIN)/menus/copy",
+            token: token ?? city.school,
+            json:
+                #"{"from": "\#(day(from))", "through": "\#(day(through))", "to": "\#(day(to))", "replace": \#(replace)}"#
+        )
+    }
+
+    @Test("a cycle of days' menus copied forward whole: days without a menu copy nothing, set days only with replace")
+    func copyForward() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let set = { (offset: Int, names: [String]) in
+                let items = names.enumerated().map {
+                    #"{"name": "\#($1)", "price": \#(10_000 * ($0 + 1)), "allergens": ["milk"]}"#
+                }
+                let response = try await client.api(
+                    .put,
+                    Self.menuPath(Self.day(offset)),
+                    token: city.school,
+                    json: #"{"items": [\#(items.joined(separator: ","))]}"#
+                )
+                #expect(response.status == .ok, "\(response.text)")
+            }
+            // A week's cycle from tomorrow: days 1, 2 and 4 have menus, day 3 none.
+            try await set(1, ["Палау", "Шай"])
+            try await set(2, ["Көже"])
+            try await set(4, ["Сорпа", "Нан", "Сүт"])
+            // Day 10 (where day 3 would go) has its own menu, which the copy leaves alone.
+            try await set(10, ["Бешбармақ"])
+            var response = try await Self.copy(city, 1, 7, to: 8)
+            #expect(response.status == .ok, "\(response.text)")
+            let copy = try JSONDecoder().decode(Copied.self, from: Data(response.text.utf8)).copy
+            #expect(
+                copy.days.map { [$0.from, $0.to, String($0.items)] } == [
+                    [Self.day(1), Self.day(8), "2"], [Self.day(2), Self.day(9), "1"], [Self.day(4), Self.day(11), "3"],
+                ]
+            )
+            #expect(copy.replaced.isEmpty && copy.schoolName == "Мектеп-гимназия №1")
+            for (source, target) in [(1, 8), (2, 9), (4, 11)] {
+                let original = try await Self.read(client, Self.day(source), token: city.till)
+                #expect(try await Self.read(client, Self.day(target), token: city.till).items == original.items)
+            }
+            #expect(try await Self.read(client, Self.day(10), token: city.till).items.map(\.name) == ["Бешбармақ"])
+
+            // Copied again: days 8, 9 and 11 have menus now, named; nothing changes.
+            try await set(9, ["Манты"])
+            response = try await Self.copy(city, 1, 7, to: 8)
+            #expect(response.status == .unprocessableContent, "\(response.text)")
+            #expect(
+                response.text.contains(
+                    "replace: these days already have a menu: \(Self.day(8)), \(Self.day(9)), \(Self.day(11))"
+                ),
+                "\(response.text)"
+            )
+            #expect(try await Self.read(client, Self.day(9), token: city.till).items.map(\.name) == ["Манты"])
+            response = try await Self.copy(city, 1, 7, to: 8, replace: true)
+            #expect(response.status == .ok, "\(response.text)")
+            #expect(
+                try JSONDecoder().decode(Copied.self, from: Data(response.text.utf8)).copy.replaced
+                    == [Self.day(8), Self.day(9), Self.day(11)]
+            )
+            #expect(try await Self.read(client, Self.day(9), token: city.till).items.map(\.name) == ["Көже"])
+
+            // Refusals, each naming its field; nothing is written.
+            let refused: [((Int, Int, Int), String)] = [
+                ((4, 1, 20), "through: a day on or after from, at most 31 days in all"),
+                ((1, 32, 40), "through: a day on or after from, at most 31 days in all"),
+                ((1, 4, -1), "to: today or later"),
+                ((1, 4, 60), "to: at most 62 days ahead"),
+                ((1, 4, 3), "to: a day after through"),
+                ((1, 4, -2), "to: today or later"),
+                ((20, 25, 30), "from: no menu is set at this school from \(Self.day(20)) through \(Self.day(25))"),
+            ]
+            for ((from, through, to), reason) in refused {
+                response = try await Self.copy(city, from, through, to: to, replace: true)
+                #expect(response.status == .unprocessableContent && response.text.contains(reason), "\(response.text)")
+            }
+            response = try await client.api(
+                .post,
+                "/api/astana/meals/schools/\(MealCity.schoolBIN)/menus/copy",
+                token: city.school,
+                json: #"{"from": "2026-02-30", "through": "\#(Self.day(4))", "to": "\#(Self.day(20))"}"#
+            )
+            #expect(response.text.contains("from: a date as YYYY-MM-DD"), "\(response.text)")
+            #expect(try await Self.read(client, Self.day(30), token: city.till).items.isEmpty)
+
+            // Who may: the akimat does; a till, a parent and an office of another school do not;
+            // another city does not find the school.
+            #expect(try await Self.copy(city, 1, 2, to: 20, token: city.admin).status == .ok)
+            #expect(try await Self.copy(city, 1, 2, to: 22, token: city.till).status == .forbidden)
+            #expect(try await Self.copy(city, 1, 2, to: 22, token: city.parent).status == .forbidden)
+            let elsewhere = try await fixture.account("other-office", name: "Another office", role: .schoolAdmin).token
+            #expect(try await Self.copy(city, 1, 2, to: 22, token: elsewhere).status == .forbidden)
+            let shymkent = try await Self.shymkentAdmin(fixture)
+            response = try await client.api(
+                .post,
+                "/api/shymkent/meals/schools/\(MealCity.schoolBIN)/menus/copy",
+                token: shymkent,
+                json: #"{"from": "\#(Self.day(1))", "through": "\#(Self.day(2))", "to": "\#(Self.day(22))"}"#
+            )
+            #expect(response.status == .notFound, "\(response.text)")
+            #expect(try await Self.read(client, Self.day(22), token: city.till).items.isEmpty)
+
+            // A contract price lowered since: an item above it is not copied, named with its day.
+            response = try await client.api(
+                .put,
+                "/api/astana/meals/schools/\(MealCity.schoolBIN)",
+                token: city.admin,
+                json:
+                    #"{"name": "Мектеп-гимназия №1", "supplierBIN": "\#(MealCity.supplierBIN)", "pricePerMeal": 25000}"#
+            )
+            #expect(response.status == .noContent, "\(response.text)")
+            response = try await Self.copy(city, 1, 4, to: 22)
+            #expect(response.status == .unprocessableContent, "\(response.text)")
+            #expect(
+                response.text.contains("from: on \(Self.day(4)), Сүт costs more than the contract price of 25000 tiyn"),
+                "\(response.text)"
+            )
+            #expect(try await Self.read(client, Self.day(22), token: city.till).items.isEmpty)
+        }
+    }
+
+    @Test("menus written at once by several people take turns: each write is whole, none fails")
+    func concurrentWrites() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        let items = (1...3).map { #"{"name": "Ас \#(writer)-\#($0)", "price": 1000}"# }
+                        return try await client.api(
+                            .put,
+                            Self.menuPath(Self.day(1)),
+                            token: writer.isMultiple(of: 2) ? city.school : city.admin,
+                            json: #"{"items": [\#(items.joined(separator: ","))]}"#
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: .ok, count: 8))
+            let names = try await Self.read(client, Self.day(1), token: city.till).items.map(\.name)
+            let writer = names.first.map { String($0.dropFirst(3).prefix { $0 != "-" }) } ?? ""
+            #expect(names == (1...3).map { "Ас \(writer)-\($0)" }, "\(names)")
         }
     }
 
@@ -253,6 +418,34 @@ struct MealMenuTests {
             page = try await office.get("/astana/meals/menu?lang=en&school=\(MealCity.schoolBIN)&day=\(today)&saved=1")
             #expect(page.main.contains("Saved.") && page.main.contains(#"value="300,00""#))
             #expect(page.main.contains(#"value="peanut""#))
+            // Copied forward on the same page: a refusal in the page's language on the copy's form
+            // as typed, the day's lines as they stand; then copied, and the day copied to shown.
+            let week = ["school": MealCity.schoolBIN, "day": today, "_do": "copy", "from": today, "through": today]
+            let overlapping = try await office.post(
+                "/astana/meals/menu?lang=ru",
+                form: week.merging(["to": today]) { $1 }
+            )
+            #expect(overlapping.status == .unprocessableContent, "\(overlapping.main)")
+            #expect(overlapping.main.contains("Дни, на которые копируют, не могут совпадать с копируемыми"))
+            #expect(overlapping.main.contains(#"id="c_to" name="to" type="date" value="\#(today)""#))
+            #expect(overlapping.main.contains(#"value="Палау""#))
+            let copied = try await office.post(
+                "/astana/meals/menu?lang=en",
+                form: week.merging(["to": Self.day(7)]) { $1 }
+            )
+            #expect(copied.status == .seeOther, "\(copied.main)")
+            page = try await office.get(
+                "/astana/meals/menu?lang=en&school=\(MealCity.schoolBIN)&day=\(Self.day(7))&copied=1"
+            )
+            #expect(
+                page.main.contains("Days copied: 1; the first is \(Self.day(7)).")
+                    && page.main.contains(#"value="Палау""#)
+            )
+            let again = try await office.post(
+                "/astana/meals/menu?lang=kk",
+                form: week.merging(["to": Self.day(7)]) { $1 }
+            )
+            #expect(again.main.contains("Бұл күндерде мәзір бұрыннан бар: \(Self.day(7))."), "\(again.main)")
 
             var till = Browser(client: client)
             #expect(try await till.signIn("astana", login: "till-1").status == .seeOther)
@@ -289,6 +482,7 @@ struct MealMenuTests {
             #expect(try await auditor.signIn("astana", login: "auditor").status == .seeOther)
             page = try await auditor.get("/astana/meals/menu?lang=en")
             #expect(page.status == .ok && page.main.contains("<td>Палау</td>") && !page.main.contains("menu-form"))
+            #expect(!page.main.contains("menu-copy"))
             var parent = Browser(client: client)
             #expect(try await parent.signIn("astana", login: "mother").status == .seeOther)
             #expect(try await parent.get("/astana/meals/menu?lang=en").status == .forbidden)

@@ -21,10 +21,23 @@ extension MealsController {
         var menu: MealMenus.Menu
     }
 
+    /// Days of menus to copy: `from` through `through`, to the days that start at `to`.
+    struct CopyBody: Decodable {
+        var from: String
+        var through: String
+        var to: String
+        var replace: Bool?
+    }
+
+    struct CopyResponse: ResponseEncodable {
+        var copy: MealMenus.Copy
+    }
+
     func registerMenus(on group: RouterGroup<AppRequestContext>) {
         group.get("schools/:bin/menus/:day", use: menu)
         group.put("schools/:bin/menus/:day", use: setMenu)
         group.delete("schools/:bin/menus/:day", use: removeMenu)
+        group.post("schools/:bin/menus/copy", use: copyMenus)
     }
 
     /// Who may read menus: the akimat and auditors (every school), a school's office (its
@@ -76,5 +89,24 @@ extension MealsController {
             tenantID: tenant.id
         )
         return .noContent
+    }
+
+    /// Copies the menus of `from` through `through` to the days that start at `to`
+    /// (``MealMenus/copy(schoolBIN:from:through:to:replace:by:user:now:tenantID:)``).
+    @Sendable func copyMenus(request: Request, context: AppRequestContext) async throws -> CopyResponse {
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
+        let body = try await request.decode(as: CopyBody.self, context: context)
+        return CopyResponse(
+            copy: try await MealMenus(database: dependencies.database).copy(
+                schoolBIN: try context.parameters.require("bin"),
+                from: body.from,
+                through: body.through,
+                to: body.to,
+                replace: body.replace ?? false,
+                by: Self.menuReader(principal, setting: true),
+                user: principal.userID,
+                tenantID: tenant.id
+            )
+        )
     }
 }

@@ -26,8 +26,9 @@ extension MealsPagesController {
         )
     }
 
-    /// Saves the form's lines as the day's menu (`_do=save`) or removes it (`_do=remove`), as
-    /// the API does; a refusal is said on the form as typed.
+    /// Saves the form's lines as the day's menu (`_do=save`), removes it (`_do=remove`) or
+    /// copies days' menus forward (`_do=copy`: `from`, `through`, `to`, `replace`), as the API
+    /// does; a refusal is said on its form as typed.
     @Sendable func saveMenu(request: Request, context: AppRequestContext) async throws -> Response {
         let (tenant, principal) = try context.authorised(MealsController.schoolStaff)
         let form = FormFields(String(buffer: try await request.readBody(limit: dependencies.maximumBodyBytes)))
@@ -35,7 +36,21 @@ extension MealsPagesController {
         let menus = MealMenus(database: dependencies.database)
         let reader = MealsController.menuReader(principal, setting: true)
         do {
-            if form["_do"] == "remove" {
+            if form["_do"] == "copy" {
+                let copy = try await menus.copy(
+                    schoolBIN: school,
+                    from: form["from"] ?? "",
+                    through: form["through"] ?? "",
+                    to: form["to"] ?? "",
+                    replace: form["replace"] != nil,
+                    by: reader,
+                    user: principal.userID,
+                    tenantID: tenant.id
+                )
+                let first = copy.days.first?.to ?? day
+                let path = "/\(tenant.slug)/meals/menu?school=\(school)&day=\(first)&copied=\(copy.days.count)"
+                return Response.redirect(to: path, type: .normal)
+            } else if form["_do"] == "remove" {
                 try await menus.remove(schoolBIN: school, day: day, by: reader, tenantID: tenant.id)
             } else {
                 let lines = try Self.formLines(
@@ -76,19 +91,25 @@ extension MealsPagesController {
         let schools = try await menus.schools(for: reader, tenantID: tenant.id)
         let chosen = school.flatMap { bin in schools.first { $0.bin == bin } } ?? schools.first
         let day = day ?? Day.today().description
+        // A refused copy comes back in its own form; the day's lines are read as they stand.
+        let copying = refill?["_do"] == "copy" ? refill : nil
+        let lines = copying == nil ? refill : nil
         var items: [MealMenus.Item] = []
-        if let chosen, refill == nil {
+        if let chosen, lines == nil {
             items = try await menus.menu(schoolBIN: chosen.bin, day: day, by: reader, tenantID: tenant.id).items
         }
-        let lines = (1...MealMenus.maximumItems).map { line -> [String: Any] in
+        let rows = (1...MealMenus.maximumItems).map { line -> [String: Any] in
             let item = items.indices.contains(line - 1) ? items[line - 1] : nil
             return [
                 "n": line,
-                "item": refill?["item\(line)"] ?? item?.name ?? "",
-                "price": refill?["price\(line)"] ?? item.map { Money.shown($0.price) } ?? "",
-                "allergens": refill?["allergens\(line)"] ?? item?.allergens.joined(separator: ", ") ?? "",
+                "item": lines?["item\(line)"] ?? item?.name ?? "",
+                "price": lines?["price\(line)"] ?? item.map { Money.shown($0.price) } ?? "",
+                "allergens": lines?["allergens\(line)"] ?? item?.allergens.joined(separator: ", ") ?? "",
             ]
         }
+        // The copy's days: by default the week from the day shown, to the week after it.
+        let shown = Day(day)
+        let copied = request.uri.queryParameters["copied"].flatMap { Int($0) }
         return dependencies.pages.page(
             "meals_menu",
             titleKey: "menu_title",
@@ -96,10 +117,20 @@ extension MealsPagesController {
                 "slug": tenant.slug.value, "day": day,
                 "schools": schools.map { ["bin": $0.bin, "name": $0.name, "selected": $0.bin == chosen?.bin] },
                 "school": chosen?.bin ?? "", "hasSchool": chosen != nil,
-                "lines": lines, "hasItems": !items.isEmpty,
+                "lines": rows, "hasItems": !items.isEmpty,
+                "copyFrom": copying?["from"] ?? day,
+                "copyThrough": copying?["through"] ?? shown?.adding(days: 6).description ?? "",
+                "copyTo": copying?["to"] ?? shown?.adding(days: 7).description ?? "",
+                "copyReplace": copying?["replace"] != nil,
+                "copyMessage": PageRenderer.optional(copying == nil ? nil : message),
+                "copied": PageRenderer.optional(
+                    copied.map {
+                        dependencies.pages.locales.text("menu_copied", context.language, figures: [String($0), day])
+                    }
+                ),
                 "mayEdit": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
                 "saved": request.uri.queryParameters["saved"] != nil && message == nil,
-                "message": PageRenderer.optional(message),
+                "message": PageRenderer.optional(copying == nil ? message : nil),
             ],
             request: request,
             context: context,

@@ -14,8 +14,11 @@ the anti-forgery cookie (as a browser restart does), starts the server again, re
 that both kept charges were sent and answered; then ends the session, charges once more (kept)
 and signs in again (sent); then keeps a charge while the server is down and signs in as a second
 till account (created with `adal user create`), which must not send it, and as the first again,
-which does. Exits 1 on the first check that fails.
+which does; then the office sets today's menu, and the page kept while the server is down offers
+its items that day and the typed lines on another (the browser's clock set a day back), both
+charges sent and charged. Exits 1 on the first check that fails.
 """
+import datetime
 import subprocess
 import sys
 import time
@@ -34,6 +37,37 @@ def start():
 def sign_in(page, login):
     demo_sign_in(page, login)
     page.goto(BASE + "/astana/meals/till?lang=ru")
+
+
+def sent_list(page):
+    """Waits until the page has sent every kept charge (at most 20 s), then the answers it lists."""
+    for _ in range(100):
+        if page.evaluate(KEPT) == 0:
+            break
+        time.sleep(0.2)
+    page.wait_for_timeout(300)
+    return [item.inner_text() for item in page.locator("#till-kept li").all()]
+
+
+def kazakhstan_day():
+    """Today in Kazakhstan (UTC+5), as the server and the page's script count days."""
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=5)).date().isoformat()
+
+
+def set_menu(browser, action):
+    """The demo's school office saves today's menu (one item, Палау at 300 ₸) or removes it."""
+    context = browser.new_context()
+    office = context.new_page()
+    demo_sign_in(office, "school-admin")
+    office.goto(BASE + "/astana/meals/menu?lang=en&day=" + kazakhstan_day())
+    if action == "save":
+        office.fill("input[name=item1]", "Палау")
+        office.fill("input[name=price1]", "300")
+    office.click(f"#menu-form button[value={action}]")
+    office.wait_for_load_state()
+    text = office.locator("main").inner_text()
+    check(f"the office's menu {action}d", "Saved." in text, "" if "Saved." in text else text[:300])
+    context.close()
 
 
 def main():
@@ -85,12 +119,7 @@ def main():
             context.clear_cookies(name="adal_csrf")
             server = start()
             page.reload()
-            for _ in range(100):
-                if page.evaluate(KEPT) == 0:
-                    break
-                time.sleep(0.2)
-            page.wait_for_timeout(300)
-            sent = [item.inner_text() for item in page.locator("#till-kept li").all()]
+            sent = sent_list(page)
             check("both sent when the server is back, each answered", page.evaluate(KEPT) == 0 and len(sent) == 2,
                   "; ".join(sent))
             check("reloaded online, the server's page", page.locator("form[data-shell]").count() == 0)
@@ -106,11 +135,7 @@ def main():
             page.wait_for_load_state()
             check("a charge after the session ended is kept", page.evaluate(KEPT) == 1, page.url)
             sign_in(page, "canteen-till")
-            for _ in range(50):
-                if page.evaluate(KEPT) == 0:
-                    break
-                time.sleep(0.2)
-            sent = [item.inner_text() for item in page.locator("#till-kept li").all()]
+            sent = sent_list(page)
             check("... and sent after signing in again", page.evaluate(KEPT) == 0 and len(sent) == 1, "; ".join(sent))
 
             # Another till account on the same device: a charge kept by the first is not sent under
@@ -140,6 +165,50 @@ def main():
                     break
                 time.sleep(0.2)
             check("... and sent when its own account signs in again", page.evaluate(KEPT) == 0)
+
+            # The school's menu of the day: the kept page offers its items on the day it was kept,
+            # the typed lines on another (a charge is checked against its own day's menu).
+            set_menu(browser, "save")
+            try:
+                page.reload()
+                shell = ""
+                for _ in range(50):
+                    shell = page.evaluate("caches.match('/astana/meals/till?shell').then(r => r ? r.text() : '')")
+                    if "data-menu-day" in shell:
+                        break
+                    time.sleep(0.2)
+                check("the kept page has the day's menu, marked with its day",
+                      f'data-menu-day="{kazakhstan_day()}"' in shell)
+                stop(server)
+                server = None
+                page.reload()
+                check("opened the same day while down, it offers the menu's items",
+                      page.locator("input[name=menu1]").is_visible() and page.locator("input[name=price1]").count() == 0)
+                page.fill("#t_card", "DEMO-1001")
+                page.check("input[name=menu1]")
+                page.click("#till-form button[type=submit]")
+                page.wait_for_timeout(500)
+                check("a charge of the menu's item kept", page.evaluate(KEPT) == 1)
+                # The same kept page opened on another day: the typed lines instead.
+                page.clock.set_fixed_time(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1))
+                page.reload()
+                check("opened on another day, it offers the typed lines",
+                      page.locator("input[name=price1]").is_visible() and page.locator("input[name=menu1]").count() == 0)
+                page.fill("#t_card", "DEMO-1001")
+                page.fill("input[name=price1]", "250")
+                page.click("#till-form button[type=submit]")
+                page.wait_for_timeout(500)
+                check("a typed charge kept", page.evaluate(KEPT) == 2)
+                page.clock.set_fixed_time(datetime.datetime.now(datetime.timezone.utc))
+                server = start()
+                page.reload()
+                sent = sent_list(page)
+                check("both sent and charged: the menu's item on its day, the typed one on the day before",
+                      page.evaluate(KEPT) == 0 and len(sent) == 2 and "Палау" in sent[1] and "250" in sent[0],
+                      "; ".join(sent))
+            finally:
+                if server is not None:
+                    set_menu(browser, "remove")
             browser.close()
     finally:
         if server is not None:

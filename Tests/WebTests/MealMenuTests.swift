@@ -452,7 +452,15 @@ struct MealMenuTests {
             page = try await till.get("/astana/meals/till?lang=en")
             #expect(page.main.contains("Today&#39;s menu: tick the items served"))
             #expect(page.main.contains(#"name="menu1" value="30000:Палау""#) && page.main.contains("allergens: peanut"))
-            #expect(!page.main.contains(#"name="item1""#))
+            #expect(!page.main.contains(#"name="item1""#) && page.main.contains(#"data-menu-day="\#(today)""#))
+            // The page kept for outages has the menu marked with its day, and the typed lines in
+            // reserve (hidden and disabled) for the script to show on another day.
+            var shell = try await till.get("/astana/meals/till?shell&lang=en")
+            #expect(shell.main.contains(#"<fieldset data-menu-day="\#(today)">"#), "\(shell.main)")
+            #expect(shell.main.contains(#"name="menu1" value="30000:Палау""#))
+            #expect(
+                shell.main.contains("<fieldset data-lines hidden disabled>") && shell.main.contains(#"name="item1""#)
+            )
             var charged = try await till.post(
                 "/astana/meals/till?lang=en",
                 form: ["_key": UUID().uuidString, "card": "CARD-0001", "_menu": "1", "menu1": "30000:Палау"]
@@ -504,6 +512,9 @@ struct MealMenuTests {
             #expect(removed.status == .seeOther)
             page = try await till.get("/astana/meals/till?lang=en")
             #expect(page.main.contains(#"name="item1""#) && !page.main.contains("menu1"))
+            shell = try await till.get("/astana/meals/till?shell&lang=en")
+            #expect(!shell.main.contains("data-menu-day") && !shell.main.contains("data-lines"))
+            #expect(shell.main.contains(#"name="item1""#))
             page = try await parent.get("/astana/meals/pupils/\(city.pupil)?lang=en")
             #expect(!page.main.contains("Today&#39;s menu at school"))
         }

@@ -216,11 +216,11 @@ struct MealsPagesController {
         try principal.require(anyOf: [.canteenTill])
         let today = Day.today().description
         let day = shell ? [] : try await queries.tillDay(till: principal.userID, day: today, tenantID: tenant.id)
-        // The school's menu for today, its items to tick (not in the kept shell: it is for any day).
+        // The school's menu for today, its items to tick. The kept shell has it too, marked with
+        // its day, and the typed lines in reserve: opened on another day, its script shows the
+        // lines instead (till-offline.js).
         let menu =
-            shell
-            ? []
-            : try await MealMenus(database: dependencies.database).tillMenu(
+            try await MealMenus(database: dependencies.database).tillMenu(
                 till: principal.userID,
                 day: today,
                 tenantID: tenant.id
@@ -249,7 +249,7 @@ struct MealsPagesController {
                         "checked": refill?[field] != nil,
                     ]
                 },
-                "hasMenu": !menu.isEmpty,
+                "hasMenu": !menu.isEmpty, "hasLines": menu.isEmpty || shell, "linesInReserve": !menu.isEmpty && shell,
                 "message": PageRenderer.optional(message),
                 "answer": answer.map { answer -> [String: Any] in
                     [

@@ -216,6 +216,22 @@
   // The page as the service worker kept it carries the id it was kept with: each opening of
   // it gets a new one, so two charges are never one.
   if (form.hasAttribute("data-shell")) form.elements._key.value = newID();
+
+  // The kept page has the school's menu of the day it was kept on, and the typed lines in
+  // reserve: opened on that day (in Kazakhstan, UTC+5) it offers the menu's items, on another
+  // day the typed lines, since a charge is checked against the menu of the day it was served.
+  const menu = form.querySelector("fieldset[data-menu-day]");
+  const reserve = form.querySelector("fieldset[data-lines]");
+  if (menu && reserve) {
+    const today = new Date(Date.now() + 5 * 3600 * 1000).toISOString().slice(0, 10);
+    if (menu.dataset.menuDay === today) {
+      reserve.remove();
+    } else {
+      menu.remove();
+      reserve.hidden = false;
+      reserve.disabled = false;
+    }
+  }
   if ("serviceWorker" in navigator && window.isSecureContext) {
     const scope = "/" + form.dataset.slug + "/meals/till";
     navigator.serviceWorker.register("/static/till-worker.js", { scope: scope }).catch(() => {});

@@ -399,25 +399,39 @@ public struct MealMenus: Sendable {
         }
     }
 
-    /// The menu for `day` at the pupil's school, and which of each item's allergens are flagged
-    /// for the pupil: for the pupil's own page, whose reader the page has already checked.
-    public func pupilMenu(pupil: UUID, day: String, tenantID: UUID) async throws -> [(item: Item, flagged: [String])] {
-        let day = try Day(checking: day, field: "day").description
+    /// The menus at the pupil's school of the `days` days from `first` that have one, in order,
+    /// and which of each item's allergens are flagged for the pupil: for the pupil's own page,
+    /// whose reader the page has already checked.
+    public func pupilMenus(
+        pupil: UUID,
+        from first: Day,
+        days: Int,
+        tenantID: UUID
+    ) async throws -> [(day: String, items: [(item: Item, flagged: [String])])] {
         let logger = database.logger
+        let last = first.adding(days: max(days, 1) - 1)
         return try await database.withTenant(tenantID) { connection in
-            var school: UUID?
-            var flags: [String] = []
             let rows = try await connection.query(
-                "SELECT school_id, array_to_json(allergens)::text FROM pupils WHERE tenant_id = \(tenantID) AND id = \(pupil)",
+                """
+                SELECT m.day::text, m.name, m.price, array_to_json(m.allergens)::text,
+                    array_to_json(p.allergens)::text
+                FROM pupils p
+                JOIN meal_menu_items m ON m.tenant_id = p.tenant_id AND m.school_id = p.school_id
+                WHERE p.tenant_id = \(tenantID) AND p.id = \(pupil)
+                  AND m.day BETWEEN \(first.description)::date AND \(last.description)::date
+                ORDER BY m.day, m.position
+                """,
                 logger: logger
             )
-            for try await (id, allergens) in rows.decode((UUID, String).self) {
-                school = id
-                flags = Self.texts(allergens)
+            var menus: [(day: String, items: [(item: Item, flagged: [String])])] = []
+            for try await (day, name, price, allergens, flags) in rows.decode(
+                (String, String, Int64, String, String).self
+            ) {
+                let item = Item(name: name, price: price, allergens: Self.texts(allergens))
+                if menus.last?.day != day { menus.append((day, [])) }
+                menus[menus.count - 1].items.append((item, item.allergens.filter(Self.texts(flags).contains)))
             }
-            guard let school else { return [] }
-            return try await Self.items(school: school, day: day, tenantID: tenantID, on: connection, logger: logger)
-                .map { item in (item, item.allergens.filter(flags.contains)) }
+            return menus
         }
     }
 

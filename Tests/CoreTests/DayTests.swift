@@ -16,6 +16,9 @@ struct DayTests {
             }
         }
         #expect(try Day(checking: "2026-11-24", field: "from").description == "2026-11-24")
+        #expect(Day("2026-02-03")?.written == "03.02.2026")
+        // 23 November 2026 is a Monday, 29 November a Sunday.
+        #expect((23...29).map { Day("2026-11-\($0)")!.weekday } == Array(1...7))
     }
 
     @Test("days, months and years added keep to the calendar")

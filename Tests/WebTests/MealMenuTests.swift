@@ -494,8 +494,28 @@ struct MealMenuTests {
             var parent = Browser(client: client)
             #expect(try await parent.signIn("astana", login: "mother").status == .seeOther)
             #expect(try await parent.get("/astana/meals/menu?lang=en").status == .forbidden)
-            // The child's page shows today's menu, the child's flagged allergen marked.
+            // The child's page shows the week's menus from today, the child's flagged allergen
+            // marked: today's, tomorrow's under its weekday and date; the one copied to a week on
+            // is past the week.
+            let tomorrow = try #require(Day(Self.day(1)))
+            let set = try await client.api(
+                .put,
+                Self.menuPath(tomorrow.description),
+                token: city.school,
+                json: #"{"items": [{"name": "Көже", "price": 20000, "allergens": ["peanut"]}]}"#
+            )
+            #expect(set.status == .ok, "\(set.text)")
+            let weekday = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"][
+                tomorrow.weekday - 1
+            ]
             page = try await parent.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(page.main.contains("<h2>Menus at school this week</h2>"), "\(page.main)")
+            #expect(page.main.contains("<h3>\(weekday), \(tomorrow.written)</h3>"), "\(page.main)")
+            #expect(page.main.contains("Көже — 200,00 ₸ <small>(allergens: peanut)</small> <strong class=\"error\">"))
+            #expect(!page.main.contains(try #require(Day(Self.day(7))).written))
+            #expect(
+                page.main.range(of: "Today&#39;s menu at school")!.lowerBound < page.main.range(of: "Көже")!.lowerBound
+            )
             #expect(page.main.contains("Today&#39;s menu at school") && page.main.contains("Палау — 300,00 ₸"))
             #expect(
                 page.main.contains(
@@ -516,7 +536,7 @@ struct MealMenuTests {
             #expect(!shell.main.contains("data-menu-day") && !shell.main.contains("data-lines"))
             #expect(shell.main.contains(#"name="item1""#))
             page = try await parent.get("/astana/meals/pupils/\(city.pupil)?lang=en")
-            #expect(!page.main.contains("Today&#39;s menu at school"))
+            #expect(!page.main.contains("Today&#39;s menu at school") && page.main.contains("Көже"))
         }
     }
 }

@@ -66,6 +66,14 @@ public struct Day: Sendable, Hashable, Comparable, Codable, CustomStringConverti
 
     public var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
 
+    /// The day of the week, from 1 (Monday) to 7 (Sunday), as ISO 8601 counts them.
+    public var weekday: Int {
+        (Self.calendar.component(.weekday, from: date) + 5) % 7 + 1
+    }
+
+    /// The day as the pages write dates in every language: 24.11.2026.
+    public var written: String { String(format: "%02d.%02d.%04d", day, month, year) }
+
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let day = Day(text) else {

@@ -124,6 +124,9 @@ struct MealsPagesController {
         "autoAmount": "meals_alert_amount",
     ]
 
+    /// How many days of menus a child's page shows, from today: a week.
+    static let menuDaysShown = 7
+
     /// How many item lines the till's form has (the API takes up to 20 items).
     static let tillLines = 5
 
@@ -346,10 +349,13 @@ struct MealsPagesController {
         let locales = dependencies.pages.locales
         let path = "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())"
         let months = try await queries.monthly(pupil: pupil.id, tenantID: tenant.id)
-        // Today's menu at the pupil's school, the pupil's flagged allergens marked.
-        let menu = try await MealMenus(database: dependencies.database).pupilMenu(
+        // The menus at the pupil's school this day and the six after, the pupil's flagged
+        // allergens marked: a family plans the week's lunches (or a packed one) ahead.
+        let today = Day.today()
+        let menus = try await MealMenus(database: dependencies.database).pupilMenus(
             pupil: pupil.id,
-            day: Day.today().description,
+            from: today,
+            days: Self.menuDaysShown,
             tenantID: tenant.id
         )
         let chart = BarChart.svg(
@@ -371,23 +377,37 @@ struct MealsPagesController {
                 "name": pupil.name, "school": pupil.schoolName, "balance": Money.shown(pupil.balance),
                 "dailyLimit": Money.shown(pupil.dailyLimit), "category": PageRenderer.optional(pupil.freeMealCategory),
                 "chart": chart, "hasMonths": !months.isEmpty,
-                "menu": menu.map { line -> [String: Any] in
+                "menus": menus.map { menu -> [String: Any] in
                     [
-                        "name": line.item.name, "price": Money.shown(line.item.price),
-                        "allergens": line.item.allergens.joined(separator: ", "),
-                        "hasAllergens": !line.item.allergens.isEmpty,
-                        "flagged": PageRenderer.optional(
-                            line.flagged.isEmpty
-                                ? nil
-                                : locales.text(
-                                    "meals_menu_flagged",
+                        "title": menu.day == today.description
+                            ? locales.text("meals_menu_today", language)
+                            : Day(menu.day).map {
+                                locales.text(
+                                    "meals_menu_on",
                                     language,
-                                    figures: [line.flagged.joined(separator: ", ")]
+                                    figures: [locales.text("weekday_\($0.weekday)", language), $0.written]
                                 )
-                        ),
+                            }
+                                ?? menu.day,
+                        "items": menu.items.map { line -> [String: Any] in
+                            [
+                                "name": line.item.name, "price": Money.shown(line.item.price),
+                                "allergens": line.item.allergens.joined(separator: ", "),
+                                "hasAllergens": !line.item.allergens.isEmpty,
+                                "flagged": PageRenderer.optional(
+                                    line.flagged.isEmpty
+                                        ? nil
+                                        : locales.text(
+                                            "meals_menu_flagged",
+                                            language,
+                                            figures: [line.flagged.joined(separator: ", ")]
+                                        )
+                                ),
+                            ]
+                        },
                     ]
                 },
-                "hasMenu": !menu.isEmpty,
+                "hasMenu": !menus.isEmpty,
                 "csv": "/\(tenant.slug)/meals/pupils/\(pupil.id.uuidString.lowercased())/statement.csv",
                 "lines": lines.map { line -> [String: Any] in
                     [

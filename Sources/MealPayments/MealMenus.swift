@@ -262,16 +262,19 @@ public struct MealMenus: Sendable {
                 """,
                 logger: logger
             )
+            // Read to the end before anything is refused or asked on the same connection.
+            var lines: [(day: String, name: String, price: Int64, allergens: String)] = []
+            for try await line in rows.decode((String, String, Int64, String).self) { lines.append(line) }
             var menus: [(day: String, items: [Item])] = []
             var copied: [Copy.CopiedDay] = []
-            for try await (day, name, price, allergens) in rows.decode((String, String, Int64, String).self) {
+            for (day, name, price, allergens) in lines {
                 guard price <= contractPrice else {
                     throw AdalError.invalidField(
                         field: "from",
                         reason: Self.copyPrice(day, name, String(contractPrice))
                     )
                 }
-                let target = Day(day)?.adding(days: offset).description ?? day
+                let target = try Day(checking: day, field: "from").adding(days: offset).description
                 if menus.last?.day != target {
                     menus.append((target, []))
                     copied.append(Copy.CopiedDay(from: day, to: target, items: 0))

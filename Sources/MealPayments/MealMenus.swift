@@ -286,16 +286,13 @@ public struct MealMenus: Sendable {
                 throw AdalError.invalidField(field: "from", reason: Self.nothingToCopy(from, through))
             }
             let targets = menus.map(\.day)
-            var taken: [String] = []
-            let set = try await connection.query(
-                """
-                SELECT DISTINCT day::text FROM meal_menu_items
-                WHERE tenant_id = \(tenantID) AND school_id = \(school.id) AND day = ANY (\(targets)::date[])
-                ORDER BY 1
-                """,
+            let taken = try await Self.withMenus(
+                targets,
+                school: school.id,
+                tenantID: tenantID,
+                on: connection,
                 logger: logger
             )
-            for try await day in set.decode(String.self) { taken.append(day) }
             guard taken.isEmpty || replace else {
                 throw AdalError.invalidField(field: "replace", reason: Self.copyTaken(taken.joined(separator: ", ")))
             }
@@ -313,8 +310,29 @@ public struct MealMenus: Sendable {
         }
     }
 
+    /// Those of `days` that have a menu at the school, in order.
+    static func withMenus(
+        _ days: [String],
+        school: UUID,
+        tenantID: UUID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [String] {
+        let rows = try await connection.query(
+            """
+            SELECT DISTINCT day::text FROM meal_menu_items
+            WHERE tenant_id = \(tenantID) AND school_id = \(school) AND day = ANY (\(days)::date[])
+            ORDER BY 1
+            """,
+            logger: logger
+        )
+        var found: [String] = []
+        for try await day in rows.decode(String.self) { found.append(day) }
+        return found
+    }
+
     /// The school's contract price per meal; refused when it has none (no item could be charged).
-    private static func contractPrice(_ school: (id: UUID, name: String, price: Int64?)) throws -> Int64 {
+    static func contractPrice(_ school: (id: UUID, name: String, price: Int64?)) throws -> Int64 {
         guard let price = school.price else {
             throw AdalError.invalidField(field: "school", reason: MealReason.noContract)
         }
@@ -323,7 +341,7 @@ public struct MealMenus: Sendable {
 
     /// The lines of `days` removed and `menus` written in their place (positions from 1, in
     /// order), set by `user` at `now`.
-    private static func write(
+    static func write(
         days: [String],
         menus: [(day: String, items: [Item])],
         school: UUID,
@@ -470,7 +488,7 @@ public struct MealMenus: Sendable {
 
     /// `body` in a transaction of the city with the school that has `bin`, if `reader` may see
     /// its menus (``school(_:reader:tenantID:on:logger:)``).
-    private func withSchool<Result: Sendable>(
+    func withSchool<Result: Sendable>(
         _ bin: String,
         by reader: Reader,
         writing: Bool = false,

@@ -303,6 +303,109 @@ struct MealMenuTests {
         }
     }
 
+    struct Imported: Decodable {
+        var problems: [CSV.Problem]
+        var problemCount: Int
+        var imported: Bool
+        var replaced: [String]
+    }
+
+    /// Sends a menu file (CSV) as `token`'s account.
+    static func upload(
+        _ city: MealCity,
+        _ csv: some Sequence<UInt8>,
+        replace: Bool = false,
+        token: String? = nil
+    )
+        async throws -> TestResponse
+    {
+        try await city.client.execute(
+            uri: "/api/astana/meals/schools/\(MealCity.schoolBIN)/menus" + (replace ? "?replace=true" : ""),
+            method: .put,
+            headers: [.authorization: "Bearer \(token ?? city.school)", .contentType: "text/csv"],
+            body: ByteBuffer(bytes: Array(csv))
+        )
+    }
+
+    @Test("a supplier's menu plan as a CSV file: every bad row listed by line and nothing written, then imported whole")
+    func importPlan() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let (one, two) = (Self.day(1), Self.day(2))
+            let plan = """
+                day,item,price,allergens
+                \(one),Палау,300,
+                \(one),Сүт,"50,5","Milk, lactose"
+                \(two),"Көже, ыстық",200,
+                """
+            // Every problem, each on its line; nothing written.
+            let bad = """
+                day,item,price,allergens
+                \(one),Палау,300,
+                \(one),ПАЛАУ,250,
+                2026-02-30,Шай,50,
+                \(Self.day(-1)),Шай,50,
+                \(Self.day(63)),Шай,50,
+                \(two),Сорпа,600,
+                \(two),Нан,тегін,
+                \(two),,100,
+                \(two),Бәліш
+                """
+            var response = try await Self.upload(city, Array(bad.utf8))
+            #expect(response.status == .unprocessableContent, "\(response.text)")
+            var report = try JSONDecoder().decode(Imported.self, from: Data(response.text.utf8))
+            #expect(!report.imported && report.problemCount == 8, "\(report.problems)")
+            // In line order; a day's own (a name twice in any case) on the line that starts it.
+            #expect(
+                report.problems.map(\.description) == [
+                    "line 2, item: \(one): ПАЛАУ is listed twice",
+                    "line 4, day: a date as YYYY-MM-DD",
+                    "line 5, day: today or later in Kazakhstan: a past day's menu stays as its charges saw it",
+                    "line 6, day: at most 62 days ahead",
+                    "line 7, item: Сорпа: a price of 1 to 50000 tiyn, the contract price per meal",
+                    "line 8, price: a price in tenge, such as 450 or 450,50",
+                    "line 9, item: names of 1 to 100 characters on one line",
+                    "line 10: 2 fields, expected 4",
+                ],
+                "\(report.problems)"
+            )
+            // A month at most: 32 days refused.
+            let month = "day,item,price,allergens\n" + (1...32).map { "\(Self.day($0)),Палау,300,\n" }.joined()
+            response = try await Self.upload(city, Array(month.utf8))
+            #expect(response.text.contains("at most 31 days"), "\(response.text)")
+            // Not CSV UTF-8, or another header: one problem, naming what to do.
+            response = try await Self.upload(city, [0x64, 0x61, 0x79, 0x0A, 0xD0] + Array("x".utf8))
+            #expect(response.text.contains("not UTF-8 text"), "\(response.text)")
+            response = try await Self.upload(city, Array("date,item,price\n".utf8))
+            #expect(response.text.contains("the first line must be exactly: day,item,price,allergens"))
+            #expect(try await Self.read(client, one, token: city.till).items.isEmpty)
+
+            // Imported whole, with a byte-order mark as spreadsheets write it.
+            response = try await Self.upload(city, [0xEF, 0xBB, 0xBF] + Array(plan.utf8))
+            #expect(response.status == .ok, "\(response.text)")
+            #expect(
+                try await Self.read(client, one, token: city.till).items == [
+                    .init(name: "Палау", price: 30_000),
+                    .init(name: "Сүт", price: 5_050, allergens: ["milk", "lactose"]),
+                ]
+            )
+            #expect(try await Self.read(client, two, token: city.till).items.map(\.name) == ["Көже, ыстық"])
+            // Again: the days have menus, named; with replace, replaced.
+            response = try await Self.upload(city, Array(plan.utf8))
+            #expect(
+                response.status == .unprocessableContent
+                    && response.text.contains("these days already have a menu: \(one), \(two)")
+            )
+            response = try await Self.upload(city, Array(plan.utf8), replace: true)
+            report = try JSONDecoder().decode(Imported.self, from: Data(response.text.utf8))
+            #expect(response.status == .ok && report.replaced == [one, two], "\(response.text)")
+            // Who may: not a till, not an office of another school.
+            #expect(try await Self.upload(city, Array(plan.utf8), replace: true, token: city.till).status == .forbidden)
+            let elsewhere = try await fixture.account("other-office", name: "Another office", role: .schoolAdmin).token
+            #expect(try await Self.upload(city, Array(plan.utf8), replace: true, token: elsewhere).status == .forbidden)
+        }
+    }
+
     @Test("menus written at once by several people take turns: each write is whole, none fails")
     func concurrentWrites() async throws {
         try await WebFixture.with { fixture, client in

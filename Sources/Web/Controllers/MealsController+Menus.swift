@@ -38,6 +38,7 @@ extension MealsController {
         group.put("schools/:bin/menus/:day", use: setMenu)
         group.delete("schools/:bin/menus/:day", use: removeMenu)
         group.post("schools/:bin/menus/copy", use: copyMenus)
+        group.put("schools/:bin/menus", use: importMenus)
     }
 
     /// Who may read menus: the akimat and auditors (every school), a school's office (its
@@ -109,4 +110,30 @@ extension MealsController {
             )
         )
     }
+
+    /// Sets the days' menus of a CSV file (``MealMenus/importFile(_:schoolBIN:replace:by:user:now:tenantID:)``):
+    /// the body is the file, `?replace=true` replaces days that have a menu. 200 with the report
+    /// when imported; 422 with every problem when not (nothing written).
+    @Sendable func importMenus(
+        request: Request,
+        context: AppRequestContext
+    ) async throws -> EditedResponse<MealMenus.ImportReport> {
+        let (tenant, principal) = try context.authorised(Self.schoolStaff)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: MealMenus.maximumImportBytes)
+        } catch {
+            throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
+        }
+        let report = try await MealMenus(database: dependencies.database).importFile(
+            Array(buffer.readableBytesView),
+            schoolBIN: try context.parameters.require("bin"),
+            replace: request.uri.queryParameters["replace"] == "true",
+            by: Self.menuReader(principal, setting: true),
+            user: principal.userID,
+            tenantID: tenant.id
+        )
+        return EditedResponse(status: report.imported ? .ok : .unprocessableContent, response: report)
+    }
 }
+extension MealMenus.ImportReport: ResponseEncodable {}

@@ -145,7 +145,9 @@ extension MealMenus {
                 )
                 continue
             }
-            let allergens = field(3).split(separator: ",").map { String($0) }
+            // A spreadsheet's stray comma (milk, , nuts or milk,) names nothing.
+            let allergens = field(3).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
             let item = Item(name: field(1), price: price, allergens: allergens)
             // The item on its own (name, price, allergens), on its own line.
             do {

@@ -335,7 +335,7 @@ struct MealMenuTests {
             let plan = """
                 day,item,price,allergens
                 \(one),Палау,300,
-                \(one),Сүт,"50,5","Milk, lactose"
+                \(one),Сүт,"50,5","Milk, lactose, "
                 \(two),"Көже, ыстық",200,
                 """
             // Every problem, each on its line; nothing written.

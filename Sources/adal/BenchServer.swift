@@ -35,7 +35,11 @@ enum BenchServer {
             router: try buildRouter(dependencies),
             server: .http1OnEventLoops,
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "adal-bench"),
-            services: [dependencies.certificateChecks] + (dependencies.principalListener.map { [$0] } ?? []),
+            services: backgroundServices(
+                configuration: configuration,
+                dependencies: dependencies,
+                logger: BenchEnvironment.logger
+            ),
             onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
             eventLoopGroupProvider: .shared(ServerLoops.group),
             logger: BenchEnvironment.logger

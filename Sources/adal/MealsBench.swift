@@ -129,6 +129,10 @@ struct MealsBench: AsyncParsableCommand {
             try await owner.withoutTenant { connection in
                 try await connection.run("ANALYZE", logger: owner.logger)
             }
+            // The set-up's steps queued their leaves; a city's server integrates as it goes, so
+            // the runs start with none waiting and the server's own sequencer keeps up from there.
+            let log = PostgresAuditLog(database: database)
+            while try await log.integrate(tenantID: city.id) > 0 {}
             print(
                 String(
                     format: "set-up: %d pupils registered and funded in %.1f s",
@@ -164,6 +168,7 @@ struct MealsBench: AsyncParsableCommand {
                         -> String
                     {
                         let before = try await BenchCPU.now(database: database)
+                        let auditBefore = try await Self.audit(tenantID: city.id, log: log, database: database)
                         let started = Date()
                         let timesBefore = ServerTimes.now(dependencies.metrics, route: route)
                         let batchesBefore = dependencies.mealChargeBatches
@@ -200,6 +205,12 @@ struct MealsBench: AsyncParsableCommand {
                         print("  " + Self.describe(dependencies.workflows.batchPhases.times.since(phasesBefore)))
                         print("  " + ServerTimes.now(dependencies.metrics, route: route).over(since: timesBefore))
                         print("  " + (try await BenchCPU.autovacuum(since: started, database: database)))
+                        let auditAfter = try await Self.audit(tenantID: city.id, log: log, database: database)
+                        print(
+                            "  audit log (the server's sequencer): "
+                                + "\(auditAfter.size - auditBefore.size) leaves integrated during the run, "
+                                + "\(auditAfter.queued) queued at its end"
+                        )
                         return output
                     }
                     if statements { try await BenchStatements.reset(owner) }
@@ -262,6 +273,24 @@ struct MealsBench: AsyncParsableCommand {
     }
 
     static func card(_ number: Int) -> String { String(format: "B%07d", number) }
+
+    /// The city's audit tree's size and the leaves still queued for it.
+    static func audit(
+        tenantID: UUID,
+        log: PostgresAuditLog,
+        database: Database
+    ) async throws -> (
+        size: Int, queued: Int
+    ) {
+        let size = try await log.head(tenantID: tenantID).size
+        let queued = try await database.withTenant(tenantID) { connection in
+            try await connection.query(
+                "SELECT count(*) FROM audit_queue WHERE tenant_id = \(tenantID)",
+                logger: database.logger
+            ).collect().first?.decode(Int.self) ?? 0
+        }
+        return (size, queued)
+    }
 
     /// The items of the bench's menu (``setMenu(tenantID:database:)``): `Ас 1` … `Ас 5` at 200 ₸
     /// to 600 ₸, the last with milk.

@@ -27,10 +27,22 @@ public struct AuditSequencer: Service {
         }
     }
 
-    /// One pass over the tenants with queued leaves: integrates everything queued so far.
-    public func integrateAll() async throws {
+    /// One pass over the tenants with queued leaves: integrates what each had queued when its
+    /// turn came (in batches of ``PostgresAuditLog/maximumBatch``), and returns how many leaves
+    /// that was. Leaves queued meanwhile wait for the next pass: at a lunch rush they keep
+    /// coming, and integrating them straight away made one small batch after another (70 leaves
+    /// a transaction on average, against 320 in passes a second apart), each paying the
+    /// batch's fixed reads and writes.
+    @discardableResult
+    public func integrateAll() async throws -> Int {
+        var moved = 0
         for tenant in try await log.tenantsWithQueuedLeaves() {
-            while try await log.integrate(tenantID: tenant) > 0 {}
+            var count = 0
+            repeat {
+                count = try await log.integrate(tenantID: tenant)
+                moved += count
+            } while count == PostgresAuditLog.maximumBatch
         }
+        return moved
     }
 }

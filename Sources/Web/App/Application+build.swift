@@ -8,6 +8,7 @@ import MealTenders
 import OpenBudget
 import PostgresNIO
 import Prometheus
+import ServiceLifecycle
 import SickLeave
 import Storage
 import Workflow
@@ -134,6 +135,26 @@ public func buildApplication(
         metrics: metrics,
         logger: logger
     )
+    return Application(
+        router: try buildRouter(dependencies),
+        server: .http1OnEventLoops,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
+        services: [client]
+            + backgroundServices(configuration: configuration, dependencies: dependencies, logger: logger),
+        eventLoopGroupProvider: .shared(ServerLoops.group),
+        logger: logger
+    )
+}
+
+/// What the server runs beside its routes: the audit sequencer, the job runner (timers and the
+/// outbox), the certificate checks' recorder, the clinics' key rotation and, when the database
+/// announces changes, the principals' listener. The benchmarks run the same list, so they measure
+/// the server as it runs in a city.
+public func backgroundServices(
+    configuration: AppConfiguration,
+    dependencies: AppDependencies,
+    logger: Logger
+) -> [any Service] {
     let sequencer = AuditSequencer(
         log: dependencies.auditLog,
         mergeDelay: configuration.auditMergeDelay,
@@ -160,15 +181,8 @@ public func buildApplication(
         pollInterval: configuration.jobPollInterval,
         logger: logger
     )
-    return Application(
-        router: try buildRouter(dependencies),
-        server: .http1OnEventLoops,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "adal"),
-        services: [client, sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation]
-            + (dependencies.principalListener.map { [$0] } ?? []),
-        eventLoopGroupProvider: .shared(ServerLoops.group),
-        logger: logger
-    )
+    return [sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation]
+        + (dependencies.principalListener.map { [$0] } ?? [])
 }
 
 /// Resolves the database (starting the embedded cluster when none is configured), applies

@@ -406,6 +406,96 @@ struct MealMenuTests {
         }
     }
 
+    @Test(
+        "the office uploads a menu plan on its page: every problem listed by line in the page's language and nothing written, then set whole"
+    )
+    func uploadPage() async throws {
+        try await WebFixture.with(maximumBodyBytes: 1 << 20) { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let (one, two) = (Self.day(1), Self.day(2))
+            var office = Browser(client: client)
+            #expect(try await office.signIn("astana", login: "school-office").status == .seeOther)
+            var page = try await office.get("/astana/meals/menu?lang=en")
+            #expect(page.main.contains(#"action="/astana/meals/menu/upload" enctype="multipart/form-data""#))
+            func upload(_ file: [UInt8], _ language: String, replace: Bool = false) async throws -> TestResponse {
+                try await office.postMultipart(
+                    "/astana/meals/menu/upload?lang=\(language)",
+                    fields: [("school", MealCity.schoolBIN), ("day", one)] + (replace ? [("replace", "on")] : []),
+                    files: [("file", "menu.csv", file)]
+                )
+            }
+            let bad = """
+                day,item,price,allergens
+                \(one),Палау,300,
+                \(one),Сорпа,600,
+                \(two),Нан,тегін,
+                """
+            var response = try await upload(Array(bad.utf8), "ru")
+            #expect(response.status == .unprocessableContent, "\(response.main)")
+            #expect(
+                response.main.contains("Файл не принят, ничего не изменено. Найдено ошибок: 2."),
+                "\(response.main)"
+            )
+            #expect(
+                response.main.contains(
+                    "<li>строка 3, item: Сорпа: цена от 0,01 до 500,00 ₸ — цены питания по договору.</li>"
+                ),
+                "\(response.main)"
+            )
+            #expect(response.main.contains("<li>строка 4, price: a price in tenge, such as 450 or 450,50</li>"))
+            #expect(try await Self.read(client, one, token: city.till).items.isEmpty)
+
+            let plan = """
+                day,item,price,allergens
+                \(two),"Көже, ыстық",200,
+                \(one),Палау,300,
+                \(one),Сүт,"50,5",Milk
+                """
+            response = try await upload(Array(plan.utf8), "en")
+            #expect(response.status == .seeOther, "\(response.main)")
+            page = try await office.get(
+                "/astana/meals/menu?lang=en&school=\(MealCity.schoolBIN)&day=\(one)&imported=2"
+            )
+            #expect(page.main.contains("Menus set from the file: 2 days; the first is \(one)."), "\(page.main)")
+            #expect(page.main.contains(#"value="Палау""#) && page.main.contains(#"value="milk""#))
+            #expect(try await Self.read(client, two, token: city.till).items.map(\.name) == ["Көже, ыстық"])
+            // Again: the days that have a menu are named in the page's language; replaced when ticked.
+            response = try await upload(Array(plan.utf8), "kk")
+            #expect(response.status == .unprocessableContent)
+            #expect(response.main.contains("Бұл күндерде мәзір бұрыннан бар: \(one), \(two)."), "\(response.main)")
+            response = try await upload(
+                Array(plan.replacingOccurrences(of: "300", with: "350").utf8),
+                "en",
+                replace: true
+            )
+            #expect(response.status == .seeOther, "\(response.main)")
+            #expect(try await Self.read(client, one, token: city.till).items.first?.price == 35_000)
+            // No file, a file over the limit, a form without files: said on the upload's form.
+            response = try await upload([], "en")
+            #expect(response.status == .unprocessableContent && response.main.contains("a CSV file of the days"))
+            response = try await upload([UInt8](repeating: 0x41, count: MealMenus.maximumImportBytes + 1), "en")
+            #expect(response.main.contains("a menu file is larger than 262144 bytes"), "\(response.main)")
+            response = try await office.post(
+                "/astana/meals/menu/upload?lang=en",
+                form: ["school": MealCity.schoolBIN, "day": one]
+            )
+            #expect(response.status == .unprocessableContent && response.main.contains("multipart/form-data"))
+
+            // An auditor reads the menus and has no upload; a parent has no menu page.
+            _ = try await fixture.account("auditor", name: "Auditor", role: .auditor)
+            var auditor = Browser(client: client)
+            #expect(try await auditor.signIn("astana", login: "auditor").status == .seeOther)
+            page = try await auditor.get("/astana/meals/menu?lang=en")
+            #expect(page.status == .ok && !page.main.contains("menu-upload"))
+            let refused = try await auditor.postMultipart(
+                "/astana/meals/menu/upload?lang=en",
+                fields: [("school", MealCity.schoolBIN)],
+                files: [("file", "menu.csv", Array(plan.utf8))]
+            )
+            #expect(refused.status == .forbidden)
+        }
+    }
+
     @Test("menus written at once by several people take turns: each write is whole, none fails")
     func concurrentWrites() async throws {
         try await WebFixture.with { fixture, client in

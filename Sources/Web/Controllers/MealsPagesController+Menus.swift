@@ -6,11 +6,12 @@ import MealPayments
 /// The office's page of a school's menu for a day (``MealMenus``): the school (of those the
 /// account works at; the akimat's: every school) and the day, then up to 20 lines — item, price
 /// in tenge, allergens — saved whole, or the day's menu removed. The till's page then offers the
-/// day's items to tick.
+/// day's items to tick. A supplier's plan of several days comes as a CSV file (``uploadMenu``).
 extension MealsPagesController {
     func registerMenus(on group: RouterGroup<AppRequestContext>) {
         group.get("menu", use: menuPage)
         group.post("menu", use: saveMenu)
+        group.post("menu/upload", use: uploadMenu)
     }
 
     @Sendable func menuPage(request: Request, context: AppRequestContext) async throws -> Response {
@@ -77,11 +78,92 @@ extension MealsPagesController {
         }
     }
 
+    /// A menu plan uploaded from the page (multipart: `school`, `file`, `replace`), set as the
+    /// API's upload sets it (``MealMenus/importFile(_:schoolBIN:replace:by:user:now:tenantID:)``):
+    /// every day in the file whole, or nothing and every problem listed by line on the page.
+    @Sendable func uploadMenu(request: Request, context: AppRequestContext) async throws -> Response {
+        let (tenant, principal) = try context.authorised(MealsController.schoolStaff)
+        let language = context.language
+        var (school, day): (String?, String?) = (nil, nil)
+        do {
+            let form = try await menuUploadForm(request)
+            (school, day) = (form["school"], form["day"])
+            guard let file = form.files("file").first, !file.content.isEmpty else {
+                throw AdalError.invalidField(field: "file", reason: "a CSV file of the days' menus")
+            }
+            guard file.content.count <= MealMenus.maximumImportBytes else {
+                throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
+            }
+            let report = try await MealMenus(database: dependencies.database).importFile(
+                file.content,
+                schoolBIN: school ?? "",
+                replace: form["replace"] != nil,
+                by: MealsController.menuReader(principal, setting: true),
+                user: principal.userID,
+                tenantID: tenant.id
+            )
+            guard report.imported, let first = report.days.map(\.day).min() else {
+                let upload = MenuUpload(
+                    message: dependencies.pages.locales.text(
+                        "menu_upload_refused",
+                        language,
+                        figures: [String(report.problemCount)]
+                    ),
+                    problems: report.problems.map { said($0, language) }
+                )
+                return try await menuPage(school: school, day: day, message: nil, upload: upload, request, context)
+            }
+            let path =
+                "/\(tenant.slug)/meals/menu?school=\(school ?? "")&day=\(first)&imported=\(report.days.count)"
+            return Response.redirect(to: path, type: .normal)
+        } catch {
+            guard let refused = refusal(error, language) else { throw error }
+            let upload = MenuUpload(message: refused, problems: [])
+            return try await menuPage(school: school, day: day, message: nil, upload: upload, request, context)
+        }
+    }
+
+    /// The upload's form: multipart, bounded by the file's own limit and room for the form's
+    /// other fields and its parts' headers.
+    private func menuUploadForm(_ request: Request) async throws -> MultipartForm {
+        guard let boundary = MultipartForm.boundary(contentType: request.headers[.contentType]) else {
+            throw AdalError.invalidField(field: "body", reason: "a form with files (multipart/form-data)")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.readBody(limit: MealMenus.maximumImportBytes + Self.uploadFormBytes)
+        } catch {
+            throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
+        }
+        return try MultipartForm(body: Array(buffer: body), boundary: boundary)
+    }
+
+    /// A problem of an uploaded file in `language`: its line, the file's column (as the file's
+    /// header names it; other fields not), and the reason, in the language when it is one
+    /// ``MealReason`` knows.
+    private func said(_ problem: CSV.Problem, _ language: Language) -> String {
+        let column = problem.field.flatMap { MealMenus.importHeader.contains($0) ? "\($0): " : nil } ?? ""
+        let reason = column + said(problem.message, language)
+        guard problem.line > 0 else { return reason }
+        let line = dependencies.pages.locales.text("menu_upload_line", language, figures: [String(problem.line)])
+        return line + ", " + reason
+    }
+
+    /// Bytes an upload's form may carry beside its file: the other fields and the parts' headers.
+    static let uploadFormBytes = 16 * 1024
+
+    /// A refused upload, said on the upload's form: why, and each problem of the file.
+    struct MenuUpload {
+        var message: String
+        var problems: [String]
+    }
+
     private func menuPage(
         school: String?,
         day: String?,
         message: String?,
         refill: FormFields? = nil,
+        upload: MenuUpload? = nil,
         _ request: Request,
         _ context: AppRequestContext
     ) async throws -> Response {
@@ -110,6 +192,7 @@ extension MealsPagesController {
         // The copy's days: by default the week from the day shown, to the week after it.
         let shown = Day(day)
         let copied = request.uri.queryParameters["copied"].flatMap { Int($0) }
+        let imported = request.uri.queryParameters["imported"].flatMap { Int($0) }
         return dependencies.pages.page(
             "meals_menu",
             titleKey: "menu_title",
@@ -128,13 +211,20 @@ extension MealsPagesController {
                         dependencies.pages.locales.text("menu_copied", context.language, figures: [String($0), day])
                     }
                 ),
+                "imported": PageRenderer.optional(
+                    imported.map {
+                        dependencies.pages.locales.text("menu_imported", context.language, figures: [String($0), day])
+                    }
+                ),
+                "uploadMessage": PageRenderer.optional(upload?.message),
+                "uploadProblems": upload?.problems ?? [], "hasUploadProblems": !(upload?.problems.isEmpty ?? true),
                 "mayEdit": !principal.roles.isDisjoint(with: MealsController.schoolStaff),
                 "saved": request.uri.queryParameters["saved"] != nil && message == nil,
                 "message": PageRenderer.optional(copying == nil ? message : nil),
             ],
             request: request,
             context: context,
-            status: message == nil ? .ok : .unprocessableContent
+            status: message == nil && upload == nil ? .ok : .unprocessableContent
         )
     }
 }

@@ -58,19 +58,19 @@ public struct PostgresAuditLog: Sendable {
             queued = try await chain(queued, from: size, tenantID: tenantID, on: connection)
             var nodes = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
             var leafIndexes: [Int64] = []
-            // bytea arrays travel as hex text: PostgresNIO binds no bytea[].
-            var leafEntries: [String] = []
-            var leafHashes: [String] = []
+            // Bound as bytea[] (ByteBuffer): neither side writes or parses hex.
+            var leafEntries: [ByteBuffer] = []
+            var leafHashes: [ByteBuffer] = []
             var nodeLevels: [Int16] = []
             var nodeIndexes: [Int64] = []
-            var nodeHashes: [String] = []
+            var nodeHashes: [ByteBuffer] = []
             for (offset, item) in queued.enumerated() {
                 let index = size + offset
                 var hash = MerkleHashing.leafHash(item.entry)
                 nodes[0, index] = hash
                 leafIndexes.append(Int64(index))
-                leafEntries.append(TreeHash.hex(item.entry))
-                leafHashes.append(hash.hex)
+                leafEntries.append(ByteBuffer(bytes: item.entry))
+                leafHashes.append(ByteBuffer(bytes: hash.bytes))
                 // Each leaf completes one subtree per trailing one-bit of its index.
                 var level = 0
                 var position = index
@@ -81,7 +81,7 @@ public struct PostgresAuditLog: Sendable {
                     nodes[level, position] = hash
                     nodeLevels.append(Int16(level))
                     nodeIndexes.append(Int64(position))
-                    nodeHashes.append(hash.hex)
+                    nodeHashes.append(ByteBuffer(bytes: hash.bytes))
                 }
             }
             let newSize = size + queued.count
@@ -89,8 +89,8 @@ public struct PostgresAuditLog: Sendable {
             try await connection.query(
                 """
                 INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash)
-                SELECT \(tenantID), i, decode(e, 'hex'), decode(h, 'hex')
-                FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::text[], \(leafHashes)::text[]) AS t (i, e, h)
+                SELECT \(tenantID), i, e, h
+                FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::bytea[], \(leafHashes)::bytea[]) AS t (i, e, h)
                 """,
                 logger: logger
             )
@@ -98,8 +98,8 @@ public struct PostgresAuditLog: Sendable {
                 try await connection.query(
                     """
                     INSERT INTO audit_nodes (tenant_id, level, node_index, hash)
-                    SELECT \(tenantID), l, i, decode(h, 'hex')
-                    FROM unnest(\(nodeLevels)::smallint[], \(nodeIndexes)::bigint[], \(nodeHashes)::text[]) AS t (l, i, h)
+                    SELECT \(tenantID), l, i, h
+                    FROM unnest(\(nodeLevels)::smallint[], \(nodeIndexes)::bigint[], \(nodeHashes)::bytea[]) AS t (l, i, h)
                     """,
                     logger: logger
                 )

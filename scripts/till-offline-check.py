@@ -3,7 +3,7 @@
 
 Run by hand from the repository's root (it is not part of `make test`: it needs Playwright
 from PyPI, `pip install playwright`, and Debian's chromium; it starts and stops `adal demo`
-on 127.0.0.1:8080 itself, so nothing else may listen there):
+on 127.0.0.1:8080 itself, on a new data folder in /tmp, so nothing else may listen there):
 
     swift build && python3 scripts/till-offline-check.py
 
@@ -16,9 +16,12 @@ and signs in again (sent); then keeps a charge while the server is down and sign
 till account (created with `adal user create`), which must not send it, and as the first again,
 which does; then the office sets today's menu, and the page kept while the server is down offers
 its items that day and the typed lines on another (the browser's clock set a day back), both
-charges sent and charged. Exits 1 on the first check that fails.
+charges sent and charged; a page left open since the day before is fetched again for the new
+day's menu once no card is being typed. Exits 1 on the first check that fails.
 """
 import datetime
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,8 +33,13 @@ from demo_browser import BASE, check, sign_in as demo_sign_in, start as demo_sta
 KEPT = "JSON.parse(localStorage.getItem('adal-till-kept:astana') || '[]').length"
 
 
+# A data folder of its own, new for each run: the demo's pupils start the day with nothing spent
+# (a run charges DEMO-1001 twice, and its daily limit would refuse the fourth run of a day).
+DATA = "/tmp/adal-till-check"
+
+
 def start():
-    return demo_start(".adal/till-check.log")
+    return demo_start(DATA + "-server.log", data_directory=DATA)
 
 
 def sign_in(page, login):
@@ -71,6 +79,7 @@ def set_menu(browser, action):
 
 
 def main():
+    shutil.rmtree(DATA, ignore_errors=True)
     server = start()
     try:
         with sync_playwright() as playwright:
@@ -142,7 +151,8 @@ def main():
             # the second's name; it waits, named on the page, until the first signs in again.
             created = subprocess.run([".build/debug/adal", "user", "create", "--tenant", "astana", "--name",
                                       "Second till", "--role", "canteen_till", "--password-stdin", "canteen-till-2"],
-                                     input="adal-demo-2026\n", text=True, capture_output=True)
+                                     input="adal-demo-2026\n", text=True, capture_output=True,
+                                     env=dict(os.environ, ADAL_DATA_DIR=DATA))
             check("a second till account", created.returncode == 0 or "is taken" in created.stderr,
                   (created.stderr + created.stdout).strip()[-300:])
             stop(server)
@@ -206,6 +216,29 @@ def main():
                 check("both sent and charged: the menu's item on its day, the typed one on the day before",
                       page.evaluate(KEPT) == 0 and len(sent) == 2 and "Палау" in sent[1] and "250" in sent[0],
                       "; ".join(sent))
+
+                # A page left open since the day before (its day and its menu as they were then): it
+                # is fetched again for the new day, between charges, not while a card is typed.
+                yesterday = (datetime.date.fromisoformat(kazakhstan_day()) - datetime.timedelta(days=1)).isoformat()
+                page.evaluate("""day => {
+                    const form = document.getElementById('till-form');
+                    form.dataset.day = day;
+                    form.querySelector('fieldset[data-menu-day]').remove();
+                }""", yesterday)
+                page.fill("#t_card", "DEMO-1001")
+                page.wait_for_timeout(21000)
+                check("while a card is typed, the page of the day before stays",
+                      page.evaluate("document.getElementById('till-form').dataset.day") == yesterday
+                      and page.input_value("#t_card") == "DEMO-1001")
+                page.fill("#t_card", "")
+                renewed = False
+                for _ in range(125):
+                    renewed = page.evaluate("document.getElementById('till-form').dataset.day") == kazakhstan_day()
+                    if renewed:
+                        break
+                    time.sleep(0.2)
+                check("then fetched again for the new day, with its menu",
+                      renewed and page.locator("input[name=menu1]").is_visible())
             finally:
                 if server is not None:
                     set_menu(browser, "remove")

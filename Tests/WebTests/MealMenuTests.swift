@@ -646,6 +646,8 @@ struct MealMenuTests {
             #expect(page.main.contains("Today&#39;s menu: tick the items served"))
             #expect(page.main.contains(#"name="menu1" value="30000:Палау""#) && page.main.contains("allergens: peanut"))
             #expect(!page.main.contains(#"name="item1""#) && page.main.contains(#"data-menu-day="\#(today)""#))
+            // The form names its day, so that a page left open past midnight fetches the new one.
+            #expect(page.main.contains(#"data-till-name="till-1" data-day="\#(today)""#))
             // The page kept for outages has the menu marked with its day, and the typed lines in
             // reserve (hidden and disabled) for the script to show on another day.
             var shell = try await till.get("/astana/meals/till?shell&lang=en")

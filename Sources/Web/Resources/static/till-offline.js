@@ -172,6 +172,32 @@
     }
   }
 
+  // The day in Kazakhstan (UTC+5) by this device's clock.
+  function today() {
+    return new Date(Date.now() + 5 * 3600 * 1000).toISOString().slice(0, 10);
+  }
+
+  // A page left open across midnight offers the day before's menu, and the server would refuse
+  // the first charge of the morning that named its items: once the day has changed the page is
+  // fetched again, between charges (not while a card is typed), when the server can be reached.
+  let renewing = false;
+  async function renewDay() {
+    const current = document.getElementById("till-form");
+    if (renewing || !current || current.hasAttribute("data-shell") || current.dataset.day === today()) return;
+    if (current.elements.card && current.elements.card.value) return;
+    renewing = true;
+    try {
+      const response = await fetch(window.location.pathname + window.location.search, { credentials: "same-origin" });
+      const doc = page(await response.text());
+      const still = document.getElementById("till-form");
+      if (isTillPage(response, doc) && still === current && !current.elements.card.value) replace(doc);
+    } catch (error) {
+      // Not reachable: the page stays; a charge is kept and sent later, as any other.
+    } finally {
+      renewing = false;
+    }
+  }
+
   let started = null;
   function start() {
     const current = document.getElementById("till-form");
@@ -223,8 +249,7 @@
   const menu = form.querySelector("fieldset[data-menu-day]");
   const reserve = form.querySelector("fieldset[data-lines]");
   if (menu && reserve) {
-    const today = new Date(Date.now() + 5 * 3600 * 1000).toISOString().slice(0, 10);
-    if (menu.dataset.menuDay === today) {
+    if (menu.dataset.menuDay === today()) {
       reserve.remove();
     } else {
       menu.remove();
@@ -240,6 +265,9 @@
   start();
   show();
   window.addEventListener("online", sendKept);
-  setInterval(sendKept, 20000);
+  setInterval(() => {
+    sendKept();
+    renewDay();
+  }, 20000);
   sendKept();
 })();

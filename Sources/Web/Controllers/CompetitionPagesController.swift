@@ -284,11 +284,7 @@ struct CompetitionPagesController {
     }
 
     func multipart(_ request: Request) async throws -> MultipartForm {
-        guard let boundary = MultipartForm.boundary(contentType: request.headers[.contentType]) else {
-            throw AdalError.invalidField(field: "body", reason: "a form with files (multipart/form-data)")
-        }
-        let body = try await request.readBody(limit: dependencies.maximumUploadBodyBytes)
-        return try MultipartForm(body: Array(buffer: body), boundary: boundary)
+        try await MultipartForm.read(request, limit: dependencies.maximumUploadBodyBytes)
     }
 
     @Sendable func registrationForm(request: Request, context: AppRequestContext) async throws -> Response {

@@ -126,16 +126,11 @@ extension MealsPagesController {
     /// The upload's form: multipart, bounded by the file's own limit and room for the form's
     /// other fields and its parts' headers.
     private func menuUploadForm(_ request: Request) async throws -> MultipartForm {
-        guard let boundary = MultipartForm.boundary(contentType: request.headers[.contentType]) else {
-            throw AdalError.invalidField(field: "body", reason: "a form with files (multipart/form-data)")
-        }
-        let body: ByteBuffer
         do {
-            body = try await request.readBody(limit: MealMenus.maximumImportBytes + Self.uploadFormBytes)
-        } catch {
+            return try await MultipartForm.read(request, limit: MealMenus.maximumImportBytes + Self.uploadFormBytes)
+        } catch AdalError.tooLarge(_, _) {
             throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
         }
-        return try MultipartForm(body: Array(buffer: body), boundary: boundary)
     }
 
     /// A problem of an uploaded file in `language`: its line, the file's column (as the file's

@@ -313,15 +313,4 @@ struct OpenBudgetController {
     }
 }
 
-extension MultipartForm {
-    /// Reads a multipart request body of at most `limit` bytes.
-    static func read(_ request: Request, limit: Int) async throws -> MultipartForm {
-        guard let boundary = boundary(contentType: request.headers[.contentType]) else {
-            throw AdalError.invalidField(field: "body", reason: "a form with files (multipart/form-data)")
-        }
-        let body = try await request.readBody(limit: limit)
-        return try MultipartForm(body: Array(buffer: body), boundary: boundary)
-    }
-}
-
 extension BudgetCSV.Report: ResponseEncodable {}

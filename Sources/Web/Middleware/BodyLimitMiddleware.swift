@@ -1,5 +1,6 @@
 import Core
 import Hummingbird
+import NIOCore
 
 /// Refuses a request whose declared body is larger than the limit before reading any of it.
 /// Requests that carry documents (``UploadRoutes``) have a larger limit of their own. Bodies
@@ -61,6 +62,9 @@ extension Request {
         do {
             return try await body.collect(upTo: maximumBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw AdalError.tooLarge(limit: "request body", maximumBytes: maximumBytes)
+        } catch is NIOTooManyBytesError {
+            // A body already read whole (the anti-forgery check reads a form's) says so this way.
             throw AdalError.tooLarge(limit: "request body", maximumBytes: maximumBytes)
         }
     }

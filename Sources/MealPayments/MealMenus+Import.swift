@@ -14,6 +14,18 @@ extension MealMenus {
     /// At most this many problems are listed; the count says how many there were.
     public static let maximumListed = 200
 
+    /// A file of more days than one may set.
+    public static let tooManyDays = "at most \(maximumImportDays) days"
+    /// A row's price that is not an amount in tenge.
+    public static let priceShape = "a price in tenge, such as 450 or 450,50"
+    /// A form's upload without a file, and a file over the bound (as ``AdalError/tooLarge(limit:maximumBytes:)`` says it).
+    public static let fileMissing = "a CSV file of the days' menus"
+    public static let fileName = "a menu file"
+
+    /// A row of another number of fields than the header's.
+    public static func fieldCount(_ count: String) -> String { "\(count) fields, expected \(importHeader.count)" }
+    public static func fieldCount(_ count: Int) -> String { fieldCount(String(count)) }
+
     public struct ImportReport: Sendable, Codable, Equatable {
         public struct SetDay: Sendable, Codable, Equatable {
             public var day: String
@@ -74,7 +86,7 @@ extension MealMenus {
             let contractPrice = try Self.contractPrice(school)
             var (days, problems) = Self.days(in: records, contractPrice: contractPrice, now: now)
             if problems.isEmpty && days.count > Self.maximumImportDays {
-                problems.append(CSV.Problem(line: 0, field: "day", message: "at most \(Self.maximumImportDays) days"))
+                problems.append(CSV.Problem(line: 0, field: "day", message: Self.tooManyDays))
             }
             guard problems.isEmpty else { return .refused(rows: rows, problems) }
             let targets = days.map(\.day)
@@ -126,7 +138,7 @@ extension MealMenus {
             let line = record.line
             guard record.fields.count == importHeader.count else {
                 problems.append(
-                    CSV.Problem(line: line, field: nil, message: "\(record.fields.count) fields, expected 4")
+                    CSV.Problem(line: line, field: nil, message: Self.fieldCount(record.fields.count))
                 )
                 continue
             }
@@ -141,7 +153,7 @@ extension MealMenus {
             }
             guard let price = Tenge.tiyn(from: field(2)) else {
                 problems.append(
-                    CSV.Problem(line: line, field: "price", message: "a price in tenge, such as 450 or 450,50")
+                    CSV.Problem(line: line, field: "price", message: Self.priceShape)
                 )
                 continue
             }

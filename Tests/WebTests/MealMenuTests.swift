@@ -442,8 +442,10 @@ struct MealMenuTests {
                 ),
                 "\(response.main)"
             )
-            #expect(response.main.contains("<li>строка 4, price: a price in tenge, such as 450 or 450,50</li>"))
+            #expect(response.main.contains("<li>строка 4, price: Цена в тенге, например 450 или 450,50.</li>"))
             #expect(try await Self.read(client, one, token: city.till).items.isEmpty)
+            response = try await upload([0x64, 0x61, 0x79, 0x0A, 0xD0], "kk")
+            #expect(response.main.contains("<li>2-жол, Файл UTF-8 емес: кестеден «CSV UTF-8» ретінде сақтаңыз.</li>"))
 
             let plan = """
                 day,item,price,allergens
@@ -472,11 +474,17 @@ struct MealMenuTests {
             #expect(try await Self.read(client, one, token: city.till).items.first?.price == 35_000)
             // No file, a file over the limit, a form without files: said on the upload's form.
             response = try await upload([], "en")
-            #expect(response.status == .unprocessableContent && response.main.contains("a CSV file of the days"))
+            #expect(
+                response.status == .unprocessableContent
+                    && response.main.contains("Choose a CSV file with the days&#39; menus.")
+            )
             // Just over the file's bound, and far enough over that the form's body is too.
             for size in [MealMenus.maximumImportBytes + 1, 300 << 10] {
                 response = try await upload([UInt8](repeating: 0x41, count: size), "en")
-                #expect(response.main.contains("a menu file is larger than 262144 bytes"), "\(response.main)")
+                #expect(
+                    response.main.contains("The file is larger than 262144 bytes; a month&#39;s menus take far less."),
+                    "\(response.main)"
+                )
             }
             response = try await office.post(
                 "/astana/meals/menu/upload?lang=en",

@@ -95,6 +95,14 @@ public enum CSV {
 }
 
 extension CSV {
+    /// A file that is not UTF-8 text.
+    public static let notUTF8 = "the file is not UTF-8 text (save it as CSV UTF-8)"
+
+    /// A file whose first line is not the header expected.
+    public static func headerExpected(_ header: [String]) -> String {
+        "the first line must be exactly: " + header.joined(separator: ",")
+    }
+
     /// A problem with one line of an imported file, for the report that lists them all.
     public struct Problem: Error, Sendable, Codable, Equatable, CustomStringConvertible {
         public var line: Int
@@ -127,7 +135,7 @@ extension CSV {
         guard let text = String(validating: body, as: UTF8.self) else {
             let valid = body.prefix { $0 < 0x80 }
             let line = 1 + valid.filter { $0 == 0x0A }.count
-            throw Problem(line: line, field: nil, message: "the file is not UTF-8 text (save it as CSV UTF-8)")
+            throw Problem(line: line, field: nil, message: notUTF8)
         }
         let records: [Record]
         do {
@@ -139,7 +147,7 @@ extension CSV {
             throw Problem(
                 line: 1,
                 field: nil,
-                message: "the first line must be exactly: " + header.joined(separator: ",")
+                message: headerExpected(header)
             )
         }
         return Array(records.dropFirst())

@@ -123,7 +123,7 @@ extension MealsController {
         do {
             buffer = try await request.body.collect(upTo: MealMenus.maximumImportBytes)
         } catch {
-            throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
+            throw AdalError.tooLarge(limit: MealMenus.fileName, maximumBytes: MealMenus.maximumImportBytes)
         }
         let report = try await MealMenus(database: dependencies.database).importFile(
             Array(buffer.readableBytesView),

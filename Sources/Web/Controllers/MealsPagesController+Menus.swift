@@ -89,10 +89,10 @@ extension MealsPagesController {
             let form = try await menuUploadForm(request)
             (school, day) = (form["school"], form["day"])
             guard let file = form.files("file").first, !file.content.isEmpty else {
-                throw AdalError.invalidField(field: "file", reason: "a CSV file of the days' menus")
+                throw AdalError.invalidField(field: "file", reason: MealMenus.fileMissing)
             }
             guard file.content.count <= MealMenus.maximumImportBytes else {
-                throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
+                throw AdalError.tooLarge(limit: MealMenus.fileName, maximumBytes: MealMenus.maximumImportBytes)
             }
             let report = try await MealMenus(database: dependencies.database).importFile(
                 file.content,
@@ -129,7 +129,7 @@ extension MealsPagesController {
         do {
             return try await MultipartForm.read(request, limit: MealMenus.maximumImportBytes + Self.uploadFormBytes)
         } catch AdalError.tooLarge(_, _) {
-            throw AdalError.tooLarge(limit: "a menu file", maximumBytes: MealMenus.maximumImportBytes)
+            throw AdalError.tooLarge(limit: MealMenus.fileName, maximumBytes: MealMenus.maximumImportBytes)
         }
     }
 

@@ -7,6 +7,11 @@ public struct LeafChain: Sendable {
 
     public init() {}
 
+    /// Whether an earlier leaf of `instance` recorded step `sequence` or a later one.
+    public func reached(_ instance: UUID, sequence: UInt64) -> Bool {
+        latest[instance].map { $0.sequence >= sequence } ?? false
+    }
+
     /// Records the entry at `index`; nil when it is consistent, otherwise the reason it is not.
     public mutating func add(_ entry: AuditEntry, at index: Int) -> String? {
         defer { latest[entry.instanceID] = (entry.sequence, index) }

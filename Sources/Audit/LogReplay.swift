@@ -17,6 +17,32 @@ public struct LogReplay: Sendable {
 
     /// Checks the entry at index `size` and returns its leaf hash; ``append(_:completed:)`` adds it.
     public mutating func check(_ bytes: [UInt8]) throws(LeafProblem) -> TreeHash {
+        try check(bytes, storedStep: nil, stepStored: false)
+    }
+
+    /// As ``check(_:)``, for a leaf stored with the step it records (the server's `instance_id`
+    /// and `sequence` columns; nil when stored without one): a stored step must be the entry's
+    /// own, and a step's leaf is stored without it only when an earlier leaf has it.
+    public mutating func check(_ bytes: [UInt8], storedStep: StoredStep?) throws(LeafProblem) -> TreeHash {
+        try check(bytes, storedStep: storedStep, stepStored: true)
+    }
+
+    /// The step a stored leaf names.
+    public struct StoredStep: Sendable, Equatable {
+        public var instanceID: UUID
+        public var sequence: UInt64
+
+        public init(instanceID: UUID, sequence: UInt64) {
+            self.instanceID = instanceID
+            self.sequence = sequence
+        }
+    }
+
+    private mutating func check(
+        _ bytes: [UInt8],
+        storedStep: StoredStep?,
+        stepStored: Bool
+    ) throws(LeafProblem) -> TreeHash {
         let entry: AuditEntry
         do {
             entry = try AuditEntry(decoding: bytes)
@@ -25,6 +51,17 @@ public struct LogReplay: Sendable {
         }
         if let tenantID, entry.tenantID != tenantID {
             throw LeafProblem(reason: "the entry belongs to another tenant")
+        }
+        if stepStored {
+            if let storedStep, storedStep != StoredStep(instanceID: entry.instanceID, sequence: entry.sequence) {
+                throw LeafProblem(
+                    reason:
+                        "the leaf is stored as step \(storedStep.sequence) of instance \(storedStep.instanceID), which its entry is not"
+                )
+            }
+            if storedStep == nil, !chain.reached(entry.instanceID, sequence: entry.sequence) {
+                throw LeafProblem(reason: "the leaf is stored without the step its entry records")
+            }
         }
         if let broken = chain.add(entry, at: size) {
             throw LeafProblem(reason: broken)

@@ -345,7 +345,7 @@ public enum BankPayouts {
              JOIN pupils s ON s.tenant_id = r.tenant_id AND s.id = r.pupil_id
             LEFT JOIN LATERAL (
                 SELECT w.input->>'payee' AS payee, l.leaf_index FROM workflow_steps w
-                LEFT JOIN audit_step_leaves l ON l.tenant_id = w.tenant_id AND l.instance_id = w.instance_id
+                LEFT JOIN audit_leaves l ON l.tenant_id = w.tenant_id AND l.instance_id = w.instance_id
                     AND l.sequence = w.sequence
                 WHERE w.tenant_id = r.tenant_id AND w.instance_id = s.instance_id AND w.event = 'pay_out'
                     AND lower(w.input->>'transfer_id') = r.id::text

@@ -240,7 +240,7 @@ public struct BudgetStore: Sendable {
                 s.document_sha256, s.recorded_at, i.service_key, i.service_key = 'open-budget' AND i.state = 'withdrawn',
                 l.leaf_index
             FROM budget_spending s JOIN workflow_instances i ON i.tenant_id = s.tenant_id AND i.id = s.instance_id
-            LEFT JOIN audit_step_leaves l
+            LEFT JOIN audit_leaves l
                 ON l.tenant_id = s.tenant_id AND l.instance_id = s.instance_id AND l.sequence = s.sequence
             WHERE s.tenant_id = \(tenantID) AND (\(objectCode)::text IS NULL OR s.object_code = \(objectCode)::text)
             ORDER BY s.recorded_at DESC, s.sequence DESC

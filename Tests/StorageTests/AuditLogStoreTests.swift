@@ -146,6 +146,83 @@ struct AuditLogStoreTests {
         }
     }
 
+    @Test("each leaf records its step; a step queued twice is integrated, its step kept by its first leaf")
+    func stepsOfLeaves() async throws {
+        try await TestDatabases.with { databases in
+            let (astana, _) = try await databases.createCitiesWithoutPasswords()
+            let instance = UUID()
+            func step(_ sequence: UInt64, _ number: Int) -> AuditEntry {
+                var entry = Self.entry(tenant: astana.id, number: number)
+                entry.instanceID = instance
+                entry.sequence = sequence
+                return entry
+            }
+            let log = PostgresAuditLog(database: databases.application)
+            func queue(_ entries: [AuditEntry]) async throws {
+                try await databases.application.withTenant(astana.id) { connection in
+                    for entry in entries {
+                        try await PostgresAuditLog.queue(entry, tenantID: astana.id, on: connection, logger: logger)
+                    }
+                }
+                while try await log.integrate(tenantID: astana.id) > 0 {}
+            }
+            // Steps 1 and 2, then 2 again in the same batch as 3, then 3 again alone: the step's
+            // key is taken by its first leaf within a batch and across batches.
+            try await queue([step(1, 0), step(2, 1)])
+            try await queue([step(2, 2), step(3, 3)])
+            try await queue([step(3, 4)])
+            #expect(try await log.head(tenantID: astana.id).size == 5)
+            let stored = try await databases.owner.withTenant(astana.id) { connection in
+                var stored: [Int64?] = []
+                let rows = try await connection.query(
+                    "SELECT sequence FROM audit_leaves WHERE tenant_id = \(astana.id) ORDER BY leaf_index",
+                    logger: logger
+                )
+                for try await sequence in rows.decode(Int64?.self) { stored.append(sequence) }
+                return stored
+            }
+            #expect(stored == [1, 2, nil, 3, nil])
+            let leaves = try await log.leaves(ofInstance: instance, tenantID: astana.id)
+            #expect(leaves.map(\.index) == [0, 1, 3])
+            // Each step chains to its instance's latest leaf, as the verifier's rule reads it; a
+            // step with two leaves is still a fault the verifier names, at the second.
+            #expect(try AuditEntry(decoding: leaves[2].entry).previousLeafIndex == 2)
+            do {
+                _ = try await AuditVerifier(database: databases.application).verify(tenantID: astana.id)
+                Issue.record("a step with two leaves verified")
+            } catch let tamper as AuditTamper {
+                #expect(tamper.index == 2)
+            }
+        }
+    }
+
+    @Test("a leaf or subtree naming a city that does not exist is refused")
+    func unknownCity() async throws {
+        try await TestDatabases.with { databases in
+            _ = try await databases.createCitiesWithoutPasswords()
+            // The owner, with the unknown city set as its tenant: the row passes row-level
+            // security and meets the city check.
+            let nowhere = UUID()
+            for statement in [
+                """
+                INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash)
+                VALUES ('\(nowhere)', 0, '\\x01', sha256('\\x0001'))
+                """,
+                "INSERT INTO audit_nodes (tenant_id, level, node_index, hash) VALUES ('\(nowhere)', 1, 0, sha256('x'))",
+            ] {
+                do {
+                    try await databases.owner.withTenant(nowhere) { connection in
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    Issue.record("\(statement) was allowed")
+                } catch let error as PSQLError {
+                    #expect(error.sqlState == "23503", "\(statement)")
+                    #expect(error.serverInfo?[.message]?.contains(nowhere.uuidString.lowercased()) == true)
+                }
+            }
+        }
+    }
+
     @Test("proof requests outside the tree are refused with the reason")
     func outOfRange() async throws {
         try await TestDatabases.with { databases in

@@ -55,20 +55,60 @@ struct AuditTamperTests {
         #expect(found?.index == 7)
     }
 
+    /// A log where leaf 5's entry has one byte flipped (`offset`, an SQL expression of `entry`)
+    /// and its leaf hash rewritten to match.
+    func rewritten(byteAt offset: String) async throws -> AuditTamper? {
+        try await tampered { connection, tenant in
+            let flipped = "set_byte(entry, \(offset), get_byte(entry, \(offset)) # 1)"
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE audit_leaves SET entry = \(flipped), leaf_hash = sha256('\\x00'::bytea || \(flipped))
+                        WHERE tenant_id = '\(tenant)' AND leaf_index = 5
+                        """
+                ),
+                logger: logger
+            )
+        }
+    }
+
     @Test("an entry changed together with its leaf hash is found at its subtree")
     func consistentLeafRewrite() async throws {
-        let found = try await tampered { connection, tenant in
+        // A byte of the step's input hash (the entry ends with it, a subject count and the
+        // previous leaf's index): the leaf still names its stored step.
+        let found = try await rewritten(byteAt: "length(entry) - 20")
+        #expect(found?.index == 4)
+        #expect(found?.reason.contains("4–5") == true)
+    }
+
+    @Test("an entry given another instance together with its leaf hash is found at its own index")
+    func instanceRewrite() async throws {
+        // Byte 40 is inside the instance's id: the entry no longer records the step stored with it.
+        let found = try await rewritten(byteAt: "40")
+        #expect(found?.index == 5)
+        #expect(found?.reason.contains("which its entry is not") == true)
+    }
+
+    @Test("a leaf's stored step, changed or removed, is found at that leaf")
+    func storedStep() async throws {
+        let moved = try await tampered { connection, tenant in
+            try await connection.query(
+                "UPDATE audit_leaves SET sequence = sequence + 100 WHERE tenant_id = \(tenant) AND leaf_index = 6",
+                logger: logger
+            )
+        }
+        #expect(moved?.index == 6)
+        let removed = try await tampered { connection, tenant in
             try await connection.query(
                 """
-                UPDATE audit_leaves SET entry = set_byte(entry, 40, get_byte(entry, 40) # 1),
-                    leaf_hash = sha256('\\x00'::bytea || set_byte(entry, 40, get_byte(entry, 40) # 1))
-                WHERE tenant_id = \(tenant) AND leaf_index = 5
+                UPDATE audit_leaves SET instance_id = NULL, sequence = NULL
+                WHERE tenant_id = \(tenant) AND leaf_index = 9
                 """,
                 logger: logger
             )
         }
-        #expect(found?.index == 4)
-        #expect(found?.reason.contains("4–5") == true)
+        #expect(removed?.index == 9)
+        #expect(removed?.reason.contains("stored without the step") == true)
     }
 
     @Test("a deleted leaf is found at its index")

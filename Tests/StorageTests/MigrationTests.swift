@@ -54,6 +54,67 @@ struct MigrationTests {
         }
     }
 
+    @Test("0033 moves each integrated leaf's step onto the leaf, in every city")
+    func leafStepsMoved() async throws {
+        let migrations = try Migration.load(directory: TestCluster.migrationsDirectory)
+        try await withEmptyDatabase { connection in
+            _ = try await Migrator(migrations: migrations.filter { $0.version < 33 })
+                .migrate(connection: connection, logger: logger)
+            // Two cities with two leaves each, one step per leaf, written as the sequencer did;
+            // the owner too is bound by row-level security, so each city's rows are written as it.
+            let cities = [UUID(), UUID()]
+            let instance = UUID()
+            for (number, city) in cities.enumerated() {
+                try await connection.query(
+                    """
+                    INSERT INTO tenants (id, slug, name_kk, name_ru, name_en)
+                    VALUES (\(city), \("city-\(number)"), 'Қала', 'Город', 'City')
+                    """,
+                    logger: logger
+                )
+                try await connection.query("BEGIN", logger: logger)
+                try await connection.query(
+                    "SELECT set_config('app.tenant_id', \(city.uuidString), true)",
+                    logger: logger
+                )
+                try await connection.query(
+                    """
+                    INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash)
+                    SELECT \(city), i, '\\x01', sha256(int8send(i)) FROM generate_series(0, 1) AS i
+                    """,
+                    logger: logger
+                )
+                try await connection.query(
+                    """
+                    INSERT INTO audit_step_leaves (tenant_id, instance_id, sequence, leaf_index)
+                    VALUES (\(city), \(instance), 1, 0), (\(city), \(instance), 2, 1)
+                    """,
+                    logger: logger
+                )
+                try await connection.query("COMMIT", logger: logger)
+            }
+            _ = try await Migrator(migrations: migrations).migrate(connection: connection, logger: logger)
+            #expect(try await tableNames(connection).contains("audit_step_leaves") == false)
+            for city in cities {
+                try await connection.query("BEGIN", logger: logger)
+                try await connection.query(
+                    "SELECT set_config('app.tenant_id', \(city.uuidString), true)",
+                    logger: logger
+                )
+                let rows = try await connection.query(
+                    "SELECT leaf_index, instance_id, sequence FROM audit_leaves ORDER BY leaf_index",
+                    logger: logger
+                )
+                var steps: [String] = []
+                for try await (index, id, sequence) in rows.decode((Int64, UUID?, Int64?).self) {
+                    steps.append("\(index) \(id == instance) \(sequence ?? 0)")
+                }
+                try await connection.query("COMMIT", logger: logger)
+                #expect(steps == ["0 true 1", "1 true 2"])
+            }
+        }
+    }
+
     @Test("a migration whose file changed after it was applied is refused, naming the file")
     func changedMigrationRefused() async throws {
         let original = try Migration(fileName: "0001_first.sql", contents: Data("CREATE TABLE first (id int);".utf8))

@@ -49,13 +49,15 @@ public struct AuditVerifier: Sendable {
             while batchFull {
                 let rows = try await connection.query(
                     """
-                    SELECT leaf_index, entry, leaf_hash FROM audit_leaves
+                    SELECT leaf_index, entry, leaf_hash, instance_id, sequence FROM audit_leaves
                     WHERE tenant_id = \(tenantID) AND leaf_index >= \(next) ORDER BY leaf_index LIMIT \(Int64(Self.batch))
                     """,
                     logger: logger
                 )
                 var read = 0
-                for try await (index, entry, storedHash) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
+                for try await (index, entry, storedHash, instance, sequence) in rows.decode(
+                    (Int64, ByteBuffer, ByteBuffer, UUID?, Int64?).self
+                ) {
                     read += 1
                     next = index + 1
                     let expected = replay.size
@@ -64,7 +66,10 @@ public struct AuditVerifier: Sendable {
                     }
                     let leafHash: TreeHash
                     do {
-                        leafHash = try replay.check(Array(entry.readableBytesView))
+                        let step = instance.flatMap { instance in
+                            sequence.map { LogReplay.StoredStep(instanceID: instance, sequence: UInt64(clamping: $0)) }
+                        }
+                        leafHash = try replay.check(Array(entry.readableBytesView), storedStep: step)
                     } catch {
                         throw AuditTamper(index: expected, reason: "\(error)")
                     }

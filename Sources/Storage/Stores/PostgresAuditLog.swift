@@ -35,6 +35,17 @@ public struct PostgresAuditLog: Sendable {
     /// when another process is integrating this tenant (one sequencer per tenant at a time).
     @discardableResult
     public func integrate(tenantID: UUID, limit: Int = maximumBatch) async throws -> Int {
+        do {
+            return try await integrate(tenantID: tenantID, limit: limit, checkingSteps: false)
+        } catch let error as PSQLError where error.sqlState == SQLState.uniqueViolation {
+            // A leaf of a step that already has one (``chain(_:from:tenantID:checkingSteps:on:)``):
+            // the pass again, looking each step up first.
+            logger.warning("audit leaves of steps that already have one; integrating them without their step")
+            return try await integrate(tenantID: tenantID, limit: limit, checkingSteps: true)
+        }
+    }
+
+    private func integrate(tenantID: UUID, limit: Int, checkingSteps: Bool) async throws -> Int {
         try await database.withTenant(tenantID) { connection in
             let locked =
                 try await connection.query(
@@ -55,7 +66,13 @@ public struct PostgresAuditLog: Sendable {
             guard !queued.isEmpty else { return 0 }
 
             let size = try await treeSize(connection, tenantID: tenantID, forUpdate: true)
-            queued = try await chain(queued, from: size, tenantID: tenantID, on: connection)
+            let steps = try await chain(
+                &queued,
+                from: size,
+                tenantID: tenantID,
+                checkingSteps: checkingSteps,
+                on: connection
+            )
             var nodes = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
             var leafIndexes: [Int64] = []
             // Bound as bytea[] (ByteBuffer): neither side writes or parses hex.
@@ -88,9 +105,10 @@ public struct PostgresAuditLog: Sendable {
             let root = try MerkleAlgorithms(source: nodes, size: newSize).root(size: newSize)
             try await connection.query(
                 """
-                INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash)
-                SELECT \(tenantID), i, e, h
-                FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::bytea[], \(leafHashes)::bytea[]) AS t (i, e, h)
+                INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash, instance_id, sequence)
+                SELECT \(tenantID), i, e, h, NULLIF(s, \(Self.noStep.instance)), NULLIF(n, 0)
+                FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::bytea[], \(leafHashes)::bytea[],
+                    \(steps.instances)::uuid[], \(steps.sequences)::bigint[]) AS t (i, e, h, s, n)
                 """,
                 logger: logger
             )
@@ -122,23 +140,32 @@ public struct PostgresAuditLog: Sendable {
     }
 
     /// Links each step's leaf to its instance's previous one: a queued entry cannot know the
-    /// index its predecessor will get, so the sequencer fills `previousLeafIndex`, and records
-    /// every step's leaf in `audit_step_leaves`. An instance's steps are queued in order (each
-    /// step locks the instance), so the predecessor is always integrated first.
+    /// index its predecessor will get, so the sequencer fills `previousLeafIndex`. Returns the
+    /// step of each leaf, for its `instance_id` and `sequence` columns (``noStep`` for an entry
+    /// that is not a step's, or whose step already has a leaf: the first one keeps it). An
+    /// instance's steps are queued in order (each step locks the instance), so the predecessor
+    /// is always integrated first. A step has one leaf (its key in `workflow_steps`), so only
+    /// `checkingSteps` looks up whether the queued steps already have one, after a pass the
+    /// leaves' unique index refused.
     private func chain(
-        _ queued: [(id: Int64, entry: [UInt8])],
+        _ queued: inout [(id: Int64, entry: [UInt8])],
         from size: Int,
         tenantID: UUID,
+        checkingSteps: Bool,
         on connection: PostgresConnection
-    ) async throws -> [(id: Int64, entry: [UInt8])] {
+    ) async throws -> (instances: [UUID], sequences: [Int64]) {
         let decoded = queued.map { try? AuditEntry(decoding: $0.entry) }
-        let wanted = decoded.compactMap { $0 }.filter { $0.sequence > 1 }
+        let wanted = decoded.compactMap { $0 }.filter { $0.sequence > 1 || checkingSteps }
         var leaves: [StepKey: Int64] = [:]
         if !wanted.isEmpty {
+            // Each one's predecessor; when checking, each step itself too.
+            let lookups =
+                wanted.map { ($0.instanceID, Int64($0.sequence) - 1) }
+                + (checkingSteps ? wanted.map { ($0.instanceID, Int64($0.sequence)) } : [])
             let rows = try await connection.query(
                 """
-                SELECT l.instance_id, l.sequence, l.leaf_index FROM audit_step_leaves l
-                JOIN unnest(\(wanted.map(\.instanceID))::uuid[], \(wanted.map { Int64($0.sequence - 1) })::bigint[])
+                SELECT l.instance_id, l.sequence, l.leaf_index FROM audit_leaves l
+                JOIN unnest(\(lookups.map(\.0))::uuid[], \(lookups.map(\.1))::bigint[])
                   AS w (instance_id, sequence) ON l.instance_id = w.instance_id AND l.sequence = w.sequence
                 WHERE l.tenant_id = \(tenantID)
                 """,
@@ -148,17 +175,20 @@ public struct PostgresAuditLog: Sendable {
                 leaves[StepKey(instance: instance, sequence: sequence)] = leaf
             }
         }
-        var result = queued
-        var instances: [UUID] = []
-        var sequences: [Int64] = []
-        var indexes: [Int64] = []
+        var steps: (instances: [UUID], sequences: [Int64]) = ([], [])
+        steps.instances.reserveCapacity(queued.count)
+        steps.sequences.reserveCapacity(queued.count)
         for (offset, entry) in decoded.enumerated() {
-            guard var entry else { continue }
+            guard var entry, entry.sequence >= 1 else {
+                steps.instances.append(Self.noStep.instance)
+                steps.sequences.append(Self.noStep.sequence)
+                continue
+            }
             let index = Int64(size + offset)
             if entry.sequence > 1 {
                 if let previous = leaves[StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence - 1))] {
                     entry.previousLeafIndex = UInt64(previous)
-                    result[offset].entry = try entry.encoded()
+                    queued[offset].entry = try entry.encoded()
                 } else {
                     logger.warning(
                         "audit leaf without its predecessor",
@@ -166,24 +196,18 @@ public struct PostgresAuditLog: Sendable {
                     )
                 }
             }
-            leaves[StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence))] = index
-            instances.append(entry.instanceID)
-            sequences.append(Int64(entry.sequence))
-            indexes.append(index)
+            let key = StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence))
+            // The next step chains to the latest leaf (as the verifiers' chain rule reads it);
+            // the step's columns stay with its first.
+            let taken = leaves.updateValue(index, forKey: key) != nil
+            steps.instances.append(taken ? Self.noStep.instance : entry.instanceID)
+            steps.sequences.append(taken ? Self.noStep.sequence : key.sequence)
         }
-        if !instances.isEmpty {
-            try await connection.query(
-                """
-                INSERT INTO audit_step_leaves (tenant_id, instance_id, sequence, leaf_index)
-                SELECT \(tenantID), i, s, l FROM unnest(\(instances)::uuid[], \(sequences)::bigint[], \(indexes)::bigint[])
-                  AS t (i, s, l)
-                ON CONFLICT DO NOTHING
-                """,
-                logger: logger
-            )
-        }
-        return result
+        return steps
     }
+
+    /// A leaf without a step, as bound (NULL in the table).
+    static let noStep = (instance: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), sequence: Int64(0))
 
     private struct StepKey: Hashable {
         let instance: UUID
@@ -262,10 +286,9 @@ public struct PostgresAuditLog: Sendable {
         try await database.withTenant(tenantID) { connection in
             let rows = try await connection.query(
                 """
-                SELECT l.leaf_index, l.entry FROM audit_step_leaves s
-                JOIN audit_leaves l ON l.tenant_id = s.tenant_id AND l.leaf_index = s.leaf_index
-                WHERE s.tenant_id = \(tenantID) AND s.instance_id = \(instanceID)
-                ORDER BY s.sequence LIMIT \(Int64(Self.maximumPage))
+                SELECT leaf_index, entry FROM audit_leaves
+                WHERE tenant_id = \(tenantID) AND instance_id = \(instanceID)
+                ORDER BY sequence LIMIT \(Int64(Self.maximumPage))
                 """,
                 logger: logger
             )

@@ -163,7 +163,7 @@ public struct WorkflowQueries: Sendable {
                 """
                 SELECT s.sequence, s.event, s.from_state, s.to_state, s.actor_role, s.input::text, s.at, l.leaf_index
                 FROM workflow_steps s
-                LEFT JOIN audit_step_leaves l
+                LEFT JOIN audit_leaves l
                   ON l.tenant_id = s.tenant_id AND l.instance_id = s.instance_id AND l.sequence = s.sequence
                 WHERE s.tenant_id = \(tenantID) AND s.instance_id = \(id)
                 ORDER BY s.sequence

@@ -14,6 +14,13 @@ public struct MealReason: Equatable, Sendable {
     /// The figures for `{1}`, `{2}`, … of the sentence, amounts already in tenge.
     public let figures: [String]
 
+    /// The reason's code for programs (a till's own software, say): its locale key without the
+    /// service's prefix — `balance`, `limit_today`, `allergen`, `not_on_menu`, `menu_file_header`.
+    /// As stable as the key; the English text may be reworded.
+    public var code: String {
+        key.replacingOccurrences(of: "meals_", with: "").replacingOccurrences(of: "reason_", with: "")
+    }
+
     /// One English wording and the key that says it. `{n}` stands for a figure (a run of
     /// characters); the figures listed in `tiyn` are amounts in tiyn, shown in tenge.
     struct Wording: Sendable {

@@ -141,7 +141,8 @@ struct MealCity {
         allergens: String = "[]",
         override: Bool = false,
         servedAt: String? = nil,
-        token: String? = nil
+        token: String? = nil,
+        language: String? = nil
     ) async throws -> TestResponse {
         try await client.api(
             .post,
@@ -151,7 +152,8 @@ struct MealCity {
                 {"id": "\(id)", "card": "\(card)", "allergenOverride": \(override),
                  \(servedAt.map { #""servedAt": "\#($0)", "# } ?? "")\
                 "items": [{"name": "Палау", "price": \(price), "allergens": \(allergens)}]}
-                """
+                """,
+            language: language
         )
     }
 
@@ -329,6 +331,64 @@ struct MealPaymentsTests {
             _ = try await office.signIn("astana", login: "school-office")
             let officePage = try await office.get("/astana/instances/\(instance)")
             #expect(officePage.main.contains("/events/close") && !officePage.main.contains("/events/refund"))
+        }
+    }
+
+    @Test("a till's declines and refusals carry their reason's code, and say it in the language the till asks for")
+    func reasonsForTills() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client, dailyLimit: 60_000)
+            let locales = fixture.dependencies.pages.locales
+            try await city.topUp(20_000)
+            // A decline: the code always, the sentence when asked (a region counts as its language).
+            let declined = try await city.charge(price: "30000").json()
+            #expect(declined["reasonCode"] as? String == "balance")
+            #expect(declined["reasonText"] == nil)
+            let russian = try await city.charge(price: "30000", language: "ru-KZ, en;q=0.5").json()
+            #expect(russian["reasonCode"] as? String == "balance")
+            #expect(russian["reasonText"] as? String == locales.text("meals_reason_balance", .ru))
+            #expect(russian["reasonText"] as? String != MealReason.insufficientBalance)
+            // The figures of the sentence are the decline's own, in tenge.
+            try await city.topUp(100_000)
+            #expect(try await city.charge(price: "50000").status == .created)
+            let limit = try await city.charge(price: "20000", language: "kk").json()
+            #expect(limit["reasonCode"] as? String == "limit_today")
+            #expect(
+                limit["reasonText"] as? String
+                    == locales.text(
+                        "meals_reason_limit_today",
+                        .kk,
+                        figures: [Money.shown(60_000), Money.shown(50_000)]
+                    )
+            )
+            // A charge that is made has neither.
+            let made = try await city.charge(price: "5000", language: "ru").json()
+            #expect(made["reasonCode"] == nil && made["reasonText"] == nil)
+            // A refusal (RFC 9457): the code as `reason`; `detail` in the language asked for,
+            // English otherwise; a language Adal does not speak leaves it English.
+            let unknown = try await city.charge(card: "NO-SUCH-CARD")
+            #expect(unknown.status == .notFound)
+            #expect(try unknown.json()["reason"] as? String == "no_pupil")
+            let kazakh = try await city.charge(card: "NO-SUCH-CARD", language: "kk")
+            #expect(try kazakh.json()["detail"] as? String == locales.text("meals_reason_no_pupil", .kk))
+            #expect(kazakh.headers[.contentLanguage] == "kk")
+            let german = try await city.charge(card: "NO-SUCH-CARD", language: "de-DE, kk;q=0")
+            #expect(try german.json()["detail"] == nil && german.headers[.contentLanguage] == nil)
+            let above = try await city.charge(price: "50001", language: "ru")
+            #expect(above.status == .unprocessableContent)
+            #expect(try above.json()["reason"] as? String == "above_contract")
+            #expect(
+                try above.json()["detail"] as? String
+                    == locales.text(
+                        "meals_reason_above_contract",
+                        .ru,
+                        figures: [Money.shown(50_001), Money.shown(50_000)]
+                    )
+            )
+            // Other refusals keep their English detail and have no code.
+            let decimal = try await city.charge(price: "450.5", language: "ru")
+            #expect(try decimal.json()["reason"] == nil)
+            #expect((try decimal.json()["detail"] as? String)?.contains("numbers must be whole") == true)
         }
     }
 

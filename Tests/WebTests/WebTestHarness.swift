@@ -267,10 +267,12 @@ extension TestClientProtocol {
         _ uri: String,
         token: String? = nil,
         json: String? = nil,
-        key: String? = nil
+        key: String? = nil,
+        language: String? = nil
     ) async throws -> TestResponse {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
+        if let language { headers[.acceptLanguage] = language }
         if json != nil { headers[.contentType] = "application/json" }
         if let key { headers[WorkflowAPIController.idempotencyKey] = key }
         return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })

@@ -353,11 +353,34 @@ struct MealsController {
         var balance: Int64
         /// True when this is the stored answer to an earlier request with the same id.
         var replayed: Bool
+        /// The code of a decline's reason, for a till's own software (``MealReason/code``).
+        var reasonCode: String?
+        /// The reason in the language the till asked for (`Accept-Language`), when it is known.
+        var reasonText: String?
+
+        init(transfer: MealQueries.Line, balance: Int64, replayed: Bool) {
+            self.transfer = transfer
+            self.balance = balance
+            self.replayed = replayed
+            reasonCode = transfer.reason.flatMap(MealReason.of)?.code
+        }
+
+        /// The reason said in `language` as well, when it is one ``MealReason`` knows.
+        mutating func say(in language: Language, _ locales: LocaleTables) {
+            guard let reason = transfer.reason.flatMap(MealReason.of) else { return }
+            reasonText = locales.text(reason.key, language, figures: reason.figures)
+        }
 
         var text: String {
             let line = transfer
-            var out =
-                "{\"balance\":\(balance),\"replayed\":\(replayed),\"transfer\":{\"amount\":\(line.amount),\"at\":\""
+            var out = "{\"balance\":\(balance),"
+            for (key, value) in [("reasonCode", reasonCode), ("reasonText", reasonText)] {
+                guard let value else { continue }
+                out += "\"\(key)\":"
+                InputValue.writeString(value, to: &out)
+                out += ","
+            }
+            out += "\"replayed\":\(replayed),\"transfer\":{\"amount\":\(line.amount),\"at\":\""
             out += line.at.iso8601Text
             out += "\",\"id\":\""
             out += line.id.uppercasedText
@@ -408,7 +431,11 @@ struct MealsController {
             _ = try await principal()
             throw error
         }
-        return try await charge(body, principal: principal, tenant: tenant)
+        var answer = try await charge(body, principal: principal, tenant: tenant)
+        if let language = LanguageMiddleware.requested(by: request) {
+            answer.responseGenerator.say(in: language, dependencies.pages.locales)
+        }
+        return answer
     }
 
     /// A charge by card, for the API and the till's page alike: the card's pupil, the step and

@@ -96,13 +96,8 @@ struct MealsPagesController {
     /// refusal or a field (without the field's code when ``MealReason`` says it); nil for an error
     /// that is not a refusal.
     func refusal(_ error: any Error, _ language: Language) -> String? {
-        switch error {
-        case let error as TillFormError: return error.message
-        case AdalError.invalidField(_, let reason) where MealReason.of(reason) != nil: return said(reason, language)
-        case let error as AdalError: return said(error.description, language)
-        case WorkflowError.refused(let reason): return said(reason, language)
-        default: return nil
-        }
+        if let error = error as? TillFormError { return error.message }
+        return MealReason.text(of: error).map { said($0, language) }
     }
 
     /// A reason a charge was declined or refused, or an alert refused, in `language` when it is

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Hummingbird
 import Logging
+import MealPayments
 import Workflow
 
 /// Maps every error to one answer at the edge: an RFC 9457 problem document under `/api/`, a
@@ -21,7 +22,8 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Problem(error)
+            var problem = Problem(error)
+            problem.reason = MealReason.of(error: error)
             if problem.status == .internalServerError {
                 context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
                 context.logger.debug("unexpected error detail", metadata: ["detail": "\(error)"])
@@ -33,7 +35,12 @@ struct ErrorMiddleware: RouterMiddleware {
                 ? problem.open311()
                 : request.uri.path.hasPrefix("/api/") || request.uri.path.hasPrefix("/audit/")
                     || request.uri.path == "/health"
-                    ? problem.json(instance: request.uri.path, requestID: context.id)
+                    ? problem.json(
+                        instance: request.uri.path,
+                        requestID: context.id,
+                        language: LanguageMiddleware.requested(by: request),
+                        locales: pages.locales
+                    )
                     : problem.page(pages: pages, request: request, context: context)
             if let seconds = problem.retryAfter {
                 response.headers[.retryAfter] = String(seconds)
@@ -57,6 +64,9 @@ struct Problem {
     var detail: String?
     var field: String?
     var retryAfter: Int?
+    /// The refusal's reason when it is one the pages can say in every language (a till's
+    /// refusals, a menu's checks): the API gives its code, and its sentence when asked.
+    var reason: MealReason?
 
     init(_ error: any Error) {
         switch error {
@@ -216,8 +226,10 @@ struct Problem {
         }
     }
 
-    /// `application/problem+json` (RFC 9457).
-    func json(instance: String, requestID: String) -> Response {
+    /// `application/problem+json` (RFC 9457). A known reason adds its code (`reason`); when the
+    /// client asks for a language (`Accept-Language`), `detail` says that reason in it.
+    func json(instance: String, requestID: String, language: Language? = nil, locales: LocaleTables? = nil) -> Response
+    {
         var document: [String: Any] = [
             "type": "/problems/\(kind)", "title": status.reasonPhrase, "status": Int(status.code),
             "instance": instance, "request_id": requestID,
@@ -225,10 +237,17 @@ struct Problem {
         if let detail { document["detail"] = detail }
         if let field { document["field"] = field }
         if let retryAfter { document["retry_after"] = retryAfter }
+        var headers = HTTPFields()
+        if let reason {
+            document["reason"] = reason.code
+            if let language, let locales {
+                document["detail"] = locales.text(reason.key, language, figures: reason.figures)
+                headers[.contentLanguage] = language.rawValue
+            }
+        }
         let data =
             (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes]))
             ?? Data()
-        var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -59,7 +59,7 @@ public struct LogReplay: Sendable {
                         "the leaf is stored as step \(storedStep.sequence) of instance \(storedStep.instanceID), which its entry is not"
                 )
             }
-            if storedStep == nil, !chain.reached(entry.instanceID, sequence: entry.sequence) {
+            if storedStep == nil, entry.sequence >= 1, !chain.reached(entry.instanceID, sequence: entry.sequence) {
                 throw LeafProblem(reason: "the leaf is stored without the step its entry records")
             }
         }

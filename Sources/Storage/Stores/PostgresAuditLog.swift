@@ -54,16 +54,20 @@ public struct PostgresAuditLog: Sendable {
                 ).collect().first?.decode(Bool.self) ?? false
             guard locked else { return 0 }
 
-            var queued: [(id: Int64, entry: [UInt8])] = []
             let rows = try await connection.query(
                 """
                 SELECT id, entry FROM audit_queue WHERE tenant_id = \(tenantID)
                 ORDER BY id LIMIT \(min(max(limit, 1), Self.maximumBatch))
                 """,
                 logger: logger
-            )
-            for try await (id, entry) in rows.decode((Int64, Data).self) { queued.append((id, Array(entry))) }
-            guard !queued.isEmpty else { return 0 }
+            ).collect()
+            guard !rows.isEmpty else { return 0 }
+            var queued = try await Self.offDatabaseLoop {
+                try rows.map { row in
+                    let (id, entry) = try row.decode((Int64, ByteBuffer).self)
+                    return (id: id, entry: Array(entry.readableBytesView))
+                }
+            }
 
             let size = try await treeSize(connection, tenantID: tenantID, forUpdate: true)
             let steps = try await chain(
@@ -73,55 +77,12 @@ public struct PostgresAuditLog: Sendable {
                 checkingSteps: checkingSteps,
                 on: connection
             )
-            var nodes = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
-            var leafIndexes: [Int64] = []
-            // Bound as bytea[] (ByteBuffer): neither side writes or parses hex.
-            var leafEntries: [ByteBuffer] = []
-            var leafHashes: [ByteBuffer] = []
-            var nodeLevels: [Int16] = []
-            var nodeIndexes: [Int64] = []
-            var nodeHashes: [ByteBuffer] = []
-            for (offset, item) in queued.enumerated() {
-                let index = size + offset
-                var hash = MerkleHashing.leafHash(item.entry)
-                nodes[0, index] = hash
-                leafIndexes.append(Int64(index))
-                leafEntries.append(ByteBuffer(bytes: item.entry))
-                leafHashes.append(ByteBuffer(bytes: hash.bytes))
-                // Each leaf completes one subtree per trailing one-bit of its index.
-                var level = 0
-                var position = index
-                while position & 1 == 1 {
-                    hash = MerkleHashing.nodeHash(try nodes.subtree(level: level, index: position - 1), hash)
-                    level += 1
-                    position >>= 1
-                    nodes[level, position] = hash
-                    nodeLevels.append(Int16(level))
-                    nodeIndexes.append(Int64(position))
-                    nodeHashes.append(ByteBuffer(bytes: hash.bytes))
-                }
+            let frontier = try await subtrees(connection, tenantID: tenantID, wanted: Self.frontier(size: size))
+            let (writes, newSize, root) = try await Self.offDatabaseLoop {
+                try Self.writes(queued, steps: steps, from: size, frontier: frontier, tenantID: tenantID)
             }
-            let newSize = size + queued.count
-            let root = try MerkleAlgorithms(source: nodes, size: newSize).root(size: newSize)
-            try await connection.query(
-                """
-                INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash, instance_id, sequence)
-                SELECT \(tenantID), i, e, h, NULLIF(s, \(Self.noStep.instance)), NULLIF(n, 0)
-                FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::bytea[], \(leafHashes)::bytea[],
-                    \(steps.instances)::uuid[], \(steps.sequences)::bigint[]) AS t (i, e, h, s, n)
-                """,
-                logger: logger
-            )
-            if !nodeLevels.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO audit_nodes (tenant_id, level, node_index, hash)
-                    SELECT \(tenantID), l, i, h
-                    FROM unnest(\(nodeLevels)::smallint[], \(nodeIndexes)::bigint[], \(nodeHashes)::bytea[]) AS t (l, i, h)
-                    """,
-                    logger: logger
-                )
-            }
+            try await connection.query(writes.leaves, logger: logger)
+            if let nodes = writes.nodes { try await connection.query(nodes, logger: logger) }
             try await connection.query(
                 """
                 INSERT INTO audit_trees (tenant_id, size, root) VALUES (\(tenantID), \(Int64(newSize)), \(Data(root.bytes)))
@@ -139,6 +100,70 @@ public struct PostgresAuditLog: Sendable {
         }
     }
 
+    /// The inserts of a pass: its leaves, with their steps, and the subtrees they complete; the
+    /// tree's new size and root. Hashing and binding a pass's thousands of leaves is CPU work
+    /// for ``offDatabaseLoop(_:)``.
+    private static func writes(
+        _ queued: [(id: Int64, entry: [UInt8])],
+        steps: (instances: [UUID], sequences: [Int64]),
+        from size: Int,
+        frontier: SubtreeTable,
+        tenantID: UUID
+    ) throws -> (writes: (leaves: PostgresQuery, nodes: PostgresQuery?), size: Int, root: TreeHash) {
+        var nodes = frontier
+        var leafIndexes: [Int64] = []
+        // Bound as bytea[] (ByteBuffer): neither side writes or parses hex.
+        var leafEntries: [ByteBuffer] = []
+        var leafHashes: [ByteBuffer] = []
+        var nodeLevels: [Int16] = []
+        var nodeIndexes: [Int64] = []
+        var nodeHashes: [ByteBuffer] = []
+        for (offset, item) in queued.enumerated() {
+            let index = size + offset
+            var hash = MerkleHashing.leafHash(item.entry)
+            nodes[0, index] = hash
+            leafIndexes.append(Int64(index))
+            leafEntries.append(ByteBuffer(bytes: item.entry))
+            leafHashes.append(ByteBuffer(bytes: hash.bytes))
+            // Each leaf completes one subtree per trailing one-bit of its index.
+            var level = 0
+            var position = index
+            while position & 1 == 1 {
+                hash = MerkleHashing.nodeHash(try nodes.subtree(level: level, index: position - 1), hash)
+                level += 1
+                position >>= 1
+                nodes[level, position] = hash
+                nodeLevels.append(Int16(level))
+                nodeIndexes.append(Int64(position))
+                nodeHashes.append(ByteBuffer(bytes: hash.bytes))
+            }
+        }
+        let newSize = size + queued.count
+        let root = try MerkleAlgorithms(source: nodes, size: newSize).root(size: newSize)
+        let leaves: PostgresQuery = """
+            INSERT INTO audit_leaves (tenant_id, leaf_index, entry, leaf_hash, instance_id, sequence)
+            SELECT \(tenantID), i, e, h, NULLIF(s, \(Self.noStep.instance)), NULLIF(n, 0)
+            FROM unnest(\(leafIndexes)::bigint[], \(leafEntries)::bytea[], \(leafHashes)::bytea[],
+                \(steps.instances)::uuid[], \(steps.sequences)::bigint[]) AS t (i, e, h, s, n)
+            """
+        let subtrees: PostgresQuery? =
+            nodeLevels.isEmpty
+            ? nil
+            : """
+            INSERT INTO audit_nodes (tenant_id, level, node_index, hash)
+            SELECT \(tenantID), l, i, h
+            FROM unnest(\(nodeLevels)::smallint[], \(nodeIndexes)::bigint[], \(nodeHashes)::bytea[]) AS t (l, i, h)
+            """
+        return ((leaves, subtrees), newSize, root)
+    }
+
+    /// Runs a pass's CPU work (decoding, hashing, binding thousands of leaves) on the global
+    /// executor instead of the database's event loop, where the pass's statements run: on two
+    /// cores that loop is one thread, and every connection's replies wait while it works.
+    static func offDatabaseLoop<Result: Sendable>(_ work: () throws -> Result) async throws -> Result {
+        try await withTaskExecutorPreference(globalConcurrentExecutor) { try work() }
+    }
+
     /// Links each step's leaf to its instance's previous one: a queued entry cannot know the
     /// index its predecessor will get, so the sequencer fills `previousLeafIndex`. Returns the
     /// step of each leaf, for its `instance_id` and `sequence` columns (``noStep`` for an entry
@@ -154,7 +179,7 @@ public struct PostgresAuditLog: Sendable {
         checkingSteps: Bool,
         on connection: PostgresConnection
     ) async throws -> (instances: [UUID], sequences: [Int64]) {
-        let decoded = queued.map { try? AuditEntry(decoding: $0.entry) }
+        let decoded = try await Self.offDatabaseLoop { [queued] in queued.map { try? AuditEntry(decoding: $0.entry) } }
         let wanted = decoded.compactMap { $0 }.filter { $0.sequence > 1 || checkingSteps }
         var leaves: [StepKey: Int64] = [:]
         if !wanted.isEmpty {
@@ -175,6 +200,26 @@ public struct PostgresAuditLog: Sendable {
                 leaves[StepKey(instance: instance, sequence: sequence)] = leaf
             }
         }
+        let (logger, chained) = (logger, queued)
+        let (entries, steps) = try await Self.offDatabaseLoop {
+            try Self.chained(chained, decoded: decoded, leaves: leaves, from: size, logger: logger)
+        }
+        queued = entries
+        return steps
+    }
+
+    /// The entries with their previous leaves filled in (`leaves`: the instances' steps found),
+    /// and each leaf's step (``noStep`` for one that is not a step's, or whose step already has
+    /// a leaf).
+    private static func chained(
+        _ queued: [(id: Int64, entry: [UInt8])],
+        decoded: [AuditEntry?],
+        leaves found: [StepKey: Int64],
+        from size: Int,
+        logger: Logger
+    ) throws -> ([(id: Int64, entry: [UInt8])], (instances: [UUID], sequences: [Int64])) {
+        var queued = queued
+        var leaves = found
         var steps: (instances: [UUID], sequences: [Int64]) = ([], [])
         steps.instances.reserveCapacity(queued.count)
         steps.sequences.reserveCapacity(queued.count)
@@ -203,7 +248,7 @@ public struct PostgresAuditLog: Sendable {
             steps.instances.append(taken ? Self.noStep.instance : entry.instanceID)
             steps.sequences.append(taken ? Self.noStep.sequence : key.sequence)
         }
-        return steps
+        return (queued, steps)
     }
 
     /// A leaf without a step, as bound (NULL in the table).

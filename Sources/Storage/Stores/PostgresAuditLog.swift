@@ -223,12 +223,10 @@ public struct PostgresAuditLog: Sendable {
         var steps: (instances: [UUID], sequences: [Int64]) = ([], [])
         steps.instances.reserveCapacity(queued.count)
         steps.sequences.reserveCapacity(queued.count)
-        for (offset, entry) in decoded.enumerated() {
-            guard var entry, entry.sequence >= 1 else {
-                steps.instances.append(Self.noStep.instance)
-                steps.sequences.append(Self.noStep.sequence)
-                continue
-            }
+
+        /// Fills in the entry's previous leaf; the step its leaf is stored with, if any.
+        func chain(_ entry: AuditEntry?, at offset: Int) throws -> StepKey? {
+            guard var entry, entry.sequence >= 1 else { return nil }
             let index = Int64(size + offset)
             if entry.sequence > 1 {
                 if let previous = leaves[StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence - 1))] {
@@ -244,9 +242,13 @@ public struct PostgresAuditLog: Sendable {
             let key = StepKey(instance: entry.instanceID, sequence: Int64(entry.sequence))
             // The next step chains to the latest leaf (as the verifiers' chain rule reads it);
             // the step's columns stay with its first.
-            let taken = leaves.updateValue(index, forKey: key) != nil
-            steps.instances.append(taken ? Self.noStep.instance : entry.instanceID)
-            steps.sequences.append(taken ? Self.noStep.sequence : key.sequence)
+            return leaves.updateValue(index, forKey: key) == nil ? key : nil
+        }
+
+        for (offset, entry) in decoded.enumerated() {
+            let step = try chain(entry, at: offset)
+            steps.instances.append(step?.instance ?? Self.noStep.instance)
+            steps.sequences.append(step?.sequence ?? Self.noStep.sequence)
         }
         return (queued, steps)
     }

@@ -225,7 +225,11 @@ enum BenchEnvironment {
         configuration.migrationsDirectory = ProcessInfo.processInfo.environment["ADAL_MIGRATIONS_DIR"] ?? "migrations"
         let settings = try settings ?? serverSettings(stock: false, extra: [])
         var endpoints = try await prepareDatabase(configuration: configuration, logger: logger)
-        endpoints = try await apply(settings, to: endpoints, directory: directory)
+        do {
+            endpoints = try await apply(settings, to: endpoints, directory: directory)
+        } catch {
+            throw DatabaseFailure(error)
+        }
         if statements {
             endpoints = try await BenchStatements.load(into: endpoints, directory: directory, logger: logger)
         }
@@ -283,6 +287,11 @@ enum BenchEnvironment {
         )
         let pending = try await cluster.withSuperuserConnection(database: "postgres", logger: logger) {
             connection in
+            // An extension's settings are known once its library is loaded (`auto_explain.…`).
+            let libraries = Set(settings.settings.compactMap { $0.name.split(separator: ".").dropLast().first })
+            for library in libraries.sorted() {
+                try await connection.query(PostgresQuery(unsafeSQL: "LOAD '\(library)'"), logger: logger)
+            }
             for setting in settings.settings {
                 // A bare name and a plain word (``ServerSettings/parse(setting:)``), so both can
                 // stand in the text.

@@ -41,9 +41,19 @@ struct ServerSettingsTests {
         ) {
             try ServerSettings.parse(file: "work_mem = 4MB; DROP TABLE x\n", named: "test.conf")
         }
-        #expect(throws: ServerSettingsError(reason: "Shared_Buffers: a setting's name is lower-case letters and _")) {
+        let named = "a setting's name is lower-case letters and _, with one . after an extension's name"
+        #expect(throws: ServerSettingsError(reason: "Shared_Buffers: \(named)")) {
             try ServerSettings.parse(setting: "Shared_Buffers=1GB")
         }
+        for name in ["auto_explain..log_analyze", ".log_analyze", "a.b.c", "work_mem;"] {
+            #expect(throws: ServerSettingsError(reason: "\(name): \(named)")) {
+                try ServerSettings.parse(setting: "\(name)=on")
+            }
+        }
+        #expect(
+            try ServerSettings.parse(setting: "auto_explain.log_min_duration = 0")
+                == .init(name: "auto_explain.log_min_duration", value: "0")
+        )
         let merged = read.overridden(by: ServerSettings([.init(name: "shared_buffers", value: "128MB")]))
         #expect(merged.settings.map(\.name) == ["wal_compression", "min_wal_size", "shared_buffers"])
         #expect(merged.settings.last?.value == "128MB")

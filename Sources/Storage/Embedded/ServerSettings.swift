@@ -48,9 +48,10 @@ public struct ServerSettings: Sendable, Equatable {
         return ServerSettings(settings)
     }
 
-    /// One setting, `name=value` or `name = value`: a lower-case name and a value of letters,
-    /// digits and `_ . : -`, optionally in single quotes — a plain word, so that it can stand in
-    /// `ALTER SYSTEM` text.
+    /// One setting, `name=value` or `name = value`: a lower-case name (an extension's setting
+    /// after the extension's name and a dot, such as `auto_explain.log_min_duration`) and a
+    /// value of letters, digits and `_ . : -`, optionally in single quotes — plain words, so
+    /// that both can stand in `ALTER SYSTEM` text.
     public static func parse(setting: String) throws -> Setting {
         let parts = setting.split(separator: "=", maxSplits: 1).map {
             $0.trimmingCharacters(in: .whitespaces)
@@ -62,8 +63,11 @@ public struct ServerSettings: Sendable, Equatable {
         if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {
             value = String(value.dropFirst().dropLast())
         }
-        guard parts[0].wholeMatch(of: /[a-z_]{1,63}/) != nil else {
-            throw ServerSettingsError(reason: "\(parts[0]): a setting's name is lower-case letters and _")
+        guard parts[0].count <= 63, parts[0].wholeMatch(of: /[a-z_]+(\.[a-z_]+)?/) != nil else {
+            throw ServerSettingsError(
+                reason:
+                    "\(parts[0]): a setting's name is lower-case letters and _, with one . after an extension's name"
+            )
         }
         guard value.wholeMatch(of: /[A-Za-z0-9_.:-]{1,63}/) != nil else {
             throw ServerSettingsError(

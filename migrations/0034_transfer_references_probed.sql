@@ -2,11 +2,13 @@
 -- (docs/meal-payments.md, "Ledger").
 --
 -- 0025's check asked `NOT EXISTS (SELECT FROM ledger_accounts …)` of each account a statement
--- names. The planner may answer such a subquery with a hash of the whole table, and for a
--- statement of a few dozen rows it often did: a till batch's INSERT of ~30 charges read all
--- 10,033 accounts of the benchmark's city (a sequential scan, 2.3 ms, then the hash) in about
--- half of the batches sampled with auto_explain, 3.5–5.9 ms of the check instead of 0.3 — a cost
--- that grows with the city, paid inside the batch that holds its pupils' rows locked.
+-- names. The planner may answer such a subquery by hashing every account of the city, and it
+-- does when the city's accounts are few next to the ids named (it prices a probe as a read
+-- from disk; here every page is in memory): with 10,000 accounts, from about 30 ids on — a till
+-- batch of ~15 charges or more; with 30,000 or more, not even at 60. In the benchmark's city
+-- (10,033 accounts) about half of the batches sampled with auto_explain read all of them, a
+-- sequential scan and a hash of 3.5–5.9 ms instead of 0.3 ms of probes, inside the batch that
+-- holds its pupils' rows locked: a town's city pays it at every lunch rush.
 --
 -- Each distinct id is now looked up by a LATERAL probe with LIMIT 1, which the planner can only
 -- run as an index probe per id. What the check refuses is unchanged.

@@ -12,14 +12,17 @@ import Web
 /// which drives it. Shared by the HTTP benchmarks.
 enum BenchServer {
     /// Runs `body` with the server's base address, a scratch folder and its services; stops the server
-    /// gracefully afterwards, so requests in flight finish.
+    /// gracefully afterwards, so requests in flight finish. `auditMergeDelay`: the pause between
+    /// the audit sequencer's passes (``AppConfiguration/auditMergeDelay``).
     static func with(
         database: Database,
+        auditMergeDelay: Duration = AppConfiguration().auditMergeDelay,
         _ body: (_ base: String, _ directory: String, _ dependencies: AppDependencies) async throws -> Void
     ) async throws {
         var configuration = AppConfiguration()
         configuration.dataDirectory = NSTemporaryDirectory() + "/adal-bench-http-\(UUID().uuidString)"
         configuration.workflowsDirectory = ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
+        configuration.auditMergeDelay = auditMergeDelay
         configuration.keySealingSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }

@@ -237,9 +237,12 @@ public enum MealAccountService {
             }
             var outbox: [OutboxMessage] = []
             if let balance, let pupilID, let pupilName, let guardians {
+                // A pupil is charged once in a batch, so the balance before is the one after
+                // and this charge's amount.
                 outbox = BalanceWatch.messages(
                     guardians: try BalanceWatch.settings(guardians),
                     pupil: (pupilID, pupilName),
+                    before: balance + charge.amount,
                     balance: balance,
                     context: context
                 )

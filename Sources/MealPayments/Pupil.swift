@@ -48,11 +48,17 @@ struct Pupil {
 }
 
 /// After a charge, what the guardians asked to hear: a low-balance alert, and an automatic
-/// top-up when the balance fell under their threshold. Sent through the outbox, so after the
-/// charge commits and at least once.
-enum BalanceWatch {
-    static let lowBalanceTopic = "meals.low_balance"
-    static let autoTopUpTopic = "meals.auto_top_up"
+/// top-up when the charge took the balance under their threshold. Sent through the outbox, so
+/// after the charge commits and at least once.
+///
+/// Only the charge that crosses a threshold sends: the next meals under it send nothing until a
+/// top-up lifts the balance to the threshold or above and a charge takes it under again. An alert
+/// for every meal while the balance is low is an SMS a day the guardian already had; an
+/// automatic top-up for every such meal, while the first is still on its way through the
+/// outbox, charged the guardian's card once for each.
+public enum BalanceWatch {
+    public static let lowBalanceTopic = "meals.low_balance"
+    public static let autoTopUpTopic = "meals.auto_top_up"
 
     /// One guardian's settings: who, the low-balance alert, the automatic top-up's threshold and amount.
     typealias Setting = (user: UUID, alert: Int64?, threshold: Int64?, amount: Int64?)
@@ -74,15 +80,23 @@ enum BalanceWatch {
         }
     }
 
+    /// Whether a charge that took the balance from `before` to `after` crossed `threshold`.
+    static func crossed(_ threshold: Int64?, before: Int64, after: Int64) -> Bool {
+        guard let threshold else { return false }
+        return after < threshold && before >= threshold
+    }
+
+    /// The messages for a charge that took the pupil's balance from `before` to `balance`.
     static func messages(
         guardians: [Setting],
         pupil: (id: UUID, name: String),
+        before: Int64,
         balance: Int64,
         context: StepContext
     ) -> [OutboxMessage] {
         var messages: [OutboxMessage] = []
         for (user, alert, threshold, amount) in guardians {
-            if let alert, balance < alert {
+            if crossed(alert, before: before, after: balance) {
                 messages.append(
                     OutboxMessage(
                         topic: lowBalanceTopic,
@@ -93,7 +107,7 @@ enum BalanceWatch {
                     )
                 )
             }
-            if let threshold, let amount, balance < threshold {
+            if let amount, crossed(threshold, before: before, after: balance) {
                 messages.append(
                     OutboxMessage(
                         topic: autoTopUpTopic,

@@ -62,6 +62,11 @@ struct MealsBench: AsyncParsableCommand {
             "The school sets today's menu (five items) and every charge names one of its items; one pupil in twenty has an allergen flagged (not on the menu), so each charge also runs the menu's check and the allergen read."
     )
     var menu = false
+    @Flag(
+        help:
+            "Every pupil has a guardian with a low-balance alert, set between the pupil's funds and 49 meals (of 400 ₸ on average) below them, so about one charge in fifty crosses an alert; the server's outbox delivers the alerts during the runs (email and SMS, simulated)."
+    )
+    var guardians = false
     @Option(
         help:
             "Milliseconds between the audit sequencer's passes in the server (its merge delay, 1,000 as deployed): shorter passes integrate fewer leaves each, more often."
@@ -130,8 +135,10 @@ struct MealsBench: AsyncParsableCommand {
                 }
                 try await group.waitForAll()
             }
-            try await Self.fund(tenantID: city.id, amount: 5_000_000, database: owner)
+            let funds: Int64 = 5_000_000
+            try await Self.fund(tenantID: city.id, amount: funds, database: owner)
             if menu { try await Self.setMenu(tenantID: city.id, database: owner) }
+            if guardians { try await Self.addGuardians(tenantID: city.id, funds: funds, database: owner) }
             // A city's tables carry planner statistics; the bench's just grew from nothing, and a
             // cached generic plan made on an empty table reads the wrong index for every charge.
             try await owner.withoutTenant { connection in
@@ -216,6 +223,9 @@ struct MealsBench: AsyncParsableCommand {
                         print("  " + Self.describe(dependencies.workflows.batchPhases.times.since(phasesBefore)))
                         print("  " + ServerTimes.now(dependencies.metrics, route: route).over(since: timesBefore))
                         print("  " + (try await BenchCPU.autovacuum(since: started, database: database)))
+                        if guardians {
+                            print("  " + (try await Self.alerts(since: started, tenantID: city.id, database: owner)))
+                        }
                         let auditAfter = try await Self.audit(tenantID: city.id, log: log, database: database)
                         print(
                             "  audit log (the server's sequencer): "
@@ -335,6 +345,50 @@ struct MealsBench: AsyncParsableCommand {
     }
 
     /// A charge's items as the bench sends them: one item of the menu, or one at a random price.
+    /// A guardian (a parent's account) for every pupil, whose low-balance alert is the pupil's
+    /// `funds` less 0 to 49 meals of 400 ₸ (the bench's average), one level each for the pupils
+    /// in turn: a pupil's alert is crossed by one of its charges, and with every pupil at a
+    /// different meal of its own, about one charge in fifty crosses one.
+    static func addGuardians(tenantID: UUID, funds: Int64, database: Database) async throws {
+        try await database.withTenant(tenantID) { connection in
+            try await connection.run(
+                """
+                WITH g AS (
+                    SELECT id AS pupil_id, gen_random_uuid() AS user_id, row_number() OVER (ORDER BY card) AS n
+                    FROM pupils WHERE tenant_id = \(tenantID)
+                ), u AS (
+                    INSERT INTO users (tenant_id, id, login, display_name, password_hash)
+                    SELECT \(tenantID), user_id, 'guardian-' || n, 'Guardian ' || n, '!' FROM g
+                ), r AS (
+                    INSERT INTO user_roles (tenant_id, user_id, role) SELECT \(tenantID), user_id, 'parent' FROM g
+                )
+                INSERT INTO guardians (tenant_id, user_id, pupil_id, low_balance_alert)
+                SELECT \(tenantID), user_id, pupil_id, \(funds) - (n % 50) * 40000 FROM g
+                """,
+                logger: database.logger
+            )
+        }
+    }
+
+    /// The low-balance alerts queued since `started`, those the outbox delivered and those
+    /// still waiting.
+    static func alerts(since started: Date, tenantID: UUID, database: Database) async throws -> String {
+        try await database.withTenant(tenantID) { connection in
+            var counts = (queued: 0, delivered: 0, waiting: 0)
+            for try await row in try await connection.query(
+                """
+                SELECT count(*)::integer, (count(*) FILTER (WHERE status = 'done'))::integer,
+                    (count(*) FILTER (WHERE status = 'pending'))::integer
+                FROM jobs WHERE tenant_id = \(tenantID) AND topic = \(BalanceWatch.lowBalanceTopic)
+                    AND created_at >= \(started)
+                """,
+                logger: database.logger
+            ).decode((Int, Int, Int).self) { counts = row }
+            return "low-balance alerts: \(counts.queued) queued during the run, \(counts.delivered) delivered, "
+                + "\(counts.waiting) waiting at its end"
+        }
+    }
+
     static func benchItems(menu: Bool) -> (json: String, amount: Int64) {
         guard menu, let item = menuItems.randomElement() else {
             let amount = Int64.random(in: 20_000...60_000)

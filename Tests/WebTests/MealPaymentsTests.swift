@@ -162,6 +162,14 @@ struct MealCity {
         try await client.api(.put, "/api/astana/meals/pupils/\(pupil)/alerts", token: parent, json: json)
     }
 
+    /// Tops the pupil's account up with 600 ₸, and sets the guardian's low-balance alert at
+    /// 300 ₸ and an automatic top-up of 1,000 ₸ under 200 ₸.
+    func watchBalance() async throws {
+        try await topUp(60_000)
+        let set = try await alerts(#"{"lowBalanceAlert": 30000, "autoThreshold": 20000, "autoAmount": 100000}"#)
+        #expect(set.status == .noContent, "\(set.text)")
+    }
+
     func balance() async throws -> Int64 {
         let children = try await client.api(.get, "/api/astana/meals/children", token: parent).json()
         return ((children["children"] as? [[String: Any]])?.first?["balance"] as? Int).map(Int64.init) ?? -1
@@ -702,11 +710,7 @@ struct MealPaymentsTests {
     func alertsAndAutoTopUp() async throws {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
-            try await city.topUp(60_000)
-            let set = try await city.alerts(
-                #"{"lowBalanceAlert": 30000, "autoThreshold": 20000, "autoAmount": 100000}"#
-            )
-            #expect(set.status == .noContent, "\(set.text)")
+            try await city.watchBalance()
             let half = try await city.alerts(#"{"autoThreshold": 20000}"#)
             #expect(half.status == .unprocessableContent)
             #expect(try await city.charge(price: "45000").status == .created)
@@ -764,6 +768,42 @@ struct MealPaymentsTests {
                 latest == Array(repeating: "Айдана: 250,00 ₸ left on the school-meal account.", count: 2),
                 "\(latest)"
             )
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+
+    @Test("a low-balance alert and an automatic top-up once per crossing, not for every meal under the threshold")
+    func alertsOncePerCrossing() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.watchBalance()
+            /// The outbox messages queued so far, by topic.
+            func queued() async throws -> [String: Int] {
+                try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                    var topics: [String: Int] = [:]
+                    for try await (topic, count) in try await connection.query(
+                        "SELECT topic, count(*)::integer FROM jobs WHERE kind = 'outbox' GROUP BY topic",
+                        logger: fixture.databases.owner.logger
+                    ).decode((String, Int).self) { topics[topic] = count }
+                    return topics
+                }
+            }
+            let crossings = { (count: Int) in
+                [BalanceWatch.lowBalanceTopic: count, BalanceWatch.autoTopUpTopic: count]
+            }
+            // 600 ₸ → 150 ₸ crosses both thresholds; 150 → 50 ₸, before the outbox has run, neither.
+            #expect(try await city.charge(price: "45000").status == .created)
+            #expect(try await city.charge(price: "10000").status == .created)
+            #expect(try await queued() == crossings(1))
+            try await city.runMealJobs()
+            #expect(try await city.balance() == 105_000, "one automatic top-up of 1,000 ₸")
+            // 1,050 ₸ → 600 ₸ stays above both; 600 → 150 ₸ crosses both again.
+            #expect(try await city.charge(price: "45000").status == .created)
+            #expect(try await queued() == crossings(1))
+            #expect(try await city.charge(price: "45000").status == .created)
+            #expect(try await queued() == crossings(2))
+            try await city.runMealJobs()
+            #expect(try await city.balance() == 115_000)
             #expect(try await city.ledgerCheck().passed)
         }
     }

@@ -344,7 +344,6 @@ struct MealsBench: AsyncParsableCommand {
         }
     }
 
-    /// A charge's items as the bench sends them: one item of the menu, or one at a random price.
     /// A guardian (a parent's account) for every pupil, whose low-balance alert is the pupil's
     /// `funds` less 0 to 49 meals of 400 ₸ (the bench's average), one level each for the pupils
     /// in turn: a pupil's alert is crossed by one of its charges, and with every pupil at a
@@ -389,6 +388,7 @@ struct MealsBench: AsyncParsableCommand {
         }
     }
 
+    /// A charge's items as the bench sends them: one item of the menu, or one at a random price.
     static func benchItems(menu: Bool) -> (json: String, amount: Int64) {
         guard menu, let item = menuItems.randomElement() else {
             let amount = Int64.random(in: 20_000...60_000)

@@ -166,6 +166,26 @@ struct JobRunnerTests {
         }
     }
 
+    @Test("a city's due outbox messages are delivered several at a time, each once")
+    func concurrent() async throws {
+        try await EngineFixture.with { fixture in
+            #expect(JobRunner.concurrentJobs > 1)
+            let count = JobRunner.concurrentJobs * 2
+            for _ in 0..<count { _ = try await fixture.startRequest() }
+            let gate = Gate(expected: JobRunner.concurrentJobs)
+            let received = Received()
+            let handlers: [String: JobRunner.Handler] = [
+                "request.submitted": { message, tenant in
+                    await gate.arrive()
+                    await received.add(message, tenant)
+                }
+            ]
+            #expect(try await runner(fixture, handlers: handlers).runDueJobs() == count)
+            #expect(await gate.met, "the handlers ran one after another")
+            #expect(await received.messages.count == count)
+        }
+    }
+
     @Test("a step that queues work due now wakes a listening runner")
     func notified() async throws {
         try await EngineFixture.with { fixture in
@@ -191,6 +211,48 @@ struct JobRunnerTests {
             task.cancel()
             #expect(await received.messages.count == 1)
         }
+    }
+}
+
+/// Lets `expected` callers through together, once all of them are in; a caller that waited
+/// `patience` without that goes on alone, and so does every later one.
+actor Gate {
+    let expected: Int
+    let patience: Duration
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Whether `expected` callers were in at once.
+    private(set) var met = false
+    private var gaveUp = false
+
+    init(expected: Int, patience: Duration = .seconds(5)) {
+        self.expected = expected
+        self.patience = patience
+    }
+
+    func arrive() async {
+        guard !met, !gaveUp else { return }
+        if waiting.count + 1 == expected {
+            met = true
+            release()
+            return
+        }
+        let patience = patience
+        Task {
+            try? await Task.sleep(for: patience)
+            await self.giveUp()
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func giveUp() {
+        guard !met else { return }
+        gaveUp = true
+        release()
+    }
+
+    private func release() {
+        for continuation in waiting { continuation.resume() }
+        waiting = []
     }
 }
 

@@ -23,6 +23,11 @@ public struct JobRunner: Service {
 
     /// Most jobs done for one tenant before the next tenant gets a turn.
     public static let batch = 100
+    /// A tenant's jobs run this many at a time. An outbox handler mostly waits — for a gateway,
+    /// the payment provider, a transaction of its own — and one after another a lunch rush's
+    /// alerts were queued faster than they went out (docs/meal-payments.md, "A city's
+    /// guardians"). Each holds a connection for its claim and may take another, so few.
+    public static let concurrentJobs = 4
     /// The first retry waits this long; each later one twice as long, up to `maximumBackoff`.
     public static let firstBackoff: Double = 2
     public static let maximumBackoff: Double = 3_600
@@ -84,7 +89,8 @@ public struct JobRunner: Service {
         }
     }
 
-    /// Runs every job due now, tenant by tenant; returns how many were done or given up.
+    /// Runs every job due now, tenant by tenant (a tenant's ``concurrentJobs`` at a time);
+    /// returns how many were done or given up.
     @discardableResult
     public func runDueJobs() async throws -> Int {
         var total = 0
@@ -95,11 +101,18 @@ public struct JobRunner: Service {
             return tenants
         }
         for tenant in tenants {
-            var done = 0
-            while done < Self.batch, try await runOne(tenantID: tenant) {
-                done += 1
+            total += try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<Self.concurrentJobs {
+                    group.addTask {
+                        var done = 0
+                        while done < Self.batch / Self.concurrentJobs, try await runOne(tenantID: tenant) {
+                            done += 1
+                        }
+                        return done
+                    }
+                }
+                return try await group.reduce(0, +)
             }
-            total += done
         }
         return total
     }

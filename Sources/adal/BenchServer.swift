@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Hummingbird
+import MealPayments
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -13,10 +14,12 @@ import Web
 enum BenchServer {
     /// Runs `body` with the server's base address, a scratch folder and its services; stops the server
     /// gracefully afterwards, so requests in flight finish. `auditMergeDelay`: the pause between
-    /// the audit sequencer's passes (``AppConfiguration/auditMergeDelay``).
+    /// the audit sequencer's passes (``AppConfiguration/auditMergeDelay``); `gatewayDelay`: how
+    /// long each notification takes to send (``SlowGateway``).
     static func with(
         database: Database,
         auditMergeDelay: Duration = AppConfiguration().auditMergeDelay,
+        gatewayDelay: Duration = .zero,
         _ body: (_ base: String, _ directory: String, _ dependencies: AppDependencies) async throws -> Void
     ) async throws {
         var configuration = AppConfiguration()
@@ -26,13 +29,18 @@ enum BenchServer {
         configuration.keySealingSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
-        let dependencies = try await buildDependencies(
+        var dependencies = try await buildDependencies(
             configuration: configuration,
             client: database.client,
             clientConfiguration: database.configuration,
             metrics: PrometheusCollectorRegistry(),
             logger: BenchEnvironment.logger
         )
+        if gatewayDelay > .zero {
+            dependencies.notificationChannels = dependencies.notificationChannels.map {
+                SlowGateway(channel: $0, delay: gatewayDelay)
+            }
+        }
         let port = Locked<Int?>(nil)
         let app = Application(
             router: try buildRouter(dependencies),
@@ -196,5 +204,24 @@ struct ServerTimes {
         guard count > 0 else { return 0 }
         let over = count - ((atOrUnder[limit] ?? 0) - (start.atOrUnder[limit] ?? 0))
         return Double(over) * 100 / Double(count)
+    }
+}
+
+/// A notification channel that takes `delay` before each message, as a real email or SMS
+/// gateway's call over the network does, then records it as `wrapped` does.
+struct SlowGateway: NotificationChannel {
+    let wrapped: any NotificationChannel
+    let delay: Duration
+
+    init(channel: any NotificationChannel, delay: Duration) {
+        wrapped = channel
+        self.delay = delay
+    }
+
+    var channel: String { wrapped.channel }
+
+    func send(_ message: String, to user: UUID, tenantID: UUID) async throws {
+        try await Task.sleep(for: delay)
+        try await wrapped.send(message, to: user, tenantID: tenantID)
     }
 }

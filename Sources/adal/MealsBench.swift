@@ -72,8 +72,16 @@ struct MealsBench: AsyncParsableCommand {
             "Milliseconds between the audit sequencer's passes in the server (its merge delay, 1,000 as deployed): shorter passes integrate fewer leaves each, more often."
     )
     var auditMerge = 1_000
+    @Option(
+        help:
+            "Milliseconds each alert's email and SMS take to send, as a real gateway's call would (0: the recorded channels' own time); with --guardians."
+    )
+    var gatewayMs = 0
 
     func validate() throws {
+        guard (0...30_000).contains(gatewayMs) else {
+            throw ValidationError("--gateway-ms must be 0 to 30000 milliseconds")
+        }
         guard (10...60_000).contains(auditMerge) else {
             throw ValidationError("--audit-merge must be 10 to 60000 milliseconds")
         }
@@ -157,7 +165,11 @@ struct MealsBench: AsyncParsableCommand {
             )
             var httpRate: Double?
             if BenchServer.wrkAvailable {
-                try await BenchServer.with(database: database, auditMergeDelay: .milliseconds(auditMerge)) {
+                try await BenchServer.with(
+                    database: database,
+                    auditMergeDelay: .milliseconds(auditMerge),
+                    gatewayDelay: .milliseconds(gatewayMs)
+                ) {
                     base,
                     directory,
                     dependencies in

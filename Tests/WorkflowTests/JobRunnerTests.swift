@@ -154,9 +154,7 @@ struct JobRunnerTests {
         try await EngineFixture.with { fixture in
             _ = try await fixture.startRequest()
             let received = Received()
-            let handlers: [String: JobRunner.Handler] = [
-                "request.submitted": { message, tenant in await received.add(message, tenant) }
-            ]
+            let handlers = received.handlers
             try await runner(fixture, handlers: handlers).runDueJobs()
             try await runner(fixture, handlers: handlers).runDueJobs()
             let messages = await received.messages
@@ -166,13 +164,14 @@ struct JobRunnerTests {
         }
     }
 
-    @Test("a city's due outbox messages are delivered several at a time, each once")
+    @Test("a city's due outbox messages are sent many at a time, each once")
     func concurrent() async throws {
         try await EngineFixture.with { fixture in
-            #expect(JobRunner.concurrentJobs > 1)
-            let count = JobRunner.concurrentJobs * 2
+            // Two senders' claims at once: more than one sender's, so the senders work side by side.
+            let count = JobRunner.messagesPerClaim * 2
+            #expect(JobRunner.concurrentJobs >= 2)
             for _ in 0..<count { _ = try await fixture.startRequest() }
-            let gate = Gate(expected: JobRunner.concurrentJobs)
+            let gate = Gate(expected: count)
             let received = Received()
             let handlers: [String: JobRunner.Handler] = [
                 "request.submitted": { message, tenant in
@@ -181,8 +180,181 @@ struct JobRunnerTests {
                 }
             ]
             #expect(try await runner(fixture, handlers: handlers).runDueJobs() == count)
-            #expect(await gate.met, "the handlers ran one after another")
+            #expect(await gate.met, "the messages were not all being sent at once")
             #expect(await received.messages.count == count)
+            #expect(
+                try await fixture.count("SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'done'") == count
+            )
+        }
+    }
+
+    @Test("a message is sent with no transaction open: its row can be locked meanwhile, no connection waits in one")
+    func sentOutsideTransactions() async throws {
+        try await EngineFixture.with { fixture in
+            _ = try await fixture.startRequest()
+            let seen = Seen()
+            let application = fixture.databases.application
+            let handlers: [String: JobRunner.Handler] = [
+                "request.submitted": { _, _ in
+                    do {
+                        // Rows read, so a refused lock is seen.
+                        let rows = try await fixture.count(
+                            "SELECT count(*) FROM (SELECT id FROM jobs WHERE kind = 'outbox' FOR UPDATE NOWAIT) AS job"
+                        )
+                        await seen.note("row free: \(rows)")
+                    } catch {
+                        await seen.note("row locked: \(String(reflecting: error))")
+                    }
+                    // The runner's connections are the application role's, whose sessions it sees.
+                    let waiting = try await application.withoutTenant { connection in
+                        var count = 0
+                        for try await number in try await connection.query(
+                            """
+                            SELECT count(*) FROM pg_stat_activity
+                            WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+                            """,
+                            logger: application.logger
+                        ).decode(Int64.self) {
+                            count = Int(number)
+                        }
+                        return count
+                    }
+                    await seen.note("\(waiting) in a transaction")
+                }
+            ]
+            try await runner(fixture, handlers: handlers).runDueJobs()
+            #expect(await seen.notes == ["row free: 1", "0 in a transaction"])
+            #expect(try await fixture.count("SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'done'") == 1)
+        }
+    }
+
+    @Test("a send that outlasts its deadline is cancelled and retried later")
+    func deadline() async throws {
+        try await EngineFixture.with { fixture in
+            _ = try await fixture.startRequest()
+            let seen = Seen()
+            let handlers: [String: JobRunner.Handler] = [
+                "request.submitted": { _, _ in
+                    do {
+                        try await Task.sleep(for: .seconds(60))
+                        await seen.note("finished")
+                    } catch {
+                        await seen.note("cancelled")
+                        throw error
+                    }
+                }
+            ]
+            let runner = JobRunner(
+                engine: fixture.engine,
+                handlers: handlers,
+                messageDeadline: .milliseconds(300),
+                logger: TestCluster.logger
+            )
+            try await runner.runDueJobs()
+            #expect(await seen.notes == ["cancelled"])
+            #expect(
+                try await fixture.count(
+                    """
+                    SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'pending' AND attempts = 1
+                        AND last_error = 'no answer within 0.3 seconds; cancelled'
+                        AND run_at BETWEEN now() + interval '1 second' AND now() + interval '3 seconds'
+                    """
+                ) == 1
+            )
+        }
+    }
+
+    @Test("a message whose runner stopped while sending is sent again once its lease runs out")
+    func leaseAfterStop() async throws {
+        try await EngineFixture.with { fixture in
+            _ = try await fixture.startRequest()
+            let seen = Seen()
+            let stopping: [String: JobRunner.Handler] = [
+                "request.submitted": { _, _ in
+                    await seen.note("sending")
+                    try await Task.sleep(for: .seconds(60))
+                }
+            ]
+            let stopped = Task { try await runner(fixture, handlers: stopping).runDueJobs() }
+            for _ in 0..<500 where await seen.notes.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await seen.notes == ["sending"])
+            stopped.cancel()
+            _ = try? await stopped.value
+            // The attempt is counted and the message leased: no runner sends it meanwhile.
+            #expect(
+                try await fixture.count(
+                    """
+                    SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'pending' AND attempts = 1
+                        AND last_error IS NULL AND run_at > now() + interval '100 seconds'
+                    """
+                ) == 1
+            )
+            let received = Received()
+            let delivering = received.handlers
+            try await runner(fixture, handlers: delivering).runDueJobs()
+            #expect(await received.messages.isEmpty)
+            try await fixture.execute("UPDATE jobs SET run_at = now() WHERE kind = 'outbox'")
+            try await runner(fixture, handlers: delivering).runDueJobs()
+            #expect(await received.messages.count == 1)
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'done' AND attempts = 2"
+                ) == 1
+            )
+        }
+    }
+
+    @Test("a message whose every attempt ended with its runner stopping is dead, not sent again")
+    func deadAfterStops() async throws {
+        try await EngineFixture.with { fixture in
+            _ = try await fixture.startRequest()
+            try await fixture.execute("UPDATE jobs SET attempts = max_attempts WHERE kind = 'outbox'")
+            let received = Received()
+            let handlers = received.handlers
+            try await runner(fixture, handlers: handlers).runDueJobs()
+            #expect(await received.messages.isEmpty)
+            #expect(
+                try await fixture.count(
+                    """
+                    SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'dead' AND finished_at IS NOT NULL
+                        AND last_error LIKE 'no outcome recorded after its last attempt%'
+                    """
+                ) == 1
+            )
+        }
+    }
+
+    @Test("two runners on separate connection pools send each due message once")
+    func twoRunnersMessages() async throws {
+        try await EngineFixture.with { fixture in
+            for _ in 0..<30 { _ = try await fixture.startRequest() }
+            let received = Received()
+            let handlers: [String: JobRunner.Handler] = [
+                "request.submitted": { message, tenant in
+                    try await Task.sleep(for: .milliseconds(20))
+                    await received.add(message, tenant)
+                }
+            ]
+            try await PostgresClient.using(fixture.databases.applicationConfiguration, logger: TestCluster.logger) {
+                client in
+                let secondEngine = WorkflowEngine(
+                    database: Database(client: client, logger: TestCluster.logger),
+                    registry: try EngineFixture.registry()
+                )
+                let second = JobRunner(engine: secondEngine, handlers: handlers, logger: TestCluster.logger)
+                let first = runner(fixture, handlers: handlers)
+                async let a = first.runDueJobs()
+                async let b = second.runDueJobs()
+                async let c = first.runDueJobs()
+                async let d = second.runDueJobs()
+                _ = try await (a, b, c, d)
+            }
+            #expect(await received.messages.count == 30)
+            #expect(
+                try await fixture.count(
+                    "SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'done' AND attempts = 1"
+                ) == 30
+            )
         }
     }
 
@@ -190,9 +362,7 @@ struct JobRunnerTests {
     func notified() async throws {
         try await EngineFixture.with { fixture in
             let received = Received()
-            let handlers: [String: JobRunner.Handler] = [
-                "request.submitted": { message, tenant in await received.add(message, tenant) }
-            ]
+            let handlers = received.handlers
             // Polls only once an hour, so only the notification can wake it in time.
             let runner = JobRunner(
                 engine: fixture.engine,
@@ -259,7 +429,19 @@ actor Gate {
 actor Received {
     var messages: [(OutboxMessage, UUID)] = []
 
+    /// Handlers that keep the fixture's messages here.
+    nonisolated var handlers: [String: JobRunner.Handler] {
+        ["request.submitted": { message, tenant in await self.add(message, tenant) }]
+    }
+
     func add(_ message: OutboxMessage, _ tenant: UUID) {
         messages.append((message, tenant))
     }
+}
+
+/// What handlers saw, in order.
+actor Seen {
+    var notes: [String] = []
+
+    func note(_ note: String) { notes.append(note) }
 }

@@ -39,6 +39,9 @@ public struct AppDependencies: Sendable {
     public var topUps: TopUps
     /// The built-in simulated payment provider.
     public var paymentProvider: SimulatedProvider
+    /// How guardians are reached (the outbox's alerts and news): the recorded email and SMS
+    /// adapters, or a real gateway's.
+    public var notificationChannels: [any NotificationChannel]
     /// Canteens, their contracts and tills.
     public var mealSchools: MealSchools
     /// The tills' charges, in batches.
@@ -94,6 +97,10 @@ public struct AppDependencies: Sendable {
         self.keyRotation = KeyRotation(database: database, sealer: keySealer)
         topUps = TopUps(database: database, engine: workflows, webhookSecret: webhookSecret)
         paymentProvider = SimulatedProvider(topUps: topUps, webhookSecret: webhookSecret)
+        notificationChannels = [
+            RecordedChannel(channel: "email", database: database),
+            RecordedChannel(channel: "sms", database: database),
+        ]
         mealSchools = MealSchools(database: database)
         mealCharges = MealCharges(engine: workflows)
         suppliers = Suppliers(database: database)

@@ -164,10 +164,7 @@ public func backgroundServices(
         engine: dependencies.workflows,
         handlers: ServiceImplementations.outboxHandlers(logger: logger).merging(
             MealOutbox.handlers(
-                channels: [
-                    RecordedChannel(channel: "email", database: dependencies.database),
-                    RecordedChannel(channel: "sms", database: dependencies.database),
-                ],
+                channels: dependencies.notificationChannels,
                 topUps: dependencies.topUps,
                 provider: dependencies.paymentProvider,
                 schools: dependencies.mealSchools,

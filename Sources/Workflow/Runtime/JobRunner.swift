@@ -7,8 +7,13 @@ import Storage
 
 /// Does the work in the `jobs` table: fires timers and escalations, delivers outbox messages.
 ///
-/// Each job is claimed with `FOR UPDATE SKIP LOCKED` and done in the same transaction that
-/// marks it done, so any number of processes can run a runner and no timer fires twice. A
+/// A timer or escalation is claimed with `FOR UPDATE SKIP LOCKED` and done in the same
+/// transaction that marks it done, so any number of processes can run a runner and no timer
+/// fires twice. An outbox message is sent outside any transaction — a gateway's call may take a
+/// second, and no connection or row lock waits for it: its claim (a short transaction) counts the
+/// attempt and leases it for ``messageLease``, the send has ``messageDeadline``, and the outcome
+/// is written after. A runner that stops while sending leaves the lease, after which the message
+/// is sent again (at least once, as before); one whose every attempt ended so is marked dead. A
 /// failed job is retried with exponential backoff and, after its last attempt, marked dead for
 /// administrators to see. The runner wakes on `NOTIFY adal_jobs` and polls every
 /// `pollInterval` for timers that came due; timers due while no server ran fire on the first poll.
@@ -19,15 +24,24 @@ public struct JobRunner: Service {
     let engine: WorkflowEngine
     let handlers: [String: Handler]
     let pollInterval: Duration
+    /// Longest a message's send may take; one still sending then is cancelled and counts as a
+    /// failed attempt.
+    let messageDeadline: Duration
     let logger: Logger
 
-    /// Most jobs done for one tenant before the next tenant gets a turn.
+    /// Most jobs of each kind (timers and escalations; messages) done for one tenant before the
+    /// next tenant gets a turn.
     public static let batch = 100
-    /// A tenant's jobs run this many at a time. An outbox handler mostly waits — for a gateway,
-    /// the payment provider, a transaction of its own — and one after another a lunch rush's
-    /// alerts were queued faster than they went out (docs/meal-payments.md, "A city's
-    /// guardians"). Each holds a connection for its claim and may take another, so few.
+    /// A tenant's timers and escalations run this many at a time, each in its own transaction
+    /// (each holds a connection while it runs, so few).
     public static let concurrentJobs = 4
+    /// A tenant's outbox messages are claimed this many at a time by each of ``concurrentJobs``
+    /// senders, and sent at once: up to 32 sends wait for gateways together, holding no
+    /// connection (docs/meal-payments.md, "A gateway that takes its time").
+    public static let messagesPerClaim = 8
+    /// How long a claimed message is not claimed again: longer than its deadline, so only a
+    /// runner that stopped while sending leaves one to be sent again.
+    public static let messageLease: Duration = .seconds(120)
     /// The first retry waits this long; each later one twice as long, up to `maximumBackoff`.
     public static let firstBackoff: Double = 2
     public static let maximumBackoff: Double = 3_600
@@ -36,11 +50,14 @@ public struct JobRunner: Service {
         engine: WorkflowEngine,
         handlers: [String: Handler],
         pollInterval: Duration = .seconds(1),
+        messageDeadline: Duration = .seconds(60),
         logger: Logger
     ) {
+        precondition(messageDeadline < Self.messageLease, "a message's deadline must end before its lease")
         self.engine = engine
         self.handlers = handlers
         self.pollInterval = pollInterval
+        self.messageDeadline = messageDeadline
         self.logger = logger
     }
 
@@ -89,8 +106,8 @@ public struct JobRunner: Service {
         }
     }
 
-    /// Runs every job due now, tenant by tenant (a tenant's ``concurrentJobs`` at a time);
-    /// returns how many were done or given up.
+    /// Runs every job due now, tenant by tenant (a tenant's timers ``concurrentJobs`` at a time,
+    /// its messages as many senders' claims at once); returns how many were done or given up.
     @discardableResult
     public func runDueJobs() async throws -> Int {
         var total = 0
@@ -100,13 +117,21 @@ public struct JobRunner: Service {
             for try await tenant in rows.decode(UUID.self) { tenants.append(tenant) }
             return tenants
         }
+        let share = Self.batch / Self.concurrentJobs
         for tenant in tenants {
             total += try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<Self.concurrentJobs {
                     group.addTask {
                         var done = 0
-                        while done < Self.batch / Self.concurrentJobs, try await runOne(tenantID: tenant) {
-                            done += 1
+                        while done < share, try await runOne(tenantID: tenant) { done += 1 }
+                        return done
+                    }
+                    group.addTask {
+                        var done = 0
+                        while done < share {
+                            let sent = try await sendMessages(tenantID: tenant)
+                            guard sent > 0 else { break }
+                            done += sent
                         }
                         return done
                     }
@@ -130,7 +155,8 @@ public struct JobRunner: Service {
         let maximumAttempts: Int32
     }
 
-    /// Claims and runs one due job of `tenantID`; false when none is left.
+    /// Claims and runs one due timer or escalation of `tenantID` in one transaction; false when
+    /// none is left.
     func runOne(tenantID: UUID) async throws -> Bool {
         // The job claimed, if any: a failure after the claim is recorded against it.
         let claimed = Locked<ClaimedJob?>(nil)
@@ -140,6 +166,7 @@ public struct JobRunner: Service {
                     """
                     SELECT id, kind, instance_id, state_sequence, event, topic, payload::text, attempts, max_attempts
                     FROM jobs WHERE tenant_id = \(tenantID) AND status = 'pending' AND run_at <= now()
+                        AND kind <> 'outbox'
                     ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
                     """,
                     logger: logger
@@ -174,12 +201,13 @@ public struct JobRunner: Service {
             }
         } catch {
             guard let job = claimed.current else { throw error }
-            try await recordFailure(job, tenantID: tenantID, error: error)
+            try await recordFailure(job, attempts: Int(job.attempts) + 1, tenantID: tenantID, error: error)
             return true
         }
     }
 
-    /// Does the job's work inside the claiming transaction; returns the status it ends in.
+    /// Does a timer's or an escalation's work inside the claiming transaction; returns the status
+    /// it ends in.
     private func perform(_ job: ClaimedJob, tenantID: UUID, on connection: PostgresConnection) async throws -> String {
         switch job.kind {
         case "timer", "escalation":
@@ -208,20 +236,127 @@ public struct JobRunner: Service {
                 expectedStateSequence: stateSequence
             )
             return result == nil ? "cancelled" : "done"
-        case "outbox":
-            guard let topic = job.topic else { return "cancelled" }
-            guard let handler = handlers[topic] else { throw JobError.noHandler(topic: topic) }
-            let payload = try JSONDecoder().decode(InputValue.self, from: Data(job.payload.utf8))
-            try await handler(OutboxMessage(topic: topic, payload: payload), tenantID)
-            return "done"
         default:
             throw JobError.unknownKind(job.kind)
         }
     }
 
-    /// Schedules the next attempt after a failure, or marks the job dead after its last.
-    private func recordFailure(_ job: ClaimedJob, tenantID: UUID, error: any Error) async throws {
-        let attempts = Int(job.attempts) + 1
+    /// Claims up to ``messagesPerClaim`` due outbox messages of `tenantID` (each attempt counted
+    /// and leased in one short transaction), sends them at once outside any transaction, and
+    /// records their outcomes; how many it claimed (0: none was due).
+    func sendMessages(tenantID: UUID) async throws -> Int {
+        let claimed = try await claimMessages(tenantID: tenantID)
+        let outcomes = await withTaskGroup(of: (ClaimedJob, (any Error)?).self) { group in
+            for job in claimed where job.attempts <= job.maximumAttempts {
+                group.addTask { (job, await send(job, tenantID: tenantID)) }
+            }
+            var outcomes: [(ClaimedJob, (any Error)?)] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        let sent = outcomes.filter { $0.1 == nil }.map(\.0)
+        if !sent.isEmpty {
+            // Only while the lease is this runner's: a runner that took a message again after the
+            // lease ran out records its own outcome.
+            try await database.withTenant(tenantID) { connection in
+                try await connection.query(
+                    """
+                    UPDATE jobs SET status = 'done', finished_at = now(), last_error = NULL
+                    FROM unnest(\(sent.map(\.id)), \(sent.map(\.attempts))) AS sent(id, attempts)
+                    WHERE jobs.tenant_id = \(tenantID) AND jobs.id = sent.id AND jobs.attempts = sent.attempts
+                        AND jobs.status = 'pending'
+                    """,
+                    logger: logger
+                )
+            }
+        }
+        for case (let job, let error?) in outcomes where !(error is CancellationError) {
+            try await recordFailure(job, attempts: Int(job.attempts), tenantID: tenantID, error: error)
+        }
+        return claimed.count
+    }
+
+    /// Due outbox messages of `tenantID`, each with its attempt counted and leased for
+    /// ``messageLease``. One that has had every attempt already — each ended by its runner
+    /// stopping, with no outcome recorded — is marked dead instead (returned with more attempts
+    /// than its most, not to be sent).
+    private func claimMessages(tenantID: UUID) async throws -> [ClaimedJob] {
+        let lease = Double(Self.messageLease.components.seconds)
+        return try await database.withTenant(tenantID) { connection in
+            let rows = try await connection.query(
+                """
+                WITH due AS (
+                    SELECT id FROM jobs
+                    WHERE tenant_id = \(tenantID) AND status = 'pending' AND run_at <= now() AND kind = 'outbox'
+                    ORDER BY run_at, id LIMIT \(Self.messagesPerClaim) FOR UPDATE SKIP LOCKED
+                )
+                UPDATE jobs SET
+                    attempts = jobs.attempts + 1,
+                    run_at = now() + make_interval(secs => \(lease)),
+                    status = CASE WHEN jobs.attempts >= jobs.max_attempts THEN 'dead' ELSE 'pending' END,
+                    finished_at = CASE WHEN jobs.attempts >= jobs.max_attempts THEN now() END,
+                    last_error = CASE WHEN jobs.attempts >= jobs.max_attempts
+                        THEN left('no outcome recorded after its last attempt (its runner stopped while sending); '
+                            || coalesce(jobs.last_error, ''), 2000)
+                        ELSE jobs.last_error END
+                FROM due WHERE jobs.tenant_id = \(tenantID) AND jobs.id = due.id
+                RETURNING jobs.id, jobs.kind, jobs.topic, jobs.payload::text, jobs.attempts, jobs.max_attempts
+                """,
+                logger: logger
+            )
+            var claimed: [ClaimedJob] = []
+            for try await row in rows.decode((Int64, String, String?, String, Int32, Int32).self) {
+                claimed.append(
+                    ClaimedJob(
+                        id: row.0,
+                        kind: row.1,
+                        instanceID: nil,
+                        stateSequence: nil,
+                        event: nil,
+                        topic: row.2,
+                        payload: row.3,
+                        attempts: row.4,
+                        maximumAttempts: row.5
+                    )
+                )
+            }
+            return claimed
+        }
+    }
+
+    /// Sends a claimed message through its topic's handler within ``messageDeadline``; nil when
+    /// it went out, else why not (`CancellationError` when the runner is stopping: its lease
+    /// then brings it back). A handler still running at the deadline is cancelled (one that
+    /// ignores cancellation is waited for).
+    private func send(_ job: ClaimedJob, tenantID: UUID) async -> (any Error)? {
+        do {
+            guard let topic = job.topic else { return nil }
+            guard let handler = handlers[topic] else { throw JobError.noHandler(topic: topic) }
+            let payload = try JSONDecoder().decode(InputValue.self, from: Data(job.payload.utf8))
+            let deadline = messageDeadline
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await handler(OutboxMessage(topic: topic, payload: payload), tenantID)
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    return false
+                }
+                let finished = try await group.next() ?? false
+                group.cancelAll()
+                if !finished { throw JobError.noAnswer(within: deadline) }
+            }
+            return nil
+        } catch {
+            return Task.isCancelled ? CancellationError() : error
+        }
+    }
+
+    /// Schedules the next attempt after a failure, or marks the job dead after its last
+    /// (`attempts`: those made, this one included) — unless the job's row has changed since it
+    /// was claimed (its attempts no longer those read).
+    private func recordFailure(_ job: ClaimedJob, attempts: Int, tenantID: UUID, error: any Error) async throws {
         let dead = attempts >= Int(job.maximumAttempts)
         let delay = min(Self.firstBackoff * pow(2, Double(attempts - 1)), Self.maximumBackoff)
         let message = String(String(describing: error).prefix(2_000))
@@ -237,6 +372,7 @@ public struct JobRunner: Service {
                     finished_at = CASE WHEN \(dead) THEN now() END,
                     run_at = now() + make_interval(secs => \(delay))
                 WHERE tenant_id = \(tenantID) AND id = \(job.id) AND status = 'pending'
+                    AND attempts = \(job.attempts)
                 """,
                 logger: logger
             )
@@ -248,11 +384,14 @@ public struct JobRunner: Service {
 public enum JobError: Error, Equatable, CustomStringConvertible {
     case noHandler(topic: String)
     case unknownKind(String)
+    /// A message's send still had not finished at its deadline.
+    case noAnswer(within: Duration)
 
     public var description: String {
         switch self {
         case .noHandler(let topic): "no handler for outbox topic '\(topic)'"
         case .unknownKind(let kind): "unknown job kind '\(kind)'"
+        case .noAnswer(let deadline): "no answer within \(deadline); cancelled"
         }
     }
 }

@@ -132,17 +132,31 @@ public enum MealOutbox {
             let text = (language.map { [$0] } ?? [.kk, .ru]).map { say(key, $0, figures) }.joined(separator: "\n")
             for channel in channels { try await channel.send(text, to: user, tenantID: tenantID) }
         }
+        /// Tells the guardian a message names (`user`, about `pupil` by name and `pupilID`) in the
+        /// language of their alerts, with the message's `figures` (amounts in tenge).
+        let tellGuardian = { @Sendable (message: OutboxMessage, key: String, figures: [String], tenantID: UUID) in
+            guard case .object(let payload) = message.payload, case .string(let user)? = payload["user"],
+                let userID = UUID(uuidString: user), case .string(let pupil)? = payload["pupil"]
+            else { return }
+            var amounts: [String] = []
+            for figure in figures {
+                guard case .integer(let tiyn)? = payload[figure] else { return }
+                amounts.append(Money.shown(tiyn))
+            }
+            var language: Language?
+            if case .string(let pupilID)? = payload["pupilID"], let id = UUID(uuidString: pupilID) {
+                language = try await schools.alertLanguage(userID: userID, pupilID: id, tenantID: tenantID)
+            }
+            try await tell(userID, language, key, [pupil] + amounts, tenantID)
+        }
         return [
             BalanceWatch.lowBalanceTopic: { message, tenantID in
-                guard case .object(let payload) = message.payload, case .string(let user)? = payload["user"],
-                    let userID = UUID(uuidString: user), case .integer(let balance)? = payload["balance"],
-                    case .string(let pupil)? = payload["pupil"]
-                else { return }
-                var language: Language?
-                if case .string(let pupilID)? = payload["pupilID"], let id = UUID(uuidString: pupilID) {
-                    language = try await schools.alertLanguage(userID: userID, pupilID: id, tenantID: tenantID)
-                }
-                try await tell(userID, language, "meals_alert_message", [pupil, Money.shown(balance)], tenantID)
+                try await tellGuardian(message, "meals_alert_message", ["balance"], tenantID)
+            },
+            // A top-up declined or cancelled by the provider — an automatic one above all, which
+            // nobody watched go through.
+            TopUps.declinedTopic: { message, tenantID in
+                try await tellGuardian(message, "meals_top_up_declined_message", ["amount", "balance"], tenantID)
             },
             // Every guardian of the pupil hears what became of a part of a balance return or a payout.
             BalanceReturns.newsTopic: { message, tenantID in

@@ -15,6 +15,8 @@ public struct TopUps: Sendable {
     public static let simulatedProvider = "simulated"
     public static let signatureHeader = "Adal-Signature"
     public static let signatureTolerance: TimeInterval = 300
+    /// The outbox topic that tells a guardian their top-up was declined or cancelled.
+    public static let declinedTopic = "meals.top_up_declined"
     /// Largest single top-up, in tiyn (100,000 tenge).
     public static let maximumAmount: Int64 = 10_000_000
 
@@ -267,19 +269,43 @@ public struct TopUps: Sendable {
         return failed ? .returned : .settled
     }
 
+    /// Voids a pending top-up and, in the same transaction, queues word to the guardian who paid
+    /// it (``declinedTopic``): an automatic top-up is declined with nobody at the page, and the
+    /// child's balance stays under the threshold that asked for it.
     private func void(_ event: Event, tenantID: UUID) async throws -> Outcome {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
-            var changed = false
-            for try await _ in try await connection.query(
+            var (changed, told) = (false, false)
+            for try await guardian in try await connection.query(
                 """
-                UPDATE transfers SET status = 'voided'
-                WHERE tenant_id = \(tenantID) AND id = \(event.transferID) AND kind = 'top_up' AND status = 'pending'
-                RETURNING 1
+                WITH voided AS (
+                    UPDATE transfers SET status = 'voided'
+                    WHERE tenant_id = \(tenantID) AND id = \(event.transferID) AND kind = 'top_up' AND status = 'pending'
+                    RETURNING paid_by, pupil_id, amount
+                ), told AS (
+                    INSERT INTO jobs (tenant_id, kind, topic, payload, run_at)
+                    SELECT \(tenantID), 'outbox', \(Self.declinedTopic),
+                        jsonb_build_object('user', v.paid_by, 'pupil', p.name, 'pupilID', p.id, 'amount', v.amount,
+                            'balance', a.balance),
+                        now()
+                    FROM voided v
+                    JOIN pupils p ON p.tenant_id = \(tenantID) AND p.id = v.pupil_id
+                    JOIN ledger_accounts a ON a.tenant_id = \(tenantID) AND a.id = p.account_id
+                    JOIN guardians g ON g.tenant_id = \(tenantID) AND g.user_id = v.paid_by AND g.pupil_id = v.pupil_id
+                    RETURNING 1
+                )
+                SELECT EXISTS (SELECT FROM told) FROM voided
                 """,
                 logger: logger
-            ) {
+            ).decode(Bool.self) {
                 changed = true
+                told = guardian
+            }
+            if told {
+                try await connection.run(
+                    "SELECT pg_notify(\(WorkflowEngine.jobsChannel)::text, \(tenantID.uuidString)::text)",
+                    logger: logger
+                )
             }
             return changed ? .voided : .ignored
         }

@@ -808,6 +808,50 @@ struct MealPaymentsTests {
         }
     }
 
+    @Test("a declined top-up is told to the guardian who paid it, once, in their language")
+    func declinedTopUpTold() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(60_000)
+            #expect(try await city.alerts(#"{"lowBalanceAlert": 30000, "language": "en"}"#).status == .noContent)
+            let declined = UUID()
+            #expect(try await city.hold(declined, 100_000).status == .accepted)
+            let failure = TopUps.Event(eventID: "fail-1", type: "payment.failed", transferID: declined, amount: 100_000)
+            #expect(try await city.webhook(failure).text.contains("voided"))
+            // Delivered again, under its id or a new one: nothing more to tell.
+            #expect(try await city.webhook(failure).text.contains("duplicate"))
+            var again = failure
+            again.eventID = "fail-2"
+            #expect(try await city.webhook(again).text.contains("ignored"))
+            // A failure after the capture changes nothing, so tells nothing.
+            let captured = UUID()
+            #expect(try await city.hold(captured, 20_000).status == .accepted)
+            let capture = TopUps.Event(eventID: "ok-1", type: "payment.captured", transferID: captured, amount: 20_000)
+            #expect(try await city.webhook(capture).text.contains("posted"))
+            var late = capture
+            (late.eventID, late.type) = ("fail-3", "payment.failed")
+            #expect(try await city.webhook(late).text.contains("ignored"))
+            try await city.runMealJobs()
+            let told = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT user_id, message FROM meal_notifications",
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode((UUID, String).self) }
+            }
+            let mother = try await fixture.dependencies.account("mother", tenant: fixture.astana, role: .parent)
+            #expect(told.map(\.0) == [mother])
+            #expect(
+                told.map(\.1) == [
+                    "Айдана: the top-up of \(Money.shown(100_000)) ₸ did not go through — the payment was declined or cancelled. "
+                        + "The school-meal account has 600,00 ₸; top it up on the child's page."
+                ],
+                "\(told)"
+            )
+            #expect(try await city.balance() == 80_000)
+            #expect(try await city.ledgerCheck().passed)
+        }
+    }
+
     @Test(
         "pages: the guardian's children and account with its chart and history; the city's canteens with flags; nobody else's child"
     )

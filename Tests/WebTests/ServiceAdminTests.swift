@@ -71,23 +71,73 @@ struct ServiceAdminTests {
         }
     }
 
-    @Test("jobs that failed for good are listed with their last error")
+    @Test("jobs that failed for good are listed with their last error, and sent again one by one or all")
     func deadJobs() async throws {
         try await WebFixture.with { fixture, client in
-            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO jobs (tenant_id, kind, topic, run_at, status, attempts, last_error, finished_at)
-                    VALUES (\(fixture.astana.id), 'outbox', 'sms.send', now(), 'dead', 8, 'gateway refused', now())
-                    """,
-                    logger: fixture.databases.owner.logger
-                )
+            /// Inserts a dead job of `city`; its number.
+            func dead(_ city: Tenant, _ topic: String) async throws -> Int64 {
+                try await fixture.databases.owner.withTenant(city.id) { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO jobs (tenant_id, kind, topic, run_at, status, attempts, last_error, finished_at)
+                        VALUES (\(city.id), 'outbox', \(topic), now() - interval '1 hour', 'dead', 8, 'gateway refused',
+                            now())
+                        RETURNING id
+                        """,
+                        logger: fixture.databases.owner.logger
+                    ).collect().first?.decode(Int64.self) ?? 0
+                }
             }
+            /// The status and attempts of job `id` of `city`.
+            func state(_ city: Tenant, _ id: Int64) async throws -> String {
+                try await fixture.databases.owner.withTenant(city.id) { connection in
+                    try await connection.query(
+                        """
+                        SELECT status || ' ' || attempts || CASE WHEN run_at <= now() THEN ' due' ELSE '' END
+                        FROM jobs WHERE id = \(id)
+                        """,
+                        logger: fixture.databases.owner.logger
+                    ).collect().first?.decode(String.self) ?? "none"
+                }
+            }
+            let sms = try await dead(fixture.astana, "sms.send")
+            let email = try await dead(fixture.astana, "email.send")
+            let elsewhere = try await dead(fixture.shymkent, "sms.send")
             var admin = Browser(client: client)
             try await admin.signIn("astana", login: "admin")
             let page = try await admin.get("/astana/admin/services?lang=en")
             #expect(page.text.contains("sms.send"))
             #expect(page.text.contains("gateway refused"))
+            #expect(page.text.contains(#"name="job" value="\#(sms)""#) && page.text.contains("Send all again"))
+
+            let one = try await admin.post("/astana/admin/services/jobs/retry", form: ["job": String(sms)])
+            #expect(one.headers[.location] == "/astana/admin/services?retried=1")
+            #expect(try await state(fixture.astana, sms) == "pending 0 due")
+            #expect(try await state(fixture.astana, email) == "dead 8 due")
+            let told = try await admin.get("/astana/admin/services?retried=1&lang=en")
+            #expect(told.text.contains("Jobs sent again: 1."))
+            #expect(!told.text.contains(#"name="job" value="\#(sms)""#))
+            // Another city's job is not this city's to send, nor a job not dead; a number is asked for.
+            #expect(
+                try await admin.post("/astana/admin/services/jobs/retry", form: ["job": String(elsewhere)]).status
+                    == .notFound
+            )
+            #expect(try await state(fixture.shymkent, elsewhere) == "dead 8 due")
+            #expect(
+                try await admin.post("/astana/admin/services/jobs/retry", form: ["job": String(sms)]).status
+                    == .notFound
+            )
+            let bad = try await admin.post("/astana/admin/services/jobs/retry", form: ["job": "sms"])
+            #expect(bad.status == .unprocessableContent && bad.text.contains("job"))
+            // Parents may not; then the administrator sends the rest.
+            var parent = Browser(client: client)
+            try await parent.signIn("astana", login: "parent")
+            #expect(try await parent.post("/astana/admin/services/jobs/retry", form: [:]).status == .forbidden)
+            #expect(try await state(fixture.astana, email) == "dead 8 due")
+            let all = try await admin.post("/astana/admin/services/jobs/retry", form: [:])
+            #expect(all.headers[.location] == "/astana/admin/services?retried=1")
+            #expect(try await state(fixture.astana, email) == "pending 0 due")
+            #expect(try await state(fixture.shymkent, elsewhere) == "dead 8 due")
         }
     }
 }

@@ -12,6 +12,7 @@ struct ServiceAdminController {
         let group = router.group(":tenant/admin/services").add(middleware: TenantMiddleware(dependencies: dependencies))
         group.get(use: show)
         group.post(":service", use: save)
+        group.post("jobs/retry", use: retryJobs)
     }
 
     private var registry: WorkflowRegistry { dependencies.workflows.registry }
@@ -70,6 +71,29 @@ struct ServiceAdminController {
         return Response.redirect(to: "/\(tenant.slug)/admin/services", type: .normal)
     }
 
+    /// Sends failed jobs again: the one the form names (`job`), or every one listed when it names
+    /// none; then shows the page saying how many.
+    @Sendable func retryJobs(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let principal = try context.requirePrincipal()
+        try principal.require(anyOf: [.akimatAdmin])
+        let form = FormFields(String(buffer: try await request.readBody(limit: 1_024)))
+        var id: Int64?
+        if let text = form["job"], !text.isEmpty {
+            guard let number = Int64(text), number > 0 else {
+                throw AdalError.invalidField(field: "job", reason: "a failed job's number")
+            }
+            id = number
+        }
+        let retried = try await dependencies.workflows.retryDeadJobs(tenantID: tenant.id, id: id)
+        if let id, retried.isEmpty { throw AdalError.notFound(what: "failed job \(id)") }
+        dependencies.database.logger.info(
+            "failed jobs sent again",
+            metadata: ["tenant": "\(tenant.slug.value)", "user": "\(principal.userID)", "jobs": "\(retried.count)"]
+        )
+        return Response.redirect(to: "/\(tenant.slug)/admin/services?retried=\(retried.count)", type: .normal)
+    }
+
     private func page(
         tenant: Tenant,
         request: Request,
@@ -107,12 +131,17 @@ struct ServiceAdminController {
                 "at": job.finishedAt.map { WorkflowPagesController.format($0) } ?? "",
             ]
         }
+        let retried = request.uri.queryParameters["retried"].flatMap { Int($0) }
         return dependencies.pages.page(
             "services_admin",
             titleKey: "services_admin_title",
             values: [
                 "services": services, "hasServices": !services.isEmpty, "dead": dead, "hasDead": !dead.isEmpty,
+                "slug": tenant.slug.value,
                 "message": PageRenderer.optional(message),
+                "retried": PageRenderer.optional(
+                    retried.map { dependencies.pages.locales.text("dead_retried", language, figures: [String($0)]) }
+                ),
             ],
             request: request,
             context: context,

@@ -82,6 +82,9 @@ struct MealsBench: AsyncParsableCommand {
         guard (0...30_000).contains(gatewayMs) else {
             throw ValidationError("--gateway-ms must be 0 to 30000 milliseconds")
         }
+        guard gatewayMs == 0 || guardians else {
+            throw ValidationError("--gateway-ms needs --guardians: without them no alert is sent")
+        }
         guard (10...60_000).contains(auditMerge) else {
             throw ValidationError("--audit-merge must be 10 to 60000 milliseconds")
         }

@@ -130,7 +130,14 @@ public enum MealOutbox {
         /// Tells a guardian in their language, or in Kazakh and Russian.
         let tell = { @Sendable (user: UUID, language: Language?, key: String, figures: [String], tenantID: UUID) in
             let text = (language.map { [$0] } ?? [.kk, .ru]).map { say(key, $0, figures) }.joined(separator: "\n")
-            for channel in channels { try await channel.send(text, to: user, tenantID: tenantID) }
+            // Through every channel at once: each is a gateway's call, and one after another an
+            // alert took their sum (docs/meal-payments.md, "A gateway that takes its time").
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for channel in channels {
+                    group.addTask { try await channel.send(text, to: user, tenantID: tenantID) }
+                }
+                try await group.waitForAll()
+            }
         }
         /// Tells the guardian a message names (`user`, about `pupil` by name and `pupilID`) in the
         /// language of their alerts, with the message's `figures` (amounts in tenge).

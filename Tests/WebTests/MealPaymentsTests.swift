@@ -808,6 +808,31 @@ struct MealPaymentsTests {
         }
     }
 
+    @Test("an alert goes through its channels at once, not one gateway's call after another")
+    func channelsAtOnce() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(60_000)
+            #expect(try await city.alerts(#"{"lowBalanceAlert": 30000}"#).status == .noContent)
+            #expect(try await city.charge(price: "45000").status == .created)
+            let gate = Gate(expected: 2)
+            let dependencies = fixture.dependencies
+            let runner = JobRunner(
+                engine: dependencies.workflows,
+                handlers: MealOutbox.handlers(
+                    channels: [GatedChannel(channel: "email", gate: gate), GatedChannel(channel: "sms", gate: gate)],
+                    topUps: dependencies.topUps,
+                    provider: dependencies.paymentProvider,
+                    schools: dependencies.mealSchools,
+                    say: MealsPagesController.say(dependencies.pages.locales)
+                ),
+                logger: dependencies.database.logger
+            )
+            #expect(try await runner.runDueJobs() == 1)
+            #expect(await gate.met, "the channels were called one after the other")
+        }
+    }
+
     @Test("a declined top-up is told to the guardian who paid it, once, in their language")
     func declinedTopUpTold() async throws {
         try await WebFixture.with { fixture, client in
@@ -1214,4 +1239,12 @@ struct MealPaymentsTests {
             #expect(try await mother.get("/astana/meals/till").status == .forbidden)
         }
     }
+}
+
+/// A channel whose sends wait at `gate` for the others (``Gate``).
+struct GatedChannel: NotificationChannel {
+    let channel: String
+    let gate: Gate
+
+    func send(_ message: String, to user: UUID, tenantID: UUID) async throws { await gate.arrive() }
 }

@@ -208,12 +208,16 @@ struct JobRunnerTests {
                         await seen.note("row locked: \(String(reflecting: error))")
                     }
                     // The runner's connections are the application role's, whose sessions it sees.
+                    // Its other workers' claims are open for a moment each; one open since before
+                    // the send (300 ms ago) would be the send's.
+                    try await Task.sleep(for: .milliseconds(300))
                     let waiting = try await application.withoutTenant { connection in
                         var count = 0
                         for try await number in try await connection.query(
                             """
                             SELECT count(*) FROM pg_stat_activity
                             WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+                                AND xact_start < clock_timestamp() - interval '250 milliseconds'
                             """,
                             logger: application.logger
                         ).decode(Int64.self) {
@@ -221,11 +225,12 @@ struct JobRunnerTests {
                         }
                         return count
                     }
-                    await seen.note("\(waiting) in a transaction")
+                    await seen.note("\(waiting) in a transaction since")
                 }
             ]
             try await runner(fixture, handlers: handlers).runDueJobs()
-            #expect(await seen.notes == ["row free: 1", "0 in a transaction"])
+            let notes = await seen.notes
+            #expect(notes == ["row free: 1", "0 in a transaction since"], "\(notes)")
             #expect(try await fixture.count("SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'done'") == 1)
         }
     }
@@ -384,48 +389,6 @@ struct JobRunnerTests {
             task.cancel()
             #expect(await received.messages.count == 1)
         }
-    }
-}
-
-/// Lets `expected` callers through together, once all of them are in; a caller that waited
-/// `patience` without that goes on alone, and so does every later one.
-actor Gate {
-    let expected: Int
-    let patience: Duration
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-    /// Whether `expected` callers were in at once.
-    private(set) var met = false
-    private var gaveUp = false
-
-    init(expected: Int, patience: Duration = .seconds(5)) {
-        self.expected = expected
-        self.patience = patience
-    }
-
-    func arrive() async {
-        guard !met, !gaveUp else { return }
-        if waiting.count + 1 == expected {
-            met = true
-            release()
-            return
-        }
-        let patience = patience
-        Task {
-            try? await Task.sleep(for: patience)
-            await self.giveUp()
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    private func giveUp() {
-        guard !met else { return }
-        gaveUp = true
-        release()
-    }
-
-    private func release() {
-        for continuation in waiting { continuation.resume() }
-        waiting = []
     }
 }
 

@@ -72,7 +72,9 @@ struct ServiceAdminController {
     }
 
     /// Sends failed jobs again: the one the form names (`job`), or every one listed when it names
-    /// none; then shows the page saying how many.
+    /// none; then shows the page saying how many. A job no longer failed — sent again already by
+    /// a second click or another administrator — is none sent, said on the page (and so is a
+    /// number of another city's, which the city cannot see).
     @Sendable func retryJobs(request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let principal = try context.requirePrincipal()
@@ -86,7 +88,6 @@ struct ServiceAdminController {
             id = number
         }
         let retried = try await dependencies.workflows.retryDeadJobs(tenantID: tenant.id, id: id)
-        if let id, retried.isEmpty { throw AdalError.notFound(what: "failed job \(id)") }
         dependencies.database.logger.info(
             "failed jobs sent again",
             metadata: ["tenant": "\(tenant.slug.value)", "user": "\(principal.userID)", "jobs": "\(retried.count)"]
@@ -131,7 +132,7 @@ struct ServiceAdminController {
                 "at": job.finishedAt.map { WorkflowPagesController.format($0) } ?? "",
             ]
         }
-        let retried = request.uri.queryParameters["retried"].flatMap { Int($0) }
+        let retried = request.uri.queryParameters["retried"].flatMap { Int($0) }.map { max($0, 0) }
         return dependencies.pages.page(
             "services_admin",
             titleKey: "services_admin_title",
@@ -140,7 +141,11 @@ struct ServiceAdminController {
                 "slug": tenant.slug.value,
                 "message": PageRenderer.optional(message),
                 "retried": PageRenderer.optional(
-                    retried.map { dependencies.pages.locales.text("dead_retried", language, figures: [String($0)]) }
+                    retried.map {
+                        $0 == 0
+                            ? dependencies.pages.locales.text("dead_retried_none", language)
+                            : dependencies.pages.locales.text("dead_retried", language, figures: [String($0)])
+                    }
                 ),
             ],
             request: request,

@@ -173,7 +173,8 @@ struct JobRunnerTests {
             let count = JobRunner.messagesPerClaim * 2
             #expect(JobRunner.concurrentJobs >= 2)
             for _ in 0..<count { _ = try await fixture.startRequest() }
-            let gate = Gate(expected: count)
+            // Patience for a loaded machine; met, it lets them through at once.
+            let gate = Gate(expected: count, patience: .seconds(30))
             let received = Received()
             let handlers: [String: JobRunner.Handler] = [
                 "request.submitted": { message, tenant in
@@ -208,16 +209,16 @@ struct JobRunnerTests {
                         await seen.note("row locked: \(String(reflecting: error))")
                     }
                     // The runner's connections are the application role's, whose sessions it sees.
-                    // Its other workers' claims are open for a moment each; one open since before
-                    // the send (300 ms ago) would be the send's.
-                    try await Task.sleep(for: .milliseconds(300))
+                    // Its other workers' claims are open for a moment each (longer on a loaded
+                    // machine); one open since before the send (2 s ago) would be the send's.
+                    try await Task.sleep(for: .seconds(2))
                     let waiting = try await application.withoutTenant { connection in
                         var count = 0
                         for try await number in try await connection.query(
                             """
                             SELECT count(*) FROM pg_stat_activity
                             WHERE datname = current_database() AND state LIKE 'idle in transaction%'
-                                AND xact_start < clock_timestamp() - interval '250 milliseconds'
+                                AND xact_start < clock_timestamp() - interval '1.5 seconds'
                             """,
                             logger: application.logger
                         ).decode(Int64.self) {
@@ -258,12 +259,17 @@ struct JobRunnerTests {
                 logger: TestCluster.logger
             )
             try await runner.runDueJobs()
+            // Every attempt cancelled at its deadline and counted. On a machine so loaded that the
+            // pass outlasts the 2 s backoff, the pass tries the message again within itself (as
+            // deadLetter allows), so the attempts are counted, not assumed to be one.
+            let notes = await seen.notes
+            #expect(!notes.isEmpty && notes.allSatisfy { $0 == "cancelled" }, "\(notes)")
             // Retried after its backoff (deadLetter checks the delays), not left to its lease.
-            #expect(await seen.notes == ["cancelled"])
             #expect(
                 try await fixture.count(
                     """
-                    SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'pending' AND attempts = 1
+                    SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status = 'pending'
+                        AND attempts = \(notes.count)
                         AND last_error = 'no answer within 1.0 seconds; cancelled'
                         AND run_at < now() + interval '60 seconds'
                     """

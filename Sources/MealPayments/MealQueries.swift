@@ -592,7 +592,8 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// The guardian's latest messages (alerts), newest first.
+    /// The guardian's latest messages (alerts), newest first: the page's copies, and before
+    /// migration 0036 the email channel's.
     public func notifications(
         of user: UUID,
         tenantID: UUID,
@@ -604,7 +605,8 @@ public struct MealQueries: Sendable {
             for try await row in try await connection.query(
                 """
                 SELECT sent_at, message FROM meal_notifications
-                WHERE tenant_id = \(tenantID) AND user_id = \(user) AND channel = 'email'
+                WHERE tenant_id = \(tenantID) AND user_id = \(user)
+                    AND (channel = 'page' OR (channel = 'email' AND address IS NULL))
                 ORDER BY sent_at DESC LIMIT \(Int32(clamping: limit))
                 """,
                 logger: logger

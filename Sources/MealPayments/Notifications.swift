@@ -5,32 +5,58 @@ import PostgresNIO
 import Storage
 import Workflow
 
-/// A way to reach a guardian. The built-in adapters stand in for an email gateway and an SMS
-/// gateway: they keep each message in `meal_notifications` (what a real adapter would have
-/// sent), which the guardian's page shows.
+/// A way to reach a user outside the pages: an email or SMS gateway. A message goes to the
+/// user's confirmed address of the channel's kind (`ContactBook`), never to an unconfirmed one,
+/// except the code that confirms it. The built-in adapters stand in for the gateways: they keep
+/// each message with the address in `meal_notifications` (what a real adapter would have sent).
 public protocol NotificationChannel: Sendable {
-    var channel: String { get }
-    func send(_ message: String, to user: UUID, tenantID: UUID) async throws
+    var kind: ContactAddress.Kind { get }
+    func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws
 }
 
 public struct RecordedChannel: NotificationChannel {
-    public let channel: String
+    public let kind: ContactAddress.Kind
     let database: Database
 
-    /// `channel` is `email` or `sms`.
-    public init(channel: String, database: Database) {
-        self.channel = channel
+    public init(kind: ContactAddress.Kind, database: Database) {
+        self.kind = kind
         self.database = database
     }
 
-    public func send(_ message: String, to user: UUID, tenantID: UUID) async throws {
+    public func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
+        try await MealInbox(database: database).record(
+            message,
+            to: user,
+            channel: kind.rawValue,
+            address: address.text,
+            tenantID: tenantID
+        )
+    }
+}
+
+/// Every message to a guardian as their page lists it (channel `page`), kept whether or not
+/// any of their addresses is confirmed; and, through ``record(_:to:channel:address:tenantID:)``,
+/// what the simulated gateways sent.
+public struct MealInbox: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public func record(
+        _ message: String,
+        to user: UUID,
+        channel: String = "page",
+        address: String? = nil,
+        tenantID: UUID
+    ) async throws {
         let logger = database.logger
-        let channel = channel
         try await database.withTenant(tenantID) { connection in
             try await connection.run(
                 """
-                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, message)
-                VALUES (\(tenantID), \(UUID()), \(user), \(channel), \(String(message.prefix(500))))
+                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message)
+                VALUES (\(tenantID), \(UUID()), \(user), \(channel), \(address), \(String(message.prefix(500))))
                 """,
                 logger: logger
             )
@@ -122,19 +148,25 @@ public enum MealOutbox {
     /// and Russian both when the guardian chose none).
     public static func handlers(
         channels: [any NotificationChannel],
+        contacts: ContactBook,
         topUps: TopUps,
         provider: SimulatedProvider,
         schools: MealSchools,
         say: @escaping @Sendable (_ key: String, _ language: Language, _ figures: [String]) -> String
     ) -> [String: JobRunner.Handler] {
-        /// Tells a guardian in their language, or in Kazakh and Russian.
+        let inbox = MealInbox(database: contacts.database)
+        /// Tells a guardian in their language, or in Kazakh and Russian: on their page, and at
+        /// each address they confirmed.
         let tell = { @Sendable (user: UUID, language: Language?, key: String, figures: [String], tenantID: UUID) in
             let text = (language.map { [$0] } ?? [.kk, .ru]).map { say(key, $0, figures) }.joined(separator: "\n")
+            let addresses = try await contacts.confirmed(userID: user, tenantID: tenantID)
             // Through every channel at once: each is a gateway's call, and one after another an
             // alert took their sum (docs/meal-payments.md, "A gateway that takes its time").
             try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await inbox.record(text, to: user, tenantID: tenantID) }
                 for channel in channels {
-                    group.addTask { try await channel.send(text, to: user, tenantID: tenantID) }
+                    guard let address = addresses[channel.kind] else { continue }
+                    group.addTask { try await channel.send(text, to: user, at: address, tenantID: tenantID) }
                 }
                 try await group.waitForAll()
             }

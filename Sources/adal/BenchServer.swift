@@ -218,10 +218,10 @@ struct SlowGateway: NotificationChannel {
         self.delay = delay
     }
 
-    var channel: String { wrapped.channel }
+    var kind: ContactAddress.Kind { wrapped.kind }
 
-    func send(_ message: String, to user: UUID, tenantID: UUID) async throws {
+    func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
         try await Task.sleep(for: delay)
-        try await wrapped.send(message, to: user, tenantID: tenantID)
+        try await wrapped.send(message, to: user, at: address, tenantID: tenantID)
     }
 }

@@ -362,7 +362,8 @@ struct MealsBench: AsyncParsableCommand {
     /// A guardian (a parent's account) for every pupil, whose low-balance alert is the pupil's
     /// `funds` less 0 to 49 meals of 400 ₸ (the bench's average), one level each for the pupils
     /// in turn: a pupil's alert is crossed by one of its charges, and with every pupil at a
-    /// different meal of its own, about one charge in fifty crosses one.
+    /// different meal of its own, about one charge in fifty crosses one. Each guardian has a
+    /// confirmed email address and mobile number.
     static func addGuardians(tenantID: UUID, funds: Int64, database: Database) async throws {
         try await database.withTenant(tenantID) { connection in
             try await connection.run(
@@ -375,6 +376,13 @@ struct MealsBench: AsyncParsableCommand {
                     SELECT \(tenantID), user_id, 'guardian-' || n, 'Guardian ' || n, '!' FROM g
                 ), r AS (
                     INSERT INTO user_roles (tenant_id, user_id, role) SELECT \(tenantID), user_id, 'parent' FROM g
+                ), c AS (
+                    -- Each with an email address and a mobile number confirmed, so an alert
+                    -- goes through both gateways.
+                    INSERT INTO user_contacts (tenant_id, user_id, channel, address, confirmed_at)
+                    SELECT \(tenantID), user_id, kind, CASE kind WHEN 'email' THEN 'guardian-' || n || '@bench.kz'
+                        ELSE '+7701' || lpad(n::text, 7, '0') END, now()
+                    FROM g, unnest(ARRAY['email', 'sms']) AS kind
                 )
                 INSERT INTO guardians (tenant_id, user_id, pupil_id, low_balance_alert)
                 SELECT \(tenantID), user_id, pupil_id, \(funds) - (n % 50) * 40000 FROM g

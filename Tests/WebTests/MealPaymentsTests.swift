@@ -181,6 +181,24 @@ struct MealCity {
         return (statement["lines"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
     }
 
+    /// Gives the mother an email address and a mobile number, each confirmed with the code the
+    /// contact book made for it, so her messages go through both gateways.
+    func confirmContacts() async throws {
+        let tenantID = fixture.astana.id
+        let contacts = fixture.dependencies.contacts
+        let mother = try #require(
+            try await fixture.dependencies.accounts.store.user(login: "mother", tenantID: tenantID)
+        )
+        for address in [
+            try ContactAddress("mother@mail.kz", kind: .email, field: "email"),
+            try ContactAddress("+7 701 123 45 67", kind: .sms, field: "sms"),
+        ] {
+            guard case .code(let code) = try await contacts.propose(address, userID: mother.id, tenantID: tenantID)
+            else { throw AdalError.conflict(reason: "\(address) was confirmed already") }
+            try await contacts.confirm(address.kind, code: code, userID: mother.id, tenantID: tenantID)
+        }
+    }
+
     /// Runs the meal outbox's jobs as the server's job runner does, with guardians' messages
     /// recorded, until none is due: each round's jobs may queue the next (the provider's webhook,
     /// then the guardians' news).
@@ -189,7 +207,8 @@ struct MealCity {
         let runner = JobRunner(
             engine: dependencies.workflows,
             handlers: MealOutbox.handlers(
-                channels: [RecordedChannel(channel: "email", database: dependencies.database)],
+                channels: [RecordedChannel(kind: .email, database: dependencies.database)],
+                contacts: dependencies.contacts,
                 topUps: dependencies.topUps,
                 provider: dependencies.paymentProvider,
                 schools: dependencies.mealSchools,
@@ -711,6 +730,7 @@ struct MealPaymentsTests {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
             try await city.watchBalance()
+            try await city.confirmContacts()
             let half = try await city.alerts(#"{"autoThreshold": 20000}"#)
             #expect(half.status == .unprocessableContent)
             #expect(try await city.charge(price: "45000").status == .created)
@@ -719,9 +739,10 @@ struct MealPaymentsTests {
                 engine: dependencies.workflows,
                 handlers: MealOutbox.handlers(
                     channels: [
-                        RecordedChannel(channel: "email", database: dependencies.database),
-                        RecordedChannel(channel: "sms", database: dependencies.database),
+                        RecordedChannel(kind: .email, database: dependencies.database),
+                        RecordedChannel(kind: .sms, database: dependencies.database),
                     ],
+                    contacts: dependencies.contacts,
                     topUps: dependencies.topUps,
                     provider: dependencies.paymentProvider,
                     schools: dependencies.mealSchools,
@@ -748,26 +769,48 @@ struct MealPaymentsTests {
                 }
                 return channels
             }
-            #expect(messages == ["email", "sms"])
+            // Her page's copy, and one to each confirmed address.
+            #expect(messages == ["email", "page", "sms"])
+            let addresses = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT address FROM meal_notifications WHERE channel <> 'page' ORDER BY channel",
+                    logger: fixture.databases.owner.logger
+                ).collect().map { try $0.decode(String.self) }
+            }
+            #expect(addresses == ["mother@mail.kz", "+77011234567"], "\(addresses)")
             // The guardian's language for the alert: refused when it is none of Adal's.
             let badLanguage = try await city.alerts(#"{"lowBalanceAlert": 30000, "language": "de"}"#)
             #expect(badLanguage.status == .unprocessableContent && badLanguage.text.contains("language"))
             let english = try await city.alerts(#"{"lowBalanceAlert": 30000, "language": "en"}"#)
             #expect(english.status == .noContent, "\(english.text)")
+            // She stops SMS and asks for a new email address, not yet confirmed: the next alert
+            // goes to her page and her confirmed email address only.
+            let mother = try #require(
+                try await dependencies.accounts.store.user(login: "mother", tenantID: fixture.astana.id)
+            )
+            try await dependencies.contacts.remove(.sms, userID: mother.id, tenantID: fixture.astana.id)
+            _ = try await dependencies.contacts.propose(
+                try ContactAddress("new@mail.kz", kind: .email, field: "email"),
+                userID: mother.id,
+                tenantID: fixture.astana.id,
+                now: Date() + ContactBook.codeInterval
+            )
             // 1,150 ₸ − 450 − 450 = 250 ₸, under the alert's 300 ₸.
             #expect(try await city.charge(price: "45000").status == .created)
             #expect(try await city.charge(price: "45000").status == .created)
             _ = try await runner.runDueJobs()
             let latest = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
                 try await connection.query(
-                    "SELECT message FROM meal_notifications WHERE message LIKE '%250,00%'",
+                    """
+                    SELECT channel, coalesce(address, ''), message FROM meal_notifications
+                    WHERE message LIKE '%250,00%' ORDER BY channel
+                    """,
                     logger: fixture.databases.owner.logger
-                ).collect().map { try $0.decode(String.self) }
+                ).collect().map { try $0.decode((String, String, String).self) }
             }
-            #expect(
-                latest == Array(repeating: "Айдана: 250,00 ₸ left on the school-meal account.", count: 2),
-                "\(latest)"
-            )
+            let text = "Айдана: 250,00 ₸ left on the school-meal account."
+            #expect(latest.map(\.0) == ["email", "page"] && latest.map(\.1) == ["mother@mail.kz", ""], "\(latest)")
+            #expect(latest.allSatisfy { $0.2 == text }, "\(latest)")
             #expect(try await city.ledgerCheck().passed)
         }
     }
@@ -813,6 +856,7 @@ struct MealPaymentsTests {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
             try await city.topUp(60_000)
+            try await city.confirmContacts()
             #expect(try await city.alerts(#"{"lowBalanceAlert": 30000}"#).status == .noContent)
             #expect(try await city.charge(price: "45000").status == .created)
             // Patience for a loaded machine; met, it lets both through at once.
@@ -821,7 +865,8 @@ struct MealPaymentsTests {
             let runner = JobRunner(
                 engine: dependencies.workflows,
                 handlers: MealOutbox.handlers(
-                    channels: [GatedChannel(channel: "email", gate: gate), GatedChannel(channel: "sms", gate: gate)],
+                    channels: [GatedChannel(kind: .email, gate: gate), GatedChannel(kind: .sms, gate: gate)],
+                    contacts: dependencies.contacts,
                     topUps: dependencies.topUps,
                     provider: dependencies.paymentProvider,
                     schools: dependencies.mealSchools,
@@ -1244,8 +1289,10 @@ struct MealPaymentsTests {
 
 /// A channel whose sends wait at `gate` for the others (``Gate``).
 struct GatedChannel: NotificationChannel {
-    let channel: String
+    let kind: ContactAddress.Kind
     let gate: Gate
 
-    func send(_ message: String, to user: UUID, tenantID: UUID) async throws { await gate.arrive() }
+    func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
+        await gate.arrive()
+    }
 }

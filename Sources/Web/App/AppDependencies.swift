@@ -39,9 +39,12 @@ public struct AppDependencies: Sendable {
     public var topUps: TopUps
     /// The built-in simulated payment provider.
     public var paymentProvider: SimulatedProvider
-    /// How guardians are reached (the outbox's alerts and news): the recorded email and SMS
-    /// adapters, or a real gateway's.
+    /// How users are reached at their confirmed addresses (the outbox's alerts and news, and
+    /// the codes that confirm an address): the recorded email and SMS adapters, or a real
+    /// gateway's.
     public var notificationChannels: [any NotificationChannel]
+    /// Users' email addresses and mobile numbers, each confirmed by a code.
+    public var contacts: ContactBook
     /// Canteens, their contracts and tills.
     public var mealSchools: MealSchools
     /// The tills' charges, in batches.
@@ -98,9 +101,10 @@ public struct AppDependencies: Sendable {
         topUps = TopUps(database: database, engine: workflows, webhookSecret: webhookSecret)
         paymentProvider = SimulatedProvider(topUps: topUps, webhookSecret: webhookSecret)
         notificationChannels = [
-            RecordedChannel(channel: "email", database: database),
-            RecordedChannel(channel: "sms", database: database),
+            RecordedChannel(kind: .email, database: database),
+            RecordedChannel(kind: .sms, database: database),
         ]
+        contacts = ContactBook(database: database)
         mealSchools = MealSchools(database: database)
         mealCharges = MealCharges(engine: workflows)
         suppliers = Suppliers(database: database)

@@ -39,6 +39,7 @@ public func buildRouter(_ dependencies: AppDependencies) throws -> Router<AppReq
     WorkflowAPIController(dependencies: dependencies).register(on: router)
     AuditController(dependencies: dependencies).register(on: router)
     TenantPagesController(dependencies: dependencies).register(on: router)
+    AccountContactsController(dependencies: dependencies).register(on: router)
     WorkflowPagesController(dependencies: dependencies).register(on: router)
     WorkflowFormsController(dependencies: dependencies).register(on: router)
     ServiceAdminController(dependencies: dependencies).register(on: router)
@@ -165,6 +166,7 @@ public func backgroundServices(
         handlers: ServiceImplementations.outboxHandlers(logger: logger).merging(
             MealOutbox.handlers(
                 channels: dependencies.notificationChannels,
+                contacts: dependencies.contacts,
                 topUps: dependencies.topUps,
                 provider: dependencies.paymentProvider,
                 schools: dependencies.mealSchools,

@@ -108,7 +108,7 @@ struct MealsPagesController {
     }
 
     /// A message to a guardian in a language, by its locale key and figures
-    /// (``MealOutbox/handlers(channels:topUps:provider:schools:say:)``).
+    /// (``MealOutbox/handlers(channels:contacts:topUps:provider:schools:say:)``).
     static func say(_ locales: LocaleTables) -> @Sendable (String, Language, [String]) -> String {
         { key, language, figures in locales.text(key, language, figures: figures) }
     }

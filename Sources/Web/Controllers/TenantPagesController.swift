@@ -2,7 +2,8 @@ import Core
 import Hummingbird
 import OpenBudget
 
-/// A city's pages: its home with the enabled services, sign-in, sign-out and the account page.
+/// A city's pages: its home with the enabled services, sign-in and sign-out (the account page is
+/// ``AccountContactsController``'s).
 struct TenantPagesController {
     let dependencies: AppDependencies
 
@@ -12,7 +13,6 @@ struct TenantPagesController {
         group.get("login", use: loginForm)
         group.post("login", use: login)
         group.post("logout", use: logout)
-        group.get("account", use: account)
     }
 
     @Sendable func home(request: Request, context: AppRequestContext) async throws -> Response {
@@ -116,20 +116,5 @@ struct TenantPagesController {
         var response = Response.redirect(to: "/\(tenant.slug)", type: .normal)
         response.setCookie(AdalCookie.clearedSession(tenant: tenant, secure: dependencies.secureCookies))
         return response
-    }
-
-    @Sendable func account(request: Request, context: AppRequestContext) async throws -> Response {
-        let tenant = try context.requireTenant()
-        guard let principal = context.principal else {
-            return Response.redirect(to: "/\(tenant.slug)/login", type: .normal)
-        }
-        let roles = principal.roles.sorted().map { dependencies.pages.locales.name(of: $0, context.language) }
-        return dependencies.pages.page(
-            "account",
-            titleKey: "account_title",
-            values: ["principal": ["displayName": principal.displayName, "login": principal.login], "roles": roles],
-            request: request,
-            context: context
-        )
     }
 }

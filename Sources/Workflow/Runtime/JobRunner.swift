@@ -333,20 +333,10 @@ public struct JobRunner: Service {
             guard let topic = job.topic else { return nil }
             guard let handler = handlers[topic] else { throw JobError.noHandler(topic: topic) }
             let payload = try JSONDecoder().decode(InputValue.self, from: Data(job.payload.utf8))
-            let deadline = messageDeadline
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    try await handler(OutboxMessage(topic: topic, payload: payload), tenantID)
-                    return true
-                }
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    return false
-                }
-                let finished = try await group.next() ?? false
-                group.cancelAll()
-                if !finished { throw JobError.noAnswer(within: deadline) }
+            let sent = try await finished(within: messageDeadline) {
+                try await handler(OutboxMessage(topic: topic, payload: payload), tenantID)
             }
+            if !sent { throw JobError.noAnswer(within: messageDeadline) }
             return nil
         } catch {
             return Task.isCancelled ? CancellationError() : error

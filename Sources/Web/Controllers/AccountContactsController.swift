@@ -1,0 +1,179 @@
+import Core
+import Foundation
+import Hummingbird
+import MealPayments
+import Storage
+
+/// The account page and the addresses on it where messages reach its owner (a guardian's
+/// low-balance alerts, news of a balance return): an email address and a mobile number, each
+/// used once the code sent to it is typed back (`ContactBook`; docs/identity.md, "Contact
+/// addresses").
+struct AccountContactsController {
+    let dependencies: AppDependencies
+
+    /// How long the page waits for a gateway to take a code before saying it could not be sent.
+    static let sendDeadline: Duration = .seconds(10)
+
+    func register(on router: Router<AppRequestContext>) {
+        let group = router.group(":tenant/account").add(middleware: TenantMiddleware(dependencies: dependencies))
+        group.get(use: account)
+        group.post("contacts", use: propose)
+        group.post("contacts/confirm", use: confirm)
+        group.post("contacts/remove", use: remove)
+    }
+
+    @Sendable func account(request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        guard context.principal != nil else {
+            return Response.redirect(to: "/\(tenant.slug)/login", type: .normal)
+        }
+        return try await page(message: nil, request: request, context: context)
+    }
+
+    /// Asks to use the address typed for a kind: a code is sent to it, and the page asks for it.
+    @Sendable func propose(request: Request, context: AppRequestContext) async throws -> Response {
+        try await contactForm(request, context) { form, kind, principal, tenant in
+            let address = try ContactAddress(form["address"] ?? "", kind: kind, field: "address")
+            let proposal = try await dependencies.contacts.propose(
+                address,
+                userID: principal.userID,
+                tenantID: tenant.id
+            )
+            guard case .code(let code) = proposal else { return ("contacts_already", []) }
+            let text = dependencies.pages.locales.text("contact_code_message", context.language, figures: [code])
+            do {
+                try await send(text, to: principal.userID, at: address, tenantID: tenant.id)
+            } catch {
+                // Which gateway and why go to the log; the code, the address and the message do not.
+                dependencies.database.logger.warning(
+                    "a confirmation code could not be sent",
+                    metadata: ["channel": .string(kind.rawValue), "error": .string("\(type(of: error))")]
+                )
+                return ("contact_send_failed", [])
+            }
+            return ("contacts_code_sent", [kind == .sms ? address.masked : address.text])
+        }
+    }
+
+    /// Confirms the waiting address with the code typed.
+    @Sendable func confirm(request: Request, context: AppRequestContext) async throws -> Response {
+        try await contactForm(request, context) { form, kind, principal, tenant in
+            let address = try await dependencies.contacts.confirm(
+                kind,
+                code: String((form["code"] ?? "").prefix(32)),
+                userID: principal.userID,
+                tenantID: tenant.id
+            )
+            return ("contacts_confirmed_now", [kind == .sms ? address.spaced : address.text])
+        }
+    }
+
+    /// Stops messages of a kind: the confirmed address and any waiting one are forgotten.
+    @Sendable func remove(request: Request, context: AppRequestContext) async throws -> Response {
+        try await contactForm(request, context) { _, kind, principal, tenant in
+            try await dependencies.contacts.remove(kind, userID: principal.userID, tenantID: tenant.id)
+            return ("contacts_removed", [])
+        }
+    }
+
+    /// Reads a contact form (its `kind`, `email` or `sms`) of a signed-in user, runs `body`, and
+    /// shows the account page with what it says (a locale key and its figures), or with the
+    /// refusal's reason in the reader's language (422; 429 when asked too often).
+    private func contactForm(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ body: (FormFields, ContactAddress.Kind, Principal, Tenant) async throws -> (String, [String])
+    ) async throws -> Response {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let form = FormFields(String(buffer: try await request.readBody(limit: 4096)))
+        let locales = dependencies.pages.locales
+        do {
+            guard let kind = form["kind"].flatMap(ContactAddress.Kind.init(rawValue:)) else {
+                throw AdalError.invalidField(field: "kind", reason: "email or sms")
+            }
+            let (key, figures) = try await body(form, kind, principal, tenant)
+            return try await page(
+                message: locales.text(key, context.language, figures: figures),
+                request: request,
+                context: context
+            )
+        } catch AdalError.invalidField(let field, let reason) {
+            let known = Self.reasons(reason)
+            let said =
+                known.map { locales.text($0.key, context.language, figures: $0.figures) } ?? "\(field): \(reason)"
+            return try await page(message: said, status: .unprocessableContent, request: request, context: context)
+        } catch AdalError.tooManyAttempts(let seconds) {
+            var response = try await page(
+                message: locales.text("contact_wait", context.language, figures: [String(seconds)]),
+                status: .tooManyRequests,
+                request: request,
+                context: context
+            )
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
+    }
+
+    /// Sends `text` to `address` through the first channel of its kind, within ``sendDeadline``.
+    private func send(_ text: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
+        guard let channel = dependencies.notificationChannels.first(where: { $0.kind == address.kind }) else {
+            throw AdalError.unavailable(reason: "no \(address.kind.rawValue) gateway")
+        }
+        let sent = try await finished(within: Self.sendDeadline) {
+            try await channel.send(text, to: user, at: address, tenantID: tenantID)
+        }
+        if !sent { throw AdalError.unavailable(reason: "the gateway did not answer") }
+    }
+
+    /// The locale key and figures of a refusal's reason.
+    static func reasons(_ reason: String) -> (key: String, figures: [String])? {
+        let keys = [
+            ContactAddress.emailShape: "contact_email_shape", ContactAddress.emailTooLong: "contact_email_long",
+            ContactAddress.mobileShape: "contact_mobile_shape", ContactAddress.landline: "contact_landline",
+            ContactBook.codeShape: "contact_code_shape", ContactBook.noCodeWaiting: "contact_no_code",
+            ContactBook.codeExpired: "contact_code_expired", ContactBook.codeSpent: "contact_code_spent",
+        ]
+        if let key = keys[reason] { return (key, []) }
+        for left in 1..<ContactBook.codeTries where reason == ContactBook.wrongCode(triesLeft: left) {
+            return ("contact_code_wrong", [String(left)])
+        }
+        return nil
+    }
+
+    /// The account page: who is signed in, their roles, and their addresses with a form each.
+    func page(
+        message: String?,
+        status: HTTPResponse.Status = .ok,
+        request: Request,
+        context: AppRequestContext
+    ) async throws -> Response {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let locales = dependencies.pages.locales
+        let roles = principal.roles.sorted().map { locales.name(of: $0, context.language) }
+        let path = "/\(tenant.slug)/account/contacts"
+        let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id).map {
+            contact -> [String: Any] in
+            let shown = { (address: ContactAddress) in address.kind == .sms ? address.spaced : address.text }
+            return [
+                "kind": contact.kind.rawValue,
+                "label": locales.text("contacts_" + contact.kind.rawValue, context.language),
+                "inputType": contact.kind == .email ? "email" : "tel",
+                "autocomplete": contact.kind == .email ? "email" : "tel",
+                "confirmed": PageRenderer.optional(contact.confirmed.map(shown)),
+                "pending": PageRenderer.optional(contact.pending.map(shown)),
+                "path": path,
+            ]
+        }
+        return dependencies.pages.page(
+            "account",
+            titleKey: "account_title",
+            values: [
+                "principal": ["displayName": principal.displayName, "login": principal.login], "roles": roles,
+                "contacts": contacts, "contactMessage": PageRenderer.optional(message),
+            ],
+            request: request,
+            context: context,
+            status: status
+        )
+    }
+}

@@ -1,0 +1,229 @@
+import Core
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MealPayments
+import Storage
+import Testing
+
+@testable import Web
+
+@Suite("Contact addresses on the account page")
+struct AccountContactsTests {
+    @Test("an email address is used once the code sent to it is typed back; a wrong code is counted")
+    func emailConfirmed() async throws {
+        try await WebFixture.with { fixture, client in
+            var browser = Browser(client: client)
+            _ = try await browser.signIn("astana", login: "parent")
+            let page = try await browser.get("/astana/account?lang=en")
+            #expect(page.main.contains("Where messages reach you"))
+            #expect(page.main.contains("No confirmed address"))
+            let sent = try await browser.post(
+                "/astana/account/contacts",
+                form: ["kind": "email", "address": " Parent@Mail.KZ "]
+            )
+            #expect(sent.status == .ok)
+            #expect(sent.main.contains("A code was sent to Parent@mail.kz"), "\(sent.main)")
+            #expect(sent.main.contains("name=\"code\""))
+            let code = try await Self.lastCode(fixture, to: "Parent@mail.kz")
+            // The code's message went to the address being confirmed, in the page's language.
+            #expect(
+                try await Self.messages(fixture, to: "Parent@mail.kz").first?.hasPrefix("Adal: your confirmation code")
+                    == true
+            )
+            // Not yet confirmed: no message goes there.
+            let user = try await Self.user(fixture, "parent")
+            #expect(
+                try await fixture.dependencies.contacts.confirmed(userID: user, tenantID: fixture.astana.id).isEmpty
+            )
+
+            let wrong = try await browser.post(
+                "/astana/account/contacts/confirm",
+                form: ["kind": "email", "code": code == "000000" ? "111111" : "000000"]
+            )
+            #expect(wrong.status == .unprocessableContent)
+            #expect(wrong.main.contains("The code is wrong (4 tries left)."), "\(wrong.main)")
+            let shape = try await browser.post(
+                "/astana/account/contacts/confirm",
+                form: ["kind": "email", "code": "12a456"]
+            )
+            #expect(shape.status == .unprocessableContent && shape.main.contains("six digits"))
+            let right = try await browser.post(
+                "/astana/account/contacts/confirm",
+                form: ["kind": "email", "code": String(code.prefix(3)) + " " + code.dropFirst(3)]
+            )
+            #expect(right.status == .ok)
+            #expect(right.main.contains("Confirmed: messages now go to Parent@mail.kz."), "\(right.main)")
+            #expect(
+                try await fixture.dependencies.contacts.confirmed(userID: user, tenantID: fixture.astana.id)
+                    == [.email: ContactAddress(stored: "Parent@mail.kz", kind: .email)]
+            )
+            // The same code again: nothing waits any more.
+            let again = try await browser.post(
+                "/astana/account/contacts/confirm",
+                form: ["kind": "email", "code": code]
+            )
+            #expect(again.status == .unprocessableContent && again.main.contains("No code is waiting"))
+            // The confirmed address again sends no code.
+            let same = try await browser.post(
+                "/astana/account/contacts",
+                form: ["kind": "email", "address": "Parent@mail.kz"]
+            )
+            #expect(same.main.contains("confirmed already"))
+            #expect(try await Self.messages(fixture, to: "Parent@mail.kz").count == 1)
+        }
+    }
+
+    @Test("a mobile number: refused when it cannot take SMS, asked again too soon 429, in the reader's language")
+    func mobileNumber() async throws {
+        try await WebFixture.with { fixture, client in
+            var browser = Browser(client: client)
+            _ = try await browser.signIn("astana", login: "parent")
+            let landline = try await browser.post(
+                "/astana/account/contacts?lang=ru",
+                form: ["kind": "sms", "address": "+7 7172 55 66 77"]
+            )
+            #expect(landline.status == .unprocessableContent)
+            #expect(landline.main.contains("Это городской номер, на него не приходят SMS"), "\(landline.main)")
+            let kind = try await browser.post("/astana/account/contacts", form: ["kind": "fax", "address": "1"])
+            #expect(kind.status == .unprocessableContent)
+            let sent = try await browser.post(
+                "/astana/account/contacts?lang=en",
+                form: ["kind": "sms", "address": "8 (701) 123-45-67"]
+            )
+            #expect(sent.status == .ok)
+            #expect(sent.main.contains("A code was sent to +7 701 ••• •• 67"), "\(sent.main)")
+            #expect(sent.main.contains("+7 701 123 45 67"))
+            #expect(try await Self.messages(fixture, to: "+77011234567").count == 1)
+            let soon = try await browser.post(
+                "/astana/account/contacts?lang=en",
+                form: ["kind": "sms", "address": "+7 702 000 00 00"]
+            )
+            #expect(soon.status == .tooManyRequests)
+            #expect(Int(soon.headers[.retryAfter] ?? "") ?? 0 > 0)
+            #expect(soon.main.contains("Codes were asked for too often"))
+            #expect(try await Self.messages(fixture, to: "+77020000000").isEmpty)
+            // Signed out: nothing can be asked for.
+            var stranger = Browser(client: client)
+            try await stranger.get("/astana/login")
+            let anonymous = try await stranger.post(
+                "/astana/account/contacts",
+                form: ["kind": "sms", "address": "+77011234567"]
+            )
+            #expect(anonymous.status != .ok)
+            #expect(try await Self.messages(fixture, to: "+77011234567").count == 1)
+        }
+    }
+
+    @Test(
+        "codes: five wrong tries spend one, one lasts 15 minutes, five an hour; a new address waits beside the confirmed one"
+    )
+    func codeRules() async throws {
+        try await WebFixture.with { fixture, _ in
+            let contacts = fixture.dependencies.contacts
+            let tenantID = fixture.astana.id
+            let user = try await Self.user(fixture, "parent")
+            let start = Date()
+            let first = try ContactAddress("+7 701 123 45 67", kind: .sms, field: "sms")
+            guard case .code(let code) = try await contacts.propose(first, userID: user, tenantID: tenantID, now: start)
+            else {
+                Issue.record("no code")
+                return
+            }
+            let wrong = code == "000000" ? "111111" : "000000"
+            for left in (1...4).reversed() {
+                await #expect(
+                    throws: AdalError.invalidField(field: "code", reason: ContactBook.wrongCode(triesLeft: left))
+                ) {
+                    try await contacts.confirm(.sms, code: wrong, userID: user, tenantID: tenantID, now: start)
+                }
+            }
+            await #expect(throws: AdalError.invalidField(field: "code", reason: ContactBook.codeSpent)) {
+                try await contacts.confirm(.sms, code: wrong, userID: user, tenantID: tenantID, now: start)
+            }
+            // Spent: the right code no longer confirms.
+            await #expect(throws: AdalError.invalidField(field: "code", reason: ContactBook.codeSpent)) {
+                try await contacts.confirm(.sms, code: code, userID: user, tenantID: tenantID, now: start)
+            }
+            // A new code a minute later; typed after 15 minutes it has expired.
+            let later = start.addingTimeInterval(61)
+            guard
+                case .code(let second) = try await contacts.propose(first, userID: user, tenantID: tenantID, now: later)
+            else {
+                Issue.record("no second code")
+                return
+            }
+            await #expect(throws: AdalError.invalidField(field: "code", reason: ContactBook.codeExpired)) {
+                try await contacts.confirm(
+                    .sms,
+                    code: second,
+                    userID: user,
+                    tenantID: tenantID,
+                    now: later.addingTimeInterval(ContactBook.codeLifetime + 1)
+                )
+            }
+            guard
+                case .code(let third) = try await contacts.propose(
+                    first,
+                    userID: user,
+                    tenantID: tenantID,
+                    now: later + 61
+                )
+            else {
+                Issue.record("no third code")
+                return
+            }
+            try await contacts.confirm(.sms, code: third, userID: user, tenantID: tenantID, now: later + 62)
+            // A new number waits beside the confirmed one, which keeps getting messages.
+            let next = try ContactAddress("+7 777 000 11 22", kind: .sms, field: "sms")
+            _ = try await contacts.propose(next, userID: user, tenantID: tenantID, now: later + 122)
+            let shown = try await contacts.contacts(userID: user, tenantID: tenantID, now: later + 123)
+            #expect(shown.first { $0.kind == .sms } == ContactBook.Contact(kind: .sms, confirmed: first, pending: next))
+            #expect(try await contacts.confirmed(userID: user, tenantID: tenantID) == [.sms: first])
+            // Five codes within the hour (the first four, then this one): the sixth waits.
+            _ = try await contacts.propose(next, userID: user, tenantID: tenantID, now: later + 183)
+            await #expect(throws: AdalError.tooManyAttempts(retryAfterSeconds: 3600 - 305)) {
+                try await contacts.propose(next, userID: user, tenantID: tenantID, now: later + 244)
+            }
+            // Removing and adding again does not start the count afresh.
+            try await contacts.remove(.sms, userID: user, tenantID: tenantID)
+            #expect(try await contacts.confirmed(userID: user, tenantID: tenantID).isEmpty)
+            await #expect(throws: AdalError.tooManyAttempts(retryAfterSeconds: 3600 - 366)) {
+                try await contacts.propose(first, userID: user, tenantID: tenantID, now: later + 305)
+            }
+            // An hour after the first code, codes may be sent again.
+            guard case .code = try await contacts.propose(first, userID: user, tenantID: tenantID, now: start + 3601)
+            else {
+                Issue.record("no code after the hour")
+                return
+            }
+            // Another city's user of the same id has no addresses here, and cannot confirm this one.
+            #expect(try await contacts.confirmed(userID: user, tenantID: fixture.shymkent.id).isEmpty)
+            await #expect(throws: AdalError.invalidField(field: "code", reason: ContactBook.noCodeWaiting)) {
+                try await contacts.confirm(.sms, code: third, userID: user, tenantID: fixture.shymkent.id)
+            }
+        }
+    }
+
+    /// The id of Astana's account `login`.
+    static func user(_ fixture: WebFixture, _ login: String) async throws -> UUID {
+        try #require(try await fixture.dependencies.accounts.store.user(login: login, tenantID: fixture.astana.id)).id
+    }
+
+    /// What the recorded gateways sent to `address`, newest first.
+    static func messages(_ fixture: WebFixture, to address: String) async throws -> [String] {
+        try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+            try await connection.query(
+                "SELECT message FROM meal_notifications WHERE address = \(address) ORDER BY sent_at DESC",
+                logger: fixture.databases.owner.logger
+            ).collect().map { try $0.decode(String.self) }
+        }
+    }
+
+    /// The six digits of the last code sent to `address`.
+    static func lastCode(_ fixture: WebFixture, to address: String) async throws -> String {
+        let message = try #require(try await messages(fixture, to: address).first)
+        let digits = message.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 }
+        return String(try #require(digits))
+    }
+}

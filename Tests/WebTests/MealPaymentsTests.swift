@@ -943,6 +943,14 @@ struct MealPaymentsTests {
             let month = "\(thisDay.dropFirst(5).prefix(2)).\(thisDay.prefix(4))"
             #expect(account.main.contains(">\(month)</text>"), "\(account.main)")
             #expect(account.main.contains("Parent") && account.main.contains("300,00 ₸"))
+            // Where her alerts go: nowhere but these pages until she confirms an address.
+            #expect(account.main.contains("Alerts reach you only on these pages"), "\(account.main)")
+            try await city.confirmContacts()
+            let reached = try await mother.get("/astana/meals/pupils/\(city.pupil)")
+            #expect(
+                reached.main.contains("Alerts reach you on these pages and at mother@mail.kz, +7 701 123 45 67."),
+                "\(reached.main)"
+            )
             let csv = try await mother.get("/astana/meals/pupils/\(city.pupil)/statement.csv")
             #expect(csv.status == .ok && csv.text.contains("250.00"))
             // The file for people: in the page's language (English, remembered from above), with a

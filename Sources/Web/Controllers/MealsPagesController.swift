@@ -326,6 +326,22 @@ struct MealsPagesController {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let alerts = try await queries.alerts(of: principal.userID, pupil: pupil.id, tenantID: tenant.id)
         let language = context.language
+        // Where the guardian's alerts go besides these pages: their confirmed addresses.
+        var reach = ""
+        if alerts != nil {
+            let addresses = try await dependencies.contacts.confirmed(userID: principal.userID, tenantID: tenant.id)
+            let shown = ContactAddress.Kind.allCases.compactMap { addresses[$0] }.map {
+                $0.kind == .sms ? $0.spaced : $0.text
+            }
+            reach =
+                shown.isEmpty
+                ? dependencies.pages.locales.text("meals_alert_reach_page", language)
+                : dependencies.pages.locales.text(
+                    "meals_alert_reach",
+                    language,
+                    figures: [shown.joined(separator: ", ")]
+                )
+        }
         let lines = try await queries.statement(pupil: pupil.id, tenantID: tenant.id, limit: 200)
         let returns = try await queries.balanceReturns(pupil: pupil.id, tenantID: tenant.id)
         // The office sees the whole account number it pays into; guardians see it masked.
@@ -480,6 +496,7 @@ struct MealsPagesController {
                         "low": alerts.lowBalanceAlert.map(Money.tenge) ?? "",
                         "threshold": alerts.autoThreshold.map(Money.tenge) ?? "",
                         "amount": alerts.autoAmount.map(Money.tenge) ?? "",
+                        "reach": reach, "accountPath": "/\(tenant.slug)/account#contacts",
                     ]
                 } ?? false,
             ],

@@ -205,6 +205,24 @@ struct AccountContactsTests {
         }
     }
 
+    @Test("a gateway that fails to take the code: the page says so (503), and the code waits a minute")
+    func gatewayDown() async throws {
+        try await WebFixture.with(channels: [DownGateway(kind: .email), DownGateway(kind: .sms)]) { fixture, client in
+            var browser = Browser(client: client)
+            _ = try await browser.signIn("astana", login: "parent")
+            let down = try await browser.post(
+                "/astana/account/contacts?lang=en",
+                form: ["kind": "sms", "address": "+7 701 123 45 67"]
+            )
+            #expect(down.status == .serviceUnavailable)
+            #expect(down.main.contains("The code could not be sent: try again in a minute."), "\(down.main)")
+            let user = try await Self.user(fixture, "parent")
+            #expect(
+                try await fixture.dependencies.contacts.confirmed(userID: user, tenantID: fixture.astana.id).isEmpty
+            )
+        }
+    }
+
     /// The id of Astana's account `login`.
     static func user(_ fixture: WebFixture, _ login: String) async throws -> UUID {
         try #require(try await fixture.dependencies.accounts.store.user(login: login, tenantID: fixture.astana.id)).id
@@ -225,5 +243,14 @@ struct AccountContactsTests {
         let message = try #require(try await messages(fixture, to: address).first)
         let digits = message.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 }
         return String(try #require(digits))
+    }
+}
+
+/// A gateway that refuses every message.
+struct DownGateway: NotificationChannel {
+    let kind: ContactAddress.Kind
+
+    func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
+        throw AdalError.unavailable(reason: "the gateway is down")
     }
 }

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import MealPayments
 import PostgresNIO
 import Prometheus
 import Storage
@@ -69,6 +70,7 @@ struct WebFixture: Sendable {
     static func with(
         maximumBodyBytes: Int = 64 * 1024,
         mode: TestingSetup = .router,
+        channels: [any NotificationChannel]? = nil,
         _ body: @escaping @Sendable (WebFixture, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.with { databases in
@@ -92,12 +94,13 @@ struct WebFixture: Sendable {
                     toPath: configuration.workflowsDirectory + "/" + name
                 )
             }
-            let dependencies = try await buildDependencies(
+            var dependencies = try await buildDependencies(
                 configuration: configuration,
                 client: databases.application.client,
                 metrics: PrometheusCollectorRegistry(),
                 logger: databases.application.logger
             )
+            if let channels { dependencies.notificationChannels = channels }
             let (astana, shymkent) = try await databases.createCities(
                 hasher: BcryptHasher(cost: 4),
                 password: password

@@ -49,7 +49,7 @@ struct AccountContactsController {
                     "a confirmation code could not be sent",
                     metadata: ["channel": .string(kind.rawValue), "error": .string("\(type(of: error))")]
                 )
-                return ("contact_send_failed", [])
+                throw CodeNotSent()
             }
             return ("contacts_code_sent", [kind == .sms ? address.masked : address.text])
         }
@@ -78,7 +78,8 @@ struct AccountContactsController {
 
     /// Reads a contact form (its `kind`, `email` or `sms`) of a signed-in user, runs `body`, and
     /// shows the account page with what it says (a locale key and its figures), or with the
-    /// refusal's reason in the reader's language (422; 429 when asked too often).
+    /// refusal's reason in the reader's language (422; 429 when asked too often; 503 when the
+    /// code could not be sent).
     private func contactForm(
         _ request: Request,
         _ context: AppRequestContext,
@@ -102,6 +103,13 @@ struct AccountContactsController {
             let said =
                 known.map { locales.text($0.key, context.language, figures: $0.figures) } ?? "\(field): \(reason)"
             return try await page(message: said, status: .unprocessableContent, request: request, context: context)
+        } catch is CodeNotSent {
+            return try await page(
+                message: locales.text("contact_send_failed", context.language),
+                status: .serviceUnavailable,
+                request: request,
+                context: context
+            )
         } catch AdalError.tooManyAttempts(let seconds) {
             var response = try await page(
                 message: locales.text("contact_wait", context.language, figures: [String(seconds)]),
@@ -124,6 +132,9 @@ struct AccountContactsController {
         }
         if !sent { throw AdalError.unavailable(reason: "the gateway did not answer") }
     }
+
+    /// A gateway failed to take a code, or did not answer within ``sendDeadline``.
+    struct CodeNotSent: Error {}
 
     /// The locale key and figures of a refusal's reason.
     static func reasons(_ reason: String) -> (key: String, figures: [String])? {

@@ -223,6 +223,69 @@ struct AccountContactsTests {
         }
     }
 
+    @Test("the API: a code asked for (202), confirmed, listed and removed; refusals as problems")
+    func api() async throws {
+        try await WebFixture.with { fixture, client in
+            let token = try await fixture.account("father", name: "Father", role: .parent).token
+            let path = "/api/astana/account/contacts"
+            #expect(try await client.api(.get, path).status == .unauthorized)
+            let asked = try await client.api(
+                .post,
+                path,
+                token: token,
+                json: #"{"kind": "sms", "address": "8 777 000 11 22"}"#
+            )
+            #expect(asked.status == .accepted, "\(asked.text)")
+            #expect(try asked.json()["pending"] as? String == "+77770001122")
+            let code = try await Self.lastCode(fixture, to: "+77770001122")
+            let badKind = try await client.api(
+                .post,
+                path + "/confirm",
+                token: token,
+                json: #"{"kind": "fax", "code": "1"}"#
+            )
+            #expect(badKind.status == .unprocessableContent && badKind.text.contains("kind"))
+            let wrong = try await client.api(
+                .post,
+                path + "/confirm",
+                token: token,
+                json: #"{"kind": "sms", "code": "\#(code == "000000" ? "111111" : "000000")"}"#
+            )
+            #expect(wrong.status == .unprocessableContent && wrong.text.contains("4 tries left"), "\(wrong.text)")
+            let right = try await client.api(
+                .post,
+                path + "/confirm",
+                token: token,
+                json: #"{"kind": "sms", "code": "\#(code)"}"#
+            )
+            #expect(try right.status == .ok && right.json()["confirmed"] as? String == "+77770001122", "\(right.text)")
+            let listed = try await client.api(.get, path, token: token).json()["contacts"] as? [[String: Any]]
+            #expect(listed?.map { $0["kind"] as? String } == ["email", "sms"])
+            #expect(listed?.last?["confirmed"] as? String == "+77770001122")
+            let again = try await client.api(
+                .post,
+                path,
+                token: token,
+                json: #"{"kind": "sms", "address": "+77770001122"}"#
+            )
+            #expect(try again.status == .ok && again.json()["confirmed"] as? String == "+77770001122")
+            let landline = try await client.api(
+                .post,
+                path,
+                token: token,
+                json: #"{"kind": "sms", "address": "+77172556677"}"#
+            )
+            #expect(landline.status == .unprocessableContent && landline.text.contains("landline"))
+            #expect(try await client.api(.delete, path + "/sms", token: token).status == .noContent)
+            #expect(try await client.api(.delete, path + "/fax", token: token).status == .unprocessableContent)
+            let after = try await client.api(.get, path, token: token).json()["contacts"] as? [[String: Any]]
+            #expect(
+                after?.allSatisfy { $0["confirmed"] == nil || $0["confirmed"] is NSNull } == true,
+                "\(String(describing: after))"
+            )
+        }
+    }
+
     /// The id of Astana's account `login`.
     static func user(_ fixture: WebFixture, _ login: String) async throws -> UUID {
         try #require(try await fixture.dependencies.accounts.store.user(login: login, tenantID: fixture.astana.id)).id

@@ -20,6 +20,103 @@ struct AccountContactsController {
         group.post("contacts", use: propose)
         group.post("contacts/confirm", use: confirm)
         group.post("contacts/remove", use: remove)
+        let api = router.group("api/:tenant/account/contacts").add(
+            middleware: APITokenMiddleware(dependencies: dependencies)
+        )
+        api.get(use: list)
+        api.post(use: proposeByAPI)
+        api.post("confirm", use: confirmByAPI)
+        api.delete(":kind", use: removeByAPI)
+    }
+
+    /// One kind of the caller's addresses, as the API gives it (`+77011234567` for a number).
+    struct ContactAnswer: ResponseEncodable {
+        var kind: String
+        var confirmed: String?
+        var pending: String?
+    }
+
+    struct ContactsAnswer: ResponseEncodable {
+        var contacts: [ContactAnswer]
+    }
+
+    /// `GET /api/{city}/account/contacts`: the caller's addresses of each kind.
+    @Sendable func list(request: Request, context: AppRequestContext) async throws -> ContactsAnswer {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id)
+        return ContactsAnswer(
+            contacts: contacts.map {
+                ContactAnswer(kind: $0.kind.rawValue, confirmed: $0.confirmed?.text, pending: $0.pending?.text)
+            }
+        )
+    }
+
+    struct ProposeBody: Decodable {
+        var kind: String
+        var address: String
+    }
+
+    /// `POST /api/{city}/account/contacts` `{"kind", "address"}`: 202 when a code was sent to the
+    /// address (`pending`), 200 when it is the confirmed one already; 422, 429 or 503 as the page.
+    @Sendable func proposeByAPI(
+        request: Request,
+        context: AppRequestContext
+    ) async throws
+        -> EditedResponse<ContactAnswer>
+    {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let body = try await request.decode(as: ProposeBody.self, context: context)
+        let address = try ContactAddress(
+            String(body.address.prefix(1000)),
+            kind: try Self.kind(body.kind),
+            field: "address"
+        )
+        do {
+            let sent = try await sendCode(to: address, principal: principal, tenant: tenant, language: context.language)
+            return EditedResponse(
+                status: sent ? .accepted : .ok,
+                response: ContactAnswer(
+                    kind: address.kind.rawValue,
+                    confirmed: sent ? nil : address.text,
+                    pending: sent ? address.text : nil
+                )
+            )
+        } catch is CodeNotSent {
+            throw AdalError.unavailable(reason: "the code could not be sent: try again in a minute")
+        }
+    }
+
+    struct ConfirmBody: Decodable {
+        var kind: String
+        var code: String
+    }
+
+    /// `POST /api/{city}/account/contacts/confirm` `{"kind", "code"}`: the address confirmed.
+    @Sendable func confirmByAPI(request: Request, context: AppRequestContext) async throws -> ContactAnswer {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let body = try await request.decode(as: ConfirmBody.self, context: context)
+        let address = try await dependencies.contacts.confirm(
+            try Self.kind(body.kind),
+            code: String(body.code.prefix(32)),
+            userID: principal.userID,
+            tenantID: tenant.id
+        )
+        return ContactAnswer(kind: address.kind.rawValue, confirmed: address.text, pending: nil)
+    }
+
+    /// `DELETE /api/{city}/account/contacts/{kind}`: no more messages of that kind.
+    @Sendable func removeByAPI(request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
+        let kind = try Self.kind(context.parameters.get("kind") ?? "")
+        try await dependencies.contacts.remove(kind, userID: principal.userID, tenantID: tenant.id)
+        return .noContent
+    }
+
+    static func kind(_ text: String) throws(AdalError) -> ContactAddress.Kind {
+        guard let kind = ContactAddress.Kind(rawValue: text) else {
+            throw .invalidField(field: "kind", reason: "email or sms")
+        }
+        return kind
     }
 
     @Sendable func account(request: Request, context: AppRequestContext) async throws -> Response {
@@ -34,24 +131,9 @@ struct AccountContactsController {
     @Sendable func propose(request: Request, context: AppRequestContext) async throws -> Response {
         try await contactForm(request, context) { form, kind, principal, tenant in
             let address = try ContactAddress(form["address"] ?? "", kind: kind, field: "address")
-            let proposal = try await dependencies.contacts.propose(
-                address,
-                userID: principal.userID,
-                tenantID: tenant.id
-            )
-            guard case .code(let code) = proposal else { return ("contacts_already", []) }
-            let text = dependencies.pages.locales.text("contact_code_message", context.language, figures: [code])
-            do {
-                try await send(text, to: principal.userID, at: address, tenantID: tenant.id)
-            } catch {
-                // Which gateway and why go to the log; the code, the address and the message do not.
-                dependencies.database.logger.warning(
-                    "a confirmation code could not be sent",
-                    metadata: ["channel": .string(kind.rawValue), "error": .string("\(type(of: error))")]
-                )
-                throw CodeNotSent()
-            }
-            return ("contacts_code_sent", [kind == .sms ? address.masked : address.text])
+            guard try await sendCode(to: address, principal: principal, tenant: tenant, language: context.language)
+            else { return ("contacts_already", []) }
+            return ("contacts_code_sent", [Self.shown(address, masked: true)])
         }
     }
 
@@ -64,7 +146,7 @@ struct AccountContactsController {
                 userID: principal.userID,
                 tenantID: tenant.id
             )
-            return ("contacts_confirmed_now", [kind == .sms ? address.spaced : address.text])
+            return ("contacts_confirmed_now", [Self.shown(address)])
         }
     }
 
@@ -89,10 +171,7 @@ struct AccountContactsController {
         let form = FormFields(String(buffer: try await request.readBody(limit: 4096)))
         let locales = dependencies.pages.locales
         do {
-            guard let kind = form["kind"].flatMap(ContactAddress.Kind.init(rawValue:)) else {
-                throw AdalError.invalidField(field: "kind", reason: "email or sms")
-            }
-            let (key, figures) = try await body(form, kind, principal, tenant)
+            let (key, figures) = try await body(form, try Self.kind(form["kind"] ?? ""), principal, tenant)
             return try await page(
                 message: locales.text(key, context.language, figures: figures),
                 request: request,
@@ -120,6 +199,38 @@ struct AccountContactsController {
             response.headers[.retryAfter] = String(seconds)
             return response
         }
+    }
+
+    /// Asks to use `address` and sends it its code in `language`; false when it is the
+    /// confirmed address already (no code is sent). ``CodeNotSent`` when the gateway failed.
+    func sendCode(
+        to address: ContactAddress,
+        principal: Principal,
+        tenant: Tenant,
+        language: Language
+    ) async throws
+        -> Bool
+    {
+        let proposal = try await dependencies.contacts.propose(address, userID: principal.userID, tenantID: tenant.id)
+        guard case .code(let code) = proposal else { return false }
+        let text = dependencies.pages.locales.text("contact_code_message", language, figures: [code])
+        do {
+            try await send(text, to: principal.userID, at: address, tenantID: tenant.id)
+        } catch {
+            // Which gateway and why go to the log; the code, the address and the message do not.
+            dependencies.database.logger.warning(
+                "a confirmation code could not be sent",
+                metadata: ["channel": .string(address.kind.rawValue), "error": .string("\(type(of: error))")]
+            )
+            throw CodeNotSent()
+        }
+        return true
+    }
+
+    /// An address as its owner reads it: a number spaced (or masked, where a code was just sent
+    /// to it), an email address whole.
+    static func shown(_ address: ContactAddress, masked: Bool = false) -> String {
+        address.kind == .sms ? (masked ? address.masked : address.spaced) : address.text
     }
 
     /// Sends `text` to `address` through the first channel of its kind, within ``sendDeadline``.
@@ -164,7 +275,7 @@ struct AccountContactsController {
         let path = "/\(tenant.slug)/account/contacts"
         let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id).map {
             contact -> [String: Any] in
-            let shown = { (address: ContactAddress) in address.kind == .sms ? address.spaced : address.text }
+            let shown = { (address: ContactAddress) in Self.shown(address) }
             return [
                 "kind": contact.kind.rawValue,
                 "label": locales.text("contacts_" + contact.kind.rawValue, context.language),

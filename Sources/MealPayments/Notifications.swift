@@ -1,4 +1,5 @@
 import Core
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -9,9 +10,20 @@ import Workflow
 /// user's confirmed address of the channel's kind (`ContactBook`), never to an unconfirmed one,
 /// except the code that confirms it. The built-in adapters stand in for the gateways: they keep
 /// each message with the address in `meal_notifications` (what a real adapter would have sent).
+///
+/// `reference` is the message's own id, the same when an outbox job sends it again after a
+/// failure (``MealInbox/reference(jobID:user:channel:tenantID:)``): a gateway that takes a
+/// client's message id sends it once, and the recorded channels keep it once.
 public protocol NotificationChannel: Sendable {
     var kind: ContactAddress.Kind { get }
-    func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws
+    func send(
+        _ message: String,
+        to user: UUID,
+        at address: ContactAddress,
+        reference: UUID,
+        tenantID: UUID
+    )
+        async throws
 }
 
 public struct RecordedChannel: NotificationChannel {
@@ -23,20 +35,28 @@ public struct RecordedChannel: NotificationChannel {
         self.database = database
     }
 
-    public func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
+    public func send(
+        _ message: String,
+        to user: UUID,
+        at address: ContactAddress,
+        reference: UUID,
+        tenantID: UUID
+    ) async throws {
         try await MealInbox(database: database).record(
             message,
             to: user,
             channel: kind.rawValue,
             address: address.text,
+            reference: reference,
             tenantID: tenantID
         )
     }
 }
 
 /// Every message to a guardian as their page lists it (channel `page`), kept whether or not
-/// any of their addresses is confirmed; and, through ``record(_:to:channel:address:tenantID:)``,
-/// what the simulated gateways sent.
+/// any of their addresses is confirmed; and, through
+/// ``record(_:to:channel:address:reference:tenantID:)``, what the simulated gateways sent. A
+/// message is kept once by its reference, however often its job is sent again.
 public struct MealInbox: Sendable {
     let database: Database
 
@@ -49,6 +69,7 @@ public struct MealInbox: Sendable {
         to user: UUID,
         channel: String = "page",
         address: String? = nil,
+        reference: UUID,
         tenantID: UUID
     ) async throws {
         let logger = database.logger
@@ -56,11 +77,30 @@ public struct MealInbox: Sendable {
             try await connection.run(
                 """
                 INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message)
-                VALUES (\(tenantID), \(UUID()), \(user), \(channel), \(address), \(String(message.prefix(500))))
+                VALUES (\(tenantID), \(reference), \(user), \(channel), \(address), \(String(message.prefix(500))))
+                ON CONFLICT (tenant_id, id) DO NOTHING
                 """,
                 logger: logger
             )
         }
+    }
+
+    /// The id of the message an outbox job `jobID` sends `user` through `channel` (`page`,
+    /// `email`, `sms`): the same on every attempt of the job, another for each user and channel
+    /// (the first 16 bytes of a SHA-256, marked as an RFC 9562 version 8 UUID). A message sent
+    /// outside a job gets a random one.
+    public static func reference(jobID: Int64?, user: UUID, channel: String, tenantID: UUID) -> UUID {
+        guard let jobID else { return UUID() }
+        let text = "adal-message\n\(tenantID.lowercasedText)\n\(jobID)\n\(user.lowercasedText)\n\(channel)"
+        var bytes = Array(SHA256.hash(data: Data(text.utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0f) | 0x80
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
+        )
     }
 }
 
@@ -157,16 +197,38 @@ public enum MealOutbox {
         let inbox = MealInbox(database: contacts.database)
         /// Tells a guardian in their language, or in Kazakh and Russian: on their page, and at
         /// each address they confirmed.
-        let tell = { @Sendable (user: UUID, language: Language?, key: String, figures: [String], tenantID: UUID) in
+        /// A job sent again after a failure sends each of its messages with the same reference.
+        let tell = {
+            @Sendable (
+                message: OutboxMessage,
+                user: UUID,
+                language: Language?,
+                key: String,
+                figures: [String],
+                tenantID: UUID
+            ) in
             let text = (language.map { [$0] } ?? [.kk, .ru]).map { say(key, $0, figures) }.joined(separator: "\n")
             let addresses = try await contacts.confirmed(userID: user, tenantID: tenantID)
+            let reference = { @Sendable (channel: String) in
+                MealInbox.reference(jobID: message.jobID, user: user, channel: channel, tenantID: tenantID)
+            }
             // Through every channel at once: each is a gateway's call, and one after another an
             // alert took their sum (docs/meal-payments.md, "A gateway that takes its time").
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await inbox.record(text, to: user, tenantID: tenantID) }
+                group.addTask {
+                    try await inbox.record(text, to: user, reference: reference("page"), tenantID: tenantID)
+                }
                 for channel in channels {
                     guard let address = addresses[channel.kind] else { continue }
-                    group.addTask { try await channel.send(text, to: user, at: address, tenantID: tenantID) }
+                    group.addTask {
+                        try await channel.send(
+                            text,
+                            to: user,
+                            at: address,
+                            reference: reference(channel.kind.rawValue),
+                            tenantID: tenantID
+                        )
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -186,7 +248,7 @@ public enum MealOutbox {
             if case .string(let pupilID)? = payload["pupilID"], let id = UUID(uuidString: pupilID) {
                 language = try await schools.alertLanguage(userID: userID, pupilID: id, tenantID: tenantID)
             }
-            try await tell(userID, language, key, [pupil] + amounts, tenantID)
+            try await tell(message, userID, language, key, [pupil] + amounts, tenantID)
         }
         return [
             BalanceWatch.lowBalanceTopic: { message, tenantID in
@@ -208,6 +270,7 @@ public enum MealOutbox {
                 if case .string(let text)? = payload["account"] { account = text }
                 for (user, language) in try await schools.guardians(of: pupilID, tenantID: tenantID) {
                     try await tell(
+                        message,
                         user,
                         language,
                         "meals_return_message_" + outcome,

@@ -199,15 +199,22 @@ struct MealCity {
         }
     }
 
-    /// Runs the meal outbox's jobs as the server's job runner does, with guardians' messages
-    /// recorded, until none is due: each round's jobs may queue the next (the provider's webhook,
-    /// then the guardians' news).
-    func runMealJobs() async throws {
+    /// The mother, with both addresses confirmed, sets an alert at 300 ₸ that a meal of 450 ₸
+    /// on 600 ₸ crosses: one alert queued.
+    func queueAlert() async throws {
+        try await topUp(60_000)
+        try await confirmContacts()
+        #expect(try await alerts(#"{"lowBalanceAlert": 30000}"#).status == .noContent)
+        #expect(try await charge(price: "45000").status == .created)
+    }
+
+    /// A job runner with the meal outbox's handlers, as the server's, sending through `channels`.
+    func mealJobRunner(channels: [any NotificationChannel]) -> JobRunner {
         let dependencies = fixture.dependencies
-        let runner = JobRunner(
+        return JobRunner(
             engine: dependencies.workflows,
             handlers: MealOutbox.handlers(
-                channels: [RecordedChannel(kind: .email, database: dependencies.database)],
+                channels: channels,
                 contacts: dependencies.contacts,
                 topUps: dependencies.topUps,
                 provider: dependencies.paymentProvider,
@@ -216,6 +223,14 @@ struct MealCity {
             ),
             logger: dependencies.database.logger
         )
+    }
+
+    /// Runs the meal outbox's jobs as the server's job runner does, with guardians' messages
+    /// recorded, until none is due: each round's jobs may queue the next (the provider's webhook,
+    /// then the guardians' news).
+    func runMealJobs() async throws {
+        let dependencies = fixture.dependencies
+        let runner = mealJobRunner(channels: [RecordedChannel(kind: .email, database: dependencies.database)])
         var rounds = 0
         while rounds < 5, try await runner.runDueJobs() > 0 { rounds += 1 }
     }
@@ -735,21 +750,10 @@ struct MealPaymentsTests {
             #expect(half.status == .unprocessableContent)
             #expect(try await city.charge(price: "45000").status == .created)
             let dependencies = fixture.dependencies
-            let runner = JobRunner(
-                engine: dependencies.workflows,
-                handlers: MealOutbox.handlers(
-                    channels: [
-                        RecordedChannel(kind: .email, database: dependencies.database),
-                        RecordedChannel(kind: .sms, database: dependencies.database),
-                    ],
-                    contacts: dependencies.contacts,
-                    topUps: dependencies.topUps,
-                    provider: dependencies.paymentProvider,
-                    schools: dependencies.mealSchools,
-                    say: MealsPagesController.say(dependencies.pages.locales)
-                ),
-                logger: dependencies.database.logger
-            )
+            let runner = city.mealJobRunner(channels: [
+                RecordedChannel(kind: .email, database: dependencies.database),
+                RecordedChannel(kind: .sms, database: dependencies.database),
+            ])
             #expect(try await runner.runDueJobs() >= 2)
             _ = try await runner.runDueJobs()
             #expect(try await city.balance() == 115_000)
@@ -851,29 +855,54 @@ struct MealPaymentsTests {
         }
     }
 
+    @Test("an alert sent again after one gateway failed is kept once per channel: page, email and SMS")
+    func alertSentAgainOnce() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.queueAlert()
+            let dependencies = fixture.dependencies
+            let runner = city.mealJobRunner(channels: [
+                RecordedChannel(kind: .email, database: dependencies.database),
+                FlakyChannel(wrapped: RecordedChannel(kind: .sms, database: dependencies.database)),
+            ])
+            /// The messages kept, by channel.
+            func kept() async throws -> [String: Int] {
+                try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                    var channels: [String: Int] = [:]
+                    for row in try await connection.query(
+                        "SELECT channel, count(*)::integer FROM meal_notifications GROUP BY channel",
+                        logger: fixture.databases.owner.logger
+                    ).collect() {
+                        let (channel, count) = try row.decode((String, Int).self)
+                        channels[channel] = count
+                    }
+                    return channels
+                }
+            }
+            _ = try await runner.runDueJobs()
+            // The SMS gateway failed: the page and the email have theirs, the job waits to try again.
+            #expect(try await kept() == ["page": 1, "email": 1])
+            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+                try await connection.run(
+                    "UPDATE jobs SET run_at = now() WHERE status = 'pending' AND kind = 'outbox'",
+                    logger: fixture.databases.owner.logger
+                )
+            }
+            _ = try await runner.runDueJobs()
+            #expect(try await kept() == ["page": 1, "email": 1, "sms": 1])
+        }
+    }
+
     @Test("an alert goes through its channels at once, not one gateway's call after another")
     func channelsAtOnce() async throws {
         try await WebFixture.with { fixture, client in
             let city = try await MealCity.make(fixture, client)
-            try await city.topUp(60_000)
-            try await city.confirmContacts()
-            #expect(try await city.alerts(#"{"lowBalanceAlert": 30000}"#).status == .noContent)
-            #expect(try await city.charge(price: "45000").status == .created)
+            try await city.queueAlert()
             // Patience for a loaded machine; met, it lets both through at once.
             let gate = Gate(expected: 2, patience: .seconds(30))
-            let dependencies = fixture.dependencies
-            let runner = JobRunner(
-                engine: dependencies.workflows,
-                handlers: MealOutbox.handlers(
-                    channels: [GatedChannel(kind: .email, gate: gate), GatedChannel(kind: .sms, gate: gate)],
-                    contacts: dependencies.contacts,
-                    topUps: dependencies.topUps,
-                    provider: dependencies.paymentProvider,
-                    schools: dependencies.mealSchools,
-                    say: MealsPagesController.say(dependencies.pages.locales)
-                ),
-                logger: dependencies.database.logger
-            )
+            let runner = city.mealJobRunner(channels: [
+                GatedChannel(kind: .email, gate: gate), GatedChannel(kind: .sms, gate: gate),
+            ])
             #expect(try await runner.runDueJobs() == 1)
             #expect(await gate.met, "the channels were called one after the other")
         }
@@ -1300,7 +1329,41 @@ struct GatedChannel: NotificationChannel {
     let kind: ContactAddress.Kind
     let gate: Gate
 
-    func send(_ message: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
+    func send(
+        _ message: String,
+        to user: UUID,
+        at address: ContactAddress,
+        reference: UUID,
+        tenantID: UUID
+    )
+        async throws
+    {
         await gate.arrive()
+    }
+}
+
+/// A channel whose first message fails, as a gateway away for a moment; the rest go through
+/// `wrapped`.
+struct FlakyChannel: NotificationChannel {
+    let wrapped: any NotificationChannel
+    let calls = Locked(0)
+
+    var kind: ContactAddress.Kind { wrapped.kind }
+
+    func send(
+        _ message: String,
+        to user: UUID,
+        at address: ContactAddress,
+        reference: UUID,
+        tenantID: UUID
+    )
+        async throws
+    {
+        let call = calls.withLock { count in
+            count += 1
+            return count
+        }
+        if call == 1 { throw AdalError.unavailable(reason: "the gateway is away") }
+        try await wrapped.send(message, to: user, at: address, reference: reference, tenantID: tenantID)
     }
 }

@@ -334,7 +334,7 @@ public struct JobRunner: Service {
             guard let handler = handlers[topic] else { throw JobError.noHandler(topic: topic) }
             let payload = try JSONDecoder().decode(InputValue.self, from: Data(job.payload.utf8))
             let sent = try await finished(within: messageDeadline) {
-                try await handler(OutboxMessage(topic: topic, payload: payload), tenantID)
+                try await handler(OutboxMessage(topic: topic, payload: payload, jobID: job.id), tenantID)
             }
             if !sent { throw JobError.noAnswer(within: messageDeadline) }
             return nil

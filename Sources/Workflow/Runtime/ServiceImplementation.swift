@@ -148,10 +148,14 @@ public struct StepEffects: Sendable {
 public struct OutboxMessage: Sendable, Equatable {
     public let topic: String
     public let payload: InputValue
+    /// The job that delivers it, the same on every attempt (nil before it is queued): a handler
+    /// makes its effects idempotent by it — a gateway's message reference, a row's key.
+    public let jobID: Int64?
 
-    public init(topic: String, payload: InputValue) {
+    public init(topic: String, payload: InputValue, jobID: Int64? = nil) {
         self.topic = topic
         self.payload = payload
+        self.jobID = jobID
     }
 }
 

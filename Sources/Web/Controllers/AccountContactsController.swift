@@ -283,6 +283,10 @@ struct AccountContactsController {
                 "autocomplete": contact.kind == .email ? "email" : "tel",
                 "confirmed": PageRenderer.optional(contact.confirmed.map(shown)),
                 "pending": PageRenderer.optional(contact.pending.map(shown)),
+                // Said around the address, as each language orders it.
+                "codeLabel": contact.pending.map {
+                    locales.text("contacts_code", context.language, figures: [shown($0)])
+                } ?? "",
                 "path": path,
             ]
         }

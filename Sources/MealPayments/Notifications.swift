@@ -11,19 +11,27 @@ import Workflow
 /// except the code that confirms it. The built-in adapters stand in for the gateways: they keep
 /// each message with the address in `meal_notifications` (what a real adapter would have sent).
 ///
-/// `reference` is the message's own id, the same when an outbox job sends it again after a
-/// failure (``MealInbox/reference(jobID:user:channel:tenantID:)``): a gateway that takes a
-/// client's message id sends it once, and the recorded channels keep it once.
 public protocol NotificationChannel: Sendable {
     var kind: ContactAddress.Kind { get }
-    func send(
-        _ message: String,
-        to user: UUID,
-        at address: ContactAddress,
-        reference: UUID,
-        tenantID: UUID
-    )
-        async throws
+    func send(_ message: OutgoingMessage, tenantID: UUID) async throws
+}
+
+/// A message for one user at one of their confirmed addresses.
+public struct OutgoingMessage: Sendable {
+    public let text: String
+    public let user: UUID
+    public let address: ContactAddress
+    /// The message's own id, the same when an outbox job sends it again after a failure
+    /// (``MealInbox/reference(jobID:user:channel:tenantID:)``): a gateway that takes a client's
+    /// message id sends it once, and the recorded channels keep it once.
+    public let reference: UUID
+
+    public init(text: String, user: UUID, address: ContactAddress, reference: UUID) {
+        self.text = text
+        self.user = user
+        self.address = address
+        self.reference = reference
+    }
 }
 
 public struct RecordedChannel: NotificationChannel {
@@ -35,19 +43,13 @@ public struct RecordedChannel: NotificationChannel {
         self.database = database
     }
 
-    public func send(
-        _ message: String,
-        to user: UUID,
-        at address: ContactAddress,
-        reference: UUID,
-        tenantID: UUID
-    ) async throws {
+    public func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         try await MealInbox(database: database).record(
-            message,
-            to: user,
+            message.text,
+            to: message.user,
             channel: kind.rawValue,
-            address: address.text,
-            reference: reference,
+            address: message.address.text,
+            reference: message.reference,
             tenantID: tenantID
         )
     }
@@ -221,13 +223,13 @@ public enum MealOutbox {
                 for channel in channels {
                     guard let address = addresses[channel.kind] else { continue }
                     group.addTask {
-                        try await channel.send(
-                            text,
-                            to: user,
-                            at: address,
-                            reference: reference(channel.kind.rawValue),
-                            tenantID: tenantID
+                        let message = OutgoingMessage(
+                            text: text,
+                            user: user,
+                            address: address,
+                            reference: reference(channel.kind.rawValue)
                         )
+                        try await channel.send(message, tenantID: tenantID)
                     }
                 }
                 try await group.waitForAll()

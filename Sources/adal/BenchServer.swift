@@ -220,16 +220,8 @@ struct SlowGateway: NotificationChannel {
 
     var kind: ContactAddress.Kind { wrapped.kind }
 
-    func send(
-        _ message: String,
-        to user: UUID,
-        at address: ContactAddress,
-        reference: UUID,
-        tenantID: UUID
-    )
-        async throws
-    {
+    func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         try await Task.sleep(for: delay)
-        try await wrapped.send(message, to: user, at: address, reference: reference, tenantID: tenantID)
+        try await wrapped.send(message, tenantID: tenantID)
     }
 }

@@ -316,15 +316,7 @@ struct AccountContactsTests {
 struct DownGateway: NotificationChannel {
     let kind: ContactAddress.Kind
 
-    func send(
-        _ message: String,
-        to user: UUID,
-        at address: ContactAddress,
-        reference: UUID,
-        tenantID: UUID
-    )
-        async throws
-    {
+    func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         throw AdalError.unavailable(reason: "the gateway is down")
     }
 }

@@ -1329,15 +1329,7 @@ struct GatedChannel: NotificationChannel {
     let kind: ContactAddress.Kind
     let gate: Gate
 
-    func send(
-        _ message: String,
-        to user: UUID,
-        at address: ContactAddress,
-        reference: UUID,
-        tenantID: UUID
-    )
-        async throws
-    {
+    func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         await gate.arrive()
     }
 }
@@ -1350,20 +1342,12 @@ struct FlakyChannel: NotificationChannel {
 
     var kind: ContactAddress.Kind { wrapped.kind }
 
-    func send(
-        _ message: String,
-        to user: UUID,
-        at address: ContactAddress,
-        reference: UUID,
-        tenantID: UUID
-    )
-        async throws
-    {
+    func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         let call = calls.withLock { count in
             count += 1
             return count
         }
         if call == 1 { throw AdalError.unavailable(reason: "the gateway is away") }
-        try await wrapped.send(message, to: user, at: address, reference: reference, tenantID: tenantID)
+        try await wrapped.send(message, tenantID: tenantID)
     }
 }

@@ -239,7 +239,10 @@ struct AccountContactsController {
             throw AdalError.unavailable(reason: "no \(address.kind.rawValue) gateway")
         }
         let sent = try await finished(within: Self.sendDeadline) {
-            try await channel.send(text, to: user, at: address, reference: UUID(), tenantID: tenantID)
+            try await channel.send(
+                OutgoingMessage(text: text, user: user, address: address, reference: UUID()),
+                tenantID: tenantID
+            )
         }
         if !sent { throw AdalError.unavailable(reason: "the gateway did not answer") }
     }

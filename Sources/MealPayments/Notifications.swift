@@ -106,6 +106,29 @@ public struct MealInbox: Sendable {
     }
 }
 
+extension MealInbox {
+    /// A guardian's page lists their messages for `pages` after each was sent (the email rows
+    /// from before migration 0036 count as the page's); what the simulated gateways sent, with
+    /// the address it went to, is kept for `sent` — long enough that a job sent again after a
+    /// failure finds what it already sent.
+    public static func retentionRules(pages: Duration, sent: Duration) -> [RetentionRule] {
+        [
+            RetentionRule(
+                name: "guardians' messages",
+                table: "meal_notifications",
+                condition: "(channel = 'page' OR (channel = 'email' AND address IS NULL)) AND sent_at < $2",
+                keep: pages
+            ),
+            RetentionRule(
+                name: "messages sent to addresses",
+                table: "meal_notifications",
+                condition: "channel <> 'page' AND address IS NOT NULL AND sent_at < $2",
+                keep: sent
+            ),
+        ]
+    }
+}
+
 /// The built-in simulated payment provider: it confirms an automatic top-up at once by
 /// delivering a signed capture webhook through the same check as any provider's.
 public struct SimulatedProvider: Sendable {

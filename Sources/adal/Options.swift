@@ -53,6 +53,16 @@ struct CommonOptions: ParsableArguments {
             }
             configuration.databaseConnections = value
         }
+        for (name, keep) in [
+            ("ADAL_KEEP_JOBS_DAYS", \AppConfiguration.keepFinishedJobs),
+            ("ADAL_KEEP_MESSAGES_DAYS", \AppConfiguration.keepMessages),
+        ] {
+            guard let text = environment[name] else { continue }
+            guard let days = Int(text), (1...3_650).contains(days) else {
+                throw ValidationError("\(name) must be a whole number of days from 1 to 3650")
+            }
+            configuration[keyPath: keep] = .seconds(days * 86_400)
+        }
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
         configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]

@@ -22,15 +22,7 @@ public struct KeyRotation: Service {
     @discardableResult
     public func rotateAll(at now: Date = Date()) async throws -> Int {
         let logger = database.logger
-        let cities = try await database.withoutTenant { connection in
-            var cities: [UUID] = []
-            for try await id in try await connection.query("SELECT id FROM tenants ORDER BY id", logger: logger)
-                .decode(UUID.self)
-            {
-                cities.append(id)
-            }
-            return cities
-        }
+        let cities = try await database.cityIDs()
         var made = 0
         for city in cities {
             do {

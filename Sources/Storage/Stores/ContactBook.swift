@@ -246,3 +246,24 @@ public struct ContactBook: Sendable {
 
     static func seconds(_ interval: TimeInterval) -> Int { max(1, Int(interval.rounded(.up))) }
 }
+
+extension ContactBook {
+    /// An address that waited for its code is forgotten a day after the code expired (it may be
+    /// a stranger's, mistyped), with the code's hash; a row left with no address at all is
+    /// deleted once its last code is a day old, after the hour that counts codes.
+    public static let retentionRules = [
+        RetentionRule(
+            name: "unconfirmed addresses",
+            table: "user_contacts",
+            condition: "pending IS NOT NULL AND code_expires_at < $2",
+            keep: .seconds(86_400),
+            action: .clear("pending = NULL, code_sha256 = NULL, code_expires_at = NULL, code_tries = 0")
+        ),
+        RetentionRule(
+            name: "empty contact rows",
+            table: "user_contacts",
+            condition: "address IS NULL AND pending IS NULL AND (codes_since IS NULL OR codes_since < $2)",
+            keep: .seconds(86_400)
+        ),
+    ]
+}

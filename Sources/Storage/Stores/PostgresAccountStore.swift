@@ -413,3 +413,18 @@ struct TokenPrincipalsQuery: PreparedSQL {
         try row.decode(Row.self)
     }
 }
+
+extension PostgresAccountStore {
+    /// A session is deleted once it has expired (it no longer signs anyone in), a sign-in
+    /// failure a day after the last one (the throttle forgets it after its window, 15 minutes,
+    /// and its longest wait, 15 more): an address that failed once no longer keeps a row.
+    public static let retentionRules = [
+        RetentionRule(name: "expired sessions", table: "sessions", condition: "expires_at < $2", keep: .zero),
+        RetentionRule(
+            name: "sign-in failures",
+            table: "login_throttle",
+            condition: "last_failure_at < $2",
+            keep: .seconds(86_400)
+        ),
+    ]
+}

@@ -34,6 +34,13 @@ public struct AppConfiguration: Sendable {
     /// How long a browser session lasts.
     public var sessionLifetime: TimeInterval = 12 * 3600
 
+    /// How long a finished job (a timer, an escalation, a message sent) is kept
+    /// (`ADAL_KEEP_JOBS_DAYS`); dead jobs stay until sent again. README, "What is kept and for
+    /// how long".
+    public var keepFinishedJobs: Duration = .seconds(30 * 86_400)
+    /// How long the messages to guardians stay on their pages (`ADAL_KEEP_MESSAGES_DAYS`).
+    public var keepMessages: Duration = .seconds(400 * 86_400)
+
     /// The audit log's signing key (`PRIVATE+KEY+…`); nil reads or creates `audit-signer.key`
     /// in the data folder.
     public var auditSignerKey: String?

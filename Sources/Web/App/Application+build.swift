@@ -148,8 +148,9 @@ public func buildApplication(
 }
 
 /// What the server runs beside its routes: the audit sequencer, the job runner (timers and the
-/// outbox), the certificate checks' recorder, the clinics' key rotation and, when the database
-/// announces changes, the principals' listener. The benchmarks run the same list, so they measure
+/// outbox), the certificate checks' recorder, the clinics' key rotation, the housekeeping that
+/// deletes what a city keeps only for a while and, when the database announces changes, the
+/// principals' listener. The benchmarks run the same list, so they measure
 /// the server as it runs in a city.
 public func backgroundServices(
     configuration: AppConfiguration,
@@ -180,8 +181,22 @@ public func backgroundServices(
         pollInterval: configuration.jobPollInterval,
         logger: logger
     )
-    return [sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation]
+    return [
+        sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation,
+        housekeeping(configuration: configuration, database: dependencies.database),
+    ]
         + (dependencies.principalListener.map { [$0] } ?? [])
+}
+
+/// The server's housekeeping with every service's retention rule, as the configuration sets
+/// the periods (README, "What is kept and for how long").
+public func housekeeping(configuration: AppConfiguration, database: Database) -> Housekeeping {
+    Housekeeping(
+        database: database,
+        rules: PostgresAccountStore.retentionRules + ContactBook.retentionRules
+            + JobRunner.retentionRules(keep: configuration.keepFinishedJobs)
+            + MealInbox.retentionRules(pages: configuration.keepMessages, sent: configuration.keepFinishedJobs)
+    )
 }
 
 /// Resolves the database (starting the embedded cluster when none is configured), applies

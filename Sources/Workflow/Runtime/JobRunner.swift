@@ -385,3 +385,18 @@ public enum JobError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension JobRunner {
+    /// A timer, escalation or message done or cancelled is deleted `keep` after it finished;
+    /// a dead one stays until an administrator sends it again (it is then done).
+    public static func retentionRules(keep: Duration) -> [RetentionRule] {
+        [
+            RetentionRule(
+                name: "finished jobs",
+                table: "jobs",
+                condition: "status IN ('done', 'cancelled') AND finished_at < $2",
+                keep: keep
+            )
+        ]
+    }
+}

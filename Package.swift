@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
@@ -38,6 +39,16 @@ let package = Package(
             name: "Audit",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Mail",
+            dependencies: [
+                "Core",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -140,6 +151,7 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
+                "Mail",
                 "MealPayments",
                 "MealTenders",
                 "OpenBudget",
@@ -229,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "MealPayments", "MealTenders", "OpenBudget", "PrincipalRotation", "SickLeave",
+                "Audit", "Core", "Mail", "MealPayments", "MealTenders", "OpenBudget", "PrincipalRotation", "SickLeave",
                 "Storage",
                 "Web",
                 "Workflow",

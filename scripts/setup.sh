@@ -16,6 +16,8 @@ fi
 
 # zbarimg reads QR codes back in the tests, independently of the code that draws them.
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+# openssl makes the self-signed certificate of the tests' SMTP server.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 # The tests check open contracting data with the standard's own validator (libcoveocds, from
 # PyPI) in a virtual environment of the project's own: python3-venv makes it.
@@ -29,8 +31,9 @@ fi
 install_validators() {
     local venv=.tools/venv
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-    # The standards' own checkers: OCDS releases, Frictionless data packages, and a third-party
-    # Open311 (GeoReport v2) client that the tests point at the running server.
+    # The standards' own checkers: OCDS releases, Frictionless data packages, a third-party
+    # Open311 (GeoReport v2) client that the tests point at the running server, and an SMTP
+    # server the email tests send to.
     if [ ! -x "$venv/bin/libcoveocds" ]; then
         echo "Installing libcoveocds (OCDS validator) into $venv ..."
         "$venv/bin/pip" install --quiet --disable-pip-version-check 'libcoveocds==0.17.*'
@@ -38,6 +41,11 @@ install_validators() {
     if [ ! -x "$venv/bin/frictionless" ]; then
         echo "Installing frictionless (data package validator) into $venv ..."
         "$venv/bin/pip" install --quiet --disable-pip-version-check 'frictionless==5.21.*'
+    fi
+    # A real SMTP server (scripts/smtp-test-server.py) that the email tests send to.
+    if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+        echo "Installing aiosmtpd (SMTP server for the tests) into $venv ..."
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.*'
     fi
     if ! "$venv/bin/python" -c 'import georeport' >/dev/null 2>&1; then
         echo "Installing georeport (Open311 client) into $venv ..."

@@ -8,9 +8,8 @@ import Workflow
 
 /// A way to reach a user outside the pages: an email or SMS gateway. A message goes to the
 /// user's confirmed address of the channel's kind (`ContactBook`), never to an unconfirmed one,
-/// except the code that confirms it. The built-in adapters stand in for the gateways: they keep
-/// each message with the address in `meal_notifications` (what a real adapter would have sent).
-///
+/// except the code that confirms it. ``RecordedChannel`` hands messages to a real gateway (the
+/// SMTP server, for email) or, without one, stands in for it.
 public protocol NotificationChannel: Sendable {
     var kind: ContactAddress.Kind { get }
     func send(_ message: OutgoingMessage, tenantID: UUID) async throws
@@ -25,26 +24,47 @@ public struct OutgoingMessage: Sendable {
     /// (``MealInbox/reference(jobID:user:channel:tenantID:)``): a gateway that takes a client's
     /// message id sends it once, and the recorded channels keep it once.
     public let reference: UUID
+    /// False for a message no table may hold, a confirmation code: a real gateway's channel
+    /// then sends it without keeping it (nor checking it was sent before: it is sent once,
+    /// outside any job).
+    public let kept: Bool
 
-    public init(text: String, user: UUID, address: ContactAddress, reference: UUID) {
+    public init(text: String, user: UUID, address: ContactAddress, reference: UUID, kept: Bool = true) {
         self.text = text
         self.user = user
         self.address = address
         self.reference = reference
+        self.kept = kept
     }
 }
 
+/// A channel that keeps each message it hands over in `meal_notifications`, with the address it
+/// went to, once by its reference. With a `gateway` (a real adapter, `SMTPClient` for email) it
+/// hands a kept message over only when its reference is not there yet and keeps it once the
+/// gateway took it, so a job sent again after another channel failed does not repeat it (a
+/// crash between the two sends it again: at least once). Without one it stands in for the
+/// gateway and keeps every message, codes included, which the tests and the demo read.
 public struct RecordedChannel: NotificationChannel {
+    public typealias Gateway = @Sendable (OutgoingMessage) async throws -> Void
+
     public let kind: ContactAddress.Kind
     let database: Database
+    let gateway: Gateway?
 
-    public init(kind: ContactAddress.Kind, database: Database) {
+    public init(kind: ContactAddress.Kind, database: Database, gateway: Gateway? = nil) {
         self.kind = kind
         self.database = database
+        self.gateway = gateway
     }
 
     public func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
-        try await MealInbox(database: database).record(
+        let inbox = MealInbox(database: database)
+        if let gateway {
+            guard message.kept else { return try await gateway(message) }
+            if try await inbox.has(message.reference, tenantID: tenantID) { return }
+            try await gateway(message)
+        }
+        try await inbox.record(
             message.text,
             to: message.user,
             channel: kind.rawValue,
@@ -84,6 +104,17 @@ public struct MealInbox: Sendable {
                 """,
                 logger: logger
             )
+        }
+    }
+
+    /// Whether a message with this reference is kept already.
+    public func has(_ reference: UUID, tenantID: UUID) async throws -> Bool {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            try await connection.query(
+                "SELECT 1 FROM meal_notifications WHERE tenant_id = \(tenantID) AND id = \(reference)",
+                logger: logger
+            ).collect().isEmpty == false
         }
     }
 

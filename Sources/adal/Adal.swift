@@ -13,6 +13,7 @@ struct Adal: AsyncParsableCommand {
         subcommands: [
             Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, WorkflowCommand.self, AuditCommand.self,
             BenchCommand.self, CertCommand.self, ClinicCommand.self, RotationCommand.self, LedgerCommand.self,
+            MailCommand.self,
             Demo.self,
         ],
         defaultSubcommand: Serve.self

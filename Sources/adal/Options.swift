@@ -63,6 +63,14 @@ struct CommonOptions: ParsableArguments {
             }
             configuration[keyPath: keep] = .seconds(days * 86_400)
         }
+        configuration.smtpURL = environment["ADAL_SMTP_URL"]
+        configuration.mailFrom = environment["ADAL_MAIL_FROM"]
+        if let path = environment["ADAL_SMTP_CA_FILE"] {
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("ADAL_SMTP_CA_FILE names no readable file: \(path)")
+            }
+            configuration.smtpTrustedCertificates = pem
+        }
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
         configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]

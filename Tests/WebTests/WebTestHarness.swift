@@ -71,12 +71,14 @@ struct WebFixture: Sendable {
         maximumBodyBytes: Int = 64 * 1024,
         mode: TestingSetup = .router,
         channels: [any NotificationChannel]? = nil,
+        configure: @escaping @Sendable (inout AppConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (WebFixture, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabases.with { databases in
             var configuration = try AppConfiguration.forTests()
             defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
             configuration.maximumBodyBytes = maximumBodyBytes
+            configure(&configuration)
             configuration.workflowsDirectory = configuration.dataDirectory + "/workflows"
             try FileManager.default.createDirectory(
                 atPath: configuration.workflowsDirectory,

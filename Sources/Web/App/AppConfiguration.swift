@@ -41,6 +41,15 @@ public struct AppConfiguration: Sendable {
     /// How long the messages to guardians stay on their pages (`ADAL_KEEP_MESSAGES_DAYS`).
     public var keepMessages: Duration = .seconds(400 * 86_400)
 
+    /// The SMTP server email goes through (`ADAL_SMTP_URL`: `smtps://user:password@host:465`, or
+    /// `smtp://127.0.0.1:25` for a relay on this machine); nil keeps email simulated.
+    public var smtpURL: String?
+    /// The address email is sent from (`ADAL_MAIL_FROM`).
+    public var mailFrom: String?
+    /// PEM certificates the SMTP server's is checked against instead of the system's
+    /// (`ADAL_SMTP_CA_FILE`).
+    public var smtpTrustedCertificates: String?
+
     /// The audit log's signing key (`PRIVATE+KEY+…`); nil reads or creates `audit-signer.key`
     /// in the data folder.
     public var auditSignerKey: String?

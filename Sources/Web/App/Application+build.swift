@@ -117,6 +117,12 @@ public func buildDependencies(
         maximumUploadBodyBytes: configuration.maximumUploadBodyBytes
     )
     dependencies.principalListener = principalListener
+    if let mail = try MailGateway.configured(configuration) {
+        dependencies.notificationChannels =
+            [mail.channel(database: database)]
+            + dependencies.notificationChannels.filter { $0.kind != .email }
+        logger.info("email goes through the SMTP server", metadata: ["from": "\(mail.from)"])
+    }
     return dependencies
 }
 

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Hummingbird
+import Mail
 import MealPayments
 import Storage
 
@@ -220,7 +221,11 @@ struct AccountContactsController {
             // Which gateway and why go to the log; the code, the address and the message do not.
             dependencies.database.logger.warning(
                 "a confirmation code could not be sent",
-                metadata: ["channel": .string(address.kind.rawValue), "error": .string("\(type(of: error))")]
+                metadata: [
+                    "channel": .string(address.kind.rawValue),
+                    // The SMTP client's errors name the step and the reply code, nothing of the message.
+                    "error": .string(error is SMTPError ? "\(error)" : "\(type(of: error))"),
+                ]
             )
             throw CodeNotSent()
         }
@@ -240,7 +245,7 @@ struct AccountContactsController {
         }
         let sent = try await finished(within: Self.sendDeadline) {
             try await channel.send(
-                OutgoingMessage(text: text, user: user, address: address, reference: UUID()),
+                OutgoingMessage(text: text, user: user, address: address, reference: UUID(), kept: false),
                 tenantID: tenantID
             )
         }

@@ -2,7 +2,9 @@
 """A real SMTP server for the tests (aiosmtpd): it takes mail from Adal's SMTP client and
 writes each message, as Python's own email parser reads it, to a JSON file in a folder.
 
-    smtp-test-server.py FOLDER [--tls CERT KEY] [--user NAME PASSWORD] [--utf8]
+    smtp-test-server.py FOLDER [--tls CERT KEY | --starttls CERT KEY] [--user NAME PASSWORD] [--utf8]
+
+--tls speaks TLS from the first byte; --starttls offers STARTTLS and takes nothing else first.
 
 Prints "ready PORT" once it listens on 127.0.0.1; stops on SIGTERM, and when the process that
 started it ends (Linux's parent-death signal), so a test stopped halfway leaves no server behind.
@@ -56,6 +58,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder")
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--user", nargs=2, metavar=("NAME", "PASSWORD"))
     parser.add_argument("--utf8", action="store_true")
     arguments = parser.parse_args()
@@ -71,9 +74,9 @@ def main():
         return AuthResult(success=good, handled=False)
 
     context = None
-    if arguments.tls:
+    if arguments.tls or arguments.starttls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(*arguments.tls)
+        context.load_cert_chain(*(arguments.tls or arguments.starttls))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -81,7 +84,9 @@ def main():
         Keeper(arguments.folder),
         hostname="127.0.0.1",
         port=port,
-        ssl_context=context,
+        ssl_context=context if arguments.tls else None,
+        tls_context=context if arguments.starttls else None,
+        require_starttls=arguments.starttls is not None,
         server_hostname="localhost",
         authenticator=authenticator if arguments.user else None,
         auth_required=arguments.user is not None,

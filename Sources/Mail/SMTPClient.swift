@@ -5,13 +5,23 @@ import NIOPosix
 import NIOSSL
 
 /// Where mail is handed over: a submission server over TLS from the first byte
-/// (`smtps://user:password@smtp.example.kz:465`, RFC 8314), or a relay on the same machine
-/// without TLS (`smtp://127.0.0.1:25`, a local Postfix). Plain SMTP to another machine is
-/// refused: guardians' messages and the password would cross the network readable.
+/// (`smtps://user:password@smtp.example.kz:465`, RFC 8314), one that turns TLS on with STARTTLS
+/// (`smtp://user:password@smtp.example.kz:587`, RFC 3207; a server that does not offer it gets
+/// nothing), or a relay on the same machine without TLS (`smtp://127.0.0.1:25`, a local Postfix).
+/// Guardians' messages and the password never cross the network readable.
 public struct SMTPServer: Sendable {
+    public enum Security: Sendable, Equatable {
+        /// TLS from the first byte.
+        case implicitTLS
+        /// STARTTLS before anything else, or nothing sent.
+        case startTLS
+        /// A relay at 127.0.0.1 or ::1: no TLS.
+        case loopback
+    }
+
     public let host: String
     public let port: Int
-    public let tls: Bool
+    public let security: Security
     public let username: String?
     public let password: String?
     /// PEM certificates trusted instead of the system's (a city's own authority); nil trusts
@@ -26,18 +36,13 @@ public struct SMTPServer: Sendable {
             throw .configuration("the SMTP address takes no path, query or fragment")
         }
         switch scheme {
-        case "smtps": tls = true
-        case "smtp":
-            guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-                throw .configuration(
-                    "plain smtp:// is only for a relay on this machine (127.0.0.1, ::1, localhost); use smtps:// for \(host)"
-                )
-            }
-            tls = false
-        default: throw .configuration("the SMTP address must start smtps:// (or smtp:// for a relay on this machine)")
+        case "smtps": security = .implicitTLS
+        // Only the addresses themselves: a name, even localhost, gets STARTTLS.
+        case "smtp": security = ["127.0.0.1", "::1", "[::1]"].contains(host) ? .loopback : .startTLS
+        default: throw .configuration("the SMTP address must start smtps:// or smtp://")
         }
         self.host = host
-        port = url.port ?? (tls ? 465 : 25)
+        port = url.port ?? [.implicitTLS: 465, .startTLS: 587, .loopback: 25][security, default: 25]
         guard (1...65_535).contains(port) else { throw .configuration("the SMTP port must be from 1 to 65535") }
         username = url.user?.removingPercentEncoding
         password = url.password?.removingPercentEncoding
@@ -75,8 +80,9 @@ public enum SMTPError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Hands messages to an SMTP server (RFC 5321), one connection per message: EHLO, AUTH PLAIN
-/// when the address names a user (over TLS, or to this machine), MAIL, RCPT, DATA, QUIT. UTF-8
+/// Hands messages to an SMTP server (RFC 5321), one connection per message: EHLO, STARTTLS and
+/// EHLO again when the address asks for it, AUTH PLAIN when the address names a user (over TLS,
+/// or to this machine), MAIL, RCPT, DATA, QUIT. UTF-8
 /// addresses go as they are to a server that offers SMTPUTF8 (RFC 6531), else with their domain
 /// in Punycode. A reply is read to at most 100 lines of 512 bytes.
 public struct SMTPClient: Sendable {
@@ -87,7 +93,7 @@ public struct SMTPClient: Sendable {
     public init(server: SMTPServer, heloName: String) throws {
         self.server = server
         self.heloName = heloName
-        if server.tls {
+        if server.security != .loopback {
             var configuration = TLSConfiguration.makeClientConfiguration()
             if let pem = server.trustedCertificates {
                 configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
@@ -113,13 +119,13 @@ public struct SMTPClient: Sendable {
         guard let sender = MailAddress.envelope(message.from) else {
             throw SMTPError.configuration("the sender's address cannot be written in an SMTP command")
         }
-        let (host, sslContext) = (server.host, sslContext)
+        let (host, sslContext, security) = (server.host, sslContext, server.security)
+        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: host, port: server.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
+                    if security == .implicitTLS, let sslContext {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: sslContext, serverHostname: name)
                         )
@@ -127,11 +133,31 @@ public struct SMTPClient: Sendable {
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+        let connection = channel.channel
         try await channel.executeThenClose { inbound, outbound in
             var session = Session(replies: ReplyReader(inbound.makeAsyncIterator()), outbound: outbound)
             try await session.expect("the greeting", 220)
-            let extensions = try await session.command("EHLO \(heloName)", step: "EHLO", 250).lines.dropFirst()
+            var extensions = try await session.command("EHLO \(heloName)", step: "EHLO", 250).lines.dropFirst()
                 .map { $0.uppercased() }
+            if security == .startTLS, let sslContext {
+                guard extensions.contains("STARTTLS") else {
+                    throw SMTPError.protocolViolation("the server offers no STARTTLS, and nothing is sent unencrypted")
+                }
+                try await session.command("STARTTLS", step: "STARTTLS", 220)
+                // Bytes after the 220 were sent before TLS: an attacker's, injected (RFC 3207, 5).
+                guard session.replies.pending.isEmpty else {
+                    throw SMTPError.protocolViolation("the server sent more before TLS began")
+                }
+                try await connection.eventLoop.submit {
+                    try connection.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: sslContext, serverHostname: name),
+                        position: .first
+                    )
+                }.get()
+                // What the server said before TLS is forgotten (RFC 3207, 4.2).
+                extensions = try await session.command("EHLO \(heloName)", step: "EHLO", 250).lines.dropFirst()
+                    .map { $0.uppercased() }
+            }
             if let username = server.username, let password = server.password {
                 let token = Data("\u{0}\(username)\u{0}\(password)".utf8).base64EncodedString()
                 try await session.command("AUTH PLAIN \(token)", step: "the sign-in (AUTH PLAIN)", 235)

@@ -139,9 +139,9 @@ public struct MealInbox: Sendable {
 
 extension MealInbox {
     /// A guardian's page lists their messages for `pages` after each was sent (the email rows
-    /// from before migration 0036 count as the page's); what the simulated gateways sent, with
-    /// the address it went to, is kept for `sent` — long enough that a job sent again after a
-    /// failure finds what it already sent.
+    /// from before migration 0036 count as the page's); what a gateway took (or the simulated
+    /// one stood in for), with the address it went to, is kept for `sent` — long enough that a
+    /// job sent again after a failure finds what it already sent.
     public static func retentionRules(pages: Duration, sent: Duration) -> [RetentionRule] {
         [
             RetentionRule(

@@ -15,7 +15,7 @@ struct MailTests {
 
     @Test("a message crosses TLS and the sign-in and reads, in Python's mail parser, as it was written")
     func delivered() async throws {
-        let server = try await TestSMTPServer(tls: true, user: ("adal-mail", "p@ss word"))
+        let server = try await TestSMTPServer(.implicitTLS, user: ("adal-mail", "p@ss word"))
         defer { server.stop() }
         let client = try SMTPClient(
             server: SMTPServer(
@@ -60,7 +60,7 @@ struct MailTests {
         let expected = idna.output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(expected.hasPrefix("ana@xn--"), "\(idna.output)")
 
-        let plain = try await TestSMTPServer(tls: false)
+        let plain = try await TestSMTPServer(.plain)
         defer { plain.stop() }
         let ascii = try SMTPClient(server: SMTPServer(url: "smtp://127.0.0.1:\(plain.port)"), heloName: "astana.gov.kz")
         try await ascii.send(
@@ -76,9 +76,9 @@ struct MailTests {
         }
         #expect(try plain.received().count == 1)
 
-        let utf8 = try await TestSMTPServer(tls: false, utf8: true)
+        let utf8 = try await TestSMTPServer(.plain, utf8: true)
         defer { utf8.stop() }
-        let whole = try SMTPClient(server: SMTPServer(url: "smtp://localhost:\(utf8.port)"), heloName: "astana.gov.kz")
+        let whole = try SMTPClient(server: SMTPServer(url: "smtp://127.0.0.1:\(utf8.port)"), heloName: "astana.gov.kz")
         try await whole.send(
             MailMessage(from: Self.sender, to: "ана@почта.қаз", subject: "Adal", body: "Сәлем", id: UUID())
         )
@@ -87,9 +87,9 @@ struct MailTests {
         #expect(taken.body == "Сәлем")
     }
 
-    @Test("a wrong password, an untrusted certificate and plain SMTP to another machine are refused")
+    @Test("a wrong password, an untrusted certificate and a malformed server address are refused")
     func refused() async throws {
-        let server = try await TestSMTPServer(tls: true, user: ("adal-mail", "right"))
+        let server = try await TestSMTPServer(.implicitTLS, user: ("adal-mail", "right"))
         defer { server.stop() }
         let message = MailMessage(from: Self.sender, to: "mother@mail.kz", subject: "Adal", body: "Сәлем", id: UUID())
         let wrong = try SMTPClient(
@@ -111,8 +111,7 @@ struct MailTests {
         #expect(try server.received().isEmpty)
 
         for (url, reason) in [
-            ("smtp://mail.example.kz", "plain smtp:// is only for a relay on this machine"),
-            ("https://mail.example.kz", "must start smtps://"),
+            ("https://mail.example.kz", "must start smtps:// or smtp://"),
             ("smtps://adal@mail.example.kz", "both a user name and a password"),
             ("smtps://mail.example.kz:465/inbox", "no path"),
         ] {
@@ -125,9 +124,38 @@ struct MailTests {
         }
     }
 
+    @Test("STARTTLS before anything else on smtp://, and nothing sent to a server that does not offer it")
+    func startTLS() async throws {
+        let server = try await TestSMTPServer(.startTLS, user: ("adal-mail", "secret"))
+        defer { server.stop() }
+        let submission = try SMTPServer(url: "smtp://adal-mail:secret@localhost:\(server.port)")
+        #expect(submission.security == .startTLS)
+        #expect(try SMTPServer(url: "smtp://smtp.example.kz").port == 587)
+        #expect(try SMTPServer(url: "smtp://127.0.0.1").security == .loopback)
+        let message = MailMessage(from: Self.sender, to: "mother@mail.kz", subject: "Adal", body: "Сәлем", id: UUID())
+        var trusted = submission
+        trusted.trustedCertificates = server.certificate
+        try await SMTPClient(server: trusted, heloName: "astana.gov.kz").send(message)
+        #expect(try server.received().map(\.body) == ["Сәлем"])
+        // The same through the system's authorities: the certificate is checked after STARTTLS too.
+        await #expect(throws: (any Error).self) {
+            try await SMTPClient(server: submission, heloName: "astana.gov.kz").send(message)
+        }
+        // A server reached by name that offers no STARTTLS gets neither the password nor the message.
+        let plain = try await TestSMTPServer(.plain, user: ("adal-mail", "secret"))
+        defer { plain.stop() }
+        let downgraded = try SMTPClient(
+            server: SMTPServer(url: "smtp://adal-mail:secret@localhost:\(plain.port)"),
+            heloName: "astana.gov.kz"
+        )
+        let refusal = await #expect(throws: SMTPError.self) { try await downgraded.send(message) }
+        #expect(refusal?.description.contains("offers no STARTTLS") == true, "\(String(describing: refusal))")
+        #expect(try plain.received().isEmpty && server.received().count == 1)
+    }
+
     @Test("the server's email channel: a code by SMTP and never kept; an alert sent once across its job's retries")
     func serverChannel() async throws {
-        let server = try await TestSMTPServer(tls: true, user: ("adal-mail", "secret"))
+        let server = try await TestSMTPServer(.implicitTLS, user: ("adal-mail", "secret"))
         defer { server.stop() }
         let (port, certificate) = (server.port, server.certificate)
         let configure: @Sendable (inout AppConfiguration) -> Void = {

@@ -27,13 +27,15 @@ final class TestSMTPServer: @unchecked Sendable {
     let certificate: String?
     private let process: Process
 
-    /// Starts the server: over TLS from the first byte with a fresh self-signed certificate for
-    /// `localhost` when `tls`, asking for `user` when given, offering SMTPUTF8 when `utf8`.
-    init(tls: Bool, user: (name: String, password: String)? = nil, utf8: Bool = false) async throws {
+    enum Security { case plain, implicitTLS, startTLS }
+
+    /// Starts the server: with a fresh self-signed certificate for `localhost`, over TLS from
+    /// the first byte or after STARTTLS; asking for `user` when given, offering SMTPUTF8 when `utf8`.
+    init(_ security: Security, user: (name: String, password: String)? = nil, utf8: Bool = false) async throws {
         folder = NSTemporaryDirectory() + "adal-smtp-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var arguments = [TestCluster.repositoryRoot + "/scripts/smtp-test-server.py", folder]
-        if tls {
+        if security != .plain {
             let made = try ProjectTool.run(
                 "/usr/bin/openssl",
                 [
@@ -44,7 +46,7 @@ final class TestSMTPServer: @unchecked Sendable {
             )
             guard made.status == 0 else { throw ServerDidNotStart(output: made.output) }
             certificate = try String(contentsOfFile: folder + "/cert.pem", encoding: .utf8)
-            arguments += ["--tls", folder + "/cert.pem", folder + "/key.pem"]
+            arguments += [security == .startTLS ? "--starttls" : "--tls", folder + "/cert.pem", folder + "/key.pem"]
         } else {
             certificate = nil
         }
@@ -56,7 +58,9 @@ final class TestSMTPServer: @unchecked Sendable {
         let output = Pipe()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        // Its warnings and, should it fail to start, its traceback.
+        FileManager.default.createFile(atPath: folder + "/stderr.txt", contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: folder + "/stderr.txt"))
         try process.run()
         let line = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
@@ -73,7 +77,9 @@ final class TestSMTPServer: @unchecked Sendable {
             let port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines))
         else {
             process.terminate()
-            throw ServerDidNotStart(output: line)
+            process.waitUntilExit()
+            let errors = (try? String(contentsOfFile: folder + "/stderr.txt", encoding: .utf8)) ?? ""
+            throw ServerDidNotStart(output: line + errors)
         }
         self.port = port
     }

@@ -38,14 +38,8 @@ public struct KeyRotation: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await rotateAll()
-            } catch {
-                database.logger.error("clinic key rotation failed", metadata: ["error": "\(type(of: error))"])
-            }
-            // Cut short by a graceful shutdown, so the server stops at once.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.interval) }
+        await everyInterval(Self.interval, logger: database.logger, failure: "clinic key rotation failed") {
+            try await rotateAll()
         }
     }
 }

@@ -128,15 +128,7 @@ public struct Housekeeping: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await pass()
-            } catch {
-                database.logger.error("retention failed", metadata: ["error": "\(type(of: error))"])
-            }
-            // Cut short by a graceful shutdown, so the server stops at once.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-        }
+        await everyInterval(interval, logger: database.logger, failure: "retention failed") { try await pass() }
     }
 }
 

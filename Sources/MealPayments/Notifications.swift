@@ -12,7 +12,13 @@ import Workflow
 /// SMTP server, for email) or, without one, stands in for it.
 public protocol NotificationChannel: Sendable {
     var kind: ContactAddress.Kind { get }
+    /// True when nothing leaves the server: the channel only stands in for a gateway.
+    var simulated: Bool { get }
     func send(_ message: OutgoingMessage, tenantID: UUID) async throws
+}
+
+extension NotificationChannel {
+    public var simulated: Bool { false }
 }
 
 /// A message for one user at one of their confirmed addresses.
@@ -56,6 +62,8 @@ public struct RecordedChannel: NotificationChannel {
         self.database = database
         self.gateway = gateway
     }
+
+    public var simulated: Bool { gateway == nil }
 
     public func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         let inbox = MealInbox(database: database)

@@ -26,6 +26,8 @@ enum BenchServer {
         configuration.dataDirectory = NSTemporaryDirectory() + "/adal-bench-http-\(UUID().uuidString)"
         configuration.workflowsDirectory = ProcessInfo.processInfo.environment["ADAL_WORKFLOWS_DIR"] ?? "workflows"
         configuration.auditMergeDelay = auditMergeDelay
+        // The gateways are simulated (a delay before the record stands in for the network).
+        configuration.simulatedMessages = true
         configuration.keySealingSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
@@ -219,6 +221,7 @@ struct SlowGateway: NotificationChannel {
     }
 
     var kind: ContactAddress.Kind { wrapped.kind }
+    var simulated: Bool { wrapped.simulated }
 
     func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         try await Task.sleep(for: delay)

@@ -71,6 +71,12 @@ struct CommonOptions: ParsableArguments {
             }
             configuration.smtpTrustedCertificates = pem
         }
+        if let simulated = environment["ADAL_SIMULATED_MESSAGES"] {
+            guard ["0", "1"].contains(simulated) else {
+                throw ValidationError("ADAL_SIMULATED_MESSAGES must be 1 (simulate email and SMS) or 0")
+            }
+            configuration.simulatedMessages = simulated == "1"
+        }
         configuration.secureCookies = environment["ADAL_SECURE_COOKIES"] == "1"
         configuration.auditSignerKey = environment["ADAL_AUDIT_SIGNER_KEY"]
         configuration.keySealingSecret = environment["ADAL_KEY_SEALING_SECRET"]

@@ -23,9 +23,14 @@ struct AccountContactsTests {
                 form: ["kind": "email", "address": " Parent@Mail.KZ "]
             )
             #expect(sent.status == .ok)
-            #expect(sent.main.contains("A code was sent to Parent@mail.kz"), "\(sent.main)")
-            #expect(sent.main.contains("name=\"code\""))
+            #expect(page.main.contains("Messages are only simulated on this server"))
             let code = try await Self.lastCode(fixture, to: "Parent@mail.kz")
+            // Messages are simulated here: the page shows the code that went nowhere.
+            #expect(
+                sent.main.contains("Simulated: nothing was sent to Parent@mail.kz. The code is \(code);"),
+                "\(sent.main)"
+            )
+            #expect(sent.main.contains("name=\"code\""))
             // The code's message went to the address being confirmed, in the page's language.
             #expect(
                 try await Self.messages(fixture, to: "Parent@mail.kz").first?.hasPrefix("Adal: your confirmation code")
@@ -74,9 +79,12 @@ struct AccountContactsTests {
         }
     }
 
-    @Test("a mobile number: refused when it cannot take SMS, asked again too soon 429, in the reader's language")
+    @Test(
+        "a mobile number through a gateway: refused when it cannot take SMS, masked once sent, asked again too soon 429, in the reader's language"
+    )
     func mobileNumber() async throws {
-        try await WebFixture.with { fixture, client in
+        let gateway = CapturingGateway(kind: .sms)
+        try await WebFixture.with(channels: [gateway]) { fixture, client in
             var browser = Browser(client: client)
             _ = try await browser.signIn("astana", login: "parent")
             let landline = try await browser.post(
@@ -92,12 +100,20 @@ struct AccountContactsTests {
                 form: ["kind": "sms", "address": "8 (701) 123-45-67"]
             )
             #expect(sent.status == .ok)
+            // A real gateway took the code: the page shows neither it nor the whole number.
             #expect(sent.main.contains("A code was sent to +7 701 ••• •• 67"), "\(sent.main)")
+            #expect(!sent.main.contains("simulated") && !sent.main.contains("Simulated"))
+            let code = try #require(gateway.sent.current.first)
+            #expect(code.address.text == "+77011234567" && !code.kept)
+            let digits = try #require(code.text.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 })
+            #expect(!sent.main.contains(String(digits)))
             #expect(sent.main.contains("The code sent to +7 701 123 45 67"), "\(sent.main)")
             // Each language says it around the number in its own order.
             let kazakh = try await browser.get("/astana/account?lang=kk")
             #expect(kazakh.main.contains("+7 701 123 45 67 мекенжайына жіберілген код"), "\(kazakh.main)")
-            #expect(try await Self.messages(fixture, to: "+77011234567").count == 1)
+            // Email has no gateway on this server: not offered.
+            #expect(kazakh.main.contains("Қаланың сервері әзірге электрондық хат жібермейді."), "\(kazakh.main)")
+            #expect(gateway.sent.current.count == 1)
             let soon = try await browser.post(
                 "/astana/account/contacts?lang=en",
                 form: ["kind": "sms", "address": "+7 702 000 00 00"]
@@ -105,7 +121,7 @@ struct AccountContactsTests {
             #expect(soon.status == .tooManyRequests)
             #expect(Int(soon.headers[.retryAfter] ?? "") ?? 0 > 0)
             #expect(soon.main.contains("Codes were asked for too often"))
-            #expect(try await Self.messages(fixture, to: "+77020000000").isEmpty)
+            #expect(gateway.sent.current.count == 1)
             // Signed out: nothing can be asked for.
             var stranger = Browser(client: client)
             try await stranger.get("/astana/login")
@@ -114,7 +130,9 @@ struct AccountContactsTests {
                 form: ["kind": "sms", "address": "+77011234567"]
             )
             #expect(anonymous.status != .ok)
-            #expect(try await Self.messages(fixture, to: "+77011234567").count == 1)
+            #expect(gateway.sent.current.count == 1)
+            // Nothing was kept of any code.
+            #expect(try await Self.messages(fixture, to: "+77011234567").isEmpty)
         }
     }
 
@@ -205,6 +223,73 @@ struct AccountContactsTests {
             await #expect(throws: AdalError.invalidField(field: "code", reason: ContactBook.noCodeWaiting)) {
                 try await contacts.confirm(.sms, code: third, userID: user, tenantID: fixture.shymkent.id)
             }
+        }
+    }
+
+    @Test(
+        "a server without gateways offers no address it cannot reach: nothing asked for or kept, an address from before can go"
+    )
+    func noGateway() async throws {
+        let withoutGateways: @Sendable (inout AppConfiguration) -> Void = { $0.simulatedMessages = false }
+        try await WebFixture.with(configure: withoutGateways) { fixture, client in
+            #expect(fixture.dependencies.notificationChannels.isEmpty)
+            let city = try await MealCity.make(fixture, client)
+            // Her addresses, confirmed while the server still had its gateways.
+            try await city.confirmContacts()
+            var mother = Browser(client: client)
+            try await mother.signIn("astana", login: "mother")
+            let page = try await mother.get("/astana/account?lang=en")
+            #expect(page.main.contains("This city&#39;s server does not send email yet."), "\(page.main)")
+            #expect(page.main.contains("This city&#39;s server does not send SMS yet."))
+            #expect(!page.main.contains("name=\"address\"") && !page.main.contains("simulated"))
+            #expect(page.main.contains("+7 701 123 45 67") && page.main.contains("Stop messages this way"))
+            // Her alerts go to the pages only, and the page does not send her to confirm anything.
+            let pupil = try await mother.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(pupil.main.contains("Alerts reach you on these pages. <a"), "\(pupil.main)")
+
+            var parent = Browser(client: client)
+            _ = try await parent.signIn("astana", login: "parent")
+            let refused = try await parent.post(
+                "/astana/account/contacts?lang=ru",
+                form: ["kind": "email", "address": "parent@mail.kz"]
+            )
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.main.contains("Сервер города пока не отправляет электронные письма."), "\(refused.main)")
+            // Nothing kept of the address, and no code counted against the hour's five.
+            let user = try await Self.user(fixture, "parent")
+            let contacts = fixture.dependencies.contacts
+            #expect(
+                try await contacts.contacts(userID: user, tenantID: fixture.astana.id).allSatisfy { $0.pending == nil }
+            )
+            for _ in 0..<ContactBook.codesPerHour + 1 {
+                let again = try await parent.post(
+                    "/astana/account/contacts",
+                    form: ["kind": "sms", "address": "+77011112233"]
+                )
+                #expect(again.status == .unprocessableContent)
+            }
+
+            let token = try await fixture.account("father", name: "Father", role: .parent).token
+            let path = "/api/astana/account/contacts"
+            let listed = try await client.api(.get, path, token: token).json()["contacts"] as? [[String: Any]]
+            #expect(listed?.map { $0["offered"] as? Bool } == [false, false], "\(String(describing: listed))")
+            let asked = try await client.api(
+                .post,
+                path,
+                token: token,
+                json: #"{"kind": "sms", "address": "8 777 000 11 22"}"#
+            )
+            #expect(asked.status == .unprocessableContent && asked.text.contains("no gateway"), "\(asked.text)")
+
+            // An address from before can still be removed.
+            let removed = try await mother.post("/astana/account/contacts/remove?lang=en", form: ["kind": "sms"])
+            #expect(removed.status == .ok && removed.main.contains("No more messages are sent this way."))
+            let motherID = try await Self.user(fixture, "mother")
+            #expect(
+                try await contacts.confirmed(userID: motherID, tenantID: fixture.astana.id).keys.sorted {
+                    $0.rawValue < $1.rawValue
+                } == [.email]
+            )
         }
     }
 
@@ -309,6 +394,16 @@ struct AccountContactsTests {
         let message = try #require(try await messages(fixture, to: address).first)
         let digits = message.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 }
         return String(try #require(digits))
+    }
+}
+
+/// A real gateway's stand-in that keeps in memory what it took (nothing in a table).
+struct CapturingGateway: NotificationChannel {
+    let kind: ContactAddress.Kind
+    let sent = Locked<[OutgoingMessage]>([])
+
+    func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
+        sent.withLock { $0.append(message) }
     }
 }
 

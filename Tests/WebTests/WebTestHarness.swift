@@ -238,6 +238,8 @@ extension AppConfiguration {
         // connection than production allows without anything being wrong (the lease itself is
         // tested with its production bound by the crash tests, which run a real server).
         configuration.databaseLeaseTimeout = .seconds(30)
+        // The tests read what the stand-in gateways kept (MessageChannelTests turn it off).
+        configuration.simulatedMessages = true
         return configuration
     }
 }

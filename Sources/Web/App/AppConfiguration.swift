@@ -49,6 +49,11 @@ public struct AppConfiguration: Sendable {
     /// PEM certificates the SMTP server's is checked against instead of the system's
     /// (`ADAL_SMTP_CA_FILE`).
     public var smtpTrustedCertificates: String?
+    /// Stand in for the email and SMS gateways the configuration does not name: each message,
+    /// confirmation codes included, is kept in a table and never leaves the server
+    /// (`ADAL_SIMULATED_MESSAGES=1`; `adal demo`, the tests and the benchmarks). Off, a kind of
+    /// address without a real gateway is not offered on the account page.
+    public var simulatedMessages = false
 
     /// The audit log's signing key (`PRIVATE+KEY+…`); nil reads or creates `audit-signer.key`
     /// in the data folder.

@@ -40,8 +40,9 @@ public struct AppDependencies: Sendable {
     /// The built-in simulated payment provider.
     public var paymentProvider: SimulatedProvider
     /// How users are reached at their confirmed addresses (the outbox's alerts and news, and
-    /// the codes that confirm an address): the recorded email and SMS adapters, or a real
-    /// gateway's.
+    /// the codes that confirm an address): a real gateway's adapter for each kind the server is
+    /// set up for, or the recorded stand-in where messages are simulated
+    /// (``messageChannels(configuration:database:logger:)``). A kind without one is not offered.
     public var notificationChannels: [any NotificationChannel]
     /// Users' email addresses and mobile numbers, each confirmed by a code.
     public var contacts: ContactBook
@@ -100,10 +101,7 @@ public struct AppDependencies: Sendable {
         self.keyRotation = KeyRotation(database: database, sealer: keySealer)
         topUps = TopUps(database: database, engine: workflows, webhookSecret: webhookSecret)
         paymentProvider = SimulatedProvider(topUps: topUps, webhookSecret: webhookSecret)
-        notificationChannels = [
-            RecordedChannel(kind: .email, database: database),
-            RecordedChannel(kind: .sms, database: database),
-        ]
+        notificationChannels = []
         contacts = ContactBook(database: database)
         mealSchools = MealSchools(database: database)
         mealCharges = MealCharges(engine: workflows)
@@ -115,6 +113,11 @@ public struct AppDependencies: Sendable {
 }
 
 extension AppDependencies {
+    /// The channel messages of `kind` go through; nil when the server has no gateway for it.
+    func channel(_ kind: ContactAddress.Kind) -> (any NotificationChannel)? {
+        notificationChannels.first { $0.kind == kind }
+    }
+
     /// The id of the city's account `login`, which must hold `role` (a till, a school's office):
     /// "not found" naming the role otherwise.
     func account(_ login: String, tenant: Tenant, role: Role) async throws -> UUID {

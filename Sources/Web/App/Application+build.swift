@@ -117,12 +117,11 @@ public func buildDependencies(
         maximumUploadBodyBytes: configuration.maximumUploadBodyBytes
     )
     dependencies.principalListener = principalListener
-    if let mail = try MailGateway.configured(configuration) {
-        dependencies.notificationChannels =
-            [mail.channel(database: database)]
-            + dependencies.notificationChannels.filter { $0.kind != .email }
-        logger.info("email goes through the SMTP server", metadata: ["from": "\(mail.from)"])
-    }
+    dependencies.notificationChannels = try messageChannels(
+        configuration: configuration,
+        database: database,
+        logger: logger
+    )
     return dependencies
 }
 

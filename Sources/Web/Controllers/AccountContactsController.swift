@@ -30,9 +30,11 @@ struct AccountContactsController {
         api.delete(":kind", use: removeByAPI)
     }
 
-    /// One kind of the caller's addresses, as the API gives it (`+77011234567` for a number).
+    /// One kind of the caller's addresses, as the API gives it (`+77011234567` for a number);
+    /// `offered` is false where the server has no gateway for the kind (nothing is sent to it).
     struct ContactAnswer: ResponseEncodable {
         var kind: String
+        var offered: Bool
         var confirmed: String?
         var pending: String?
     }
@@ -47,7 +49,12 @@ struct AccountContactsController {
         let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id)
         return ContactsAnswer(
             contacts: contacts.map {
-                ContactAnswer(kind: $0.kind.rawValue, confirmed: $0.confirmed?.text, pending: $0.pending?.text)
+                ContactAnswer(
+                    kind: $0.kind.rawValue,
+                    offered: dependencies.channel($0.kind) != nil,
+                    confirmed: $0.confirmed?.text,
+                    pending: $0.pending?.text
+                )
             }
         )
     }
@@ -58,7 +65,8 @@ struct AccountContactsController {
     }
 
     /// `POST /api/{city}/account/contacts` `{"kind", "address"}`: 202 when a code was sent to the
-    /// address (`pending`), 200 when it is the confirmed one already; 422, 429 or 503 as the page.
+    /// address (`pending`), 200 when it is the confirmed one already; 422 (a kind the server
+    /// does not send, a malformed address), 429 or 503 as the page.
     @Sendable func proposeByAPI(
         request: Request,
         context: AppRequestContext
@@ -73,11 +81,14 @@ struct AccountContactsController {
             field: "address"
         )
         do {
-            let sent = try await sendCode(to: address, principal: principal, tenant: tenant, language: context.language)
+            let sent =
+                try await sendCode(to: address, principal: principal, tenant: tenant, language: context.language)
+                != nil
             return EditedResponse(
                 status: sent ? .accepted : .ok,
                 response: ContactAnswer(
                     kind: address.kind.rawValue,
+                    offered: true,
                     confirmed: sent ? nil : address.text,
                     pending: sent ? address.text : nil
                 )
@@ -102,7 +113,12 @@ struct AccountContactsController {
             userID: principal.userID,
             tenantID: tenant.id
         )
-        return ContactAnswer(kind: address.kind.rawValue, confirmed: address.text, pending: nil)
+        return ContactAnswer(
+            kind: address.kind.rawValue,
+            offered: dependencies.channel(address.kind) != nil,
+            confirmed: address.text,
+            pending: nil
+        )
     }
 
     /// `DELETE /api/{city}/account/contacts/{kind}`: no more messages of that kind.
@@ -132,9 +148,12 @@ struct AccountContactsController {
     @Sendable func propose(request: Request, context: AppRequestContext) async throws -> Response {
         try await contactForm(request, context) { form, kind, principal, tenant in
             let address = try ContactAddress(form["address"] ?? "", kind: kind, field: "address")
-            guard try await sendCode(to: address, principal: principal, tenant: tenant, language: context.language)
-            else { return ("contacts_already", []) }
-            return ("contacts_code_sent", [Self.shown(address, masked: true)])
+            switch try await sendCode(to: address, principal: principal, tenant: tenant, language: context.language) {
+            case nil: return ("contacts_already", [])
+            // Where messages are only simulated, the page shows the code that went nowhere.
+            case .simulated(let code): return ("contacts_code_simulated", [Self.shown(address), code])
+            case .sent: return ("contacts_code_sent", [Self.shown(address, masked: true)])
+            }
         }
     }
 
@@ -202,21 +221,31 @@ struct AccountContactsController {
         }
     }
 
-    /// Asks to use `address` and sends it its code in `language`; false when it is the
-    /// confirmed address already (no code is sent). ``CodeNotSent`` when the gateway failed.
+    /// How a code went: through a gateway, or nowhere, where messages are simulated.
+    enum CodeSent: Equatable {
+        case sent
+        case simulated(code: String)
+    }
+
+    /// Asks to use `address` and sends it its code in `language`; nil when it is the confirmed
+    /// address already (no code is sent). Refused, before anything is kept, when the server has
+    /// no gateway for the address's kind; ``CodeNotSent`` when the gateway failed.
     func sendCode(
         to address: ContactAddress,
         principal: Principal,
         tenant: Tenant,
         language: Language
     ) async throws
-        -> Bool
+        -> CodeSent?
     {
+        guard let channel = dependencies.channel(address.kind) else {
+            throw AdalError.invalidField(field: "kind", reason: Self.notOffered(address.kind))
+        }
         let proposal = try await dependencies.contacts.propose(address, userID: principal.userID, tenantID: tenant.id)
-        guard case .code(let code) = proposal else { return false }
+        guard case .code(let code) = proposal else { return nil }
         let text = dependencies.pages.locales.text("contact_code_message", language, figures: [code])
         do {
-            try await send(text, to: principal.userID, at: address, tenantID: tenant.id)
+            try await send(text, to: principal.userID, at: address, through: channel, tenantID: tenant.id)
         } catch {
             // Which gateway and why go to the log; the code, the address and the message do not.
             dependencies.database.logger.warning(
@@ -229,7 +258,12 @@ struct AccountContactsController {
             )
             throw CodeNotSent()
         }
-        return true
+        return channel.simulated ? .simulated(code: code) : .sent
+    }
+
+    /// Why an address of `kind` is refused on a server without its gateway.
+    static func notOffered(_ kind: ContactAddress.Kind) -> String {
+        "this server sends no \(kind == .email ? "email" : "SMS"): no gateway is set up for it"
     }
 
     /// An address as its owner reads it: a number spaced (or masked, where a code was just sent
@@ -238,11 +272,14 @@ struct AccountContactsController {
         address.kind == .sms ? (masked ? address.masked : address.spaced) : address.text
     }
 
-    /// Sends `text` to `address` through the first channel of its kind, within ``sendDeadline``.
-    private func send(_ text: String, to user: UUID, at address: ContactAddress, tenantID: UUID) async throws {
-        guard let channel = dependencies.notificationChannels.first(where: { $0.kind == address.kind }) else {
-            throw AdalError.unavailable(reason: "no \(address.kind.rawValue) gateway")
-        }
+    /// Sends `text` to `address` through `channel`, within ``sendDeadline``.
+    private func send(
+        _ text: String,
+        to user: UUID,
+        at address: ContactAddress,
+        through channel: any NotificationChannel,
+        tenantID: UUID
+    ) async throws {
         let sent = try await finished(within: Self.sendDeadline) {
             try await channel.send(
                 OutgoingMessage(text: text, user: user, address: address, reference: UUID(), kept: false),
@@ -262,6 +299,7 @@ struct AccountContactsController {
             ContactAddress.mobileShape: "contact_mobile_shape", ContactAddress.landline: "contact_landline",
             ContactBook.codeShape: "contact_code_shape", ContactBook.noCodeWaiting: "contact_no_code",
             ContactBook.codeExpired: "contact_code_expired", ContactBook.codeSpent: "contact_code_spent",
+            notOffered(.email): "contacts_not_offered_email", notOffered(.sms): "contacts_not_offered_sms",
         ]
         if let key = keys[reason] { return (key, []) }
         for left in 1..<ContactBook.codeTries where reason == ContactBook.wrongCode(triesLeft: left) {
@@ -284,8 +322,13 @@ struct AccountContactsController {
         let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id).map {
             contact -> [String: Any] in
             let shown = { (address: ContactAddress) in Self.shown(address) }
+            let channel = dependencies.channel(contact.kind)
             return [
                 "kind": contact.kind.rawValue,
+                // No gateway: the kind is not offered, and an address kept from before can only go.
+                "offered": channel != nil,
+                "notOffered": locales.text("contacts_not_offered_" + contact.kind.rawValue, context.language),
+                "simulated": channel?.simulated == true,
                 "label": locales.text("contacts_" + contact.kind.rawValue, context.language),
                 "inputType": contact.kind == .email ? "email" : "tel",
                 "autocomplete": contact.kind == .email ? "email" : "tel",

@@ -326,16 +326,19 @@ struct MealsPagesController {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let alerts = try await queries.alerts(of: principal.userID, pupil: pupil.id, tenantID: tenant.id)
         let language = context.language
-        // Where the guardian's alerts go besides these pages: their confirmed addresses.
+        // Where the guardian's alerts go besides these pages: their confirmed addresses of the
+        // kinds the server has a gateway for (on a server with none, nothing to ask for).
         var reach = ""
         if alerts != nil {
             let addresses = try await dependencies.contacts.confirmed(userID: principal.userID, tenantID: tenant.id)
-            let shown = ContactAddress.Kind.allCases.compactMap { addresses[$0] }.map {
-                $0.kind == .sms ? $0.spaced : $0.text
-            }
+            let kinds = ContactAddress.Kind.allCases.filter { dependencies.channel($0) != nil }
+            let shown = kinds.compactMap { addresses[$0] }.map { $0.kind == .sms ? $0.spaced : $0.text }
             reach =
                 shown.isEmpty
-                ? dependencies.pages.locales.text("meals_alert_reach_page", language)
+                ? dependencies.pages.locales.text(
+                    kinds.isEmpty ? "meals_alert_reach_only_page" : "meals_alert_reach_page",
+                    language
+                )
                 : dependencies.pages.locales.text(
                     "meals_alert_reach",
                     language,

@@ -94,11 +94,7 @@ public struct SMTPClient: Sendable {
         self.server = server
         self.heloName = heloName
         if server.security != .loopback {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            if let pem = server.trustedCertificates {
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
-            }
-            sslContext = try NIOSSLContext(configuration: configuration)
+            sslContext = try clientTLS(trusting: server.trustedCertificates)
         } else {
             sslContext = nil
         }
@@ -195,6 +191,17 @@ public struct SMTPClient: Sendable {
             _ = try? await session.command("QUIT", step: "QUIT", 221)
         }
     }
+}
+
+/// A TLS client's context that checks the server's certificate against the system's authorities,
+/// or only against `pem` (a city's own authority). Closing waits at most a second for the
+/// server's own close (NIOSSL waits five by default), so a deadline that cut a silent server off
+/// is kept.
+func clientTLS(trusting pem: String?) throws -> NIOSSLContext {
+    var configuration = TLSConfiguration.makeClientConfiguration()
+    if let pem { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))) }
+    configuration.shutdownTimeout = .seconds(1)
+    return try NIOSSLContext(configuration: configuration)
 }
 
 /// One reply of the server: its code and its lines' text.

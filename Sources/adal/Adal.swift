@@ -14,6 +14,7 @@ struct Adal: AsyncParsableCommand {
             Serve.self, Migrate.self, TenantCommand.self, UserCommand.self, WorkflowCommand.self, AuditCommand.self,
             BenchCommand.self, CertCommand.self, ClinicCommand.self, RotationCommand.self, LedgerCommand.self,
             MailCommand.self,
+            SMSCommand.self,
             Demo.self,
         ],
         defaultSubcommand: Serve.self

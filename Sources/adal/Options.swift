@@ -65,11 +65,18 @@ struct CommonOptions: ParsableArguments {
         }
         configuration.smtpURL = environment["ADAL_SMTP_URL"]
         configuration.mailFrom = environment["ADAL_MAIL_FROM"]
-        if let path = environment["ADAL_SMTP_CA_FILE"] {
+        configuration.smsURL = environment["ADAL_SMS_URL"]
+        configuration.smsAPIKey = environment["ADAL_SMS_API_KEY"]
+        configuration.smsSender = environment["ADAL_SMS_SENDER"]
+        for (name, certificates) in [
+            ("ADAL_SMTP_CA_FILE", \AppConfiguration.smtpTrustedCertificates),
+            ("ADAL_SMS_CA_FILE", \AppConfiguration.smsTrustedCertificates),
+        ] {
+            guard let path = environment[name] else { continue }
             guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("ADAL_SMTP_CA_FILE names no readable file: \(path)")
+                throw ValidationError("\(name) names no readable file: \(path)")
             }
-            configuration.smtpTrustedCertificates = pem
+            configuration[keyPath: certificates] = pem
         }
         if let simulated = environment["ADAL_SIMULATED_MESSAGES"] {
             guard ["0", "1"].contains(simulated) else {

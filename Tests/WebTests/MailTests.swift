@@ -176,13 +176,7 @@ struct MailTests {
             #expect(codeMail.subject.hasPrefix("Adal: your confirmation code"), "\(codeMail.subject)")
             let code = try #require(codeMail.body.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 })
             // The code went by mail and is kept in no table.
-            let kept = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
-                try await connection.query(
-                    "SELECT count(*) FROM meal_notifications WHERE message LIKE \("%" + code + "%")",
-                    logger: fixture.databases.owner.logger
-                ).collect().first?.decode(Int64.self)
-            }
-            #expect(kept == 0)
+            #expect(try await fixture.keptMessages(containing: String(code)) == 0)
             let confirmed = try await browser.post(
                 "/astana/account/contacts/confirm?lang=en",
                 form: ["kind": "email", "code": String(code)]
@@ -191,32 +185,14 @@ struct MailTests {
 
             // An alert whose SMS gateway fails once: the job runs again, the email goes once.
             let city = try await MealCity.make(fixture, client)
-            try await city.queueAlert()
-            let email = try #require(fixture.dependencies.notificationChannels.first { $0.kind == .email })
-            let runner = city.mealJobRunner(channels: [
-                email, FlakyChannel(wrapped: RecordedChannel(kind: .sms, database: fixture.dependencies.database)),
-            ])
-            _ = try await runner.runDueJobs()
-            try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
-                try await connection.run(
-                    "UPDATE jobs SET run_at = now() WHERE status = 'pending' AND kind = 'outbox'",
-                    logger: fixture.databases.owner.logger
-                )
-            }
-            _ = try await runner.runDueJobs()
+            try await city.alertAcrossRetry(through: try #require(fixture.dependencies.channel(.email)))
             let alerts = try server.received().filter { $0.rcpt_tos == ["mother@mail.kz"] }
             #expect(alerts.count == 1, "\(alerts.map(\.subject))")
             let alert = try #require(alerts.first)
             #expect(alert.body.contains("300") || alert.body.contains("150"), "\(alert.body)")
             #expect(alert.defects.isEmpty)
             // What the gateway took is kept once, with the address, for a later retry to find.
-            let record = try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
-                try await connection.query(
-                    "SELECT count(*) FROM meal_notifications WHERE channel = 'email' AND address = 'mother@mail.kz'",
-                    logger: fixture.databases.owner.logger
-                ).collect().first?.decode(Int64.self)
-            }
-            #expect(record == 1)
+            #expect(try await fixture.keptMessages(channel: "email", address: "mother@mail.kz") == 1)
         }
     }
 }

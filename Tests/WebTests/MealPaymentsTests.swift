@@ -208,6 +208,24 @@ struct MealCity {
         #expect(try await charge(price: "45000").status == .created)
     }
 
+    /// Queues the mother's alert and sends it through `channel` and a stand-in of the other kind
+    /// that fails once: the job runs again, and `channel` is asked twice for the same message.
+    func alertAcrossRetry(through channel: any NotificationChannel) async throws {
+        try await queueAlert()
+        let other: ContactAddress.Kind = channel.kind == .email ? .sms : .email
+        let runner = mealJobRunner(channels: [
+            channel, FlakyChannel(wrapped: RecordedChannel(kind: other, database: fixture.dependencies.database)),
+        ])
+        _ = try await runner.runDueJobs()
+        try await fixture.databases.owner.withTenant(fixture.astana.id) { connection in
+            try await connection.run(
+                "UPDATE jobs SET run_at = now() WHERE status = 'pending' AND kind = 'outbox'",
+                logger: fixture.databases.owner.logger
+            )
+        }
+        _ = try await runner.runDueJobs()
+    }
+
     /// A job runner with the meal outbox's handlers, as the server's, sending through `channels`.
     func mealJobRunner(channels: [any NotificationChannel]) -> JobRunner {
         let dependencies = fixture.dependencies

@@ -245,6 +245,27 @@ extension AppConfiguration {
 }
 
 extension WebFixture {
+    /// How many of Astana's kept messages (`meal_notifications`) contain `text`, or went through
+    /// `channel` to `address`.
+    func keptMessages(
+        containing text: String = "",
+        channel: String? = nil,
+        address: String? = nil
+    ) async throws
+        -> Int64
+    {
+        try await databases.owner.withTenant(astana.id) { connection in
+            try await connection.query(
+                """
+                SELECT count(*) FROM meal_notifications
+                WHERE message LIKE \("%" + text + "%") AND (\(channel)::text IS NULL OR channel = \(channel))
+                  AND (\(address)::text IS NULL OR address = \(address))
+                """,
+                logger: databases.owner.logger
+            ).collect().first?.decode(Int64.self) ?? 0
+        }
+    }
+
     /// A parent's repair report in Astana, through the engine.
     func reportRepair(_ what: String = "Broken window") async throws -> UUID {
         try await dependencies.workflows.start(

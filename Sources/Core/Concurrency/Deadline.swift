@@ -5,17 +5,23 @@ public func finished(
     within deadline: Duration,
     _ operation: @escaping @Sendable () async throws -> Void
 ) async throws -> Bool {
-    try await withThrowingTaskGroup(of: Bool.self) { group in
-        group.addTask {
-            try await operation()
-            return true
-        }
+    try await result(within: deadline, operation) != nil
+}
+
+/// What `operation` returns, or nil when `deadline` passed first (the operation is then
+/// cancelled); its error, thrown.
+public func result<Value: Sendable>(
+    within deadline: Duration,
+    _ operation: @escaping @Sendable () async throws -> Value
+) async throws -> Value? {
+    try await withThrowingTaskGroup(of: Value?.self) { group in
+        group.addTask { try await operation() }
         group.addTask {
             try await Task.sleep(for: deadline)
-            return false
+            return nil
         }
-        let finished = try await group.next() ?? false
+        let first = try await group.next() ?? nil
         group.cancelAll()
-        return finished
+        return first
     }
 }

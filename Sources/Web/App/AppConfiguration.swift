@@ -49,6 +49,17 @@ public struct AppConfiguration: Sendable {
     /// PEM certificates the SMTP server's is checked against instead of the system's
     /// (`ADAL_SMTP_CA_FILE`).
     public var smtpTrustedCertificates: String?
+    /// The SMS aggregator's API (`ADAL_SMS_URL`, Mobizon's: `https://api.mobizon.kz`); nil
+    /// sends no SMS.
+    public var smsURL: String?
+    /// The API key (`ADAL_SMS_API_KEY`), never logged.
+    public var smsAPIKey: String?
+    /// The sender's name registered with the aggregator (`ADAL_SMS_SENDER`); nil uses the
+    /// account's default.
+    public var smsSender: String?
+    /// PEM certificates the gateway's is checked against instead of the system's
+    /// (`ADAL_SMS_CA_FILE`).
+    public var smsTrustedCertificates: String?
     /// Stand in for the email and SMS gateways the configuration does not name: each message,
     /// confirmation codes included, is kept in a table and never leaves the server
     /// (`ADAL_SIMULATED_MESSAGES=1`; `adal demo`, the tests and the benchmarks). Off, a kind of

@@ -1,0 +1,182 @@
+import Core
+import Foundation
+import Mail
+import MealPayments
+import PostgresNIO
+import Storage
+import Testing
+
+@testable import Web
+
+@Suite("SMS through an aggregator's HTTP API")
+struct SMSTests {
+    /// What the test gateway (`scripts/sms-test-gateway.py`) took, as Python's own URL parser read
+    /// the request: the query's fields, the form's (every value of each name).
+    struct Received: Decodable, Sendable {
+        var messageId: String
+        var host: String?
+        var contentType: String?
+        var query: [String: String]
+        var form: [String: [String]]
+    }
+
+    /// The gateway, over TLS with its own certificate, taking `key`; `options` shape its answers.
+    static func gateway(key: String, _ options: [String] = []) async throws -> TestPeer {
+        try await TestPeer(script: "sms-test-gateway.py", tls: true) { files in
+            ["--key", key] + (files.map { ["--tls", $0.certificate, $0.key] } ?? []) + options
+        }
+    }
+
+    static func client(_ peer: TestPeer, key: String, sender: String? = "AKIMAT") throws -> SMSGateway {
+        try SMSGateway(
+            url: "https://localhost:\(peer.port)",
+            apiKey: key,
+            sender: sender,
+            trustedCertificates: peer.certificate
+        )
+    }
+
+    @Test("a message crosses TLS and reads, in Python's URL parser, as it was written: key, number, text, sender")
+    func delivered() async throws {
+        // A key with the characters a query must escape.
+        let key = "kz+7/a=b&c%d"
+        let peer = try await Self.gateway(key: key)
+        defer { peer.stop() }
+        let gateway = try Self.client(peer, key: key)
+        let text = "Адал: Әлия Серікқызының шотында 250,00 ₸ қалды.\nОсталось 250,00 ₸ & 5% + «=»?"
+        let id = try await gateway.send(text, to: "+77011234567")
+        let received = try peer.received(Received.self)
+        #expect(received.count == 1)
+        let message = try #require(received.first)
+        #expect(id == message.messageId && id == "1001")
+        #expect(message.query == ["output": "json", "api": "v1", "apiKey": key])
+        #expect(message.form["recipient"] == ["77011234567"])
+        #expect(message.form["text"] == [text])
+        #expect(message.form["from"] == ["AKIMAT"])
+        #expect(message.form["params[validity]"] == ["1440"])
+        #expect(message.host == "localhost:\(peer.port)")
+        #expect(message.contentType?.hasPrefix("application/x-www-form-urlencoded") == true)
+        // A code: the gateway keeps trying for an hour, its shortest; no sender name, the account's.
+        try await Self.client(peer, key: key, sender: nil).send(
+            "Adal: 123456",
+            to: "77011234567",
+            validity: .seconds(900)
+        )
+        let code = try #require(try peer.received(Received.self).last)
+        #expect(code.form["params[validity]"] == ["60"] && code.form["from"] == nil)
+    }
+
+    @Test("refusals name the gateway's code or status, never the key or the number; nothing half-sent")
+    func refused() async throws {
+        let peer = try await Self.gateway(key: "right", ["--refuse", "2", "30"])
+        defer { peer.stop() }
+        // Too many requests, twice; the third goes.
+        let gateway = try Self.client(peer, key: "right")
+        for _ in 0..<2 {
+            let busy = await #expect(throws: SMSError.refused(code: 30, detail: nil)) {
+                try await gateway.send("Adal", to: "+77011234567")
+            }
+            #expect(busy?.description == "the SMS gateway asks for fewer requests (code 30)")
+        }
+        try await gateway.send("Adal", to: "+77011234567")
+        #expect(try peer.received(Received.self).count == 1)
+        let wrongKey = await #expect(throws: SMSError.refused(code: 8, detail: nil)) {
+            try await Self.client(peer, key: "wrong-key-9").send("Adal", to: "+77011234567")
+        }
+        #expect(wrongKey?.description.contains("wrong-key-9") == false)
+        // Refused here, before any request: not a number, no text, too long a text.
+        await #expect(throws: SMSError.self) { try await gateway.send("Adal", to: "+7 701 123") }
+        await #expect(throws: SMSError.self) { try await gateway.send("", to: "+77011234567") }
+        await #expect(throws: SMSError.self) {
+            try await gateway.send(String(repeating: "ә", count: SMSGateway.maximumText + 1), to: "+77011234567")
+        }
+        // The gateway's own validation (code 1: it takes Kazakh numbers only) names the field,
+        // not the number it quoted.
+        let foreign = await #expect(throws: SMSError.refused(code: 1, detail: "recipient")) {
+            try await gateway.send("Adal", to: "+4915112345678")
+        }
+        #expect(foreign?.description == "the SMS gateway found the message invalid (code 1: recipient)")
+        #expect(try peer.received(Received.self).count == 1)
+
+        // A page instead of the API's answer; a gateway that never answers; a certificate not trusted.
+        let down = try await Self.gateway(key: "right", ["--http", "503"])
+        defer { down.stop() }
+        await #expect(throws: SMSError.status(503)) {
+            try await Self.client(down, key: "right").send("Adal", to: "+77011234567")
+        }
+        let silent = try await Self.gateway(key: "right", ["--silent"])
+        defer { silent.stop() }
+        let late = await #expect(throws: SMSError.self) {
+            try await Self.client(silent, key: "right").send("Adal", to: "+77011234567", deadline: .seconds(1))
+        }
+        #expect(late?.description.contains("no answer within 1 s") == true, "\(String(describing: late))")
+        let untrusted = try SMSGateway(url: "https://localhost:\(peer.port)", apiKey: "right")
+        await #expect(throws: (any Error).self) { try await untrusted.send("Adal", to: "+77011234567") }
+        #expect(try peer.received(Received.self).count == 1)
+
+        // Settings refused at start, each naming what is wrong.
+        for (url, key, sender, reason) in [
+            ("http://api.mobizon.kz", "k", nil, "must start https://"),
+            ("https://api.mobizon.kz/service", "k", nil, "no path"),
+            ("https://api.mobizon.kz", " ", nil, "API key"),
+            ("https://api.mobizon.kz", "k", "AKIMAT-ASTANA", "sender's name"),
+        ] as [(String, String, String?, String)] {
+            let error = #expect(throws: SMSError.self) { try SMSGateway(url: url, apiKey: key, sender: sender) }
+            #expect(error?.description.contains(reason) == true, "\(String(describing: error))")
+        }
+        var missingKey = AppConfiguration()
+        missingKey.smsURL = "https://api.mobizon.kz"
+        #expect(throws: SMSError.configuration("ADAL_SMS_API_KEY must be set with ADAL_SMS_URL")) {
+            try SMSGateway.configured(missingKey)
+        }
+    }
+
+    @Test("the server's SMS channel: a code by the gateway and never kept; an alert sent once across its job's retries")
+    func serverChannel() async throws {
+        let peer = try await Self.gateway(key: "city-key")
+        defer { peer.stop() }
+        let (port, certificate) = (peer.port, peer.certificate)
+        let configure: @Sendable (inout AppConfiguration) -> Void = {
+            $0.smsURL = "https://localhost:\(port)"
+            $0.smsAPIKey = "city-key"
+            $0.smsSender = "ASTANA"
+            $0.smsTrustedCertificates = certificate
+            $0.simulatedMessages = false
+        }
+        try await WebFixture.with(configure: configure) { fixture, client in
+            // Only SMS has a gateway: email is not offered.
+            #expect(fixture.dependencies.notificationChannels.map(\.kind) == [.sms])
+            var browser = Browser(client: client)
+            _ = try await browser.signIn("astana", login: "parent")
+            let page = try await browser.get("/astana/account?lang=en")
+            #expect(page.main.contains("does not send email yet") && !page.main.contains("simulated"))
+            let sent = try await browser.post(
+                "/astana/account/contacts?lang=en",
+                form: ["kind": "sms", "address": "8 702 000 00 01"]
+            )
+            #expect(sent.main.contains("A code was sent to +7 702 ••• •• 01"), "\(sent.main)")
+            let codeMessage = try #require(try peer.received(Received.self).last)
+            #expect(codeMessage.form["recipient"] == ["77020000001"] && codeMessage.form["from"] == ["ASTANA"])
+            #expect(codeMessage.form["params[validity]"] == ["60"])
+            let text = try #require(codeMessage.form["text"]?.first)
+            #expect(text.hasPrefix("Adal: your confirmation code"), "\(text)")
+            let code = try #require(text.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 })
+            #expect(try await fixture.keptMessages(containing: String(code)) == 0)
+            let confirmed = try await browser.post(
+                "/astana/account/contacts/confirm?lang=en",
+                form: ["kind": "sms", "code": String(code)]
+            )
+            #expect(confirmed.main.contains("Confirmed: messages now go to +7 702 000 00 01."), "\(confirmed.main)")
+
+            // The mother's alert (her number confirmed) whose email gateway fails once: the job
+            // runs again, the SMS goes once.
+            let city = try await MealCity.make(fixture, client)
+            try await city.alertAcrossRetry(through: try #require(fixture.dependencies.channel(.sms)))
+            let alerts = try peer.received(Received.self).dropFirst()
+            #expect(alerts.count == 1, "\(alerts.map(\.form))")
+            let alert = try #require(alerts.first)
+            #expect(alert.form["recipient"] == ["77011234567"] && alert.form["params[validity]"] == ["1440"])
+            #expect(try await fixture.keptMessages(channel: "sms", address: "+77011234567") == 1)
+        }
+    }
+}

@@ -34,13 +34,24 @@ public struct OutgoingMessage: Sendable {
     /// then sends it without keeping it (nor checking it was sent before: it is sent once,
     /// outside any job).
     public let kept: Bool
+    /// The outbox job sending it, nil outside one: kept with the message, so that what a dead
+    /// job sent stays findable for as long as the job may be sent again.
+    public let job: Int64?
 
-    public init(text: String, user: UUID, address: ContactAddress, reference: UUID, kept: Bool = true) {
+    public init(
+        text: String,
+        user: UUID,
+        address: ContactAddress,
+        reference: UUID,
+        kept: Bool = true,
+        job: Int64? = nil
+    ) {
         self.text = text
         self.user = user
         self.address = address
         self.reference = reference
         self.kept = kept
+        self.job = job
     }
 }
 
@@ -78,6 +89,7 @@ public struct RecordedChannel: NotificationChannel {
             channel: kind.rawValue,
             address: message.address.text,
             reference: message.reference,
+            job: message.job,
             tenantID: tenantID
         )
     }
@@ -85,7 +97,7 @@ public struct RecordedChannel: NotificationChannel {
 
 /// Every message to a guardian as their page lists it (channel `page`), kept whether or not
 /// any of their addresses is confirmed; and, through
-/// ``record(_:to:channel:address:reference:tenantID:)``, what the simulated gateways sent. A
+/// ``record(_:to:channel:address:reference:job:tenantID:)``, what the simulated gateways sent. A
 /// message is kept once by its reference, however often its job is sent again.
 public struct MealInbox: Sendable {
     let database: Database
@@ -100,14 +112,15 @@ public struct MealInbox: Sendable {
         channel: String = "page",
         address: String? = nil,
         reference: UUID,
+        job: Int64? = nil,
         tenantID: UUID
     ) async throws {
         let logger = database.logger
         try await database.withTenant(tenantID) { connection in
             try await connection.run(
                 """
-                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message)
-                VALUES (\(tenantID), \(reference), \(user), \(channel), \(address), \(String(message.prefix(500))))
+                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message, job_id)
+                VALUES (\(tenantID), \(reference), \(user), \(channel), \(address), \(String(message.prefix(500))), \(job))
                 ON CONFLICT (tenant_id, id) DO NOTHING
                 """,
                 logger: logger
@@ -149,19 +162,25 @@ extension MealInbox {
     /// A guardian's page lists their messages for `pages` after each was sent (the email rows
     /// from before migration 0036 count as the page's); what a gateway took (or the simulated
     /// one stood in for), with the address it went to, is kept for `sent` — long enough that a
-    /// job sent again after a failure finds what it already sent.
+    /// job sent again after a failure finds what it already sent. Either stays while the job that
+    /// sent it waits or is dead, which an administrator may send again at any time.
     public static func retentionRules(pages: Duration, sent: Duration) -> [RetentionRule] {
-        [
+        let jobFinished = """
+            NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.tenant_id = $1 AND jobs.id = meal_notifications.job_id
+                AND jobs.status IN ('pending', 'dead'))
+            """
+        return [
             RetentionRule(
                 name: "guardians' messages",
                 table: "meal_notifications",
-                condition: "(channel = 'page' OR (channel = 'email' AND address IS NULL)) AND sent_at < $2",
+                condition: "(channel = 'page' OR (channel = 'email' AND address IS NULL)) AND sent_at < $2 AND "
+                    + jobFinished,
                 keep: pages
             ),
             RetentionRule(
                 name: "messages sent to addresses",
                 table: "meal_notifications",
-                condition: "channel <> 'page' AND address IS NOT NULL AND sent_at < $2",
+                condition: "channel <> 'page' AND address IS NOT NULL AND sent_at < $2 AND " + jobFinished,
                 keep: sent
             ),
         ]
@@ -280,7 +299,13 @@ public enum MealOutbox {
             // alert took their sum (docs/meal-payments.md, "A gateway that takes its time").
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await inbox.record(text, to: user, reference: reference("page"), tenantID: tenantID)
+                    try await inbox.record(
+                        text,
+                        to: user,
+                        reference: reference("page"),
+                        job: message.jobID,
+                        tenantID: tenantID
+                    )
                 }
                 for channel in channels {
                     guard let address = addresses[channel.kind] else { continue }
@@ -289,7 +314,8 @@ public enum MealOutbox {
                             text: text,
                             user: user,
                             address: address,
-                            reference: reference(channel.kind.rawValue)
+                            reference: reference(channel.kind.rawValue),
+                            job: message.jobID
                         )
                         try await channel.send(message, tenantID: tenantID)
                     }

@@ -246,20 +246,19 @@ extension AppConfiguration {
 
 extension WebFixture {
     /// How many of Astana's kept messages (`meal_notifications`) contain `text`, or went through
-    /// `channel` to `address`.
+    /// `channel` to `address` (sent by an outbox job, with `fromJob`).
     func keptMessages(
         containing text: String = "",
         channel: String? = nil,
-        address: String? = nil
-    ) async throws
-        -> Int64
-    {
+        address: String? = nil,
+        fromJob: Bool = false
+    ) async throws -> Int64 {
         try await databases.owner.withTenant(astana.id) { connection in
             try await connection.query(
                 """
                 SELECT count(*) FROM meal_notifications
                 WHERE message LIKE \("%" + text + "%") AND (\(channel)::text IS NULL OR channel = \(channel))
-                  AND (\(address)::text IS NULL OR address = \(address))
+                  AND (\(address)::text IS NULL OR address = \(address)) AND (NOT \(fromJob) OR job_id IS NOT NULL)
                 """,
                 logger: databases.owner.logger
             ).collect().first?.decode(Int64.self) ?? 0

@@ -43,7 +43,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "Mail",
+            name: "Messaging",
             dependencies: [
                 "Core",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -152,9 +152,9 @@ let package = Package(
             dependencies: [
                 "Audit",
                 "Core",
-                "Mail",
                 "MealPayments",
                 "MealTenders",
+                "Messaging",
                 "OpenBudget",
                 "PrincipalRotation",
                 "SickLeave",
@@ -242,7 +242,8 @@ let package = Package(
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Audit", "Core", "Mail", "MealPayments", "MealTenders", "OpenBudget", "PrincipalRotation", "SickLeave",
+                "Audit", "Core", "MealPayments", "MealTenders", "Messaging", "OpenBudget", "PrincipalRotation",
+                "SickLeave",
                 "Storage",
                 "Web",
                 "Workflow",

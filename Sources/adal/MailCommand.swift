@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Mail
+import Messaging
 import Web
 
 /// `adal mail test`: checks the SMTP settings by sending one message.

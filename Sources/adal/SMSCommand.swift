@@ -1,7 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
-import Mail
+import Messaging
 import Web
 
 /// `adal sms test`: checks the SMS gateway's settings by sending one message.

@@ -1,7 +1,7 @@
 import Core
 import Foundation
-import Mail
 import MealPayments
+import Messaging
 import PostgresNIO
 import Storage
 import TestSupport

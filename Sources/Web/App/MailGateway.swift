@@ -1,7 +1,7 @@
 import Core
 import Foundation
-import Mail
 import MealPayments
+import Messaging
 import Storage
 
 /// Email through the city's SMTP server (`ADAL_SMTP_URL`, `ADAL_MAIL_FROM`): each message as a

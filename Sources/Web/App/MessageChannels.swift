@@ -1,7 +1,7 @@
 import Core
 import Logging
-import Mail
 import MealPayments
+import Messaging
 import Storage
 
 /// The channels a server reaches users through: for each kind of address, the real gateway the

@@ -1,8 +1,8 @@
 import Core
 import Foundation
 import Hummingbird
-import Mail
 import MealPayments
+import Messaging
 import Storage
 
 /// The account page and the addresses on it where messages reach its owner (a guardian's

@@ -20,6 +20,18 @@ public struct TopUps: Sendable {
     /// Largest single top-up, in tiyn (100,000 tenge).
     public static let maximumAmount: Int64 = 10_000_000
 
+    /// A provider's event ids are remembered 90 days, well past any provider's redeliveries (days):
+    /// later, a delivery again finds its top-up or refund no longer pending and changes nothing
+    /// (`ignored` where it was `duplicate`), so forgetting the id moves no money.
+    public static let retentionRules = [
+        RetentionRule(
+            name: "payment providers' events",
+            table: "provider_events",
+            condition: "received_at < $2",
+            keep: .seconds(90 * 86_400)
+        )
+    ]
+
     let database: Database
     let engine: WorkflowEngine
     let secret: SymmetricKey

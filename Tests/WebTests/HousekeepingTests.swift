@@ -79,6 +79,14 @@ struct HousekeepingTests {
                         """,
                         logger: logger
                     )
+                    try await connection.run(
+                        """
+                        INSERT INTO provider_events (tenant_id, provider, event_id, outcome, received_at)
+                        VALUES (\(city.id), 'simulated', 'event-old', 'posted', now() - interval '91 days'),
+                               (\(city.id), 'simulated', 'event-kept', 'posted', now() - interval '89 days')
+                        """,
+                        logger: logger
+                    )
                     // What a dead job sent stays while the job may be sent again; a finished job's goes.
                     try await connection.run(
                         """
@@ -99,6 +107,7 @@ struct HousekeepingTests {
                 changed == [
                     "expired sessions": 2, "sign-in failures": 2, "unconfirmed addresses": 2, "empty contact rows": 2,
                     "finished jobs": 4, "guardians' messages": 6, "messages sent to addresses": 4,
+                    "payment providers' events": 2,
                 ]
             )
             for city in [fixture.astana, fixture.shymkent] {
@@ -122,6 +131,9 @@ struct HousekeepingTests {
                         ),
                         messages: try await texts(
                             "SELECT message FROM meal_notifications WHERE tenant_id = \(city.id) ORDER BY message"
+                        ),
+                        events: try await texts(
+                            "SELECT event_id FROM provider_events WHERE tenant_id = \(city.id) AND event_id LIKE 'event-%'"
                         )
                     )
                 }
@@ -129,6 +141,7 @@ struct HousekeepingTests {
                 #expect(left.throttle == ["address:192.0.2.2"])
                 #expect(left.contacts == ["email:mother@mail.kz:-:true", "sms:-:+77011234567:false"])
                 #expect(left.jobs == ["old-dead", "old-pending", "recent-done"])
+                #expect(left.events == ["event-kept"])
                 #expect(
                     left.messages == ["email-page-kept", "old-dead-page", "old-dead-sms", "page-kept", "sent-kept"],
                     "\(left.messages)"
@@ -145,6 +158,47 @@ struct HousekeepingTests {
             )
             // Nothing more to do on the next pass.
             #expect(try await keeper.pass().values.allSatisfy { $0 == 0 })
+        }
+    }
+
+    @Test("a provider's event ids are forgotten after 90 days; the same webhook then moves no money")
+    func providerEvents() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            let (recent, old) = (UUID(), UUID())
+            for id in [recent, old] {
+                #expect(try await city.hold(id, 40_000).status == .accepted)
+                let capture = TopUps.Event(
+                    eventID: "ev-\(id)",
+                    type: "payment.captured",
+                    transferID: id,
+                    amount: 40_000
+                )
+                #expect(try await city.webhook(capture).text.contains("posted"))
+            }
+            let owner = fixture.databases.owner
+            try await owner.withTenant(fixture.astana.id) { connection in
+                try await connection.run(
+                    """
+                    UPDATE provider_events SET received_at = now() - CASE event_id
+                        WHEN \("ev-\(recent)") THEN interval '89 days' ELSE interval '91 days' END
+                    WHERE tenant_id = \(fixture.astana.id)
+                    """,
+                    logger: owner.logger
+                )
+            }
+            let keeper = housekeeping(configuration: AppConfiguration(), database: fixture.dependencies.database)
+            #expect(try await keeper.pass()["payment providers' events"] == 1)
+            // The provider delivers both again: one still known, the other found already posted.
+            let again = { (id: UUID) in
+                try await city.webhook(
+                    TopUps.Event(eventID: "ev-\(id)", type: "payment.captured", transferID: id, amount: 40_000)
+                ).text
+            }
+            #expect(try await again(recent).contains("duplicate"))
+            #expect(try await again(old).contains("ignored"))
+            #expect(try await city.balance() == 80_000)
+            #expect(try await city.ledgerCheck().passed)
         }
     }
 

@@ -201,6 +201,7 @@ public func housekeeping(configuration: AppConfiguration, database: Database) ->
         rules: PostgresAccountStore.retentionRules + ContactBook.retentionRules
             + JobRunner.retentionRules(keep: configuration.keepFinishedJobs)
             + MealInbox.retentionRules(pages: configuration.keepMessages, sent: configuration.keepFinishedJobs)
+            + TopUps.retentionRules
     )
 }
 

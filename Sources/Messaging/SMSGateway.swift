@@ -131,7 +131,7 @@ public struct SMSGateway: Sendable {
     /// ``maximumAnswer`` bytes of the body.
     private func post(_ target: String, body: [UInt8]) async throws -> (status: Int, body: [UInt8]) {
         let (host, port, sslContext) = (host, port, sslContext)
-        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
+        let name = serverName(host)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: host, port: port) { channel in
@@ -149,7 +149,12 @@ public struct SMSGateway: Sendable {
             }
         return try await channel.executeThenClose { inbound, outbound in
             var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: target)
-            head.headers.add(name: "Host", value: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+            // The port only when it is not the scheme's own (RFC 9110, 7.2).
+            let bracketed = host.contains(":") ? "[\(host)]" : host
+            head.headers.add(
+                name: "Host",
+                value: port == (sslContext == nil ? 80 : 443) ? bracketed : "\(bracketed):\(port)"
+            )
             head.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")
             head.headers.add(name: "Content-Length", value: String(body.count))
             head.headers.add(name: "Accept", value: "application/json")

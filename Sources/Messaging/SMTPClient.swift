@@ -116,7 +116,7 @@ public struct SMTPClient: Sendable {
             throw SMTPError.configuration("the sender's address cannot be written in an SMTP command")
         }
         let (host, sslContext, security) = (server.host, sslContext, server.security)
-        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
+        let name = serverName(host)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: host, port: server.port) { channel in
@@ -191,17 +191,6 @@ public struct SMTPClient: Sendable {
             _ = try? await session.command("QUIT", step: "QUIT", 221)
         }
     }
-}
-
-/// A TLS client's context that checks the server's certificate against the system's authorities,
-/// or only against `pem` (a city's own authority). Closing waits at most a second for the
-/// server's own close (NIOSSL waits five by default), so a deadline that cut a silent server off
-/// is kept.
-func clientTLS(trusting pem: String?) throws -> NIOSSLContext {
-    var configuration = TLSConfiguration.makeClientConfiguration()
-    if let pem { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))) }
-    configuration.shutdownTimeout = .seconds(1)
-    return try NIOSSLContext(configuration: configuration)
 }
 
 /// One reply of the server: its code and its lines' text.

@@ -21,7 +21,7 @@ public func messageChannels(
     }
     if let sms = try SMSGateway.configured(configuration) {
         channels.append(sms.channel(database: database))
-        logger.info("SMS go through the gateway", metadata: ["host": "\(sms.host)"])
+        logger.info("SMS goes through the aggregator's API", metadata: ["host": "\(sms.host)"])
     }
     for kind in ContactAddress.Kind.allCases where !channels.contains(where: { $0.kind == kind }) {
         if configuration.simulatedMessages {

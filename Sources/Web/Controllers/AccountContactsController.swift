@@ -252,8 +252,9 @@ struct AccountContactsController {
                 "a confirmation code could not be sent",
                 metadata: [
                     "channel": .string(address.kind.rawValue),
-                    // The SMTP client's errors name the step and the reply code, nothing of the message.
-                    "error": .string(error is SMTPError ? "\(error)" : "\(type(of: error))"),
+                    // The gateways' errors name the step, the reply code or the API's code, nothing
+                    // of the message.
+                    "error": .string(error is SMTPError || error is SMSError ? "\(error)" : "\(type(of: error))"),
                 ]
             )
             throw CodeNotSent()

@@ -4,9 +4,12 @@ POST /service/message/sendsmsmessage?output=json&api=v1&apiKey=KEY with a form (
 from, params[validity]), reads the query and the form with Python's own parsers, writes each
 accepted message to a JSON file in a folder and answers the API's JSON.
 
-    sms-test-gateway.py FOLDER --key KEY [--tls CERT KEY] [--refuse N CODE] [--http STATUS] [--silent]
+    sms-test-gateway.py FOLDER --key KEY [--tls CERT KEY] [--refuse N CODE] [--refuse-number DIGITS]
+                       [--http STATUS] [--silent]
 
 --refuse answers the first N requests with the API's CODE (30: too many requests);
+--refuse-number refuses that recipient as invalid (code 1), as an aggregator does a number it
+will not take;
 --http answers every request with that HTTP status and a page that is not the API's JSON;
 --silent takes requests and never answers.
 
@@ -32,6 +35,7 @@ def main():
     parser.add_argument("--key", required=True)
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--refuse", nargs=2, type=int, metavar=("N", "CODE"))
+    parser.add_argument("--refuse-number")
     parser.add_argument("--http", type=int)
     parser.add_argument("--silent", action="store_true")
     arguments = parser.parse_args()
@@ -84,7 +88,12 @@ def main():
             text = form.get("text", [""])[0]
             errors = {}
             # The account sends to Kazakh mobile numbers only.
-            if not recipient.isdigit() or len(recipient) != 11 or not recipient.startswith("77"):
+            if (
+                not recipient.isdigit()
+                or len(recipient) != 11
+                or not recipient.startswith("77")
+                or recipient == arguments.refuse_number
+            ):
                 errors["recipient"] = "%s is not a Kazakh mobile number" % recipient
             if not text:
                 errors["text"] = "the text is empty"

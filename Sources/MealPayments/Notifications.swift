@@ -317,7 +317,18 @@ public enum MealOutbox {
                             reference: reference(channel.kind.rawValue),
                             job: message.jobID
                         )
-                        try await channel.send(message, tenantID: tenantID)
+                        do {
+                            try await channel.send(message, tenantID: tenantID)
+                        } catch let refusal as any GatewayRefusal where refusal.refusesAddress {
+                            // Refused for good: sending again cannot help. Nothing more goes there
+                            // until its owner confirms it again, their account page says why, and
+                            // the job's other messages are not held up by it.
+                            try await contacts.refuse(address, userID: user, tenantID: tenantID)
+                            contacts.database.logger.warning(
+                                "a gateway refused an address for good: messages to it stop until it is confirmed again",
+                                metadata: ["channel": .string(channel.kind.rawValue), "error": .string("\(refusal)")]
+                            )
+                        }
                     }
                 }
                 try await group.waitForAll()

@@ -222,3 +222,15 @@ public enum SMSError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension SMSError: GatewayRefusal {
+    /// The API found the recipient invalid (code 1 naming it), or the number is not one.
+    public var refusesAddress: Bool {
+        switch self {
+        case .refused(1, let fields):
+            fields?.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "recipient" } == true
+        case .number: true
+        default: false
+        }
+    }
+}

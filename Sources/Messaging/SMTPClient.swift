@@ -78,6 +78,21 @@ public enum SMTPError: Error, CustomStringConvertible, Equatable {
         if case .refused(_, let code, _) = self { return (400..<500).contains(code) }
         return false
     }
+
+    /// How ``refused(step:code:status:)`` names the recipient's step.
+    public static let recipientStep = "the recipient (RCPT TO)"
+}
+
+extension SMTPError: GatewayRefusal {
+    /// A 5xx reply to the recipient (no such mailbox, RFC 5321 4.2.2), or an address this
+    /// server cannot take.
+    public var refusesAddress: Bool {
+        switch self {
+        case .refused(Self.recipientStep, let code, _): (500..<600).contains(code)
+        case .address: true
+        default: false
+        }
+    }
 }
 
 /// Hands messages to an SMTP server (RFC 5321), one connection per message: EHLO, STARTTLS and
@@ -176,7 +191,7 @@ public struct SMTPClient: Sendable {
                 step: "the sender (MAIL FROM)",
                 250
             )
-            try await session.command("RCPT TO:<\(to)>", step: "the recipient (RCPT TO)", 250, 251)
+            try await session.command("RCPT TO:<\(to)>", step: SMTPError.recipientStep, 250, 251)
             try await session.command("DATA", step: "DATA", 354)
             let text = message.rendered(at: date, to: to, from: from)
             // Dot-stuffing (RFC 5321, 4.5.2): a line that starts with "." gets another. The body is

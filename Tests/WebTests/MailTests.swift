@@ -102,6 +102,20 @@ struct MailTests {
         let refusal = await #expect(throws: SMTPError.self) { try await wrong.send(message) }
         #expect(refusal?.description == "the mail server refused the sign-in (AUTH PLAIN) with 535 (5.7.8)")
         #expect(refusal?.description.contains("wrong") == false)
+        #expect(refusal?.refusesAddress == false)
+        // A mailbox that does not exist: the address refused for good, by the recipient's step.
+        let right = try SMTPClient(
+            server: SMTPServer(
+                url: "smtps://adal-mail:right@localhost:\(server.port)",
+                trustedCertificates: server.certificate
+            ),
+            heloName: "astana.gov.kz"
+        )
+        var toNobody = message
+        toNobody.to = "nobody@mail.kz"
+        let nobody = await #expect(throws: SMTPError.self) { try await right.send(toNobody) }
+        #expect(nobody == .refused(step: SMTPError.recipientStep, code: 550, status: "5.1.1"))
+        #expect(nobody?.refusesAddress == true)
         // The system's authorities do not vouch for the test server's own certificate.
         let untrusting = try SMTPClient(
             server: SMTPServer(url: "smtps://adal-mail:right@localhost:\(server.port)"),

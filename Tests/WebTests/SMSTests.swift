@@ -80,6 +80,7 @@ struct SMSTests {
         }
         try await gateway.send("Adal", to: "+77011234567")
         #expect(try peer.received(Received.self).count == 1)
+        #expect(SMSError.refused(code: 30, detail: nil).refusesAddress == false)
         let wrongKey = await #expect(throws: SMSError.refused(code: 8, detail: nil)) {
             try await Self.client(peer, key: "wrong-key-9").send("Adal", to: "+77011234567")
         }
@@ -96,6 +97,7 @@ struct SMSTests {
             try await gateway.send("Adal", to: "+4915112345678")
         }
         #expect(foreign?.description == "the SMS gateway found the message invalid (code 1: recipient)")
+        #expect(foreign?.refusesAddress == true && wrongKey?.refusesAddress == false)
         #expect(try peer.received(Received.self).count == 1)
 
         // A page instead of the API's answer; a gateway that never answers; a certificate not trusted.
@@ -177,6 +179,74 @@ struct SMSTests {
             let alert = try #require(alerts.first)
             #expect(alert.form["recipient"] == ["77011234567"] && alert.form["params[validity]"] == ["1440"])
             #expect(try await fixture.keptMessages(channel: "sms", address: "+77011234567", fromJob: true) == 1)
+        }
+    }
+
+    @Test(
+        "a number the gateway refuses for good: the alert's job is done, nothing more goes there, its owner is told, and confirming it again restores it"
+    )
+    func refusedNumber() async throws {
+        let peer = try await Self.gateway(key: "city-key", ["--refuse-number", "77011234567"])
+        defer { peer.stop() }
+        let (port, certificate) = (peer.port, peer.certificate)
+        let configure: @Sendable (inout AppConfiguration) -> Void = {
+            $0.smsURL = "https://localhost:\(port)"
+            $0.smsAPIKey = "city-key"
+            $0.smsTrustedCertificates = certificate
+            $0.simulatedMessages = false
+        }
+        try await WebFixture.with(configure: configure) { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.queueAlert()
+            let runner = city.mealJobRunner(channels: fixture.dependencies.notificationChannels)
+            _ = try await runner.runDueJobs()
+            // Done at the first attempt: no retry for an address that cannot take it.
+            let owner = fixture.databases.owner
+            let waiting = try await owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT count(*) FROM jobs WHERE kind = 'outbox' AND status <> 'done'",
+                    logger: owner.logger
+                ).collect().first?.decode(Int64.self)
+            }
+            #expect(waiting == 0)
+            #expect(try peer.received(Received.self).isEmpty)
+            #expect(try await fixture.keptMessages(channel: "sms") == 0)
+            let contacts = fixture.dependencies.contacts
+            let mother = try await fixture.dependencies.account("mother", tenant: fixture.astana, role: .parent)
+            #expect(try await contacts.confirmed(userID: mother, tenantID: fixture.astana.id)[.sms] == nil)
+            // Its owner reads why on their account page, in their language, and in the API.
+            var browser = Browser(client: client)
+            try await browser.signIn("astana", login: "mother")
+            let page = try await browser.get("/astana/account?lang=en")
+            let today = Day.today()
+            let shown = String(format: "%02d.%02d.%04d", today.day, today.month, today.year)
+            #expect(
+                page.main.contains("The gateway refused +7 701 123 45 67 on \(shown): no messages go there."),
+                "\(page.main)"
+            )
+            let alertsPage = try await browser.get("/astana/meals/pupils/\(city.pupil)?lang=en")
+            #expect(alertsPage.main.contains("Alerts reach you only on these pages"), "\(alertsPage.main)")
+            // Confirmed again (once the owner has made the number work), messages go there again.
+            let number = try ContactAddress("+7 701 123 45 67", kind: .sms, field: "sms")
+            let later = Date().addingTimeInterval(ContactBook.codeInterval + 1)
+            guard
+                case .code(let code) = try await contacts.propose(
+                    number,
+                    userID: mother,
+                    tenantID: fixture.astana.id,
+                    now: later
+                )
+            else {
+                Issue.record("the refused number counted as confirmed")
+                return
+            }
+            try await contacts.confirm(.sms, code: code, userID: mother, tenantID: fixture.astana.id, now: later)
+            #expect(try await contacts.confirmed(userID: mother, tenantID: fixture.astana.id)[.sms] == number)
+            #expect(
+                try await contacts.contacts(userID: mother, tenantID: fixture.astana.id).allSatisfy {
+                    $0.refused == nil
+                }
+            )
         }
     }
 }

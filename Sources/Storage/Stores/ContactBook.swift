@@ -39,11 +39,19 @@ public struct ContactBook: Sendable {
         public let confirmed: ContactAddress?
         /// A new address waiting for its code, while the code lasts.
         public let pending: ContactAddress?
+        /// When a gateway refused the confirmed address for good: nothing goes there since.
+        public let refused: Date?
 
-        public init(kind: ContactAddress.Kind, confirmed: ContactAddress?, pending: ContactAddress?) {
+        public init(
+            kind: ContactAddress.Kind,
+            confirmed: ContactAddress?,
+            pending: ContactAddress?,
+            refused: Date? = nil
+        ) {
             self.kind = kind
             self.confirmed = confirmed
             self.pending = pending
+            self.refused = refused
         }
     }
 
@@ -68,17 +76,18 @@ public struct ContactBook: Sendable {
         let logger = database.logger
         let kind = address.kind.rawValue
         return try await database.withTenant(tenantID) { connection in
-            var stored: (address: String?, sentAt: Date?, sent: Int, since: Date?)?
+            var stored: (address: String?, sentAt: Date?, sent: Int, since: Date?, refused: Bool)?
             for try await row in try await connection.query(
                 """
-                SELECT address, code_sent_at, codes_sent, codes_since FROM user_contacts
+                SELECT address, code_sent_at, codes_sent, codes_since, refused_at IS NOT NULL FROM user_contacts
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND channel = \(kind) FOR UPDATE
                 """,
                 logger: logger
-            ).decode((String?, Date?, Int, Date?).self) {
-                stored = (row.0, row.1, row.2, row.3)
+            ).decode((String?, Date?, Int, Date?, Bool).self) {
+                stored = (row.0, row.1, row.2, row.3, row.4)
             }
-            if let stored, stored.address == address.text {
+            // The confirmed address, unless a gateway refused it: that one is confirmed again.
+            if let stored, stored.address == address.text, !stored.refused {
                 try await connection.run(
                     """
                     UPDATE user_contacts SET pending = NULL, code_sha256 = NULL, code_expires_at = NULL,
@@ -172,7 +181,7 @@ public struct ContactBook: Sendable {
             try await connection.run(
                 """
                 UPDATE user_contacts SET address = pending, confirmed_at = \(now), pending = NULL,
-                    code_sha256 = NULL, code_expires_at = NULL, code_tries = 0
+                    code_sha256 = NULL, code_expires_at = NULL, code_tries = 0, refused_at = NULL
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND channel = \(kind.rawValue)
                 """,
                 logger: logger
@@ -190,7 +199,7 @@ public struct ContactBook: Sendable {
             try await connection.run(
                 """
                 UPDATE user_contacts SET address = NULL, confirmed_at = NULL, pending = NULL, code_sha256 = NULL,
-                    code_expires_at = NULL, code_tries = 0
+                    code_expires_at = NULL, code_tries = 0, refused_at = NULL
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND channel = \(kind.rawValue)
                 """,
                 logger: logger
@@ -202,15 +211,15 @@ public struct ContactBook: Sendable {
     public func contacts(userID: UUID, tenantID: UUID, now: Date = Date()) async throws -> [Contact] {
         let logger = database.logger
         let rows = try await database.withTenant(tenantID) { connection in
-            var found: [String: (String?, String?)] = [:]
-            for try await (kind, address, pending, expires) in try await connection.query(
+            var found: [String: (String?, String?, Date?)] = [:]
+            for try await (kind, address, pending, expires, refused) in try await connection.query(
                 """
-                SELECT channel, address, pending, code_expires_at FROM user_contacts
+                SELECT channel, address, pending, code_expires_at, refused_at FROM user_contacts
                 WHERE tenant_id = \(tenantID) AND user_id = \(userID)
                 """,
                 logger: logger
-            ).decode((String, String?, String?, Date?).self) {
-                found[kind] = (address, expires.map { now < $0 } == true ? pending : nil)
+            ).decode((String, String?, String?, Date?, Date?).self) {
+                found[kind] = (address, expires.map { now < $0 } == true ? pending : nil, refused)
             }
             return found
         }
@@ -219,15 +228,36 @@ public struct ContactBook: Sendable {
             return Contact(
                 kind: kind,
                 confirmed: row?.0.map { ContactAddress(stored: $0, kind: kind) },
-                pending: row?.1.map { ContactAddress(stored: $0, kind: kind) }
+                pending: row?.1.map { ContactAddress(stored: $0, kind: kind) },
+                refused: row?.2
             )
         }
     }
 
-    /// The user's confirmed addresses, by kind: where messages to them go.
+    /// The user's confirmed addresses, by kind: where messages to them go (none that a gateway
+    /// refused).
     public func confirmed(userID: UUID, tenantID: UUID) async throws -> [ContactAddress.Kind: ContactAddress] {
         try await contacts(userID: userID, tenantID: tenantID).reduce(into: [:]) { found, contact in
-            if let address = contact.confirmed { found[contact.kind] = address }
+            if let address = contact.confirmed, contact.refused == nil { found[contact.kind] = address }
+        }
+    }
+
+    /// Marks `address`, the user's confirmed one of its kind, as refused by its gateway for good:
+    /// nothing goes there until it is confirmed again. Nothing happens if the confirmed address
+    /// changed meanwhile. True when it was marked now.
+    @discardableResult
+    public func refuse(_ address: ContactAddress, userID: UUID, tenantID: UUID) async throws -> Bool {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            try await connection.query(
+                """
+                UPDATE user_contacts SET refused_at = now()
+                WHERE tenant_id = \(tenantID) AND user_id = \(userID) AND channel = \(address.kind.rawValue)
+                    AND address = \(address.text) AND refused_at IS NULL
+                RETURNING 1
+                """,
+                logger: logger
+            ).collect().isEmpty == false
         }
     }
 

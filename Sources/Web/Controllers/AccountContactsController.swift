@@ -37,6 +37,8 @@ struct AccountContactsController {
         var offered: Bool
         var confirmed: String?
         var pending: String?
+        /// When a gateway refused the confirmed address for good (nothing goes there since).
+        var refused: String? = nil
     }
 
     struct ContactsAnswer: ResponseEncodable {
@@ -53,7 +55,8 @@ struct AccountContactsController {
                     kind: $0.kind.rawValue,
                     offered: dependencies.channel($0.kind) != nil,
                     confirmed: $0.confirmed?.text,
-                    pending: $0.pending?.text
+                    pending: $0.pending?.text,
+                    refused: $0.refused?.iso8601Text
                 )
             }
         )
@@ -330,6 +333,19 @@ struct AccountContactsController {
                 "offered": channel != nil,
                 "notOffered": locales.text("contacts_not_offered_" + contact.kind.rawValue, context.language),
                 "simulated": channel?.simulated == true,
+                // A gateway refused the confirmed address for good: said, with the day.
+                "refused": PageRenderer.optional(
+                    contact.confirmed.flatMap { address in contact.refused.map { (address, $0) } }.map {
+                        address,
+                        date in
+                        let day = Day.today(date)
+                        return locales.text(
+                            "contacts_refused",
+                            context.language,
+                            figures: [shown(address), String(format: "%02d.%02d.%04d", day.day, day.month, day.year)]
+                        )
+                    }
+                ),
                 "label": locales.text("contacts_" + contact.kind.rawValue, context.language),
                 "inputType": contact.kind == .email ? "email" : "tel",
                 "autocomplete": contact.kind == .email ? "email" : "tel",

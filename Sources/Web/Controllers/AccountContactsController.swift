@@ -260,10 +260,18 @@ struct AccountContactsController {
                     "error": .string(error is SMTPError || error is SMSError ? "\(error)" : "\(type(of: error))"),
                 ]
             )
+            // Refused for good (no such mailbox, a number the aggregator will not take): trying
+            // again in a minute cannot help, so the form says to check the address.
+            if let refusal = error as? any GatewayRefusal, refusal.refusesAddress {
+                throw AdalError.invalidField(field: "address", reason: Self.gatewayRefused)
+            }
             throw CodeNotSent()
         }
         return channel.simulated ? .simulated(code: code) : .sent
     }
+
+    /// Why an address is refused when its gateway would not take the code for it.
+    static let gatewayRefused = "the gateway refused this address: check it, or give another"
 
     /// Why an address of `kind` is refused on a server without its gateway.
     static func notOffered(_ kind: ContactAddress.Kind) -> String {
@@ -304,6 +312,7 @@ struct AccountContactsController {
             ContactBook.codeShape: "contact_code_shape", ContactBook.noCodeWaiting: "contact_no_code",
             ContactBook.codeExpired: "contact_code_expired", ContactBook.codeSpent: "contact_code_spent",
             notOffered(.email): "contacts_not_offered_email", notOffered(.sms): "contacts_not_offered_sms",
+            gatewayRefused: "contact_gateway_refused",
         ]
         if let key = keys[reason] { return (key, []) }
         for left in 1..<ContactBook.codeTries where reason == ContactBook.wrongCode(triesLeft: left) {

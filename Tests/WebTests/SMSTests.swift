@@ -179,6 +179,10 @@ struct SMSTests {
             let alert = try #require(alerts.first)
             #expect(alert.form["recipient"] == ["77011234567"] && alert.form["params[validity]"] == ["1440"])
             #expect(try await fixture.keptMessages(channel: "sms", address: "+77011234567", fromJob: true) == 1)
+            // The operators see what the gateway took: the code and the alert.
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [:], body: nil).text
+            #expect(metrics.contains(#"adal_messages_total{channel="sms",outcome="sent"} 2"#), "\(metrics)")
+            #expect(metrics.contains(#"adal_message_gateway_duration_seconds_count{channel="sms"} 2"#))
         }
     }
 
@@ -238,6 +242,9 @@ struct SMSTests {
             )
             #expect(again.status == .unprocessableContent)
             #expect(again.main.contains("Шлюз отклонил этот адрес: проверьте его или укажите другой."), "\(again.main)")
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [:], body: nil).text
+            #expect(metrics.contains(#"adal_messages_total{channel="sms",outcome="refused"} 2"#), "\(metrics)")
+            #expect(!metrics.contains(#"adal_messages_total{channel="sms",outcome="sent"}"#))
             let alertsPage = try await browser.get("/astana/meals/pupils/\(city.pupil)?lang=en")
             #expect(alertsPage.main.contains("Alerts reach you only on these pages"), "\(alertsPage.main)")
             // Confirmed again (once the owner has made the number work), messages go there again.

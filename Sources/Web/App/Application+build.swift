@@ -120,6 +120,7 @@ public func buildDependencies(
     dependencies.notificationChannels = try messageChannels(
         configuration: configuration,
         database: database,
+        metrics: metrics,
         logger: logger
     )
     return dependencies

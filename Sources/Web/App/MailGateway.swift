@@ -2,6 +2,7 @@ import Core
 import Foundation
 import MealPayments
 import Messaging
+import Prometheus
 import Storage
 
 /// Email through the city's SMTP server (`ADAL_SMTP_URL`, `ADAL_MAIL_FROM`): each message as a
@@ -29,11 +30,16 @@ public struct MailGateway: Sendable {
         return MailGateway(client: try SMTPClient(server: server, heloName: helo), from: from)
     }
 
-    /// The email channel: this gateway behind the record that keeps each message once.
-    public func channel(database: Database) -> RecordedChannel {
-        RecordedChannel(kind: .email, database: database) { message in
-            try await send(message.text, to: message.address.text, reference: message.reference)
-        }
+    /// The email channel: this gateway behind the record that keeps each message once, each
+    /// hand-over counted in `metrics` (``countedGateway(_:metrics:_:)``).
+    public func channel(database: Database, metrics: PrometheusCollectorRegistry) -> RecordedChannel {
+        RecordedChannel(
+            kind: .email,
+            database: database,
+            gateway: countedGateway(.email, metrics: metrics) { message in
+                try await send(message.text, to: message.address.text, reference: message.reference)
+            }
+        )
     }
 
     /// Sends `text` to `address` as an email whose `Message-ID` carries `reference`.

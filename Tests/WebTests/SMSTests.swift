@@ -3,6 +3,7 @@ import Foundation
 import MealPayments
 import Messaging
 import PostgresNIO
+import Prometheus
 import Storage
 import Testing
 
@@ -269,5 +270,31 @@ struct SMSTests {
                 }
             )
         }
+    }
+
+    @Test("each hand-over is counted by its outcome: sent, refused for good, or failed and retried")
+    func counted() async throws {
+        let metrics = PrometheusCollectorRegistry()
+        let message = OutgoingMessage(
+            text: "Adal",
+            user: UUID(),
+            address: try ContactAddress("+77011234567", kind: .sms, field: "sms"),
+            reference: UUID()
+        )
+        for error in [nil, SMSError.refused(code: 1, detail: "recipient"), SMSError.refused(code: 30, detail: nil)] {
+            let gateway = countedGateway(.sms, metrics: metrics) { _ in if let error { throw error } }
+            if let error {
+                await #expect(throws: error) { try await gateway(message) }
+            } else {
+                try await gateway(message)
+            }
+        }
+        var buffer: [UInt8] = []
+        metrics.emit(into: &buffer)
+        let text = String(decoding: buffer, as: UTF8.self)
+        for outcome in ["sent", "refused", "failed"] {
+            #expect(text.contains(#"adal_messages_total{channel="sms",outcome="\#(outcome)"} 1"#), "\(text)")
+        }
+        #expect(text.contains(#"adal_message_gateway_duration_seconds_count{channel="sms"} 3"#))
     }
 }

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""An SMS aggregator's HTTP API for the tests, shaped as Mobizon's send method: it takes
-POST /service/message/sendsmsmessage?output=json&api=v1&apiKey=KEY with a form (recipient, text,
-from, params[validity]), reads the query and the form with Python's own parsers, writes each
-accepted message to a JSON file in a folder and answers the API's JSON.
+"""An SMS aggregator's HTTP API for the tests, shaped as Mobizon's send and status methods: it
+takes POST /service/message/sendsmsmessage?output=json&api=v1&apiKey=KEY with a form (recipient,
+text, from, params[validity]), reads the query and the form with Python's own parsers, writes
+each accepted message to a JSON file in a folder and answers the API's JSON. POST
+/service/message/getsmsstatus (same query) with a form of ids[] (at most 100) answers each
+message it took with its delivery status, and writes the question to a .question file.
 
     sms-test-gateway.py FOLDER --key KEY [--tls CERT KEY] [--refuse N CODE] [--refuse-number DIGITS]
-                       [--http STATUS] [--silent]
+                       [--report DIGITS STATUS]... [--http STATUS] [--silent]
 
 --refuse answers the first N requests with the API's CODE (30: too many requests);
 --refuse-number refuses that recipient as invalid (code 1), as an aggregator does a number it
 will not take;
+--report gives messages to numbers ending in DIGITS that status (UNDELIV, ACCEPTD, ...), as
+does FOLDER/reports.json ({"DIGITS": "STATUS"}, read at each question, before --report); the
+others are DELIVRD;
 --http answers every request with that HTTP status and a page that is not the API's JSON;
 --silent takes requests and never answers.
 
@@ -36,11 +41,31 @@ def main():
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--refuse", nargs=2, type=int, metavar=("N", "CODE"))
     parser.add_argument("--refuse-number")
+    parser.add_argument("--report", nargs=2, action="append", default=[], metavar=("DIGITS", "STATUS"))
     parser.add_argument("--http", type=int)
     parser.add_argument("--silent", action="store_true")
     arguments = parser.parse_args()
     lock = threading.Lock()
-    state = {"requests": 0, "messages": 0}
+    state = {"requests": 0, "messages": 0, "recipients": {}}
+
+    def write(record, suffix):
+        path = os.path.join(arguments.folder, "%020d%s" % (time.time_ns(), suffix))
+        with open(path + ".part", "w", encoding="utf-8") as file:
+            json.dump(record, file, ensure_ascii=False)
+        os.rename(path + ".part", path)
+
+    def status(recipient):
+        # FOLDER/reports.json, when there, stands before --report: a test changes its mind.
+        rules = list(arguments.report)
+        try:
+            with open(os.path.join(arguments.folder, "reports.json"), encoding="utf-8") as file:
+                rules = list(json.load(file).items()) + rules
+        except FileNotFoundError:
+            pass
+        for digits, answer in rules:
+            if recipient.endswith(digits):
+                return answer
+        return "DELIVRD"
 
     class Gateway(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -73,7 +98,8 @@ def main():
                 return self.answer(arguments.http, b"<html>Service Unavailable</html>", "text/html")
             url = urllib.parse.urlsplit(self.path)
             query = urllib.parse.parse_qs(url.query, strict_parsing=True)
-            if url.path.lower() != "/service/message/sendsmsmessage":
+            method = url.path.lower()
+            if method not in ("/service/message/sendsmsmessage", "/service/message/getsmsstatus"):
                 return self.api(5, "", "unknown method")
             if query.get("output") != ["json"] or query.get("api") != ["v1"]:
                 return self.api(6, "", "unknown format")
@@ -84,6 +110,20 @@ def main():
             if not self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
                 return self.api(11, "", "no form")
             form = urllib.parse.parse_qs(body.decode("utf-8", "strict"), strict_parsing=True)
+            if method == "/service/message/getsmsstatus":
+                ids = form.get("ids[]", [])
+                if not ids or len(ids) > 100:
+                    return self.api(1, {"ids": "from 1 to 100 ids"}, "validation failed")
+                write({"ids": ids}, ".question")
+                with lock:
+                    known = [(id, state["recipients"][id]) for id in ids if id in state["recipients"]]
+                return self.api(
+                    0,
+                    [
+                        {"id": id, "status": status(recipient), "segNum": "1", "startSendTs": "", "statusUpdateTs": ""}
+                        for id, recipient in known
+                    ],
+                )
             recipient = form.get("recipient", [""])[0]
             text = form.get("text", [""])[0]
             errors = {}
@@ -102,6 +142,7 @@ def main():
             with lock:
                 state["messages"] += 1
                 message_id = str(1000 + state["messages"])
+                state["recipients"][message_id] = recipient
             record = {
                 "messageId": message_id,
                 "host": self.headers.get("Host"),
@@ -109,10 +150,7 @@ def main():
                 "query": {name: values[0] for name, values in query.items()},
                 "form": {name: values for name, values in form.items()},
             }
-            path = os.path.join(arguments.folder, "%020d.json" % time.time_ns())
-            with open(path + ".part", "w", encoding="utf-8") as file:
-                json.dump(record, file, ensure_ascii=False)
-            os.rename(path + ".part", path)
+            write(record, ".json")
             self.api(0, {"campaignId": "77", "messageId": message_id, "status": 2})
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)

@@ -14,11 +14,15 @@ public protocol NotificationChannel: Sendable {
     var kind: ContactAddress.Kind { get }
     /// True when nothing leaves the server: the channel only stands in for a gateway.
     var simulated: Bool { get }
+    /// How to ask the channel's gateway what became of the messages it took, when it reports
+    /// delivery (``DeliveryReports``).
+    var reports: RecordedChannel.Reports? { get }
     func send(_ message: OutgoingMessage, tenantID: UUID) async throws
 }
 
 extension NotificationChannel {
     public var simulated: Bool { false }
+    public var reports: RecordedChannel.Reports? { nil }
 }
 
 /// A message for one user at one of their confirmed addresses.
@@ -62,26 +66,37 @@ public struct OutgoingMessage: Sendable {
 /// crash between the two sends it again: at least once). Without one it stands in for the
 /// gateway and keeps every message, codes included, which the tests and the demo read.
 public struct RecordedChannel: NotificationChannel {
-    public typealias Gateway = @Sendable (OutgoingMessage) async throws -> Void
+    /// Hands a message to the gateway; returns the gateway's id for it when the gateway gives
+    /// one that its delivery report can be asked for by.
+    public typealias Gateway = @Sendable (OutgoingMessage) async throws -> String?
+    /// The delivery reports of messages the gateway took, by its ids for them (at most
+    /// ``DeliveryReports/asked`` at once): the final word on each that has one.
+    public typealias Reports = @Sendable ([String]) async throws -> [String: MessageDelivery]
 
     public let kind: ContactAddress.Kind
     let database: Database
     let gateway: Gateway?
+    public let reports: Reports?
 
-    public init(kind: ContactAddress.Kind, database: Database, gateway: Gateway? = nil) {
+    public init(kind: ContactAddress.Kind, database: Database, gateway: Gateway? = nil, reports: Reports? = nil) {
         self.kind = kind
         self.database = database
         self.gateway = gateway
+        self.reports = reports
     }
 
     public var simulated: Bool { gateway == nil }
 
     public func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         let inbox = MealInbox(database: database)
+        var gatewayID: String?
         if let gateway {
-            guard message.kept else { return try await gateway(message) }
+            guard message.kept else {
+                _ = try await gateway(message)
+                return
+            }
             if try await inbox.has(message.reference, tenantID: tenantID) { return }
-            try await gateway(message)
+            gatewayID = try await gateway(message)
         }
         try await inbox.record(
             message.text,
@@ -90,6 +105,7 @@ public struct RecordedChannel: NotificationChannel {
             address: message.address.text,
             reference: message.reference,
             job: message.job,
+            gatewayID: gatewayID,
             tenantID: tenantID
         )
     }
@@ -113,14 +129,18 @@ public struct MealInbox: Sendable {
         address: String? = nil,
         reference: UUID,
         job: Int64? = nil,
+        gatewayID: String? = nil,
         tenantID: UUID
     ) async throws {
         let logger = database.logger
+        // An id the table cannot hold is not asked about: the message is kept without it.
+        let gatewayID = gatewayID.flatMap { (1...64).contains($0.count) ? $0 : nil }
         try await database.withTenant(tenantID) { connection in
             try await connection.run(
                 """
-                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message, job_id)
-                VALUES (\(tenantID), \(reference), \(user), \(channel), \(address), \(String(message.prefix(500))), \(job))
+                INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message, job_id, gateway_id)
+                VALUES (\(tenantID), \(reference), \(user), \(channel), \(address), \(String(message.prefix(500))), \(job),
+                    \(gatewayID))
                 ON CONFLICT (tenant_id, id) DO NOTHING
                 """,
                 logger: logger

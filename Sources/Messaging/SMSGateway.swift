@@ -8,7 +8,8 @@ import NIOSSL
 /// An SMS aggregator's HTTP API, Mobizon's (`https://api.mobizon.kz`, which Kazakh senders use):
 /// one message a request, `POST /service/message/sendsmsmessage?output=json&api=v1&apiKey=…`
 /// with the number, the text and the sender's registered name as a form; the answer is JSON
-/// whose `code` is 0 when the message was taken. Over TLS, the certificate checked against the
+/// whose `code` is 0 when the message was taken. What became of the messages it took is asked
+/// by their ids (`getsmsstatus`, ``deliveries(of:deadline:)``). Over TLS, the certificate checked against the
 /// system's authorities or the city's own (`trustedCertificates`); plain HTTP only to a gateway
 /// on this machine. The API key travels in the query, as the API asks, and is never logged.
 public struct SMSGateway: Sendable {
@@ -93,16 +94,80 @@ public struct SMSGateway: Sendable {
         let minutes = min(max(Int(validity.components.seconds / 60), 60), 1_440)
         var form = [("recipient", digits), ("text", text), ("params[validity]", String(minutes))]
         if let sender { form.append(("from", sender)) }
+        let data = try await call("sendsmsmessage", form: form, deadline: deadline) as? [String: Any]
+        guard let id = Self.identifier(data?["messageId"]) else {
+            throw SMSError.protocolViolation("the answer names no messageId")
+        }
+        return id
+    }
+
+    /// Most messages asked about in one request, as the API allows.
+    public static let maximumAsked = 100
+
+    /// The delivery reports of messages this gateway took, by the ids ``send(_:to:validity:deadline:)``
+    /// returned (at most ``maximumAsked``): the final word on each that has one. A message still
+    /// on its way (new, queued, handed to the operator) or unknown to the gateway is left out.
+    public func deliveries(
+        of ids: [String],
+        deadline: Duration = .seconds(30)
+    ) async throws -> [String: MessageDelivery] {
+        guard !ids.isEmpty else { return [:] }
+        guard ids.count <= Self.maximumAsked else {
+            throw SMSError.protocolViolation("at most \(Self.maximumAsked) messages are asked about at once")
+        }
+        let data = try await call("getsmsstatus", form: ids.map { ("ids[]", $0) }, deadline: deadline)
+        guard let reports = data as? [[String: Any]] else {
+            throw SMSError.protocolViolation("the answer lists no statuses")
+        }
+        let asked = Set(ids)
+        var deliveries: [String: MessageDelivery] = [:]
+        for report in reports {
+            guard let id = Self.identifier(report["id"]), asked.contains(id),
+                let status = report["status"] as? String, let delivery = Self.delivery(status)
+            else { continue }
+            deliveries[id] = delivery
+        }
+        return deliveries
+    }
+
+    /// The API's final statuses (SMPP's names); the others — `NEW`, `ENQUEUD`, `ACCEPTD` — and
+    /// any it may add are not final.
+    static func delivery(_ status: String) -> MessageDelivery? {
+        switch status.uppercased() {
+        case "DELIVRD": .delivered
+        case "PDLIVRD": .partial
+        case "UNDELIV", "DELETED": .undelivered
+        case "EXPIRED": .expired
+        case "REJECTD": .rejected
+        default: nil
+        }
+    }
+
+    /// A message id as the API writes it: a string or a number.
+    static func identifier(_ value: Any?) -> String? {
+        let text: String? =
+            switch value {
+            case let id as String: id
+            case let id as Int: String(id)
+            default: nil
+            }
+        guard let text, (1...64).contains(text.count), text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 })
+        else { return nil }
+        return text
+    }
+
+    /// The API's `method` with `form`: the answer's `data` when its `code` is 0, else the refusal.
+    private func call(_ method: String, form: [(String, String)], deadline: Duration) async throws -> Any? {
         let body = form.map { Self.formEncoded($0) + "=" + Self.formEncoded($1) }.joined(separator: "&")
-        let target = "/service/message/sendsmsmessage?output=json&api=v1&apiKey=" + Self.formEncoded(apiKey)
+        let target = "/service/message/\(method)?output=json&api=v1&apiKey=" + Self.formEncoded(apiKey)
         guard let answer = try await result(within: deadline, { try await post(target, body: Array(body.utf8)) }) else {
             throw SMSError.protocolViolation("no answer within \(deadline.components.seconds) s")
         }
-        return try Self.messageID(status: answer.status, body: answer.body)
+        return try Self.data(status: answer.status, body: answer.body)
     }
 
-    /// The message's id from the gateway's answer, or the refusal it states.
-    static func messageID(status: Int, body: [UInt8]) throws(SMSError) -> String {
+    /// The `data` of the gateway's answer, or the refusal it states.
+    static func data(status: Int, body: [UInt8]) throws(SMSError) -> Any? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
             let code = object["code"] as? Int
         else {
@@ -119,12 +184,7 @@ public struct SMSGateway: Sendable {
             }
             throw .refused(code: code, detail: detail)
         }
-        let data = object["data"] as? [String: Any]
-        switch data?["messageId"] {
-        case let id as String: return id
-        case let id as Int: return String(id)
-        default: throw .protocolViolation("the answer names no messageId")
-        }
+        return object["data"]
     }
 
     /// One HTTP/1.1 request on a connection of its own; the status and at most

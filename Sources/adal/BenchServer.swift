@@ -222,6 +222,7 @@ struct SlowGateway: NotificationChannel {
 
     var kind: ContactAddress.Kind { wrapped.kind }
     var simulated: Bool { wrapped.simulated }
+    var reports: RecordedChannel.Reports? { wrapped.reports }
 
     func send(_ message: OutgoingMessage, tenantID: UUID) async throws {
         try await Task.sleep(for: delay)

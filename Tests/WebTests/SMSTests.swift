@@ -28,6 +28,18 @@ struct SMSTests {
         }
     }
 
+    /// A server whose SMS go through `peer` (key `city-key`), and nothing simulated.
+    static func server(_ peer: TestPeer, sender: String? = nil) -> @Sendable (inout AppConfiguration) -> Void {
+        let (port, certificate) = (peer.port, peer.certificate)
+        return {
+            $0.smsURL = "https://localhost:\(port)"
+            $0.smsAPIKey = "city-key"
+            $0.smsSender = sender
+            $0.smsTrustedCertificates = certificate
+            $0.simulatedMessages = false
+        }
+    }
+
     static func client(_ peer: TestPeer, key: String, sender: String? = "AKIMAT") throws -> SMSGateway {
         try SMSGateway(
             url: "https://localhost:\(peer.port)",
@@ -138,15 +150,7 @@ struct SMSTests {
     func serverChannel() async throws {
         let peer = try await Self.gateway(key: "city-key")
         defer { peer.stop() }
-        let (port, certificate) = (peer.port, peer.certificate)
-        let configure: @Sendable (inout AppConfiguration) -> Void = {
-            $0.smsURL = "https://localhost:\(port)"
-            $0.smsAPIKey = "city-key"
-            $0.smsSender = "ASTANA"
-            $0.smsTrustedCertificates = certificate
-            $0.simulatedMessages = false
-        }
-        try await WebFixture.with(configure: configure) { fixture, client in
+        try await WebFixture.with(configure: Self.server(peer, sender: "ASTANA")) { fixture, client in
             // Only SMS has a gateway: email is not offered.
             #expect(fixture.dependencies.notificationChannels.map(\.kind) == [.sms])
             var browser = Browser(client: client)
@@ -193,14 +197,7 @@ struct SMSTests {
     func refusedNumber() async throws {
         let peer = try await Self.gateway(key: "city-key", ["--refuse-number", "77011234567"])
         defer { peer.stop() }
-        let (port, certificate) = (peer.port, peer.certificate)
-        let configure: @Sendable (inout AppConfiguration) -> Void = {
-            $0.smsURL = "https://localhost:\(port)"
-            $0.smsAPIKey = "city-key"
-            $0.smsTrustedCertificates = certificate
-            $0.simulatedMessages = false
-        }
-        try await WebFixture.with(configure: configure) { fixture, client in
+        try await WebFixture.with(configure: Self.server(peer)) { fixture, client in
             let city = try await MealCity.make(fixture, client)
             try await city.queueAlert()
             let runner = city.mealJobRunner(channels: fixture.dependencies.notificationChannels)
@@ -282,11 +279,14 @@ struct SMSTests {
             reference: UUID()
         )
         for error in [nil, SMSError.refused(code: 1, detail: "recipient"), SMSError.refused(code: 30, detail: nil)] {
-            let gateway = countedGateway(.sms, metrics: metrics) { _ in if let error { throw error } }
+            let gateway = countedGateway(.sms, metrics: metrics) { _ in
+                if let error { throw error }
+                return "1001"
+            }
             if let error {
                 await #expect(throws: error) { try await gateway(message) }
             } else {
-                try await gateway(message)
+                #expect(try await gateway(message) == "1001")
             }
         }
         var buffer: [UInt8] = []
@@ -296,5 +296,144 @@ struct SMSTests {
             #expect(text.contains(#"adal_messages_total{channel="sms",outcome="\#(outcome)"} 1"#), "\(text)")
         }
         #expect(text.contains(#"adal_message_gateway_duration_seconds_count{channel="sms"} 3"#))
+    }
+
+    /// A question the test gateway was asked: the ids, as Python's form parser read them.
+    struct Question: Decodable, Sendable {
+        var ids: [String]
+    }
+
+    @Test("delivery reports: each final status read, the rest left out; questions bounded; refusals named")
+    func statuses() async throws {
+        let reported = [
+            "0002": "UNDELIV", "0003": "ACCEPTD", "0004": "PDLIVRD", "0005": "EXPIRED", "0006": "REJECTD",
+            "0007": "ENROUTE-SOMEDAY", "0008": "DELETED",
+        ]
+        let peer = try await Self.gateway(
+            key: "city-key",
+            reported.sorted { $0.key < $1.key }.flatMap { ["--report", $0, $1] }
+        )
+        defer { peer.stop() }
+        let gateway = try Self.client(peer, key: "city-key")
+        var ids: [String] = []
+        for last in 1...8 {
+            ids.append(try await gateway.send("Adal", to: "+7701000000\(last)"))
+        }
+        let deliveries = try await gateway.deliveries(of: ids + ["999999"])
+        #expect(
+            deliveries == [
+                ids[0]: .delivered, ids[1]: .undelivered, ids[3]: .partial, ids[4]: .expired, ids[5]: .rejected,
+                ids[7]: .undelivered,
+            ]
+        )
+        #expect(try peer.received(Question.self, suffix: ".question").map(\.ids) == [ids + ["999999"]])
+        // More than the API takes is refused before anything goes; none is nothing to ask.
+        await #expect(throws: SMSError.self) {
+            try await gateway.deliveries(of: (0...SMSGateway.maximumAsked).map(String.init))
+        }
+        #expect(try await gateway.deliveries(of: []).isEmpty)
+        #expect(try peer.received(Question.self, suffix: ".question").count == 1)
+        // A wrong key is the API's refusal, which does not repeat the key.
+        do {
+            _ = try await Self.client(peer, key: "wrong-key").deliveries(of: ids)
+            Issue.record("a wrong key was taken")
+        } catch let error as SMSError {
+            #expect(error == .refused(code: 8, detail: nil) && !error.description.contains("wrong-key"))
+        }
+        #expect(MessageDelivery.allCases.filter(\.failed) == [.undelivered, .expired, .rejected])
+    }
+
+    @Test(
+        "the server asks what became of each SMS until the gateway says, less often as it ages; an undelivered one is shown to its owner and counted"
+    )
+    func deliveriesReported() async throws {
+        let peer = try await Self.gateway(key: "city-key")
+        defer { peer.stop() }
+        try await WebFixture.with(configure: Self.server(peer)) { fixture, client in
+            let report = { (status: String) in
+                try Data(#"{"4567": "\#(status)"}"#.utf8).write(to: URL(fileURLWithPath: peer.folder + "/reports.json"))
+            }
+            let questions = { try peer.received(Question.self, suffix: ".question").map(\.ids) }
+            let city = try await MealCity.make(fixture, client)
+            try await city.queueAlert()
+            _ = try await city.mealJobRunner(channels: fixture.dependencies.notificationChannels).runDueJobs()
+            let alert = try #require(try peer.received(Received.self).last)
+            #expect(alert.form["recipient"] == ["77011234567"])
+            // A message of three days ago without a report is asked about no more.
+            let owner = fixture.databases.owner
+            try await owner.withTenant(fixture.astana.id) { connection in
+                try await connection.run(
+                    """
+                    INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message, gateway_id, sent_at)
+                    SELECT tenant_id, gen_random_uuid(), user_id, 'sms', address, 'old', 'old-1', now() - interval '3 days'
+                    FROM meal_notifications WHERE channel = 'sms'
+                    """,
+                    logger: owner.logger
+                )
+            }
+            let reports = deliveryReports(dependencies: fixture.dependencies)
+            let start = Date()
+            // On its way: asked, nothing kept, not asked again within the pass's interval.
+            try report("ACCEPTD")
+            #expect(try await reports.pass(at: start).isEmpty)
+            #expect(try questions() == [[alert.messageId]])
+            #expect(try await reports.pass(at: start.addingTimeInterval(60)).isEmpty)
+            #expect(try questions().count == 1)
+            #expect(try await reports.pass(at: start.addingTimeInterval(301)).isEmpty)
+            #expect(try questions().count == 2)
+            // Undelivered: kept once, asked about no more.
+            try report("UNDELIV")
+            #expect(try await reports.pass(at: start.addingTimeInterval(602)) == [.undelivered: 1])
+            #expect(try await reports.pass(at: start.addingTimeInterval(3_600)).isEmpty)
+            #expect(try questions() == [[alert.messageId], [alert.messageId], [alert.messageId]])
+            let kept = try await owner.withTenant(fixture.astana.id) { connection in
+                try await connection.query(
+                    "SELECT gateway_id, delivery FROM meal_notifications WHERE channel = 'sms' AND delivery IS NOT NULL",
+                    logger: owner.logger
+                ).collect().map { try $0.decode((String, String).self) }
+            }
+            #expect(kept.map(\.0) == [alert.messageId] && kept.map(\.1) == ["undelivered"])
+            // Its owner reads it on the account page, in her language; the operators count it.
+            var browser = Browser(client: client)
+            try await browser.signIn("astana", login: "mother")
+            let today = Day.today()
+            let shown = String(format: "%02d.%02d.%04d", today.day, today.month, today.year)
+            let page = try await browser.get("/astana/account?lang=en")
+            #expect(
+                page.main.contains(
+                    "The message of \(shown) to +7 701 123 45 67 did not arrive: the operator could not deliver it."
+                ),
+                "\(page.main)"
+            )
+            let russian = try await browser.get("/astana/account?lang=ru")
+            #expect(
+                russian.main.contains(
+                    "Сообщение от \(shown) на +7 701 123 45 67 не дошло: оператор не смог его доставить."
+                )
+            )
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: [:], body: nil).text
+            #expect(
+                metrics.contains(#"adal_message_deliveries_total{channel="sms",outcome="undelivered"} 1"#),
+                "\(metrics)"
+            )
+            // Another parent's page says nothing of it.
+            var other = Browser(client: client)
+            try await other.signIn("astana", login: "parent")
+            #expect(!(try await other.get("/astana/account?lang=en")).main.contains("did not arrive"))
+            // A later message that arrived ends the notice.
+            try await owner.withTenant(fixture.astana.id) { connection in
+                try await connection.run(
+                    """
+                    INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message, gateway_id,
+                        delivery, delivery_at, sent_at)
+                    SELECT tenant_id, gen_random_uuid(), user_id, 'sms', address, 'later', 'later-1', 'delivered', now(),
+                        now() + interval '1 minute'
+                    FROM meal_notifications WHERE gateway_id = \(alert.messageId)
+                    """,
+                    logger: owner.logger
+                )
+            }
+            #expect(!(try await browser.get("/astana/account?lang=en")).main.contains("did not arrive"))
+        }
     }
 }

@@ -65,9 +65,9 @@ final class TestPeer: @unchecked Sendable {
         self.port = port
     }
 
-    /// What the server took, oldest first.
-    func received<Record: Decodable>(_ type: Record.Type) throws -> [Record] {
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".json") }
+    /// What the server took, oldest first: its records of that kind (`suffix`).
+    func received<Record: Decodable>(_ type: Record.Type, suffix: String = ".json") throws -> [Record] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(suffix) }
             .sorted()
         return try files.map {
             try JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/" + $0)))

@@ -190,6 +190,7 @@ public func backgroundServices(
     return [
         sequencer, jobs, dependencies.certificateChecks, dependencies.keyRotation,
         housekeeping(configuration: configuration, database: dependencies.database),
+        deliveryReports(dependencies: dependencies),
     ]
         + (dependencies.principalListener.map { [$0] } ?? [])
 }

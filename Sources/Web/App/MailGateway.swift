@@ -36,8 +36,10 @@ public struct MailGateway: Sendable {
         RecordedChannel(
             kind: .email,
             database: database,
+            // Mail has no delivery report to ask for: a bounce would come later, as mail.
             gateway: countedGateway(.email, metrics: metrics) { message in
                 try await send(message.text, to: message.address.text, reference: message.reference)
+                return nil
             }
         )
     }

@@ -69,8 +69,9 @@ func countedGateway(
             ).recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
         }
         do {
-            try await gateway(message)
+            let id = try await gateway(message)
             outcome = "sent"
+            return id
         } catch let refusal as any GatewayRefusal where refusal.refusesAddress {
             outcome = "refused"
             throw refusal
@@ -94,9 +95,10 @@ extension SMSGateway {
         )
     }
 
-    /// The SMS channel: this gateway behind the record that keeps each message once, each
-    /// hand-over counted in `metrics`. A code lives 15 minutes, so the gateway tries it for the
-    /// shortest it allows, an hour; an alert for a day.
+    /// The SMS channel: this gateway behind the record that keeps each message once with the
+    /// gateway's id for it, each hand-over counted in `metrics`; its delivery reports asked for
+    /// by ``DeliveryReports``. A code lives 15 minutes, so the gateway tries it for the shortest
+    /// it allows, an hour; an alert for a day.
     public func channel(database: Database, metrics: PrometheusCollectorRegistry) -> RecordedChannel {
         RecordedChannel(
             kind: .sms,
@@ -107,7 +109,24 @@ extension SMSGateway {
                     to: message.address.text,
                     validity: .seconds(message.kept ? 86_400 : 3_600)
                 )
-            }
+            },
+            reports: { ids in try await deliveries(of: ids) }
         )
+    }
+}
+
+/// The server's ``DeliveryReports``, each report kept counted for the operators (`/metrics`):
+/// `adal_message_deliveries_total{channel, outcome}` — `delivered`, `partial`, `undelivered`,
+/// `expired`, `rejected`. Undelivered rising against delivered is a gateway, an operator or a
+/// sender's name in trouble before any guardian says so.
+public func deliveryReports(dependencies: AppDependencies) -> DeliveryReports {
+    let metrics = dependencies.metrics
+    return DeliveryReports(database: dependencies.database, channels: dependencies.notificationChannels) {
+        kind,
+        delivery in
+        metrics.makeCounter(
+            name: "adal_message_deliveries_total",
+            labels: [("channel", kind.rawValue), ("outcome", delivery.rawValue)]
+        ).increment()
     }
 }

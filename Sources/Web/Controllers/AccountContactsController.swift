@@ -332,6 +332,14 @@ struct AccountContactsController {
         let locales = dependencies.pages.locales
         let roles = principal.roles.sorted().map { locales.name(of: $0, context.language) }
         let path = "/\(tenant.slug)/account/contacts"
+        let undelivered = try await MealInbox(database: dependencies.database).undelivered(
+            user: principal.userID,
+            tenantID: tenant.id
+        )
+        let date = { (date: Date) in
+            let day = Day.today(date)
+            return String(format: "%02d.%02d.%04d", day.day, day.month, day.year)
+        }
         let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id).map {
             contact -> [String: Any] in
             let shown = { (address: ContactAddress) in Self.shown(address) }
@@ -346,12 +354,20 @@ struct AccountContactsController {
                 "refused": PageRenderer.optional(
                     contact.confirmed.flatMap { address in contact.refused.map { (address, $0) } }.map {
                         address,
-                        date in
-                        let day = Day.today(date)
-                        return locales.text(
-                            "contacts_refused",
+                        refusedAt in
+                        locales.text("contacts_refused", context.language, figures: [shown(address), date(refusedAt)])
+                    }
+                ),
+                // The last message to the confirmed address with a report did not reach it: its day and why.
+                "undelivered": PageRenderer.optional(
+                    undelivered.first { $0.address == contact.confirmed }.map {
+                        locales.text(
+                            "contacts_undelivered",
                             context.language,
-                            figures: [shown(address), String(format: "%02d.%02d.%04d", day.day, day.month, day.year)]
+                            figures: [
+                                shown($0.address), date($0.sentAt),
+                                locales.text("delivery_" + $0.delivery.rawValue, context.language),
+                            ]
                         )
                     }
                 ),

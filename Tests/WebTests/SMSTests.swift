@@ -416,6 +416,13 @@ struct SMSTests {
                 metrics.contains(#"adal_message_deliveries_total{channel="sms",outcome="undelivered"} 1"#),
                 "\(metrics)"
             )
+            // The API says it too.
+            let listed = try await client.api(.get, "/api/astana/account/contacts", token: city.parent)
+            let answer = try JSONSerialization.jsonObject(with: Data(listed.text.utf8)) as? [String: Any]
+            let sms = (answer?["contacts"] as? [[String: Any]])?.first { $0["kind"] as? String == "sms" }
+            let undelivered = sms?["undelivered"] as? [String: Any]
+            #expect(undelivered?["outcome"] as? String == "undelivered", "\(listed.text)")
+            #expect((undelivered?["sentAt"] as? String)?.hasPrefix(String(format: "%04d-", today.year)) == true)
             // Another parent's page says nothing of it.
             var other = Browser(client: client)
             try await other.signIn("astana", login: "parent")

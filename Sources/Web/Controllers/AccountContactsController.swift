@@ -39,6 +39,15 @@ struct AccountContactsController {
         var pending: String?
         /// When a gateway refused the confirmed address for good (nothing goes there since).
         var refused: String? = nil
+        /// The last message to the confirmed address with a delivery report since it was
+        /// confirmed, when it did not arrive.
+        var undelivered: UndeliveredAnswer? = nil
+    }
+
+    struct UndeliveredAnswer: ResponseEncodable {
+        var sentAt: String
+        /// `undelivered`, `expired` or `rejected`.
+        var outcome: String
     }
 
     struct ContactsAnswer: ResponseEncodable {
@@ -49,14 +58,21 @@ struct AccountContactsController {
     @Sendable func list(request: Request, context: AppRequestContext) async throws -> ContactsAnswer {
         let (tenant, principal) = try (context.requireTenant(), context.requirePrincipal())
         let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id)
+        let undelivered = try await MealInbox(database: dependencies.database).undelivered(
+            user: principal.userID,
+            tenantID: tenant.id
+        )
         return ContactsAnswer(
-            contacts: contacts.map {
+            contacts: contacts.map { contact in
                 ContactAnswer(
-                    kind: $0.kind.rawValue,
-                    offered: dependencies.channel($0.kind) != nil,
-                    confirmed: $0.confirmed?.text,
-                    pending: $0.pending?.text,
-                    refused: $0.refused?.iso8601Text
+                    kind: contact.kind.rawValue,
+                    offered: dependencies.channel(contact.kind) != nil,
+                    confirmed: contact.confirmed?.text,
+                    pending: contact.pending?.text,
+                    refused: contact.refused?.iso8601Text,
+                    undelivered: undelivered.first { $0.address == contact.confirmed }.map {
+                        UndeliveredAnswer(sentAt: $0.sentAt.iso8601Text, outcome: $0.delivery.rawValue)
+                    }
                 )
             }
         )

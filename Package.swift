@@ -2,7 +2,11 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny")
+    .enableUpcomingFeature("ExistentialAny"),
+    // Release builds specialise generic code across this package's modules (the charges'
+    // batch queue, the engine's steps): about 5 % less of the server's CPU per charge
+    // (docs/meal-payments.md, "Generic code across modules").
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(

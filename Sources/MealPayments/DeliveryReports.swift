@@ -15,8 +15,8 @@ import Storage
 /// each message is asked again after a quarter of its age — every pass at first, hourly after
 /// four hours — so a phone that stays off for a day costs a question an hour, not one every
 /// pass. A message is marked asked before the question goes, so two servers do not ask the same
-/// one at once; a gateway that fails is logged (its error, never a number) and asked again at
-/// the next pass.
+/// one at once; a gateway that fails is logged (its error, never a number), left alone for the
+/// rest of the pass, and its messages asked again when they are next due.
 public struct DeliveryReports: Service {
     public static let interval: Duration = .seconds(300)
     /// Most messages asked about in one question (the aggregator's limit).
@@ -45,7 +45,7 @@ public struct DeliveryReports: Service {
     }
 
     /// One pass over every city: the reports kept, by outcome. A gateway that fails is logged
-    /// and left alone until the next pass (its messages are asked again then).
+    /// and left alone until the next pass.
     @discardableResult
     public func pass(at now: Date = Date()) async throws -> [MessageDelivery: Int] {
         let logger = database.logger

@@ -143,17 +143,14 @@ public struct SMSGateway: Sendable {
         }
     }
 
-    /// A message id as the API writes it: a string or a number.
+    /// A message id as the API writes it: a string or a number. (One the record cannot keep is
+    /// still the message's: it was taken, and is not sent again; it is only never asked about.)
     static func identifier(_ value: Any?) -> String? {
-        let text: String? =
-            switch value {
-            case let id as String: id
-            case let id as Int: String(id)
-            default: nil
-            }
-        guard let text, (1...64).contains(text.count), text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 })
-        else { return nil }
-        return text
+        switch value {
+        case let id as String: id
+        case let id as Int: String(id)
+        default: nil
+        }
     }
 
     /// The API's `method` with `form`: the answer's `data` when its `code` is 0, else the refusal.

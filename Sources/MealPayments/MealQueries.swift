@@ -549,7 +549,9 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// Every school's canteen per day from `from` to `to` (Kazakhstan days), newest first.
+    /// Every school's canteen per day from `from` to `to` (Kazakhstan days), newest first. The
+    /// hour a meal was served is read on Kazakhstan's clock, `INTERVAL '+05:00'` (east of UTC): a
+    /// zone written as the text `'+05'` would be read as POSIX's, five hours *west*.
     public func schoolDays(from: String, to: String, tenantID: UUID) async throws -> [SchoolDay] {
         let logger = database.logger
         return try await database.withTenant(tenantID) { connection in
@@ -559,7 +561,7 @@ public struct MealQueries: Sendable {
                 SELECT t.local_day::text, s.bin, s.name, s.supplier_bin, count(*)::int,
                     (SELECT count(*)::int FROM pupils p WHERE p.tenant_id = s.tenant_id AND p.school_id = s.id),
                     sum(t.amount)::bigint, s.price_per_meal, count(DISTINCT t.amount)::int,
-                    count(*) FILTER (WHERE extract(hour FROM t.created_at AT TIME ZONE '+05') NOT BETWEEN 7 AND 18)::int,
+                    count(*) FILTER (WHERE extract(hour FROM t.created_at AT TIME ZONE INTERVAL '+05:00') NOT BETWEEN 7 AND 18)::int,
                     count(*) FILTER (WHERE t.amount > s.price_per_meal)::int
                 FROM transfers t JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
                 WHERE t.tenant_id = \(tenantID) AND t.status = 'posted' AND t.kind IN ('charge', 'subsidised_charge')

@@ -259,4 +259,33 @@ struct MealChargeBatchTests {
             #expect(check.passed, "\(check)")
         }
     }
+
+    @Test("the city's canteens flag the meals served outside school hours (07:00–18:59) by Kazakhstan's clock")
+    func schoolHours() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            // Two days ago, so that no meal of the test's own time falls on that day.
+            let day = Day.today().adding(days: -2).description
+            for time in ["06:59", "07:00", "12:30", "18:59", "19:00", "21:45"] {
+                let charged = try await city.charge(price: "1000", servedAt: "\(day)T\(time):00+05:00")
+                #expect(charged.status == .created, "\(time): \(charged.text)")
+            }
+            // The same moment written in UTC counts by Kazakhstan's clock as well: 13:30 there.
+            #expect(try await city.charge(price: "1000", servedAt: "\(day)T08:30:00Z").status == .created)
+            let days = try await MealQueries(database: fixture.dependencies.database).schoolDays(
+                from: day,
+                to: day,
+                tenantID: fixture.astana.id
+            )
+            #expect(days.map(\.meals) == [7])
+            // 06:59, 19:00 and 21:45 (seven meals of one pupil are flagged too).
+            #expect(
+                days.first?.flags == [
+                    MealQueries.Flag(.moreMealsThanPupils, count: 7), MealQueries.Flag(.outsideSchoolHours, count: 3),
+                ],
+                "\(days)"
+            )
+        }
+    }
 }

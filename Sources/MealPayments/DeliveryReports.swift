@@ -99,6 +99,20 @@ public struct DeliveryReports: Service {
     }
 }
 
+/// What a city's gateways took of one kind in a period, and what became of it.
+public struct MessageCounts: Sendable, Equatable {
+    public let kind: ContactAddress.Kind
+    /// Messages the gateway took (or the simulated one stood in for).
+    public let taken: Int
+    /// The final reports, by outcome.
+    public let reports: [MessageDelivery: Int]
+    /// Messages the gateway gave an id for that have no final report (on their way, or never
+    /// reported within two days).
+    public let unreported: Int
+    /// The city's addresses of this kind the gateway refused for good, now.
+    public let refusedAddresses: Int
+}
+
 /// A message to one of a user's addresses and the report on it.
 public struct LastDelivery: Sendable, Equatable {
     public let address: ContactAddress
@@ -171,6 +185,53 @@ extension MealInbox {
                 if let delivery = MessageDelivery(rawValue: outcome) { kept.append(delivery) }
             }
             return kept
+        }
+    }
+
+    /// For each kind of address, what the gateways took from `from` to `to` (Kazakhstan days,
+    /// `YYYY-MM-DD`), the reports on it, and the addresses refused now: whether alerts reach the
+    /// city's guardians, without naming any of them.
+    public func counts(from: String, to: String, tenantID: UUID) async throws -> [MessageCounts] {
+        let logger = database.logger
+        return try await database.withTenant(tenantID) { connection in
+            var counts: [MessageCounts] = []
+            let rows = try await connection.query(
+                """
+                SELECT k.kind,
+                    (SELECT count(*) FROM meal_notifications m WHERE m.tenant_id = \(tenantID) AND m.channel = k.kind
+                        AND m.address IS NOT NULL AND m.sent_at >= (\(from) || ' 00:00+05')::timestamptz
+                        AND m.sent_at < ((\(to)::date + 1)::text || ' 00:00+05')::timestamptz)::int,
+                    (SELECT coalesce(jsonb_object_agg(r.delivery, r.count), '{}')::text FROM (
+                        SELECT coalesce(m.delivery, '') AS delivery, count(*) AS count FROM meal_notifications m
+                        WHERE m.tenant_id = \(tenantID) AND m.channel = k.kind AND m.address IS NOT NULL
+                            AND m.gateway_id IS NOT NULL
+                            AND m.sent_at >= (\(from) || ' 00:00+05')::timestamptz
+                            AND m.sent_at < ((\(to)::date + 1)::text || ' 00:00+05')::timestamptz
+                        GROUP BY 1) r),
+                    (SELECT count(*) FROM user_contacts c WHERE c.tenant_id = \(tenantID) AND c.channel = k.kind
+                        AND c.refused_at IS NOT NULL)::int
+                FROM unnest(\(ContactAddress.Kind.allCases.map(\.rawValue))::text[]) AS k (kind)
+                """,
+                logger: logger
+            )
+            for try await (kind, taken, reported, refused) in rows.decode((String, Int, String, Int).self) {
+                guard let kind = ContactAddress.Kind(rawValue: kind) else { continue }
+                let byOutcome = (try? JSONSerialization.jsonObject(with: Data(reported.utf8)) as? [String: Int]) ?? [:]
+                var reports: [MessageDelivery: Int] = [:]
+                for (outcome, count) in byOutcome {
+                    if let delivery = MessageDelivery(rawValue: outcome) { reports[delivery] = count }
+                }
+                counts.append(
+                    MessageCounts(
+                        kind: kind,
+                        taken: taken,
+                        reports: reports,
+                        unreported: byOutcome[""] ?? 0,
+                        refusedAddresses: refused
+                    )
+                )
+            }
+            return counts
         }
     }
 

@@ -434,13 +434,30 @@ struct SMSTests {
                     INSERT INTO meal_notifications (tenant_id, id, user_id, channel, address, message, gateway_id,
                         delivery, delivery_at, sent_at)
                     SELECT tenant_id, gen_random_uuid(), user_id, 'sms', address, 'later', 'later-1', 'delivered', now(),
-                        now() + interval '1 minute'
+                        now()
                     FROM meal_notifications WHERE gateway_id = \(alert.messageId)
                     """,
                     logger: owner.logger
                 )
             }
             #expect(!(try await browser.get("/astana/account?lang=en")).main.contains("did not arrive"))
+            // The akimat sees how its guardians' messages fare, without a number: of the last 30
+            // days, the alert (undelivered), the later one (delivered) and the one of three days
+            // ago (never reported); email reports nothing.
+            var admin = Browser(client: client)
+            try await admin.signIn("astana", login: "meals-admin")
+            let canteens = try await admin.get("/astana/meals/city?lang=en")
+            #expect(
+                canteens.main.contains(
+                    "<tr><th scope=\"row\">Mobile phone (SMS)</th><td>3</td><td>1</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td></tr>"
+                ),
+                "\(canteens.main)"
+            )
+            #expect(canteens.main.contains("<tr><th scope=\"row\">Email</th><td>0</td><td>—</td>"))
+            #expect(!canteens.main.contains("+7 701") && !canteens.main.contains("77011234567"))
+            let day = today.description
+            let todayOnly = try await admin.get("/astana/meals/city?lang=ru&from=\(day)&to=\(day)")
+            #expect(todayOnly.main.contains("Мобильный телефон (SMS)</th><td>2</td><td>1</td><td>0</td><td>1</td>"))
         }
     }
 }

@@ -352,10 +352,7 @@ struct AccountContactsController {
             user: principal.userID,
             tenantID: tenant.id
         )
-        let date = { (date: Date) in
-            let day = Day.today(date)
-            return String(format: "%02d.%02d.%04d", day.day, day.month, day.year)
-        }
+        let date = { (date: Date) in Day.today(date).written }
         let contacts = try await dependencies.contacts.contacts(userID: principal.userID, tenantID: tenant.id).map {
             contact -> [String: Any] in
             let shown = { (address: ContactAddress) in Self.shown(address) }

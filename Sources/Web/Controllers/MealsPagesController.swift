@@ -672,10 +672,30 @@ struct MealsPagesController {
         let tenant = try context.requireTenant()
         guard context.principal != nil else { return signIn(tenant) }
         let (from, to, days) = try await cityDays(request, context)
+        let locales = dependencies.pages.locales
+        let counts = try await MealInbox(database: dependencies.database).counts(
+            from: from,
+            to: to,
+            tenantID: tenant.id
+        )
         return dependencies.pages.page(
             "meals_city",
             titleKey: "meals_city_title",
             values: [
+                // Whether alerts reach the guardians: counts only, no address.
+                "messages": counts.map { counts -> [String: Any] in
+                    // A kind whose gateway reports nothing (email, a simulated one) shows no reports.
+                    let reported = dependencies.channel(counts.kind)?.reports != nil
+                    let report = { (delivery: MessageDelivery) in reported ? String(counts.reports[delivery] ?? 0) : "—"
+                    }
+                    return [
+                        "label": locales.text("contacts_" + counts.kind.rawValue, context.language),
+                        "taken": String(counts.taken), "delivered": report(.delivered), "partial": report(.partial),
+                        "undelivered": report(.undelivered), "expired": report(.expired), "rejected": report(.rejected),
+                        "unreported": reported ? String(counts.unreported) : "—",
+                        "refused": String(counts.refusedAddresses),
+                    ]
+                },
                 "slug": tenant.slug.value, "from": from, "to": to,
                 "days": days.map { day -> [String: Any] in
                     [

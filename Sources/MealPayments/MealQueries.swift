@@ -532,7 +532,7 @@ public struct MealQueries: Sendable {
         public enum Kind: String, Sendable, Codable, CaseIterable {
             /// More meals charged than pupils enrolled at the school (the count: meals).
             case moreMealsThanPupils = "more_meals_than_pupils"
-            /// Meals charged at more than one price (the count: prices).
+            /// Items charged at more than one price in the day (the count: items).
             case severalPrices = "several_prices"
             /// Charges before 07:00 or from 19:00 in Kazakhstan (the count: charges).
             case outsideSchoolHours = "outside_school_hours"
@@ -549,7 +549,9 @@ public struct MealQueries: Sendable {
         }
     }
 
-    /// Every school's canteen per day from `from` to `to` (Kazakhstan days), newest first. The
+    /// Every school's canteen per day from `from` to `to` (Kazakhstan days), newest first. A
+    /// price change is an item (by name, in any case) charged at more than one price that day: a
+    /// day's charges differ by the items each pupil takes, which is no anomaly. The
     /// hour a meal was served is read on Kazakhstan's clock, `INTERVAL '+05:00'` (east of UTC): a
     /// zone written as the text `'+05'` would be read as POSIX's, five hours *west*.
     public func schoolDays(from: String, to: String, tenantID: UUID) async throws -> [SchoolDay] {
@@ -560,7 +562,13 @@ public struct MealQueries: Sendable {
                 """
                 SELECT t.local_day::text, s.bin, s.name, s.supplier_bin, count(*)::int,
                     (SELECT count(*)::int FROM pupils p WHERE p.tenant_id = s.tenant_id AND p.school_id = s.id),
-                    sum(t.amount)::bigint, s.price_per_meal, count(DISTINCT t.amount)::int,
+                    sum(t.amount)::bigint, s.price_per_meal,
+                    (SELECT count(*)::int FROM (
+                        SELECT 1 FROM transfers d CROSS JOIN LATERAL jsonb_array_elements(d.items) i
+                        WHERE d.tenant_id = s.tenant_id AND d.local_day = t.local_day AND d.school_id = s.id
+                            AND d.status = 'posted' AND d.kind IN ('charge', 'subsidised_charge')
+                        GROUP BY lower(i->>'name')
+                        HAVING count(DISTINCT i->'price') > 1) priced),
                     count(*) FILTER (WHERE extract(hour FROM t.created_at AT TIME ZONE INTERVAL '+05:00') NOT BETWEEN 7 AND 18)::int,
                     count(*) FILTER (WHERE t.amount > s.price_per_meal)::int
                 FROM transfers t JOIN meal_schools s ON s.tenant_id = t.tenant_id AND s.id = t.school_id
@@ -573,7 +581,7 @@ public struct MealQueries: Sendable {
             ).decode((String, String, String, String?, Int, Int, Int64, Int64?, Int, Int, Int).self) {
                 var flags: [Flag] = []
                 if row.4 > row.5 { flags.append(Flag(.moreMealsThanPupils, count: row.4)) }
-                if row.8 > 1 { flags.append(Flag(.severalPrices, count: row.8)) }
+                if row.8 > 0 { flags.append(Flag(.severalPrices, count: row.8)) }
                 if row.9 > 0 { flags.append(Flag(.outsideSchoolHours, count: row.9)) }
                 if row.10 > 0 { flags.append(Flag(.aboveContract, count: row.10)) }
                 days.append(

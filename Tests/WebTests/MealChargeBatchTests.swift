@@ -288,4 +288,29 @@ struct MealChargeBatchTests {
             )
         }
     }
+
+    @Test("a price change is an item charged at more than one price in a day, not the day's charges differing by item")
+    func priceChanges() async throws {
+        try await WebFixture.with { fixture, client in
+            let city = try await MealCity.make(fixture, client)
+            try await city.topUp(100_000)
+            let queries = MealQueries(database: fixture.dependencies.database)
+            // A day of plain variety: each pupil's meal differs, each item keeps its price.
+            let plain = Day.today().adding(days: -2).description
+            for (item, price) in [("Палау", "1000"), ("палау", "1000"), ("Салат", "500"), ("Компот", "200")] {
+                let charged = try await city.charge(price: price, servedAt: "\(plain)T12:00:00+05:00", item: item)
+                #expect(charged.status == .created, "\(charged.text)")
+            }
+            let calm = try await queries.schoolDays(from: plain, to: plain, tenantID: fixture.astana.id)
+            #expect(calm.first?.flags.contains { $0.kind == .severalPrices } == false, "\(calm)")
+            // The next day the stewed fruit costs more after lunch, and the pilaf in another case.
+            let changed = Day.today().adding(days: -1).description
+            for (item, price) in [("Компот", "200"), ("Компот", "300"), ("Палау", "1000"), ("ПАЛАУ", "1100")] {
+                let charged = try await city.charge(price: price, servedAt: "\(changed)T12:00:00+05:00", item: item)
+                #expect(charged.status == .created, "\(charged.text)")
+            }
+            let flagged = try await queries.schoolDays(from: changed, to: changed, tenantID: fixture.astana.id)
+            #expect(flagged.first?.flags.contains(MealQueries.Flag(.severalPrices, count: 2)) == true, "\(flagged)")
+        }
+    }
 }

@@ -141,6 +141,7 @@ struct MealCity {
         allergens: String = "[]",
         override: Bool = false,
         servedAt: String? = nil,
+        item: String = "Палау",
         token: String? = nil,
         language: String? = nil
     ) async throws -> TestResponse {
@@ -151,7 +152,7 @@ struct MealCity {
             json: """
                 {"id": "\(id)", "card": "\(card)", "allergenOverride": \(override),
                  \(servedAt.map { #""servedAt": "\#($0)", "# } ?? "")\
-                "items": [{"name": "Палау", "price": \(price), "allergens": \(allergens)}]}
+                "items": [{"name": "\(item)", "price": \(price), "allergens": \(allergens)}]}
                 """,
             language: language
         )

@@ -23,7 +23,7 @@ struct MailCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try common.configuration()
             guard let gateway = try MailGateway.configured(configuration) else {
-                throw ValidationError("ADAL_SMTP_URL is not set: email is simulated")
+                throw ValidationError("ADAL_SMTP_URL is not set: no SMTP server")
             }
             guard MailAddress.envelope(to) != nil else { throw ValidationError("'\(to)' is not an email address") }
             do {
